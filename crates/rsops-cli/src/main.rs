@@ -1,0 +1,2 @@
+//! The `rsops` binary.
+fn main() {}

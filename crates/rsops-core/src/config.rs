@@ -1,0 +1,1 @@
+//! `.sops.yaml`: creation rules and store settings (CONFIG.md).

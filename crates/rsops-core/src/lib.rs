@@ -1,0 +1,30 @@
+//! The sops file model.
+//!
+//! Walks the document tree of the format crate and encrypts exactly the
+//! values the selection rule picks (AES-256-GCM `ENC[...]` strings with the
+//! key path as AAD), computes and checks the MAC, reads and writes the `sops`
+//! metadata block, wraps the data key for key groups (with Shamir sharing),
+//! and interprets `.sops.yaml` creation rules. No I/O, no command line: the
+//! caller hands in bytes, key services and the current time.
+//!
+//! Spec: `../shared/spec/FORMAT.md`, `KEYS.md`, `CONFIG.md`.
+#![forbid(unsafe_code)]
+
+pub mod cipher;
+pub mod config;
+pub mod datakey;
+pub mod error;
+pub mod file;
+pub mod mac;
+pub mod metadata;
+pub mod selection;
+pub mod shamir;
+pub mod treepath;
+pub mod walk;
+
+pub use error::CoreError;
+pub use rsops_keys::env;
+
+/// The sops version rsops writes into `version` and prints for `--version`:
+/// the files it writes are those sops 3.11.0 writes.
+pub const SOPS_VERSION: &str = "3.11.0";

@@ -1,0 +1,24 @@
+//! File stores for rsops.
+//!
+//! Every supported file type (YAML with comments, JSON, dotenv, INI and opaque
+//! binary files) is read into one ordered tree ([`tree`]) and written back from
+//! it. The tree is what the core crate walks to encrypt and decrypt values; the
+//! `sops` metadata travels next to it as a plain [`tree::Map`] so that this crate
+//! knows nothing about cryptography.
+//!
+//! Byte-level behaviour follows `../shared/spec/STORES.md` (sops 3.11 output).
+
+pub mod binary;
+pub mod dotenv;
+pub mod error;
+pub mod flatten;
+pub mod ini;
+pub mod json;
+pub mod number;
+pub mod store;
+pub mod tree;
+pub mod yaml;
+
+pub use error::FormatError;
+pub use store::{EmitOptions, Format};
+pub use tree::{Comment, Entry, Key, List, ListItem, Map, MapItem, Source, Value};

@@ -1,0 +1,53 @@
+//! Every environment variable rsops reads, in one place.
+//!
+//! The names and meanings are sops's (CONFIG.md §7); rsops reads no variable
+//! that is not listed here.
+
+/// Path of the `.sops.yaml` to use (same as `--config`).
+pub const SOPS_CONFIG: &str = "SOPS_CONFIG";
+/// age recipients, comma-separated (default of `--age`).
+pub const SOPS_AGE_RECIPIENTS: &str = "SOPS_AGE_RECIPIENTS";
+/// age identities, as text.
+pub const SOPS_AGE_KEY: &str = "SOPS_AGE_KEY";
+/// Path of an age identities file.
+pub const SOPS_AGE_KEY_FILE: &str = "SOPS_AGE_KEY_FILE";
+/// Command whose standard output is age identities.
+pub const SOPS_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
+/// Path of an OpenSSH private key used as an age identity.
+pub const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+/// Command whose standard output is an OpenSSH private key (sops 3.12+).
+pub const SOPS_AGE_SSH_PRIVATE_KEY_CMD: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
+/// Set for `SOPS_AGE_KEY_CMD`: the recipient being decrypted.
+pub const SOPS_AGE_RECIPIENT: &str = "SOPS_AGE_RECIPIENT";
+/// OpenPGP fingerprints, comma-separated (default of `--pgp`).
+pub const SOPS_PGP_FP: &str = "SOPS_PGP_FP";
+/// The gpg binary to use as a fallback.
+pub const SOPS_GPG_EXEC: &str = "SOPS_GPG_EXEC";
+/// GnuPG home directory.
+pub const GNUPGHOME: &str = "GNUPGHOME";
+/// AWS KMS ARNs (default of `--kms`).
+pub const SOPS_KMS_ARN: &str = "SOPS_KMS_ARN";
+/// GCP KMS resource IDs (default of `--gcp-kms`).
+pub const SOPS_GCP_KMS_IDS: &str = "SOPS_GCP_KMS_IDS";
+/// HuaweiCloud KMS key IDs (default of `--hckms`).
+pub const SOPS_HUAWEICLOUD_KMS_IDS: &str = "SOPS_HUAWEICLOUD_KMS_IDS";
+/// Azure Key Vault URLs (default of `--azure-kv`).
+pub const SOPS_AZURE_KEYVAULT_URLS: &str = "SOPS_AZURE_KEYVAULT_URLS";
+/// Vault transit URIs (default of `--hc-vault-transit`).
+pub const SOPS_VAULT_URIS: &str = "SOPS_VAULT_URIS";
+/// Order in which key types are tried when decrypting.
+pub const SOPS_DECRYPTION_ORDER: &str = "SOPS_DECRYPTION_ORDER";
+/// Remote key services.
+pub const SOPS_KEYSERVICE: &str = "SOPS_KEYSERVICE";
+/// Whether the in-process key service is used.
+pub const SOPS_ENABLE_LOCAL_KEYSERVICE: &str = "SOPS_ENABLE_LOCAL_KEYSERVICE";
+/// `--version` never checks for updates in rsops; accepted for compatibility.
+pub const SOPS_DISABLE_VERSION_CHECK: &str = "SOPS_DISABLE_VERSION_CHECK";
+/// The editor for `edit` (before `EDITOR`).
+pub const SOPS_EDITOR: &str = "SOPS_EDITOR";
+/// The editor for `edit` when `SOPS_EDITOR` is unset.
+pub const EDITOR: &str = "EDITOR";
+/// Base of the user configuration directory (age default key file).
+pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
+/// The user's home directory.
+pub const HOME: &str = "HOME";

@@ -1,0 +1,22 @@
+//! Master keys for rsops.
+//!
+//! A sops file's 32-byte data key (or a Shamir share of it) is stored once per
+//! master key, encrypted by that key (`enc` in the metadata). This crate
+//! describes master keys ([`MasterKey`]) and performs the wrap/unwrap through
+//! one trait, [`KeyService`], which is also the shape of sops's gRPC key
+//! service: the local implementation ([`LocalKeyService`]) dispatches to the
+//! age and OpenPGP backends; cloud KMS and remote key services plug in as
+//! further implementations or backends without touching the core crate.
+//!
+//! Spec: `../shared/spec/KEYS.md`.
+
+pub mod age;
+pub mod env;
+pub mod error;
+pub mod local;
+pub mod master_key;
+pub mod pgp;
+
+pub use error::KeyError;
+pub use local::LocalKeyService;
+pub use master_key::{KeyKind, KeyService, MasterKey};

@@ -1,0 +1,49 @@
+//! The in-process key service: age and OpenPGP on this machine.
+
+use zeroize::Zeroizing;
+
+use crate::age::AgeBackend;
+use crate::error::KeyError;
+use crate::master_key::{KeyService, MasterKey};
+use crate::pgp::PgpBackend;
+
+/// Wraps and unwraps data keys with the age identities and OpenPGP keys
+/// available to this process (environment, files, gpg-agent).
+pub struct LocalKeyService {
+    age: AgeBackend,
+    pgp: PgpBackend,
+}
+
+impl LocalKeyService {
+    /// A key service that finds identities as sops does, from the process
+    /// environment (read lazily, on first use).
+    pub fn from_env() -> Self {
+        LocalKeyService {
+            age: AgeBackend::from_env(),
+            pgp: PgpBackend::from_env(),
+        }
+    }
+
+    /// A key service built from explicit backends (tests, embedding).
+    pub fn new(age: AgeBackend, pgp: PgpBackend) -> Self {
+        LocalKeyService { age, pgp }
+    }
+}
+
+impl KeyService for LocalKeyService {
+    fn encrypt(&self, key: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
+        match key {
+            MasterKey::Age { recipient } => self.age.encrypt(recipient, plaintext),
+            MasterKey::Pgp { fingerprint } => self.pgp.encrypt(fingerprint, plaintext),
+            other => Err(KeyError::Unsupported(other.kind().identifier())),
+        }
+    }
+
+    fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        match key {
+            MasterKey::Age { .. } => self.age.decrypt(enc),
+            MasterKey::Pgp { fingerprint } => self.pgp.decrypt(fingerprint, enc),
+            other => Err(KeyError::Unsupported(other.kind().identifier())),
+        }
+    }
+}
