@@ -1,2 +1,138 @@
-//! The `rsops` binary.
-fn main() {}
+//! The `rsops` binary: parses the command line, runs a command, and turns
+//! any failure into one line on stderr and sops's exit code.
+
+mod args;
+mod commands;
+mod config;
+// The registry lists every sops exit code, including those of commands
+// that are not implemented yet.
+#[allow(dead_code)]
+mod exit;
+mod io;
+
+use clap::Parser;
+use rsops_core::config::SelectionFields;
+use rsops_keys::{KeyService, LocalKeyService};
+
+use crate::args::{Cli, Command, CommonArgs};
+use crate::commands::{decrypt, encrypt, filestatus};
+use crate::exit::{CmdResult, Failure};
+
+/// Prints a warning on stderr.
+pub(crate) fn warn(message: &str) {
+    eprintln!("rsops: warning: {message}");
+}
+
+/// The key service for a command: the local one (age, OpenPGP).
+pub(crate) fn key_service(common: &CommonArgs) -> CmdResult<Box<dyn KeyService>> {
+    if !common.keyservice.is_empty() {
+        warn("remote key services (--keyservice) are not supported yet and are ignored");
+    }
+    if !common.enable_local_keyservice {
+        return Err(Failure::new(
+            exit::GENERIC,
+            "--enable-local-keyservice=false leaves no key service: remote key services are not supported yet",
+        ));
+    }
+    Ok(Box::new(LocalKeyService::from_env()))
+}
+
+fn selection_fields(s: &args::SelectionArgs) -> SelectionFields {
+    SelectionFields {
+        unencrypted_suffix: s.unencrypted_suffix.clone(),
+        encrypted_suffix: s.encrypted_suffix.clone(),
+        unencrypted_regex: s.unencrypted_regex.clone(),
+        encrypted_regex: s.encrypted_regex.clone(),
+        unencrypted_comment_regex: None,
+        encrypted_comment_regex: None,
+    }
+}
+
+fn run(cli: Cli) -> CmdResult {
+    match &cli.command {
+        Some(Command::Encrypt(a)) => encrypt::run(&encrypt::EncryptRequest {
+            file: a.file.as_deref(),
+            common: &a.common,
+            output: &a.output,
+            keys: &a.keys,
+            selection: selection_fields(&a.selection),
+            mac_only_encrypted: a.mac_only_encrypted,
+        }),
+        Some(Command::Decrypt(a)) => decrypt::run(&decrypt::DecryptRequest {
+            file: a.file.as_deref(),
+            common: &a.common,
+            output: &a.output,
+            extract: a.extract.as_deref(),
+            ignore_mac: a.ignore_mac,
+            decryption_order: a.decryption_order.as_deref(),
+        }),
+        Some(Command::Filestatus(a)) => filestatus::run(a),
+        None => legacy(&cli),
+    }
+}
+
+/// sops's legacy mode: `rsops -e FILE`, `rsops -d FILE`.
+fn legacy(cli: &Cli) -> CmdResult {
+    let l = &cli.legacy;
+    if l.version {
+        return io::write_stdout(
+            format!(
+                "sops {} (rsops {})\n",
+                rsops_core::SOPS_VERSION,
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_bytes(),
+        );
+    }
+    let Some(file) = cli.file.as_deref() else {
+        return Err(Failure::new(
+            exit::NO_FILE_SPECIFIED,
+            "Error: no file specified; see rsops --help",
+        ));
+    };
+    if l.encrypt && l.decrypt {
+        warn("More than one command (--encrypt, --decrypt) has been specified. Only the changes made by the last one will be visible.");
+    }
+    if l.decrypt {
+        return decrypt::run(&decrypt::DecryptRequest {
+            file: Some(file),
+            common: &l.common,
+            output: &l.output,
+            extract: l.extract.as_deref(),
+            ignore_mac: l.ignore_mac,
+            decryption_order: l.decryption_order.as_deref(),
+        });
+    }
+    if l.encrypt {
+        let mut selection = selection_fields(&l.selection);
+        selection.unencrypted_comment_regex = l.unencrypted_comment_regex.clone();
+        selection.encrypted_comment_regex = l.encrypted_comment_regex.clone();
+        return encrypt::run(&encrypt::EncryptRequest {
+            file: Some(file),
+            common: &l.common,
+            output: &l.output,
+            keys: &l.keys,
+            selection,
+            mac_only_encrypted: l.mac_only_encrypted,
+        });
+    }
+    Err(Failure::new(
+        exit::GENERIC,
+        "editing files (rsops FILE / rsops edit) is not supported yet: use rsops decrypt and rsops encrypt",
+    ))
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::GENERIC } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    if let Err(f) = run(cli) {
+        eprintln!("{}", f.message);
+        std::process::exit(f.code);
+    }
+}

@@ -1,1 +1,1498 @@
 //! `.sops.yaml`: creation rules and store settings (CONFIG.md).
+//!
+//! [`Config::parse`] reads the file like sops 3.11 does (go-yaml v3 into
+//! typed structs): unknown keys are ignored, a value of the wrong YAML type
+//! is an `error loading config: Could not unmarshal config file: …` for the
+//! whole file. Problems that sops only notices when a rule is *used* (an
+//! invalid `path_regex`, conflicting selection fields, a malformed key) are
+//! kept with the rule and reported by [`Config::creation_rule`] when the
+//! lookup reaches that rule, so that e.g. `decrypt` (which only reads
+//! `stores`) is not affected by them, exactly as with sops.
+
+use std::path::{Component, Path, PathBuf};
+
+use regex::Regex;
+use rsops_format::tree::{Key, Map, Source, Value};
+use rsops_format::FormatError;
+use rsops_keys::MasterKey;
+use thiserror::Error;
+
+use crate::keyspec::{self, KeySpecError};
+
+/// A `.sops.yaml` that sops would refuse, or a failed rule lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    /// Invalid YAML, or a value of the wrong type (go-yaml's message).
+    #[error("error loading config: Could not unmarshal config file: {0}")]
+    Unmarshal(String),
+    /// The file has creation rules but none matches the path.
+    #[error("error loading config: no matching creation rules found")]
+    NoMatchingRule,
+    /// A rule sets more than one of the six selection fields.
+    #[error("error loading config: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex for the same rule")]
+    ConflictingSelection,
+    /// A `path_regex` that does not compile (regex error text).
+    #[error("can not compile regexp: {0}")]
+    Regex(String),
+    /// A flat key field given as a list with a non-string element.
+    #[error("invalid {outer} key configuration: invalid {field} key configuration: expected string in list, got {got}")]
+    KeyListElement {
+        /// The name sops uses in the outer message (`age`, `gcpkms`, `vault` …).
+        outer: &'static str,
+        /// The YAML field name.
+        field: &'static str,
+        /// The Go type name of the offending element (`int`, `bool` …).
+        got: &'static str,
+    },
+    /// A flat key field that is neither a string nor a list.
+    #[error("invalid {outer} key configuration: invalid {field} key configuration: expected string, []string, or nil, got {got}")]
+    KeyFieldType {
+        /// The name sops uses in the outer message.
+        outer: &'static str,
+        /// The YAML field name.
+        field: &'static str,
+        /// The Go type name of the value.
+        got: &'static str,
+    },
+    /// A malformed key specification.
+    #[error(transparent)]
+    KeySpec(#[from] KeySpecError),
+}
+
+/// A parsed `.sops.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The creation rules, in file order.
+    pub creation_rules: Vec<CreationRule>,
+    /// The `stores` section.
+    pub stores: StoresConfig,
+    /// Whether the file declares `creation_rules` at all (a non-null value,
+    /// even `[]`). Without it, rule lookup behaves as if there were no config.
+    pub has_creation_rules: bool,
+}
+
+/// The `stores` section: indentation settings (`None` when not given).
+///
+/// A `null` where sops expects the `json`/`json_binary` map (or the whole
+/// `stores` map) resets sops's default `-1` to `0`; that case is `Some(0)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoresConfig {
+    /// `stores.yaml.indent`.
+    pub yaml_indent: Option<i64>,
+    /// `stores.json.indent`.
+    pub json_indent: Option<i64>,
+    /// `stores.json_binary.indent`.
+    pub json_binary_indent: Option<i64>,
+}
+
+/// The six mutually exclusive encryption selection settings (FORMAT.md §5).
+/// An empty string counts as not set and is held as `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SelectionFields {
+    /// `unencrypted_suffix`.
+    pub unencrypted_suffix: Option<String>,
+    /// `encrypted_suffix`.
+    pub encrypted_suffix: Option<String>,
+    /// `unencrypted_regex`.
+    pub unencrypted_regex: Option<String>,
+    /// `encrypted_regex`.
+    pub encrypted_regex: Option<String>,
+    /// `unencrypted_comment_regex`.
+    pub unencrypted_comment_regex: Option<String>,
+    /// `encrypted_comment_regex`.
+    pub encrypted_comment_regex: Option<String>,
+}
+
+impl SelectionFields {
+    /// All six fields, in a fixed order.
+    fn fields(&self) -> [&Option<String>; 6] {
+        [
+            &self.unencrypted_suffix,
+            &self.encrypted_suffix,
+            &self.unencrypted_regex,
+            &self.encrypted_regex,
+            &self.unencrypted_comment_regex,
+            &self.encrypted_comment_regex,
+        ]
+    }
+
+    /// How many of the six fields hold a non-empty value.
+    pub fn count_set(&self) -> usize {
+        self.fields()
+            .iter()
+            .filter(|f| f.as_deref().is_some_and(|s| !s.is_empty()))
+            .count()
+    }
+
+    /// These settings (a rule's) with every non-empty field of `cli`
+    /// replacing the same field (CONFIG.md §3.4).
+    pub fn merged_over(&self, cli: &SelectionFields) -> SelectionFields {
+        let pick = |rule: &Option<String>, flag: &Option<String>| match flag {
+            Some(s) if !s.is_empty() => Some(s.clone()),
+            _ => rule.clone(),
+        };
+        SelectionFields {
+            unencrypted_suffix: pick(&self.unencrypted_suffix, &cli.unencrypted_suffix),
+            encrypted_suffix: pick(&self.encrypted_suffix, &cli.encrypted_suffix),
+            unencrypted_regex: pick(&self.unencrypted_regex, &cli.unencrypted_regex),
+            encrypted_regex: pick(&self.encrypted_regex, &cli.encrypted_regex),
+            unencrypted_comment_regex: pick(
+                &self.unencrypted_comment_regex,
+                &cli.unencrypted_comment_regex,
+            ),
+            encrypted_comment_regex: pick(
+                &self.encrypted_comment_regex,
+                &cli.encrypted_comment_regex,
+            ),
+        }
+    }
+}
+
+/// One entry of `creation_rules`.
+#[derive(Debug, Clone, Default)]
+pub struct CreationRule {
+    /// `path_regex` (`None` when absent or empty: the rule matches every path).
+    pub path_regex: Option<String>,
+    /// The key groups: those of `key_groups`, or exactly one group built from
+    /// the flat key fields (possibly empty). Empty when the rule's keys are
+    /// invalid (see [`CreationRule::problem`]).
+    pub key_groups: Vec<Vec<MasterKey>>,
+    /// `shamir_threshold` (0 when absent; a negative value is held as 0).
+    pub shamir_threshold: usize,
+    /// The encryption selection settings.
+    pub selection: SelectionFields,
+    /// `mac_only_encrypted`.
+    pub mac_only_encrypted: bool,
+    /// The compiled `path_regex`, or its compile error.
+    regex: Option<Result<Regex, String>>,
+    /// The error sops reports when this rule is selected.
+    problem: Option<ConfigError>,
+}
+
+impl CreationRule {
+    /// The error sops reports when this rule is selected (conflicting
+    /// selection fields or invalid keys), if any.
+    pub fn problem(&self) -> Option<&ConfigError> {
+        self.problem.as_ref()
+    }
+
+    /// Whether the rule applies to `path` (the string of [`rule_match_path`]).
+    fn matches(&self, path: &str) -> Result<bool, ConfigError> {
+        match &self.regex {
+            None => Ok(true),
+            Some(Ok(re)) => Ok(re.is_match(path)),
+            Some(Err(msg)) => Err(ConfigError::Regex(msg.clone())),
+        }
+    }
+}
+
+impl Config {
+    /// Parses the bytes of a `.sops.yaml`.
+    ///
+    /// An empty file (or one without `creation_rules`) is a valid config
+    /// without rules. Only the first YAML document is read.
+    pub fn parse(bytes: &[u8]) -> Result<Config, ConfigError> {
+        let docs = match rsops_format::yaml::parse(bytes) {
+            Ok(docs) => docs,
+            Err(e) if is_no_document(&e) => Vec::new(),
+            Err(e) => return Err(ConfigError::Unmarshal(yaml_error_text(&e))),
+        };
+        let Some(doc) = docs.first() else {
+            return Ok(Config::default());
+        };
+        let mut decoder = Decoder::new(bytes);
+        let config = decoder.config_file(doc);
+        decoder.finish()?;
+        Ok(config)
+    }
+
+    /// The rule for `path` (see [`rule_match_path`]): the first rule whose
+    /// `path_regex` is empty or matches (unanchored search).
+    ///
+    /// `Ok(None)` when the config declares no `creation_rules`;
+    /// [`ConfigError::NoMatchingRule`] when it has rules but none matches.
+    /// An invalid regex met on the way, or a problem of the selected rule,
+    /// is returned as the error sops reports.
+    pub fn creation_rule(&self, path: &str) -> Result<Option<&CreationRule>, ConfigError> {
+        if !self.has_creation_rules {
+            return Ok(None);
+        }
+        for rule in &self.creation_rules {
+            if rule.matches(path)? {
+                return match &rule.problem {
+                    Some(problem) => Err(problem.clone()),
+                    None => Ok(Some(rule)),
+                };
+            }
+        }
+        Err(ConfigError::NoMatchingRule)
+    }
+}
+
+/// The string sops matches `path_regex` against: the absolute file path with
+/// `"<config dir><sep>"` removed when it is a prefix (CONFIG.md §3.1).
+///
+/// Both paths are cleaned lexically first (`.` and empty segments dropped,
+/// `..` resolved, trailing separator removed), like Go's `filepath.Abs`.
+/// Pure string manipulation, no filesystem access.
+pub fn rule_match_path(config_dir: &Path, file_abs: &Path) -> String {
+    let dir = clean_path(config_dir).to_string_lossy().into_owned();
+    let file = clean_path(file_abs).to_string_lossy().into_owned();
+    let prefix = format!("{dir}{}", std::path::MAIN_SEPARATOR);
+    match file.strip_prefix(&prefix) {
+        Some(rest) => rest.to_owned(),
+        None => file,
+    }
+}
+
+/// Lexical cleaning of a path (no filesystem access).
+fn clean_path(path: &Path) -> PathBuf {
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for comp in path.components() {
+        match comp {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) | Some(Component::Prefix(_)) => {}
+                _ => out.push(comp),
+            },
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
+}
+
+/// Whether the YAML parser refused the input only because it holds no
+/// document (empty, or only comments): go-yaml then leaves the config empty.
+fn is_no_document(e: &FormatError) -> bool {
+    match e {
+        FormatError::NoDocument => true,
+        FormatError::Parse { message, .. } => message == "EOF",
+        _ => false,
+    }
+}
+
+/// The text of a YAML error as placed after `Could not unmarshal config
+/// file: ` (go-yaml starts its messages with `yaml: `). The store parser
+/// names the top-level type as a generic map; sops names its config struct.
+fn yaml_error_text(e: &FormatError) -> String {
+    let text = match e {
+        FormatError::Parse { message, .. } => message.clone(),
+        other => other.to_string(),
+    };
+    format!(
+        "yaml: {}",
+        text.replace(" into map[string]interface {}", " into config.configFile")
+    )
+}
+
+// ---------------------------------------------------------------- decoding
+
+/// A value of the tree with what go-yaml would know about its node.
+#[derive(Clone, Copy)]
+struct Node<'a> {
+    /// The value.
+    value: &'a Value,
+    /// The scalar as written (quotes included), when known.
+    raw: Option<&'a str>,
+    /// 1-based line number (of the entry holding it, when known).
+    line: usize,
+}
+
+/// Decodes the tree into the config structs, collecting go-yaml-style type
+/// errors (`line N: cannot unmarshal !!tag `v` into T`).
+struct Decoder {
+    /// Byte offsets at which lines start.
+    line_starts: Vec<usize>,
+    /// The type errors found so far.
+    errors: Vec<String>,
+}
+
+impl Decoder {
+    /// A decoder for a file with these bytes.
+    fn new(input: &[u8]) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(
+                input
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, b)| **b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        Decoder {
+            line_starts,
+            errors: Vec::new(),
+        }
+    }
+
+    /// The collected errors as one `Unmarshal` error, if any.
+    fn finish(self) -> Result<(), ConfigError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Unmarshal(format!(
+                "yaml: unmarshal errors:\n  {}",
+                self.errors.join("\n  ")
+            )))
+        }
+    }
+
+    /// The line of a source position, else `fallback`.
+    fn line_of(&self, source: Option<&Source>, fallback: usize) -> usize {
+        match source {
+            Some(src) => self
+                .line_starts
+                .partition_point(|&start| start <= src.start),
+            None => fallback,
+        }
+    }
+
+    /// Records `cannot unmarshal` for `node` into Go type `target`.
+    fn type_error(&mut self, node: Node<'_>, target: &str) {
+        let (tag, text) = go_tag_and_text(node);
+        let shown = match text {
+            None => String::new(),
+            Some(t) if t.len() > 10 => {
+                let cut = (0..=7).rev().find(|&i| t.is_char_boundary(i)).unwrap_or(0);
+                format!(" `{}...`", &t[..cut])
+            }
+            Some(t) => format!(" `{t}`"),
+        };
+        self.errors.push(format!(
+            "line {}: cannot unmarshal {tag}{shown} into {target}",
+            node.line
+        ));
+    }
+
+    /// The string entries of a map decoded into a Go struct (or string map),
+    /// reporting keys defined twice. Non-string keys are skipped.
+    fn fields<'a>(&mut self, map: &'a Map, line: usize) -> Vec<(&'a str, Node<'a>)> {
+        let mut out: Vec<(&'a str, Node<'a>)> = Vec::new();
+        for entry in map.entries() {
+            let entry_line = self.line_of(entry.source.as_ref(), line);
+            let Key::Str(key) = &entry.key else { continue };
+            if let Some((_, first)) = out.iter().find(|(k, _)| k == key) {
+                let first_line = first.line;
+                self.errors.push(format!(
+                    "line {entry_line}: mapping key {key:?} already defined at line {first_line}"
+                ));
+                continue;
+            }
+            let raw = entry.source.as_ref().and_then(|s| s.raw.as_deref());
+            out.push((
+                key.as_str(),
+                Node {
+                    value: &entry.value,
+                    raw,
+                    line: entry_line,
+                },
+            ));
+        }
+        out
+    }
+
+    /// The map of a struct-typed node; `None` for null (zero value) or a
+    /// type error.
+    fn struct_map<'a>(&mut self, node: Node<'a>, target: &str) -> Option<&'a Map> {
+        match node.value {
+            Value::Map(m) => Some(m),
+            Value::Null => None,
+            _ => {
+                self.type_error(node, target);
+                None
+            }
+        }
+    }
+
+    /// The element nodes of a slice-typed node (empty for null or a type
+    /// error; `None` only for null, so callers can tell "absent").
+    fn seq<'a>(&mut self, node: Node<'a>, target: &str) -> Option<Vec<Node<'a>>> {
+        match node.value {
+            Value::List(list) => Some(
+                list.values()
+                    .map(|value| Node {
+                        value,
+                        raw: None,
+                        line: node.line,
+                    })
+                    .collect(),
+            ),
+            Value::Null => None,
+            _ => {
+                self.type_error(node, target);
+                Some(Vec::new())
+            }
+        }
+    }
+
+    /// A Go `string` field: any scalar's text; null is "".
+    fn string(&mut self, node: Node<'_>) -> String {
+        match node.value {
+            Value::Map(_) | Value::List(_) => {
+                self.type_error(node, "string");
+                String::new()
+            }
+            Value::Null => String::new(),
+            _ => go_tag_and_text(node).1.unwrap_or_default(),
+        }
+    }
+
+    /// A Go `int` field (an integral value; a float is truncated).
+    fn int(&mut self, node: Node<'_>) -> i64 {
+        match node.value {
+            Value::Int(i) => *i,
+            Value::Float(f) if f.is_finite() && *f <= i64::MAX as f64 && *f >= i64::MIN as f64 => {
+                *f as i64
+            }
+            Value::Null => 0,
+            _ => {
+                self.type_error(node, "int");
+                0
+            }
+        }
+    }
+
+    /// A Go `bool` field (YAML 1.1 spellings such as `yes` accepted).
+    fn bool(&mut self, node: Node<'_>) -> bool {
+        match node.value {
+            Value::Bool(b) => *b,
+            Value::Null => false,
+            Value::Str(s) => match s.as_str() {
+                "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => true,
+                "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => false,
+                _ => {
+                    self.type_error(node, "bool");
+                    false
+                }
+            },
+            _ => {
+                self.type_error(node, "bool");
+                false
+            }
+        }
+    }
+
+    /// A Go `[]string` field.
+    fn strings(&mut self, node: Node<'_>) -> Vec<String> {
+        self.seq(node, "[]string")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| self.string(n))
+            .collect()
+    }
+
+    /// The whole file (`config.configFile`).
+    fn config_file(&mut self, doc: &Map) -> Config {
+        let mut config = Config::default();
+        for (key, node) in self.fields(doc, 1) {
+            match key {
+                "creation_rules" => {
+                    if let Some(items) = self.seq(node, "[]config.creationRule") {
+                        config.has_creation_rules = true;
+                        config.creation_rules =
+                            items.into_iter().map(|n| self.creation_rule(n)).collect();
+                    }
+                }
+                "stores" => config.stores = self.stores(node),
+                _ => {}
+            }
+        }
+        config
+    }
+
+    /// The `stores` section (`config.StoresConfig`).
+    fn stores(&mut self, node: Node<'_>) -> StoresConfig {
+        let zeroed = StoresConfig {
+            yaml_indent: Some(0),
+            json_indent: Some(0),
+            json_binary_indent: Some(0),
+        };
+        let Some(map) = self.struct_map(node, "config.StoresConfig") else {
+            return if matches!(node.value, Value::Null) {
+                zeroed
+            } else {
+                StoresConfig::default()
+            };
+        };
+        let mut stores = StoresConfig::default();
+        for (key, node) in self.fields(map, node.line) {
+            let (slot, target) = match key {
+                "yaml" => (&mut stores.yaml_indent, "config.YAMLStoreConfig"),
+                "json" => (&mut stores.json_indent, "config.JSONStoreConfig"),
+                "json_binary" => (
+                    &mut stores.json_binary_indent,
+                    "config.JSONBinaryStoreConfig",
+                ),
+                _ => continue,
+            };
+            *slot = self.store_indent(node, target);
+        }
+        stores
+    }
+
+    /// The `indent` of one store section; a null section zeroes it.
+    fn store_indent(&mut self, node: Node<'_>, target: &str) -> Option<i64> {
+        if matches!(node.value, Value::Null) {
+            return Some(0);
+        }
+        let map = self.struct_map(node, target)?;
+        let mut indent = None;
+        for (key, node) in self.fields(map, node.line) {
+            if key == "indent" {
+                indent = Some(self.int(node));
+            }
+        }
+        indent
+    }
+
+    /// One creation rule (`config.creationRule`), with its keys resolved.
+    fn creation_rule(&mut self, node: Node<'_>) -> CreationRule {
+        let raw = match self.struct_map(node, "config.creationRule") {
+            Some(map) => self.raw_rule(map, node.line),
+            None => RawRule::default(),
+        };
+        raw.into_rule()
+    }
+
+    /// The fields of a creation rule as typed by sops's struct.
+    fn raw_rule<'a>(&mut self, map: &'a Map, line: usize) -> RawRule<'a> {
+        let mut raw = RawRule::default();
+        for (key, node) in self.fields(map, line) {
+            let flat_index = FLAT_KEY_FIELDS.iter().position(|f| f.field == key);
+            if let Some(i) = flat_index {
+                if let Some(slot) = raw.flat.get_mut(i) {
+                    *slot = Some(node.value);
+                }
+                continue;
+            }
+            let selection = &mut raw.selection;
+            let text_slot = match key {
+                "path_regex" => &mut raw.path_regex,
+                "aws_profile" => &mut raw.aws_profile,
+                "unencrypted_suffix" => &mut selection.unencrypted_suffix,
+                "encrypted_suffix" => &mut selection.encrypted_suffix,
+                "unencrypted_regex" => &mut selection.unencrypted_regex,
+                "encrypted_regex" => &mut selection.encrypted_regex,
+                "unencrypted_comment_regex" => &mut selection.unencrypted_comment_regex,
+                "encrypted_comment_regex" => &mut selection.encrypted_comment_regex,
+                "hckms" => {
+                    raw.hckms = self.strings(node);
+                    continue;
+                }
+                "key_groups" => {
+                    raw.key_groups = self
+                        .seq(node, "[]config.keyGroup")
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|n| self.key_group(n))
+                        .collect();
+                    continue;
+                }
+                "shamir_threshold" => {
+                    raw.shamir_threshold = self.int(node);
+                    continue;
+                }
+                "mac_only_encrypted" => {
+                    raw.mac_only_encrypted = self.bool(node);
+                    continue;
+                }
+                _ => continue,
+            };
+            let text = self.string(node);
+            *text_slot = Some(text).filter(|s| !s.is_empty());
+        }
+        raw
+    }
+
+    /// One entry of `key_groups` or `merge` (`config.keyGroup`).
+    fn key_group(&mut self, node: Node<'_>) -> RawGroup {
+        let mut group = RawGroup::default();
+        let Some(map) = self.struct_map(node, "config.keyGroup") else {
+            return group;
+        };
+        for (key, node) in self.fields(map, node.line) {
+            match key {
+                "merge" => {
+                    group.merge = self
+                        .seq(node, "[]config.keyGroup")
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|n| self.key_group(n))
+                        .collect();
+                }
+                "age" => group.age = self.strings(node),
+                "pgp" => group.pgp = self.strings(node),
+                "hc_vault" => group.hc_vault = self.strings(node),
+                "kms" => group.kms = self.struct_list(node, "kmsKey", Self::kms_key),
+                "gcp_kms" => group.gcp_kms = self.struct_list(node, "gcpKmsKey", Self::gcp_key),
+                "azure_keyvault" => {
+                    group.azure = self.struct_list(node, "azureKVKey", Self::azure_key);
+                }
+                "hckms" => group.hckms = self.struct_list(node, "hckmsKey", Self::hckms_key),
+                _ => {}
+            }
+        }
+        group
+    }
+
+    /// A list of `config.<name>` structs, each decoded by `decode`.
+    fn struct_list<T>(
+        &mut self,
+        node: Node<'_>,
+        name: &str,
+        decode: fn(&mut Self, &Map, usize) -> T,
+    ) -> Vec<Option<T>> {
+        let struct_type = format!("config.{name}");
+        self.seq(node, &format!("[]{struct_type}"))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|n| {
+                let map = self.struct_map(n, &struct_type);
+                match (map, n.value) {
+                    (Some(m), _) => Some(decode(self, m, n.line)),
+                    (None, Value::Null) => Some(decode(self, &Map::new(), n.line)),
+                    (None, _) => None,
+                }
+            })
+            .collect()
+    }
+
+    /// A key-group KMS entry (`arn`, `role`, `context`, `aws_profile`).
+    fn kms_key(&mut self, map: &Map, line: usize) -> MasterKey {
+        let (mut arn, mut role, mut context, mut aws_profile) =
+            (String::new(), String::new(), Vec::new(), String::new());
+        for (key, node) in self.fields(map, line) {
+            match key {
+                "arn" => arn = self.string(node),
+                "role" => role = self.string(node),
+                "aws_profile" => aws_profile = self.string(node),
+                "context" => context = self.context(node),
+                _ => {}
+            }
+        }
+        MasterKey::Kms {
+            arn,
+            role,
+            context,
+            aws_profile,
+        }
+    }
+
+    /// A KMS `context` map (`map[string]*string`).
+    fn context(&mut self, node: Node<'_>) -> Vec<(String, String)> {
+        let Some(map) = self.struct_map(node, "map[string]*string") else {
+            return Vec::new();
+        };
+        let fields = self.fields(map, node.line);
+        fields
+            .into_iter()
+            .map(|(k, n)| (k.to_owned(), self.string(n)))
+            .collect()
+    }
+
+    /// A key-group GCP KMS entry (`resource_id`).
+    fn gcp_key(&mut self, map: &Map, line: usize) -> MasterKey {
+        let mut resource_id = String::new();
+        for (key, node) in self.fields(map, line) {
+            if key == "resource_id" {
+                resource_id = self.string(node);
+            }
+        }
+        MasterKey::GcpKms {
+            resource_id: resource_id.replace(' ', ""),
+        }
+    }
+
+    /// A key-group Azure Key Vault entry (`vaultUrl`, `key`, `version`).
+    fn azure_key(&mut self, map: &Map, line: usize) -> MasterKey {
+        let (mut vault_url, mut name, mut version) = (String::new(), String::new(), String::new());
+        for (key, node) in self.fields(map, line) {
+            match key {
+                "vaultUrl" => vault_url = self.string(node),
+                "key" => name = self.string(node),
+                "version" => version = self.string(node),
+                _ => {}
+            }
+        }
+        MasterKey::AzureKv {
+            vault_url,
+            name,
+            version,
+        }
+    }
+
+    /// A key-group HuaweiCloud KMS entry (`key_id`), unvalidated.
+    fn hckms_key(&mut self, map: &Map, line: usize) -> String {
+        let mut key_id = String::new();
+        for (key, node) in self.fields(map, line) {
+            if key == "key_id" {
+                key_id = self.string(node);
+            }
+        }
+        key_id
+    }
+}
+
+/// go-yaml's short tag of a node and its scalar text (`None` for
+/// collections).
+fn go_tag_and_text(node: Node<'_>) -> (&'static str, Option<String>) {
+    let unquoted_raw = node
+        .raw
+        .filter(|r| !r.starts_with(['"', '\'', '|', '>']))
+        .map(str::to_owned);
+    match node.value {
+        Value::Map(_) => ("!!map", None),
+        Value::List(_) => ("!!seq", None),
+        Value::Str(s) => ("!!str", Some(s.clone())),
+        Value::Bytes(b) => ("!!str", Some(String::from_utf8_lossy(b).into_owned())),
+        Value::Int(i) => ("!!int", Some(unquoted_raw.unwrap_or_else(|| i.to_string()))),
+        Value::Float(f) => (
+            "!!float",
+            Some(unquoted_raw.unwrap_or_else(|| f.to_string())),
+        ),
+        Value::Bool(b) => (
+            "!!bool",
+            Some(unquoted_raw.unwrap_or_else(|| b.to_string())),
+        ),
+        Value::Time(t) => (
+            "!!timestamp",
+            Some(unquoted_raw.unwrap_or_else(|| t.clone())),
+        ),
+        Value::Null => ("!!null", Some(unquoted_raw.unwrap_or_default())),
+    }
+}
+
+/// A flat key field of a creation rule, with the names sops uses in its
+/// messages about it.
+struct FlatKeyField {
+    /// The YAML field name.
+    field: &'static str,
+    /// The name in the outer `invalid … key configuration` message.
+    outer: &'static str,
+}
+
+/// The flat key fields given as a string or a list, in sops's key order
+/// (`hckms`, a plain string list, comes between `gcp_kms` and
+/// `azure_keyvault`).
+const FLAT_KEY_FIELDS: [FlatKeyField; 6] = [
+    FlatKeyField {
+        field: "age",
+        outer: "age",
+    },
+    FlatKeyField {
+        field: "pgp",
+        outer: "pgp",
+    },
+    FlatKeyField {
+        field: "kms",
+        outer: "kms",
+    },
+    FlatKeyField {
+        field: "gcp_kms",
+        outer: "gcpkms",
+    },
+    FlatKeyField {
+        field: "azure_keyvault",
+        outer: "azure_keyvault",
+    },
+    FlatKeyField {
+        field: "hc_vault_transit_uri",
+        outer: "vault",
+    },
+];
+
+/// A creation rule as decoded, before its keys are resolved.
+#[derive(Default)]
+struct RawRule<'a> {
+    /// `path_regex` (non-empty).
+    path_regex: Option<String>,
+    /// `aws_profile`.
+    aws_profile: Option<String>,
+    /// The flat key fields (any YAML value), indexed like [`FLAT_KEY_FIELDS`].
+    flat: [Option<&'a Value>; 6],
+    /// Flat `hckms`.
+    hckms: Vec<String>,
+    /// `key_groups`.
+    key_groups: Vec<RawGroup>,
+    /// `shamir_threshold`.
+    shamir_threshold: i64,
+    /// `mac_only_encrypted`.
+    mac_only_encrypted: bool,
+    /// The selection fields.
+    selection: SelectionFields,
+}
+
+impl RawRule<'_> {
+    /// Compiles the regex and resolves the keys, keeping the first problem
+    /// sops would report when the rule is used.
+    fn into_rule(self) -> CreationRule {
+        let regex = self.path_regex.as_deref().map(compile_regex);
+        let keys = if self.selection.count_set() > 1 {
+            Err(ConfigError::ConflictingSelection)
+        } else if self.key_groups.is_empty() {
+            self.flat_group().map(|g| vec![g])
+        } else {
+            self.key_groups.iter().map(RawGroup::resolve).collect()
+        };
+        let (key_groups, problem) = match keys {
+            Ok(groups) => (groups, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        CreationRule {
+            path_regex: self.path_regex,
+            key_groups,
+            shamir_threshold: usize::try_from(self.shamir_threshold).unwrap_or(0),
+            selection: self.selection,
+            mac_only_encrypted: self.mac_only_encrypted,
+            regex,
+            problem,
+        }
+    }
+
+    /// The single group of the flat key fields, in sops's order.
+    fn flat_group(&self) -> Result<Vec<MasterKey>, ConfigError> {
+        let [age, pgp, kms, gcp, azure, vault] = self.flat;
+        let [f_age, f_pgp, f_kms, f_gcp, f_azure, f_vault] = &FLAT_KEY_FIELDS;
+        let mut group = Vec::new();
+        let age = flat_key_strings(age, f_age)?.join(",");
+        group.extend(keyspec::age_recipients(&age)?);
+        let pgp = flat_key_strings(pgp, f_pgp)?.join(",");
+        group.extend(keyspec::pgp_fingerprints(&pgp));
+        let kms = flat_key_strings(kms, f_kms)?.join(",");
+        let profile = self.aws_profile.as_deref().unwrap_or_default();
+        group.extend(keyspec::kms_arns(&kms, &[], profile));
+        let gcp = flat_key_strings(gcp, f_gcp)?.join(",");
+        group.extend(keyspec::gcp_kms_ids(&gcp));
+        group.extend(keyspec::hckms_ids(&self.hckms.join(","))?);
+        let azure = flat_key_strings(azure, f_azure)?.join(",");
+        group.extend(keyspec::azure_kv_urls(&azure)?);
+        let vault = flat_key_strings(vault, f_vault)?.join(",");
+        group.extend(keyspec::hc_vault_uris(&vault)?);
+        Ok(group)
+    }
+}
+
+/// The strings of a flat key field given as a comma string (split, trimmed,
+/// empty parts dropped) or a list of strings (taken as they are).
+fn flat_key_strings(
+    value: Option<&Value>,
+    field: &FlatKeyField,
+) -> Result<Vec<String>, ConfigError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Str(s)) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect()),
+        Some(Value::List(list)) => list
+            .values()
+            .map(|v| match v {
+                Value::Str(s) => Ok(s.clone()),
+                other => Err(ConfigError::KeyListElement {
+                    outer: field.outer,
+                    field: field.field,
+                    got: go_type_name(other),
+                }),
+            })
+            .collect(),
+        Some(other) => Err(ConfigError::KeyFieldType {
+            outer: field.outer,
+            field: field.field,
+            got: go_type_name(other),
+        }),
+    }
+}
+
+/// The Go type go-yaml gives a value decoded into `interface{}`.
+fn go_type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Map(_) => "map[string]interface {}",
+        Value::List(_) => "[]interface {}",
+        Value::Str(_) | Value::Bytes(_) => "string",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float64",
+        Value::Bool(_) => "bool",
+        Value::Time(_) => "time.Time",
+        Value::Null => "<nil>",
+    }
+}
+
+/// A key group as decoded (`None` entries failed to decode and are skipped).
+#[derive(Default)]
+struct RawGroup {
+    /// `merge`.
+    merge: Vec<RawGroup>,
+    /// `age` elements (each a comma list).
+    age: Vec<String>,
+    /// `pgp` elements.
+    pgp: Vec<String>,
+    /// `kms` keys.
+    kms: Vec<Option<MasterKey>>,
+    /// `gcp_kms` keys.
+    gcp_kms: Vec<Option<MasterKey>>,
+    /// `hckms` key IDs.
+    hckms: Vec<Option<String>>,
+    /// `azure_keyvault` keys.
+    azure: Vec<Option<MasterKey>>,
+    /// `hc_vault` URIs.
+    hc_vault: Vec<String>,
+}
+
+impl RawGroup {
+    /// The group's keys: merged groups first, then age, pgp, kms, gcp_kms,
+    /// hckms, azure_keyvault, hc_vault; duplicates removed.
+    fn resolve(&self) -> Result<Vec<MasterKey>, ConfigError> {
+        let mut keys = Vec::new();
+        for sub in &self.merge {
+            keys.extend(sub.resolve()?);
+        }
+        for spec in &self.age {
+            keys.extend(keyspec::age_recipients(spec)?);
+        }
+        keys.extend(self.pgp.iter().map(|fp| MasterKey::Pgp {
+            fingerprint: fp.replace(' ', ""),
+        }));
+        keys.extend(self.kms.iter().flatten().cloned());
+        keys.extend(self.gcp_kms.iter().flatten().cloned());
+        for id in self.hckms.iter().flatten() {
+            if id.trim().is_empty() {
+                return Err(KeySpecError::HckmsFormat(id.trim().to_owned()).into());
+            }
+            keys.extend(keyspec::hckms_ids(id)?);
+        }
+        keys.extend(self.azure.iter().flatten().cloned());
+        for uri in self.hc_vault.iter().filter(|u| !u.is_empty()) {
+            keys.extend(keyspec::hc_vault_uris(uri)?);
+        }
+        Ok(dedup_keys(keys))
+    }
+}
+
+/// `keys` without later duplicates (same kind and key string).
+fn dedup_keys(keys: Vec<MasterKey>) -> Vec<MasterKey> {
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter()
+        .filter(|k| seen.insert((k.kind(), k.key_string())))
+        .collect()
+}
+
+/// Compiles a `path_regex`, turning a failure into sops-like text.
+fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    Regex::new(pattern).map_err(|e| {
+        let text = e.to_string();
+        let reason = text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .map_or_else(|| text.trim().to_owned(), str::to_owned);
+        format!("error parsing regexp: {reason}: `{pattern}`")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const AGE1: &str = "age19zt9lpwdukeu0vakyklywey3p54tpxj3lc4z39v6hem3e6fkuyhqf7rlyw";
+    const AGE2: &str = "age1e7wrpcqp55cnk8ph80s6xxkmg4dvrpq7tkuddz6s4kdp2nzvuvuqm7vdc3";
+
+    fn parse(text: &str) -> Config {
+        match Config::parse(text.as_bytes()) {
+            Ok(c) => c,
+            Err(e) => panic!("config did not parse: {e}\n{text}"),
+        }
+    }
+
+    fn parse_err(text: &str) -> String {
+        match Config::parse(text.as_bytes()) {
+            Ok(c) => panic!("config parsed: {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// The rule for `path`, which must exist.
+    fn rule<'a>(config: &'a Config, path: &str) -> &'a CreationRule {
+        match config.creation_rule(path) {
+            Ok(Some(r)) => r,
+            other => panic!("no rule for {path}: {other:?}"),
+        }
+    }
+
+    fn lookup_err(config: &Config, path: &str) -> String {
+        match config.creation_rule(path) {
+            Err(e) => e.to_string(),
+            Ok(r) => panic!("expected an error, got {r:?}"),
+        }
+    }
+
+    fn age(r: &str) -> MasterKey {
+        MasterKey::Age {
+            recipient: r.to_owned(),
+        }
+    }
+
+    fn pgp(fp: &str) -> MasterKey {
+        MasterKey::Pgp {
+            fingerprint: fp.to_owned(),
+        }
+    }
+
+    fn corpus(case: &str) -> Config {
+        let path = format!(
+            "{}/../../../shared/conformance/cases/{case}/.sops.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Config::parse(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn files_without_rules_behave_like_no_config() {
+        for text in [
+            "",
+            "# only a comment\n",
+            "---\n",
+            "~\n",
+            "creation_rules:\n",
+            "stores: {}\n",
+        ] {
+            let config = parse(text);
+            assert!(config.creation_rules.is_empty());
+            assert_eq!(
+                config
+                    .creation_rule("x.yaml")
+                    .unwrap()
+                    .map(|r| r.shamir_threshold),
+                None
+            );
+        }
+    }
+
+    #[test]
+    fn empty_rule_list_matches_nothing() {
+        let config = parse("creation_rules: []\n");
+        assert_eq!(
+            config.creation_rule("x.yaml").unwrap_err(),
+            ConfigError::NoMatchingRule
+        );
+        assert_eq!(
+            lookup_err(&config, "x"),
+            "error loading config: no matching creation rules found"
+        );
+    }
+
+    #[test]
+    fn first_matching_rule_wins_and_empty_regex_matches_all() {
+        let config = parse(&format!(
+            "creation_rules:\n  - path_regex: \\.prod\\.yaml$\n    pgp: AAA\n  - path_regex: ''\n    age: {AGE1}\n  - age: {AGE2}\n"
+        ));
+        assert_eq!(
+            rule(&config, "sub/a.prod.yaml").key_groups,
+            vec![vec![pgp("AAA")]]
+        );
+        assert_eq!(
+            rule(&config, "other.json").key_groups,
+            vec![vec![age(AGE1)]]
+        );
+        assert_eq!(rule(&config, "other.json").path_regex, None);
+        let only_regex = parse("creation_rules:\n  - path_regex: ^sub/\n    pgp: A\n");
+        assert!(only_regex.creation_rule("sub/x.yaml").unwrap().is_some());
+        assert!(only_regex.creation_rule("/abs/sub/x.yaml").is_err());
+        // Unanchored search.
+        let search = parse("creation_rules:\n  - path_regex: ub/x\n    pgp: A\n");
+        assert!(search.creation_rule("sub/x.yaml").unwrap().is_some());
+    }
+
+    #[test]
+    fn invalid_regex_is_reported_only_when_reached() {
+        let config = parse(&format!(
+            "creation_rules:\n  - path_regex: f\n    age: {AGE1}\n  - path_regex: '('\n    age: {AGE1}\n"
+        ));
+        assert!(config.creation_rule("f.yaml").unwrap().is_some());
+        let msg = lookup_err(&config, "g.yaml");
+        assert!(
+            msg.starts_with("can not compile regexp: error parsing regexp: "),
+            "{msg}"
+        );
+        assert!(msg.ends_with(": `(`"), "{msg}");
+    }
+
+    #[test]
+    fn flat_keys_string_form_is_split_trimmed_and_ordered() {
+        let config = parse(&format!(
+            "creation_rules:\n  - hc_vault_transit_uri: https://v:8200/v1/transit/keys/k\n    azure_keyvault: https://kv.vault.azure.net/keys/n/1\n    hckms: [cn-north-4:u1]\n    gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/k\n    kms: arn:aws:kms:us-east-1:1:key/a+arn:aws:iam::1:role/r\n    aws_profile: prof\n    pgp: 'AA BB, CC,'\n    age: ' {AGE1} , {AGE2},'\n    unknown_field: ignored\n"
+        ));
+        let rule = rule(&config, "x");
+        assert_eq!(
+            rule.key_groups,
+            vec![vec![
+                age(AGE1),
+                age(AGE2),
+                pgp("AABB"),
+                pgp("CC"),
+                MasterKey::Kms {
+                    arn: "arn:aws:kms:us-east-1:1:key/a".into(),
+                    role: "arn:aws:iam::1:role/r".into(),
+                    context: vec![],
+                    aws_profile: "prof".into(),
+                },
+                MasterKey::GcpKms {
+                    resource_id: "projects/p/locations/l/keyRings/r/cryptoKeys/k".into()
+                },
+                MasterKey::Hckms {
+                    key_id: "cn-north-4:u1".into()
+                },
+                MasterKey::AzureKv {
+                    vault_url: "https://kv.vault.azure.net".into(),
+                    name: "n".into(),
+                    version: "1".into(),
+                },
+                MasterKey::HcVault {
+                    vault_address: "https://v:8200".into(),
+                    engine_path: "transit".into(),
+                    key_name: "k".into(),
+                },
+            ]]
+        );
+    }
+
+    #[test]
+    fn flat_keys_list_form_is_joined_and_split_again_without_dedup() {
+        let config = parse(&format!(
+            "creation_rules:\n  - age:\n      - {AGE1}\n      # a comment\n      - '{AGE2}, {AGE1}'\n    pgp: [A, 'B C']\n"
+        ));
+        assert_eq!(
+            rule(&config, "x").key_groups,
+            vec![vec![age(AGE1), age(AGE2), age(AGE1), pgp("A"), pgp("BC")]]
+        );
+    }
+
+    #[test]
+    fn rule_without_keys_has_one_empty_group() {
+        let config = parse("creation_rules:\n  - path_regex: x\n");
+        assert_eq!(rule(&config, "x").key_groups, vec![Vec::<MasterKey>::new()]);
+    }
+
+    #[test]
+    fn non_string_key_list_elements_are_errors_at_lookup() {
+        let config = parse(&format!("creation_rules:\n  - age: [{AGE1}, 12]\n"));
+        assert_eq!(
+            lookup_err(&config, "x"),
+            "invalid age key configuration: invalid age key configuration: expected string in list, got int"
+        );
+        let gcp = parse("creation_rules:\n  - gcp_kms: [true]\n");
+        assert_eq!(
+            lookup_err(&gcp, "x"),
+            "invalid gcpkms key configuration: invalid gcp_kms key configuration: expected string in list, got bool"
+        );
+        let vault = parse("creation_rules:\n  - hc_vault_transit_uri: [{a: b}]\n");
+        assert_eq!(
+            lookup_err(&vault, "x"),
+            "invalid vault key configuration: invalid hc_vault_transit_uri key configuration: expected string in list, got map[string]interface {}"
+        );
+        let scalar = parse("creation_rules:\n  - age: 12\n");
+        assert_eq!(
+            lookup_err(&scalar, "x"),
+            "invalid age key configuration: invalid age key configuration: expected string, []string, or nil, got int"
+        );
+    }
+
+    #[test]
+    fn invalid_keys_fail_only_the_rule_that_is_used() {
+        let config = parse(&format!(
+            "creation_rules:\n  - path_regex: good\n    age: {AGE1}\n  - age: notakey\n"
+        ));
+        assert!(config.creation_rule("good.yaml").unwrap().is_some());
+        assert_eq!(
+            lookup_err(&config, "bad.yaml"),
+            "failed to parse input, unknown recipient type: \"notakey\""
+        );
+        assert!(config.creation_rules[1].problem().is_some());
+    }
+
+    #[test]
+    fn key_groups_parse_every_key_type() {
+        let text = format!(
+            r#"creation_rules:
+  - path_regex: ^prod/
+    shamir_threshold: 2
+    age: {AGE2}
+    key_groups:
+      - age: ['{AGE1}']
+        pgp: [85D77543B3D624B63CEA9E6DBC17301B491B3F21]
+      - kms:
+          - arn: arn:aws:kms:us-east-1:111122223333:key/k
+            role: arn:aws:iam::111122223333:role/sops
+            context: {{app: x, tier: "1"}}
+            aws_profile: prod
+        gcp_kms:
+          - resource_id: projects/p/locations/global/keyRings/r/cryptoKeys/k
+        azure_keyvault:
+          - vaultUrl: https://v.vault.azure.net
+            key: sops-key
+            version: "0123"
+        hc_vault: [https://vault:8200/v1/transit/keys/k]
+        hckms:
+          - key_id: cn-north-4:0123
+"#
+        );
+        let config = parse(&text);
+        let rule = rule(&config, "prod/a.yaml");
+        assert_eq!(rule.shamir_threshold, 2);
+        assert_eq!(rule.path_regex.as_deref(), Some("^prod/"));
+        assert_eq!(
+            rule.key_groups,
+            vec![
+                vec![age(AGE1), pgp("85D77543B3D624B63CEA9E6DBC17301B491B3F21")],
+                vec![
+                    MasterKey::Kms {
+                        arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
+                        role: "arn:aws:iam::111122223333:role/sops".into(),
+                        context: vec![("app".into(), "x".into()), ("tier".into(), "1".into())],
+                        aws_profile: "prod".into(),
+                    },
+                    MasterKey::GcpKms {
+                        resource_id: "projects/p/locations/global/keyRings/r/cryptoKeys/k".into()
+                    },
+                    MasterKey::Hckms {
+                        key_id: "cn-north-4:0123".into()
+                    },
+                    MasterKey::AzureKv {
+                        vault_url: "https://v.vault.azure.net".into(),
+                        name: "sops-key".into(),
+                        version: "0123".into(),
+                    },
+                    MasterKey::HcVault {
+                        vault_address: "https://vault:8200".into(),
+                        engine_path: "transit".into(),
+                        key_name: "k".into(),
+                    },
+                ],
+            ]
+        );
+    }
+
+    #[test]
+    fn merge_comes_first_and_duplicates_are_removed() {
+        let text = format!(
+            "creation_rules:\n  - key_groups:\n      - age: ['{AGE2}', '{AGE1},{AGE2}']\n        pgp: [A, 'A ']\n        merge:\n          - age: ['{AGE1}']\n            merge:\n              - pgp: [Z]\n          - pgp: [A]\n"
+        );
+        let config = parse(&text);
+        assert_eq!(
+            rule(&config, "x").key_groups,
+            vec![vec![pgp("Z"), age(AGE1), pgp("A"), age(AGE2)]]
+        );
+    }
+
+    #[test]
+    fn empty_key_groups_fall_back_to_flat_keys() {
+        let config = parse(&format!(
+            "creation_rules:\n  - age: {AGE1}\n    key_groups: []\n"
+        ));
+        assert_eq!(rule(&config, "x").key_groups, vec![vec![age(AGE1)]]);
+    }
+
+    #[test]
+    fn selection_fields_and_conflicts() {
+        let config = parse(
+            "creation_rules:\n  - path_regex: one\n    encrypted_regex: ^(a|b)$\n    unencrypted_suffix: ''\n  - path_regex: two\n    encrypted_suffix: _enc\n    unencrypted_regex: x\n",
+        );
+        let one = rule(&config, "one");
+        assert_eq!(one.selection.encrypted_regex.as_deref(), Some("^(a|b)$"));
+        assert_eq!(one.selection.unencrypted_suffix, None);
+        assert_eq!(one.selection.count_set(), 1);
+        assert_eq!(
+            lookup_err(&config, "two"),
+            "error loading config: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex for the same rule"
+        );
+    }
+
+    #[test]
+    fn cli_selection_replaces_rule_fields() {
+        let rule = SelectionFields {
+            encrypted_regex: Some("r".into()),
+            unencrypted_suffix: Some("_u".into()),
+            ..Default::default()
+        };
+        let cli = SelectionFields {
+            encrypted_regex: Some("cli".into()),
+            unencrypted_suffix: Some(String::new()),
+            encrypted_comment_regex: Some("c".into()),
+            ..Default::default()
+        };
+        let merged = rule.merged_over(&cli);
+        assert_eq!(merged.encrypted_regex.as_deref(), Some("cli"));
+        assert_eq!(merged.unencrypted_suffix.as_deref(), Some("_u"));
+        assert_eq!(merged.encrypted_comment_regex.as_deref(), Some("c"));
+        assert_eq!(merged.count_set(), 3);
+        assert_eq!(SelectionFields::default().count_set(), 0);
+    }
+
+    #[test]
+    fn typed_fields_are_read_like_go_yaml() {
+        let config = parse(&format!(
+            "creation_rules:\n  - shamir_threshold: 3\n    mac_only_encrypted: yes\n    path_regex: 123\n    age: {AGE1}\n"
+        ));
+        let r = &config.creation_rules[0];
+        assert_eq!(r.shamir_threshold, 3);
+        assert!(r.mac_only_encrypted);
+        assert_eq!(r.path_regex.as_deref(), Some("123"));
+        let off = parse("creation_rules:\n  - mac_only_encrypted: false\n");
+        assert!(!off.creation_rules[0].mac_only_encrypted);
+    }
+
+    #[test]
+    fn wrong_types_are_unmarshal_errors_with_lines() {
+        let msg = parse_err(&format!(
+            "creation_rules:\n  - shamir_threshold: abc\n    age: {AGE1}\n"
+        ));
+        assert_eq!(
+            msg,
+            "error loading config: Could not unmarshal config file: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str `abc` into int"
+        );
+        let many = parse_err(
+            "creation_rules:\n  - path_regex: [f]\n    mac_only_encrypted: 3\n    key_groups: 3\n",
+        );
+        assert_eq!(
+            many,
+            "error loading config: Could not unmarshal config file: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!seq into string\n  line 3: cannot unmarshal !!int `3` into bool\n  line 4: cannot unmarshal !!int `3` into []config.keyGroup"
+        );
+        assert_eq!(
+            parse_err("creation_rules: 3\n"),
+            "error loading config: Could not unmarshal config file: yaml: unmarshal errors:\n  line 1: cannot unmarshal !!int `3` into []config.creationRule"
+        );
+        assert!(parse_err("stores: 3\n")
+            .ends_with("cannot unmarshal !!int `3` into config.StoresConfig"));
+        assert!(parse_err("creation_rules:\n  - hckms: abcdefghijklmnop\n")
+            .ends_with("line 2: cannot unmarshal !!str `abcdefg...` into []string"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_unmarshal_errors() {
+        let msg = parse_err("creation_rules:\n  - path_regex: f\n    path_regex: g\n");
+        assert!(
+            msg.ends_with("line 3: mapping key \"path_regex\" already defined at line 2"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn invalid_yaml_is_an_unmarshal_error() {
+        let msg = parse_err("foo: [\n");
+        assert!(
+            msg.starts_with("error loading config: Could not unmarshal config file: yaml: "),
+            "{msg}"
+        );
+        let list = parse_err("- a\n");
+        assert!(
+            list.ends_with("cannot unmarshal !!seq into config.configFile"),
+            "{list}"
+        );
+    }
+
+    #[test]
+    fn stores_indents() {
+        let config = parse("stores:\n  yaml:\n    indent: 2\n  json:\n    indent: 0\n  json_binary: {indent: -1}\n  dotenv: {}\n");
+        assert_eq!(
+            config.stores,
+            StoresConfig {
+                yaml_indent: Some(2),
+                json_indent: Some(0),
+                json_binary_indent: Some(-1),
+            }
+        );
+        assert_eq!(
+            parse("stores: {yaml: {}}\n").stores,
+            StoresConfig::default()
+        );
+        assert_eq!(
+            parse("creation_rules: []\n").stores,
+            StoresConfig::default()
+        );
+    }
+
+    #[test]
+    fn corpus_shamir_two_key_groups() {
+        let config = corpus("shamir_two_key_groups");
+        let r = rule(&config, "input.yaml");
+        assert_eq!(r.shamir_threshold, 2);
+        assert_eq!(r.key_groups, vec![vec![age(AGE1)], vec![age(AGE2)]]);
+        assert!(!r.mac_only_encrypted);
+    }
+
+    #[test]
+    fn corpus_mac_only_encrypted() {
+        let config = corpus("mac_only_encrypted");
+        let r = rule(&config, "input.yaml");
+        assert!(r.mac_only_encrypted);
+        assert_eq!(
+            r.selection.encrypted_regex.as_deref(),
+            Some("^(password|token)$")
+        );
+        assert_eq!(r.selection.count_set(), 1);
+        assert_eq!(r.key_groups, vec![vec![age(AGE1)]]);
+    }
+
+    #[test]
+    fn corpus_encrypted_comment_regex() {
+        let config = corpus("encrypted_comment_regex");
+        let r = rule(&config, "input.yaml");
+        assert_eq!(
+            r.selection.encrypted_comment_regex.as_deref(),
+            Some("sops:encrypt")
+        );
+        assert_eq!(r.key_groups, vec![vec![age(AGE1)]]);
+        assert_eq!(r.shamir_threshold, 0);
+    }
+
+    #[test]
+    fn rule_match_path_strips_the_config_dir() {
+        let m = |dir: &str, file: &str| rule_match_path(Path::new(dir), Path::new(file));
+        assert_eq!(m("/repo", "/repo/sub/x.yaml"), "sub/x.yaml");
+        assert_eq!(m("/repo/", "/repo/x.yaml"), "x.yaml");
+        assert_eq!(m("/repo", "/repository/x.yaml"), "/repository/x.yaml");
+        assert_eq!(m("/repo/sub", "/repo/x.yaml"), "/repo/x.yaml");
+        assert_eq!(m("/repo", "/repo"), "/repo");
+        assert_eq!(m("/", "/x.yaml"), "/x.yaml");
+        assert_eq!(m("/repo/./a/../", "/repo/./b//x.yaml"), "b/x.yaml");
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics(text in "(?s).{0,300}") {
+            if let Ok(config) = Config::parse(text.as_bytes()) {
+                let _ = config.creation_rule("a/b.yaml");
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_on_config_shaped_text(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("creation_rules:".to_owned()),
+                    Just("  - path_regex: x".to_owned()),
+                    Just("  - key_groups:".to_owned()),
+                    Just("      - age: [a, 1]".to_owned()),
+                    Just("        merge: [{pgp: [A]}, ~]".to_owned()),
+                    Just("        kms: [{arn: a, context: {k: [1]}}, 3]".to_owned()),
+                    Just("    age: 12".to_owned()),
+                    Just("    shamir_threshold: 1.5e300".to_owned()),
+                    Just("stores: {json: ~, yaml: {indent: x}}".to_owned()),
+                    "[a-z_ :\\[\\]{},'-]{0,30}",
+                ],
+                0..12,
+            )
+        ) {
+            let text = lines.join("\n");
+            if let Ok(config) = Config::parse(text.as_bytes()) {
+                let _ = config.creation_rule("x");
+            }
+        }
+    }
+}

@@ -1,1 +1,262 @@
-//! (in progress)
+//! The data key: generated, wrapped for every master key of every key group
+//! (whole, or as Shamir shares when there are several groups), and recovered
+//! from the metadata (KEYS.md §1, §9, §10).
+
+use std::fmt;
+
+use rand::RngCore;
+use rsops_keys::{KeyKind, KeyService, MasterKey};
+use zeroize::Zeroizing;
+
+use crate::error::CoreError;
+use crate::metadata::{KeyEntry, KeyGroup, Metadata};
+use crate::shamir;
+
+/// The 32-byte AES-256 data key of a file; zeroized on drop.
+#[derive(Clone)]
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataKey(..)")
+    }
+}
+
+impl DataKey {
+    /// A fresh random data key.
+    pub fn generate() -> DataKey {
+        let mut k = Zeroizing::new([0u8; 32]);
+        rand::rngs::OsRng.fill_bytes(k.as_mut());
+        DataKey(k)
+    }
+
+    /// A data key from its 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<DataKey> {
+        let arr: [u8; 32] = bytes.try_into().ok()?;
+        Some(DataKey(Zeroizing::new(arr)))
+    }
+
+    /// The key bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// Wraps `key` for every master key of `groups`: one group gets the whole
+/// key; several groups get one Shamir share each (threshold 0 → number of
+/// groups). `created_at` is the RFC 3339 time recorded for new entries.
+pub fn wrap(
+    groups: &[Vec<MasterKey>],
+    threshold: usize,
+    key: &DataKey,
+    service: &dyn KeyService,
+    created_at: &str,
+) -> Result<(Vec<KeyGroup>, usize), CoreError> {
+    if groups.is_empty() {
+        return Err(CoreError::KeyGroups("no key groups provided".into()));
+    }
+    if groups.iter().any(|g| g.is_empty()) {
+        return Err(CoreError::KeyGroups("empty key group provided".into()));
+    }
+    let mut threshold = threshold;
+    let parts: Vec<Zeroizing<Vec<u8>>> = if groups.len() > 1 {
+        if threshold == 0 {
+            threshold = groups.len();
+        }
+        if threshold < 2 {
+            return Err(CoreError::KeyGroups(
+                "threshold must be at least 2 when there are several key groups".into(),
+            ));
+        }
+        if threshold > groups.len() {
+            return Err(CoreError::KeyGroups(format!(
+                "the Shamir threshold {threshold} is larger than the number of key groups ({})",
+                groups.len()
+            )));
+        }
+        shamir::split(key.bytes(), groups.len(), threshold)?
+    } else {
+        vec![Zeroizing::new(key.bytes().to_vec())]
+    };
+    let mut out = Vec::with_capacity(groups.len());
+    for (group, part) in groups.iter().zip(parts.iter()) {
+        let mut entries = Vec::with_capacity(group.len());
+        for mk in group {
+            let enc = service.encrypt(mk, part).map_err(|e| CoreError::KeyWrap {
+                key: mk.key_string(),
+                reason: e.to_string(),
+            })?;
+            entries.push(KeyEntry {
+                key: mk.clone(),
+                enc,
+                created_at: if mk.kind() == KeyKind::Age {
+                    String::new()
+                } else {
+                    created_at.to_owned()
+                },
+            });
+        }
+        out.push(KeyGroup { keys: entries });
+    }
+    Ok((out, threshold))
+}
+
+/// What happened to one master key while recovering the data key.
+#[derive(Debug, Clone)]
+pub struct KeyAttempt {
+    /// The key string (public).
+    pub key: String,
+    /// `None` on success, else why it failed.
+    pub error: Option<String>,
+}
+
+/// What happened to one key group.
+#[derive(Debug, Clone)]
+pub struct GroupAttempt {
+    /// Whether the group's part was recovered.
+    pub ok: bool,
+    /// The keys tried, in order.
+    pub keys: Vec<KeyAttempt>,
+}
+
+/// Why the data key could not be recovered, group by group (printed like
+/// sops's report; exit 128).
+#[derive(Debug, Clone)]
+pub struct DataKeyReport {
+    /// Every group, in file order.
+    pub groups: Vec<GroupAttempt>,
+    /// The Shamir threshold, when there are several groups.
+    pub threshold: usize,
+    /// How many parts were recovered.
+    pub recovered: usize,
+}
+
+impl fmt::Display for DataKeyReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Failed to get the data key required to decrypt the SOPS file."
+        )?;
+        for (i, g) in self.groups.iter().enumerate() {
+            writeln!(f)?;
+            writeln!(f, "Group {i}: {}", if g.ok { "SUCCESS" } else { "FAILED" })?;
+            for k in &g.keys {
+                match &k.error {
+                    None => writeln!(f, "  {}: SUCCESS", k.key)?,
+                    Some(e) => {
+                        writeln!(f, "  {}: FAILED", k.key)?;
+                        writeln!(f, "    - {e}")?;
+                    }
+                }
+            }
+        }
+        writeln!(f)?;
+        if self.groups.len() > 1 {
+            write!(
+                f,
+                "Recovery failed because the file was encrypted with a Shamir threshold of {}, but only {} part(s) were successfully recovered, one for each successful key group. In order for SOPS to recover the file, at least {} groups have to be successful. In order for a group to be successful, decryption has to succeed with any of the keys in that key group.",
+                self.threshold, self.recovered, self.threshold
+            )
+        } else {
+            write!(
+                f,
+                "Recovery failed because no master key was able to decrypt the file. In order for SOPS to recover the file, at least one key has to be successful, but none were."
+            )
+        }
+    }
+}
+
+/// Sorts a group's keys by the decryption order: listed kinds first, in list
+/// order; the others after them in file order (stable).
+fn ordered<'m>(group: &'m KeyGroup, order: &[KeyKind]) -> Vec<&'m KeyEntry> {
+    let rank = |e: &KeyEntry| {
+        order
+            .iter()
+            .position(|k| *k == e.key.kind())
+            .unwrap_or(order.len())
+    };
+    let mut keys: Vec<&KeyEntry> = group.keys.iter().collect();
+    keys.sort_by_key(|e| rank(e));
+    keys
+}
+
+/// Recovers the data key from the metadata with `service`, trying keys in
+/// `order` within each group and stopping once enough groups succeeded.
+pub fn unwrap(
+    metadata: &Metadata,
+    service: &dyn KeyService,
+    order: &[KeyKind],
+) -> Result<DataKey, CoreError> {
+    let groups = &metadata.key_groups;
+    let needed = if groups.len() > 1 {
+        if metadata.shamir_threshold == 0 {
+            groups.len()
+        } else {
+            metadata.shamir_threshold
+        }
+    } else {
+        1
+    };
+    let mut parts: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    let mut report = DataKeyReport {
+        groups: Vec::new(),
+        threshold: needed,
+        recovered: 0,
+    };
+    for group in groups {
+        let mut attempt = GroupAttempt {
+            ok: false,
+            keys: Vec::new(),
+        };
+        if parts.len() < needed {
+            for entry in ordered(group, order) {
+                match service.decrypt(&entry.key, &entry.enc) {
+                    Ok(part) => {
+                        attempt.ok = true;
+                        attempt.keys.push(KeyAttempt {
+                            key: entry.key.key_string(),
+                            error: None,
+                        });
+                        parts.push(part);
+                        break;
+                    }
+                    Err(e) => attempt.keys.push(KeyAttempt {
+                        key: entry.key.key_string(),
+                        error: Some(e.to_string()),
+                    }),
+                }
+            }
+        }
+        report.groups.push(attempt);
+    }
+    report.recovered = parts.len();
+    if parts.len() < needed {
+        return Err(CoreError::DataKey(report));
+    }
+    let bytes = if groups.len() > 1 {
+        let shares: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+        shamir::combine(&shares)?
+    } else {
+        parts.swap_remove(0)
+    };
+    DataKey::from_slice(&bytes)
+        .ok_or_else(|| CoreError::Metadata("the recovered data key is not 32 bytes long".into()))
+}
+
+/// Parses a decryption order (`age,pgp`): unknown identifiers are ignored,
+/// a duplicate is an error (`Duplicate decryption key type: age`).
+pub fn parse_decryption_order(spec: &str) -> Result<Vec<KeyKind>, String> {
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if let Some(kind) = KeyKind::from_identifier(part) {
+            if out.contains(&kind) {
+                return Err(format!("Duplicate decryption key type: {part}"));
+            }
+            out.push(kind);
+        }
+    }
+    Ok(out)
+}
+
+/// sops's default decryption order.
+pub const DEFAULT_DECRYPTION_ORDER: [KeyKind; 2] = [KeyKind::Age, KeyKind::Pgp];

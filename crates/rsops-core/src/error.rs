@@ -1,11 +1,86 @@
-//! The error type of the core crate.
+//! The error type of the core crate. No variant carries a secret value:
+//! paths are key names, MACs are digests sops itself prints.
+
 use thiserror::Error;
+
+use crate::cipher::CipherError;
+use crate::datakey::DataKeyReport;
+use crate::selection::SelectionError;
+use crate::shamir::ShamirError;
 
 /// A core operation failed.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum CoreError {
-    /// Placeholder while the crate is assembled.
-    #[error("internal")]
-    Internal,
+    /// A map key is not a string (YAML `1:`, `true:`).
+    #[error("Tree contains a non-string key (type {type_name})")]
+    NonStringKey {
+        /// The key's type.
+        type_name: &'static str,
+    },
+    /// A value that the rules say is encrypted is not a string.
+    #[error("Expected encrypted value as string at {path}, but got a {type_name}")]
+    NotEncrypted {
+        /// Path of the value (`a:b:`).
+        path: String,
+        /// Its type.
+        type_name: &'static str,
+    },
+    /// An encrypted value could not be decrypted.
+    #[error("Could not decrypt value at {path}: {source}")]
+    Decrypt {
+        /// Path of the value (`a:b:`).
+        path: String,
+        /// Why.
+        source: CipherError,
+    },
+    /// An encrypted comment happens to match `unencrypted_comment_regex`.
+    #[error("Encrypted comment matches UnencryptedCommentRegex!")]
+    EncryptedCommentMatchesRule,
+    /// The stored MAC differs from the computed one.
+    #[error("MAC mismatch. File has {stored}, computed {computed}")]
+    MacMismatch {
+        /// MAC in the file.
+        stored: String,
+        /// MAC of the decrypted values.
+        computed: String,
+    },
+    /// The file has no MAC.
+    #[error("MAC mismatch. File has no MAC, computed {computed}")]
+    MacMissing {
+        /// MAC of the decrypted values.
+        computed: String,
+    },
+    /// The stored MAC could not be decrypted.
+    #[error("Cannot decrypt MAC: {0}")]
+    MacDecrypt(CipherError),
+    /// The input has no `sops` metadata.
+    #[error("sops metadata not found")]
+    MetadataNotFound,
+    /// The metadata is malformed.
+    #[error("invalid sops metadata: {0}")]
+    Metadata(String),
+    /// More than one selection rule.
+    #[error("cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex")]
+    SelectionConflict,
+    /// A selection regex does not compile.
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    /// The data key could not be recovered from any key group.
+    #[error("{0}")]
+    DataKey(DataKeyReport),
+    /// A master key could not wrap the data key.
+    #[error("Could not generate data key: failed to encrypt new data key with master key {key:?}: {reason}")]
+    KeyWrap {
+        /// The master key's key string (public).
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// No key groups / an empty key group / a bad threshold.
+    #[error("{0}")]
+    KeyGroups(String),
+    /// Shamir splitting or combining failed.
+    #[error(transparent)]
+    Shamir(#[from] ShamirError),
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod datakey;
 pub mod error;
 pub mod file;
+pub mod keyspec;
 pub mod mac;
 pub mod metadata;
 pub mod selection;

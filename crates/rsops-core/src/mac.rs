@@ -1,1 +1,43 @@
-//! (in progress)
+//! Storing and checking the MAC (FORMAT.md §7.2, §7.3). The MAC itself is
+//! computed by the tree walk ([`crate::walk`]).
+
+use crate::cipher::{self, ValueCipher, ValueType};
+use crate::error::CoreError;
+
+/// Encrypts the hex MAC with a fresh IV and AAD = `last_modified`.
+pub fn encrypt_mac(cipher: &ValueCipher, mac_hex: &str, last_modified: &str) -> String {
+    cipher.encrypt(
+        &cipher::random_iv(),
+        mac_hex.as_bytes(),
+        last_modified.as_bytes(),
+        ValueType::Str,
+    )
+}
+
+/// Checks the stored (encrypted) MAC against the computed one. The AAD is
+/// `last_modified` re-formatted as RFC 3339 with seconds precision.
+pub fn verify_mac(
+    cipher: &ValueCipher,
+    stored: &str,
+    last_modified: &str,
+    computed: &str,
+) -> Result<(), CoreError> {
+    if stored.is_empty() {
+        return Err(CoreError::MacMissing {
+            computed: computed.to_owned(),
+        });
+    }
+    let aad =
+        cipher::normalize_time_seconds(last_modified).unwrap_or_else(|| last_modified.to_owned());
+    let d = cipher
+        .decrypt(stored, aad.as_bytes())
+        .map_err(CoreError::MacDecrypt)?;
+    let stored_hex = String::from_utf8_lossy(&d.plaintext);
+    if stored_hex != computed {
+        return Err(CoreError::MacMismatch {
+            stored: stored_hex.into_owned(),
+            computed: computed.to_owned(),
+        });
+    }
+    Ok(())
+}

@@ -40,7 +40,13 @@ pub fn format_float_plain(f: f64) -> String {
 }
 
 /// Go exponent notation of shortest digits: `1e+06`, `1.2345675e+06`, `1e-07`.
-fn exponent_form(negative: bool, digits: &str, point: i32, upper: bool, min_exp_digits: usize) -> String {
+fn exponent_form(
+    negative: bool,
+    digits: &str,
+    point: i32,
+    upper: bool,
+    min_exp_digits: usize,
+) -> String {
     let mut out = String::new();
     if negative {
         out.push('-');

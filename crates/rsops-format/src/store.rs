@@ -105,7 +105,10 @@ pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Map>, FormatError>
 
 /// Reads an encrypted file: its documents without the metadata, and the
 /// metadata as a plain map (`None` when the file has none).
-pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Vec<Map>, Option<Map>), FormatError> {
+pub fn load_encrypted(
+    format: Format,
+    input: &[u8],
+) -> Result<(Vec<Map>, Option<Map>), FormatError> {
     match format {
         Format::Yaml | Format::Json | Format::Binary => {
             let mut docs = match format {
@@ -185,7 +188,11 @@ pub fn has_metadata(format: Format, docs: &[Map]) -> bool {
 }
 
 /// Writes decrypted documents in `format`.
-pub fn emit_plain(format: Format, docs: &[Map], opts: &EmitOptions) -> Result<Vec<u8>, FormatError> {
+pub fn emit_plain(
+    format: Format,
+    docs: &[Map],
+    opts: &EmitOptions,
+) -> Result<Vec<u8>, FormatError> {
     match format {
         Format::Yaml => yaml::emit(docs, opts.yaml_indent),
         Format::Json => json::emit(first(docs), opts.json_indent),
@@ -241,7 +248,11 @@ pub fn emit_encrypted(
 
 /// Writes one value alone (`decrypt --extract` of a non-string), in the
 /// store's single-value form (STORES.md §7).
-pub fn emit_value(format: Format, value: &Value, opts: &EmitOptions) -> Result<Vec<u8>, FormatError> {
+pub fn emit_value(
+    format: Format,
+    value: &Value,
+    opts: &EmitOptions,
+) -> Result<Vec<u8>, FormatError> {
     match (format, value) {
         (_, Value::Map(m)) => emit_plain(format, std::slice::from_ref(m), opts),
         (Format::Yaml, v) => yaml::emit_value(v, opts.yaml_indent),

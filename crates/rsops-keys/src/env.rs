@@ -51,3 +51,5 @@ pub const EDITOR: &str = "EDITOR";
 pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 /// The user's home directory.
 pub const HOME: &str = "HOME";
+/// Windows: the roaming application data directory (age default key file).
+pub const APPDATA: &str = "APPDATA";

@@ -1,10 +1,1462 @@
 //! YAML reading: granit-parser events → documents (STORES.md §1.1, §1.2).
+//!
+//! The tree is built in a single pass over the parser's events with an
+//! explicit stack of open collections (no recursion, no re-scanning).
+//! Comments are placed the way sops 3.11 places go-yaml v3's head, line and
+//! foot comments (checked against the real binary):
+//!
+//! * own-line comments wait in a pending list and are flushed before the next
+//!   key or element of the collection that is open at that moment; when a
+//!   block collection closes, pending comments indented deeper than its
+//!   parent stay in it (foot comments), the others move outwards;
+//! * a comment at the end of a line (`a: 1 # c`) becomes an `inline` comment
+//!   item placed before the entry or element of that line — before the
+//!   element of the enclosing list when a block collection starts on that
+//!   line after `- ` (go-yaml's "stem" comments), and as the first item of a
+//!   flow collection that is a map value (`a: [1] # c`).
 
+use std::collections::HashMap;
+
+use granit_parser::{Event, Parser, Placement, ScalarStyle, ScanError, Span, StructureStyle, Tag};
+
+use super::resolve::{resolve_scalar, resolved_into_value, Resolved};
 use crate::error::FormatError;
-use crate::tree::Map;
+use crate::tree::{Comment, Entry, Key, List, ListItem, Map, MapItem, Source, Value};
+
+/// How many tree nodes alias expansion may add beyond the input size before
+/// the document is refused (go-yaml refuses "excessive aliasing" too).
+const ALIAS_NODE_BUDGET: usize = 1_000_000;
 
 /// Parses a YAML stream into one map per document.
+///
+/// Errors: [`FormatError::NoDocument`] for 0 bytes of input; a
+/// [`FormatError::Parse`] for invalid UTF-8, syntax errors, an input without
+/// any document (only comments or blank lines: sops says `EOF`), documents
+/// that are lists or scalars, duplicate keys in the first document, scalars
+/// sops cannot process (integers beyond `i64` that fit `u64`) and values that
+/// do not match an explicit core tag. Messages give positions and key names,
+/// never values.
 pub fn parse(input: &[u8]) -> Result<Vec<Map>, FormatError> {
-    let _ = input;
-    Err(FormatError::parse("yaml", "not implemented yet"))
+    if input.is_empty() {
+        return Err(FormatError::NoDocument);
+    }
+    let src = std::str::from_utf8(input).map_err(|e| {
+        FormatError::parse(
+            "yaml",
+            format!("invalid UTF-8 at byte offset {}", e.valid_up_to()),
+        )
+    })?;
+    let options = granit_parser::options! {
+        max_buffered_comment_events: usize::MAX,
+    };
+    let mut builder = Builder::new(src);
+    for next in Parser::new_from_str_with_options(src, options) {
+        let (event, span) = next.map_err(|e| scan_error(&e))?;
+        builder.event(event, span)?;
+    }
+    builder.finish()
+}
+
+/// A `FormatError` for a granit scan error, without any input text.
+fn scan_error(e: &ScanError) -> FormatError {
+    let mark = e.marker();
+    let kind = match e.kind() {
+        granit_parser::ErrorKind::UnexpectedCharacter { .. } => "unexpected character".to_owned(),
+        other => other.to_string(),
+    };
+    FormatError::parse(
+        "yaml",
+        format!("line {} column {}: {kind}", mark.line(), mark.col() + 1),
+    )
+}
+
+/// A parse error at a 1-based line.
+fn err_at(line: usize, message: impl std::fmt::Display) -> FormatError {
+    FormatError::parse("yaml", format!("line {line}: {message}"))
+}
+
+/// Byte range of a span (parser spans from a `&str` always have offsets).
+fn byte_range(span: &Span) -> (usize, usize) {
+    span.byte_range().map_or((0, 0), |r| (r.start, r.end))
+}
+
+/// An own-line comment not yet placed.
+struct PendingComment {
+    comment: Comment,
+    col: usize,
+    line: usize,
+    /// Index in the current run of comments after the last content.
+    run_idx: usize,
+}
+
+/// What the last node event was, to place a following end-of-line comment.
+#[derive(Clone, Copy, PartialEq)]
+enum Last {
+    /// Nothing placeable (start of document, collection start...).
+    Other,
+    /// A map key; its value has not been read yet.
+    Key,
+    /// A scalar or alias value (map value or list element) just attached.
+    Value,
+    /// A flow collection just attached as a map value or list element.
+    FlowEnd,
+}
+
+/// The key of a map entry whose value is being read.
+struct OpenKey {
+    key: Key,
+    start: usize,
+}
+
+/// Duplicate-key bookkeeping of one map of the first document (go-yaml
+/// checks every mapping it decodes into `map[string]interface{}`).
+struct DupMap {
+    /// Pre-order number of the map among the first document's maps.
+    seq: usize,
+    /// Key text → (key index, line) of every earlier occurrence.
+    seen: HashMap<String, Vec<(usize, usize)>>,
+    /// Number of keys seen so far.
+    count: usize,
+}
+
+/// The contents of an open collection.
+enum Body {
+    Map {
+        items: Vec<MapItem>,
+        key: Option<OpenKey>,
+        dup: Option<DupMap>,
+    },
+    List {
+        items: Vec<ListItem>,
+    },
+}
+
+/// An open collection.
+struct Frame {
+    body: Body,
+    anchor: usize,
+    flow: bool,
+    /// Column (characters) of the collection's first key or dash.
+    col: usize,
+    /// Line of its first key or dash.
+    line: usize,
+    /// A block collection that starts on the line of its parent list's `-`.
+    stem: bool,
+    /// Tree nodes inside (for the alias budget).
+    nodes: usize,
+}
+
+impl Frame {
+    fn new(body: Body, anchor: usize, flow: bool, span: &Span) -> Self {
+        Frame {
+            body,
+            anchor,
+            flow,
+            col: span.start.col(),
+            line: span.start.line(),
+            stem: false,
+            nodes: 1,
+        }
+    }
+
+    /// Appends a comment item.
+    fn push_comment(&mut self, comment: Comment) {
+        match &mut self.body {
+            Body::Map { items, .. } => items.push(MapItem::Comment(comment)),
+            Body::List { items } => items.push(ListItem::Comment(comment)),
+        }
+    }
+
+    /// Inserts a comment item before the last item (the entry or element
+    /// just completed).
+    fn insert_before_last(&mut self, comment: Comment) {
+        match &mut self.body {
+            Body::Map { items, .. } => {
+                let at = items.len().saturating_sub(1);
+                items.insert(at, MapItem::Comment(comment));
+            }
+            Body::List { items } => {
+                let at = items.len().saturating_sub(1);
+                items.insert(at, ListItem::Comment(comment));
+            }
+        }
+    }
+
+    fn is_map_awaiting_key(&self) -> bool {
+        matches!(&self.body, Body::Map { key: None, .. })
+    }
+}
+
+/// A value produced by a node event, ready to be attached to its parent.
+struct Node {
+    value: Value,
+    nodes: usize,
+    start: usize,
+    end: usize,
+    raw: Option<String>,
+    line: usize,
+}
+
+/// A duplicate-key error of the first document, sortable like go-yaml's list.
+struct DupError {
+    seq: usize,
+    i: usize,
+    j: usize,
+    message: String,
+}
+
+/// The event-driven tree builder.
+struct Builder<'s> {
+    src: &'s str,
+    docs: Vec<Map>,
+    /// Inside a document (between DocumentStart and DocumentEnd).
+    in_doc: bool,
+    /// The root map of the current document, once complete.
+    root: Option<Map>,
+    stack: Vec<Frame>,
+    pending: Vec<PendingComment>,
+    anchors: HashMap<usize, (Value, usize)>,
+    last: Last,
+    /// End offset of the last non-comment event (for block scalar headers).
+    prev_end: usize,
+    alias_nodes: usize,
+    /// Columns of the own-line comments read since the last content event.
+    run_cols: Vec<usize>,
+    /// Whether the first comment group of that run was placed already.
+    run_first_taken: bool,
+    /// First-document duplicate tracking: nearest enclosing map of each map.
+    map_parents: Vec<Option<usize>>,
+    dup_maps: Vec<bool>,
+    dup_errors: Vec<DupError>,
+}
+
+impl<'s> Builder<'s> {
+    fn new(src: &'s str) -> Self {
+        Builder {
+            src,
+            docs: Vec::new(),
+            in_doc: false,
+            root: None,
+            stack: Vec::new(),
+            pending: Vec::new(),
+            anchors: HashMap::new(),
+            last: Last::Other,
+            prev_end: 0,
+            alias_nodes: 0,
+            run_cols: Vec::new(),
+            run_first_taken: false,
+            map_parents: Vec::new(),
+            dup_maps: Vec::new(),
+            dup_errors: Vec::new(),
+        }
+    }
+
+    fn first_doc(&self) -> bool {
+        self.docs.is_empty()
+    }
+
+    /// Handles one parser event.
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), FormatError> {
+        let is_comment = matches!(event, Event::Comment(..));
+        if matches!(
+            event,
+            Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..)
+        ) {
+            // Content: the next comments start a new run.
+            self.run_cols.clear();
+            self.run_first_taken = false;
+        }
+        match event {
+            Event::StreamStart | Event::StreamEnd => {}
+            Event::DocumentStart(..) => self.start_document(),
+            Event::DocumentEnd => self.end_document()?,
+            Event::Comment(text, placement) => self.comment(&text, placement, &span),
+            Event::Scalar(text, style, anchor, tag) => {
+                self.scalar(&text, style, anchor, tag.as_deref(), &span)?;
+            }
+            Event::Alias(id) => self.alias(id, &span)?,
+            Event::UnresolvedAlias(_) => {
+                return Err(err_at(span.start.line(), "unknown anchor"));
+            }
+            Event::MappingStart(style, anchor, _) => {
+                self.start_collection(true, style, anchor, &span)?
+            }
+            Event::SequenceStart(style, anchor, _) => {
+                self.start_collection(false, style, anchor, &span)?;
+            }
+            Event::MappingEnd | Event::SequenceEnd => self.end_collection(&span)?,
+            // Anchor metadata (not requested) and future presentation events.
+            _ => {}
+        }
+        if !is_comment {
+            self.prev_end = byte_range(&span).1;
+        }
+        Ok(())
+    }
+
+    fn start_document(&mut self) {
+        self.in_doc = true;
+        self.root = None;
+        self.stack.clear();
+        self.anchors.clear();
+        self.last = Last::Other;
+    }
+
+    fn end_document(&mut self) -> Result<(), FormatError> {
+        let mut root = self.root.take().unwrap_or_default();
+        for p in self.pending.drain(..) {
+            root.items.push(MapItem::Comment(p.comment));
+        }
+        if self.first_doc() {
+            self.check_duplicates()?;
+        }
+        self.docs.push(root);
+        self.in_doc = false;
+        self.last = Last::Other;
+        Ok(())
+    }
+
+    /// Fails with go-yaml's list of duplicate keys of the first document,
+    /// skipping maps inside a map that has duplicates (go-yaml stops there).
+    fn check_duplicates(&mut self) -> Result<(), FormatError> {
+        if self.dup_errors.is_empty() {
+            return Ok(());
+        }
+        let has_dup_ancestor = |mut seq: usize| {
+            while let Some(Some(parent)) = self.map_parents.get(seq) {
+                if self.dup_maps.get(*parent).copied().unwrap_or(false) {
+                    return true;
+                }
+                seq = *parent;
+            }
+            false
+        };
+        let mut errors: Vec<&DupError> = self
+            .dup_errors
+            .iter()
+            .filter(|e| !has_dup_ancestor(e.seq))
+            .collect();
+        errors.sort_by_key(|e| (e.seq, e.i, e.j));
+        let mut message = String::from("unmarshal errors:");
+        for e in errors {
+            message.push_str("\n  ");
+            message.push_str(&e.message);
+        }
+        Err(FormatError::parse("yaml", message))
+    }
+
+    fn finish(mut self) -> Result<Vec<Map>, FormatError> {
+        if self.docs.is_empty() {
+            return Err(FormatError::parse("yaml", "EOF"));
+        }
+        if let Some(last) = self.docs.last_mut() {
+            for p in self.pending.drain(..) {
+                last.items.push(MapItem::Comment(p.comment));
+            }
+        }
+        Ok(self.docs)
+    }
+
+    // ----- comments -------------------------------------------------------
+
+    fn comment(&mut self, text: &str, placement: Placement, span: &Span) {
+        let (start, end) = byte_range(span);
+        let comment = Comment {
+            text: text.to_owned(),
+            inline: placement == Placement::Right,
+            source: Some(Source {
+                start,
+                end,
+                raw: None,
+            }),
+        };
+        if placement == Placement::Right && !self.stack.is_empty() {
+            self.line_comment(comment, span.start.line());
+        } else {
+            let col = span.start.col();
+            self.pending.push(PendingComment {
+                comment,
+                col,
+                line: span.start.line(),
+                run_idx: self.run_cols.len(),
+            });
+            self.run_cols.push(col);
+        }
+    }
+
+    /// Places an end-of-line comment before the item of its line.
+    fn line_comment(&mut self, comment: Comment, line: usize) {
+        let depth = self.stack.len();
+        let Some(top) = self.stack.last_mut() else {
+            return;
+        };
+        if self.last == Last::FlowEnd {
+            Self::flow_line_comment(top, comment);
+            return;
+        }
+        let stem = top.stem && top.line == line && depth >= 2;
+        let completed = self.last == Last::Value;
+        if stem {
+            // go-yaml moves it to the element of the enclosing list.
+            if let Some(parent) = self.stack.get_mut(depth - 2) {
+                parent.push_comment(comment);
+            }
+        } else if completed {
+            top.insert_before_last(comment);
+        } else {
+            top.push_comment(comment);
+        }
+    }
+
+    /// `a: [1] # c` → first item of the flow collection; `- [1] # c` →
+    /// before the element.
+    fn flow_line_comment(top: &mut Frame, comment: Comment) {
+        match &mut top.body {
+            Body::Map { items, .. } => {
+                if let Some(MapItem::Entry(entry)) = items.last_mut() {
+                    match &mut entry.value {
+                        Value::Map(m) => m.items.insert(0, MapItem::Comment(comment)),
+                        Value::List(l) => l.items.insert(0, ListItem::Comment(comment)),
+                        _ => items.push(MapItem::Comment(comment)),
+                    }
+                } else {
+                    items.push(MapItem::Comment(comment));
+                }
+            }
+            Body::List { .. } => top.insert_before_last(comment),
+        }
+    }
+
+    /// Moves every pending comment into the open collection.
+    fn flush_pending_into_top(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if let Some(top) = self.stack.last_mut() {
+            for p in self.pending.drain(..) {
+                top.push_comment(p.comment);
+            }
+        }
+    }
+
+    // ----- nodes ----------------------------------------------------------
+
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&Tag>,
+        span: &Span,
+    ) -> Result<(), FormatError> {
+        let line = span.start.line();
+        let value = self.scalar_value(text, style, tag, line)?;
+        if anchor != 0 {
+            self.anchors.insert(anchor, (value.clone(), 1));
+        }
+        let (start, end) = byte_range(span);
+        let raw = self.scalar_raw(style, start, end);
+        let node = Node {
+            value,
+            nodes: 1,
+            start,
+            end,
+            raw,
+            line,
+        };
+        if self.stack.last().is_some_and(Frame::is_map_awaiting_key) {
+            return self.open_key(node, Some(text));
+        }
+        self.flush_pending_into_top();
+        self.attach(node)?;
+        self.last = Last::Value;
+        Ok(())
+    }
+
+    fn alias(&mut self, id: usize, span: &Span) -> Result<(), FormatError> {
+        let line = span.start.line();
+        let Some((value, nodes)) = self.anchors.get(&id) else {
+            return Err(err_at(
+                line,
+                "alias of an anchor whose node is not complete",
+            ));
+        };
+        let nodes = *nodes;
+        self.alias_nodes = self.alias_nodes.saturating_add(nodes);
+        if self.alias_nodes > ALIAS_NODE_BUDGET.saturating_add(self.src.len()) {
+            return Err(err_at(line, "document contains excessive aliasing"));
+        }
+        let (start, end) = byte_range(span);
+        let node = Node {
+            value: value.clone(),
+            nodes,
+            start,
+            end,
+            raw: None,
+            line,
+        };
+        if self.stack.last().is_some_and(Frame::is_map_awaiting_key) {
+            return self.open_key(node, None);
+        }
+        self.flush_pending_into_top();
+        self.attach(node)?;
+        self.last = Last::Value;
+        Ok(())
+    }
+
+    /// The source text of a scalar, quotes included; block scalars from
+    /// their `|`/`>` header.
+    fn scalar_raw(&self, style: ScalarStyle, start: usize, end: usize) -> Option<String> {
+        let begin = match style {
+            ScalarStyle::Literal | ScalarStyle::Folded => self.block_header_start(start),
+            _ => start,
+        };
+        self.src.get(begin..end).map(str::to_owned)
+    }
+
+    /// Finds the `|` or `>` header between the previous event and the block
+    /// scalar content at `content_start`, skipping tags and anchors.
+    fn block_header_start(&self, content_start: usize) -> usize {
+        let from = self.prev_end.min(content_start);
+        let Some(region) = self.src.get(from..content_start) else {
+            return content_start;
+        };
+        let mut offset = 0;
+        for word in region.split_inclusive(|c: char| c.is_whitespace()) {
+            let trimmed = word.trim_start_matches([':', '-', '?']);
+            if trimmed.starts_with(['|', '>']) {
+                return from + offset + (word.len() - trimmed.len());
+            }
+            if trimmed.starts_with('#') {
+                break;
+            }
+            offset += word.len();
+        }
+        content_start
+    }
+
+    /// Types a scalar as go-yaml's decoder does into `interface{}`.
+    fn scalar_value(
+        &self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        line: usize,
+    ) -> Result<Value, FormatError> {
+        let quoted = style != ScalarStyle::Plain;
+        let tag_kind = tag.map_or(TagKind::None, classify_tag);
+        let resolved = match tag_kind {
+            TagKind::None if quoted => return Ok(Value::Str(text.to_owned())),
+            TagKind::None => resolve_scalar(text, true),
+            TagKind::Str | TagKind::Other => return Ok(Value::Str(text.to_owned())),
+            TagKind::Binary => {
+                return decode_binary(text)
+                    .ok_or_else(|| err_at(line, "!!binary value contains invalid base64 data"))
+            }
+            TagKind::Core(name) => self.resolve_tagged(text, name, line)?,
+        };
+        resolved_into_value(resolved, text).ok_or_else(|| self.unprocessable(line))
+    }
+
+    /// go-yaml `resolve(tag, text)` for an explicit `!!bool`, `!!int`,
+    /// `!!float`, `!!null` or `!!timestamp`.
+    fn resolve_tagged(
+        &self,
+        text: &str,
+        name: &'static str,
+        line: usize,
+    ) -> Result<Resolved, FormatError> {
+        let resolved = resolve_scalar(text, name == "timestamp");
+        let ok = matches!(
+            (&resolved, name),
+            (Resolved::Null, "null")
+                | (Resolved::Bool(_), "bool")
+                | (Resolved::Int(_) | Resolved::Uint(_), "int")
+                | (Resolved::Float(_), "float")
+                | (Resolved::Time(_) | Resolved::BadTime, "timestamp")
+        );
+        if ok {
+            return Ok(resolved);
+        }
+        if let (Resolved::Int(i), "float") = (&resolved, name) {
+            #[allow(clippy::cast_precision_loss)]
+            return Ok(Resolved::Float(*i as f64));
+        }
+        Err(err_at(
+            line,
+            format!("cannot decode {} as a !!{name}", resolved.tag_name()),
+        ))
+    }
+
+    /// The error for a scalar sops reads but cannot walk, with its key path.
+    fn unprocessable(&self, line: usize) -> FormatError {
+        err_at(
+            line,
+            format!(
+                "value at {} cannot be processed (an integer beyond 64-bit signed range, or a \
+                 timestamp with a zone offset of 24 hours or more); sops fails with \
+                 `Cannot walk value, unknown type: uint64`",
+                self.key_path()
+            ),
+        )
+    }
+
+    /// The path of keys and list indexes to the node being read (for
+    /// messages; keys are not secret).
+    fn key_path(&self) -> String {
+        let mut path = String::new();
+        for frame in &self.stack {
+            match &frame.body {
+                Body::Map { key: Some(k), .. } => {
+                    path.push('/');
+                    match &k.key {
+                        Key::Str(s) => path.push_str(s),
+                        Key::Other(v) => path.push_str(&format!("<{} key>", v.type_name())),
+                    }
+                }
+                Body::Map { key: None, .. } => path.push_str("/<key>"),
+                Body::List { items } => {
+                    let index = items
+                        .iter()
+                        .filter(|i| matches!(i, ListItem::Value(_)))
+                        .count();
+                    path.push_str(&format!("[{index}]"));
+                }
+            }
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        path
+    }
+
+    /// A scalar or alias read where a map expects a key.
+    fn open_key(&mut self, node: Node, dup_text: Option<&str>) -> Result<(), FormatError> {
+        let key = match node.value {
+            Value::Str(s) => Key::Str(s),
+            Value::Map(_) | Value::List(_) => {
+                return Err(err_at(node.line, "complex mapping keys are not supported"));
+            }
+            other => Key::Other(Box::new(other)),
+        };
+        self.flush_pending_into_top();
+        let Some(top) = self.stack.last_mut() else {
+            return Ok(());
+        };
+        top.nodes = top.nodes.saturating_add(node.nodes);
+        if let Body::Map { key: open, dup, .. } = &mut top.body {
+            if let (Some(dup), Some(text)) = (dup.as_mut(), dup_text) {
+                record_key(
+                    dup,
+                    text,
+                    node.line,
+                    &mut self.dup_errors,
+                    &mut self.dup_maps,
+                );
+            } else if let Some(dup) = dup.as_mut() {
+                dup.count += 1;
+            }
+            *open = Some(OpenKey {
+                key,
+                start: node.start,
+            });
+        }
+        self.last = Last::Key;
+        Ok(())
+    }
+
+    /// Adds a complete value to the open collection (or makes it the root).
+    fn attach(&mut self, node: Node) -> Result<(), FormatError> {
+        let first_doc = self.first_doc();
+        let Some(top) = self.stack.last_mut() else {
+            return self.set_root(node.value, node.line, first_doc);
+        };
+        top.nodes = top.nodes.saturating_add(node.nodes);
+        match &mut top.body {
+            Body::Map { items, key, .. } => {
+                let Some(open) = key.take() else {
+                    return Err(err_at(node.line, "complex mapping keys are not supported"));
+                };
+                items.push(MapItem::Entry(Entry {
+                    key: open.key,
+                    value: node.value,
+                    source: Some(Source {
+                        start: open.start,
+                        end: node.end,
+                        raw: node.raw,
+                    }),
+                }));
+            }
+            Body::List { items } => items.push(ListItem::Value(node.value)),
+        }
+        Ok(())
+    }
+
+    /// A document's top-level value: maps become the document, null an
+    /// empty document, anything else is refused like sops does.
+    fn set_root(&mut self, value: Value, line: usize, first_doc: bool) -> Result<(), FormatError> {
+        match value {
+            Value::Map(m) => self.root = Some(m),
+            Value::Null => self.root = Some(Map::new()),
+            Value::List(_) if first_doc => {
+                return Err(FormatError::parse(
+                    "yaml",
+                    format!(
+                        "unmarshal errors:\n  line {line}: cannot unmarshal !!seq into \
+                         map[string]interface {{}}"
+                    ),
+                ))
+            }
+            Value::List(_) => {
+                return Err(FormatError::parse(
+                    "yaml",
+                    "YAML documents that are sequences are not supported",
+                ))
+            }
+            other if first_doc => {
+                return Err(FormatError::parse(
+                    "yaml",
+                    format!(
+                        "unmarshal errors:\n  line {line}: cannot unmarshal !!{} into \
+                         map[string]interface {{}}",
+                        other.type_name()
+                    ),
+                ))
+            }
+            _ => {
+                return Err(FormatError::parse(
+                    "yaml",
+                    "YAML documents that are values are not supported",
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    fn start_collection(
+        &mut self,
+        is_map: bool,
+        style: StructureStyle,
+        anchor: usize,
+        span: &Span,
+    ) -> Result<(), FormatError> {
+        let line = span.start.line();
+        if self.stack.last().is_some_and(Frame::is_map_awaiting_key) {
+            return Err(err_at(line, "complex mapping keys are not supported"));
+        }
+        if !self.in_doc {
+            self.start_document();
+        }
+        let flow = style == StructureStyle::Flow;
+        let parent_is_list = matches!(self.stack.last().map(|f| &f.body), Some(Body::List { .. }));
+        let parent_is_block = self.stack.last().is_some_and(|f| !f.flow);
+        if parent_is_list {
+            // Comments above a list element belong to the list.
+            self.flush_pending_into_top();
+        }
+        let body = if is_map {
+            Body::Map {
+                items: Vec::new(),
+                key: None,
+                dup: self.new_dup_map(),
+            }
+        } else {
+            Body::List { items: Vec::new() }
+        };
+        let mut frame = Frame::new(body, anchor, flow, span);
+        frame.stem = !flow && parent_is_list && parent_is_block && self.after_dash(span);
+        // Comments between a key (or the document start) and a collection
+        // are the collection's first items.
+        for p in self.pending.drain(..) {
+            frame.push_comment(p.comment);
+        }
+        self.stack.push(frame);
+        self.last = Last::Other;
+        Ok(())
+    }
+
+    /// Whether the text before `span` on its line ends with `-` (the
+    /// collection starts on its parent element's dash line).
+    fn after_dash(&self, span: &Span) -> bool {
+        let (start, _) = byte_range(span);
+        let Some(before) = self.src.get(..start) else {
+            return false;
+        };
+        let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+        before
+            .get(line_start..)
+            .is_some_and(|l| l.trim_end().ends_with('-'))
+    }
+
+    /// Duplicate tracking for a new map of the first document.
+    fn new_dup_map(&mut self) -> Option<DupMap> {
+        if !self.first_doc() {
+            return None;
+        }
+        let seq = self.map_parents.len();
+        let parent = self.stack.iter().rev().find_map(|f| match &f.body {
+            Body::Map { dup: Some(d), .. } => Some(d.seq),
+            _ => None,
+        });
+        self.map_parents.push(parent);
+        self.dup_maps.push(false);
+        Some(DupMap {
+            seq,
+            seen: HashMap::new(),
+            count: 0,
+        })
+    }
+
+    fn end_collection(&mut self, span: &Span) -> Result<(), FormatError> {
+        let Some(mut frame) = self.stack.pop() else {
+            return Ok(());
+        };
+        let after = self.place_foot_comments(&mut frame, span);
+        let (_, end) = byte_range(span);
+        let value = match frame.body {
+            Body::Map { items, .. } => Value::Map(Map { items }),
+            Body::List { items } => Value::List(List { items }),
+        };
+        if frame.anchor != 0 {
+            self.anchors
+                .insert(frame.anchor, (value.clone(), frame.nodes));
+        }
+        let node = Node {
+            value,
+            nodes: frame.nodes,
+            start: end,
+            end,
+            raw: None,
+            line: frame.line,
+        };
+        self.attach(node)?;
+        if let Some(parent) = self.stack.last_mut() {
+            for comment in after {
+                parent.push_comment(comment);
+            }
+        }
+        self.last = if frame.flow {
+            Last::FlowEnd
+        } else {
+            Last::Other
+        };
+        Ok(())
+    }
+
+    /// Decides which pending comments are foot comments of the closing
+    /// collection, following go-yaml v3's attachment of the comments after
+    /// the last content of a block:
+    ///
+    /// * comments are grouped by column (a blank line also splits);
+    /// * a last group at the column of the next token is its head comment
+    ///   and stays pending;
+    /// * the first group of the run is a foot of the innermost node: it
+    ///   stays in the closing collection;
+    /// * a later group belongs to this collection unless an earlier comment
+    ///   of the run sits at the collection's own column (go-yaml ends the
+    ///   block there); a list's foot comment goes right after the list in its
+    ///   parent (go-yaml moves it to the list's key or item).
+    ///
+    /// Keeps those in `frame`, leaves the rest pending and returns the ones
+    /// to append to the parent after the frame's value.
+    fn place_foot_comments(&mut self, frame: &mut Frame, end_span: &Span) -> Vec<Comment> {
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        if frame.flow || self.stack.is_empty() {
+            for p in self.pending.drain(..) {
+                frame.push_comment(p.comment);
+            }
+            return Vec::new();
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let groups = group_comments(&pending);
+        let next_col = end_span.start.col();
+        let head_from = match groups.last() {
+            Some(&(start, _)) if pending.get(start).is_some_and(|p| p.col == next_col) => start,
+            _ => pending.len(),
+        };
+        let own_col_at = self.run_cols.iter().position(|c| *c == frame.col);
+        let is_list = matches!(frame.body, Body::List { .. });
+        let mut after = Vec::new();
+        let mut remain_from = head_from;
+        for &(start, end) in &groups {
+            if start >= head_from {
+                break;
+            }
+            let run_first = !self.run_first_taken;
+            let inside = if run_first {
+                self.run_first_taken = true;
+                true
+            } else {
+                let run_idx = pending.get(start).map_or(0, |p| p.run_idx);
+                !own_col_at.is_some_and(|e| e < run_idx)
+            };
+            if !inside {
+                remain_from = start;
+                break;
+            }
+            for p in pending.get(start..end).unwrap_or_default() {
+                if is_list && !run_first {
+                    after.push(p.comment.clone());
+                } else {
+                    frame.push_comment(p.comment.clone());
+                }
+            }
+        }
+        self.pending = pending.into_iter().skip(remain_from).collect();
+        after
+    }
+}
+
+/// Splits comments into `(start, end)` index ranges of consecutive lines at
+/// the same column.
+fn group_comments(pending: &[PendingComment]) -> Vec<(usize, usize)> {
+    let mut groups: Vec<(usize, usize)> = Vec::new();
+    for (i, p) in pending.iter().enumerate() {
+        let continues = i > 0
+            && pending
+                .get(i - 1)
+                .is_some_and(|q| q.col == p.col && p.line == q.line + 1);
+        match groups.last_mut() {
+            Some(g) if continues => g.1 = i + 1,
+            _ => groups.push((i, i + 1)),
+        }
+    }
+    groups
+}
+
+/// Records key number `count` of a first-document map, noting go-yaml's
+/// `mapping key "k" already defined at line N` errors.
+fn record_key(
+    dup: &mut DupMap,
+    text: &str,
+    line: usize,
+    errors: &mut Vec<DupError>,
+    dup_maps: &mut [bool],
+) {
+    let j = dup.count;
+    dup.count += 1;
+    let earlier = dup.seen.entry(text.to_owned()).or_default();
+    for &(i, earlier_line) in earlier.iter() {
+        errors.push(DupError {
+            seq: dup.seq,
+            i,
+            j,
+            message: format!(
+                "line {line}: mapping key {} already defined at line {earlier_line}",
+                go_quote(text)
+            ),
+        });
+        if let Some(flag) = dup_maps.get_mut(dup.seq) {
+            *flag = true;
+        }
+    }
+    earlier.push((j, line));
+}
+
+/// Go's `%#v` of a string: double-quoted with Go escapes.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// How an explicit tag affects a scalar.
+#[derive(Clone, Copy)]
+enum TagKind {
+    /// No tag, or the non-specific `!`.
+    None,
+    /// `!!str`.
+    Str,
+    /// `!!binary`.
+    Binary,
+    /// `!!bool`, `!!int`, `!!float`, `!!null`, `!!timestamp`.
+    Core(&'static str),
+    /// Any other tag: the scalar text is kept as a string.
+    Other,
+}
+
+fn classify_tag(tag: &Tag) -> TagKind {
+    if tag.handle().is_empty() && tag.suffix() == "!" {
+        return TagKind::None;
+    }
+    let Some(name) = tag.suffix_in_namespace("tag:yaml.org,2002:") else {
+        return TagKind::Other;
+    };
+    match name.as_ref() {
+        "str" => TagKind::Str,
+        "binary" => TagKind::Binary,
+        "bool" => TagKind::Core("bool"),
+        "int" => TagKind::Core("int"),
+        "float" => TagKind::Core("float"),
+        "null" => TagKind::Core("null"),
+        "timestamp" => TagKind::Core("timestamp"),
+        _ => TagKind::Other,
+    }
+}
+
+/// Go `base64.StdEncoding.DecodeString` (line breaks ignored, padding
+/// required, non-zero trailing bits accepted) → string value.
+fn decode_binary(text: &str) -> Option<Value> {
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    const ENGINE: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    let compact: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    ENGINE.decode(compact).ok().map(Value::from_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn one(src: &str) -> Map {
+        let docs = parse(src.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(docs.len(), 1);
+        docs.into_iter().next().unwrap_or_default()
+    }
+
+    fn err(src: &str) -> String {
+        match parse(src.as_bytes()) {
+            Ok(docs) => panic!("expected an error, got {docs:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// A compact rendering of items: `k=v`, `#text`, `[..]`, `{..}`.
+    fn show_map(m: &Map) -> String {
+        let parts: Vec<String> = m
+            .items
+            .iter()
+            .map(|i| match i {
+                MapItem::Entry(e) => format!("{}={}", show_key(&e.key), show(&e.value)),
+                MapItem::Comment(c) => format!("#{}", c.text.trim()),
+            })
+            .collect();
+        format!("{{{}}}", parts.join(","))
+    }
+
+    fn show_key(k: &Key) -> String {
+        match k {
+            Key::Str(s) => s.clone(),
+            Key::Other(v) => format!("<{}>", show(v)),
+        }
+    }
+
+    fn show(v: &Value) -> String {
+        match v {
+            Value::Map(m) => show_map(m),
+            Value::List(l) => {
+                let parts: Vec<String> = l
+                    .items
+                    .iter()
+                    .map(|i| match i {
+                        ListItem::Value(v) => show(v),
+                        ListItem::Comment(c) => format!("#{}", c.text.trim()),
+                    })
+                    .collect();
+                format!("[{}]", parts.join(","))
+            }
+            Value::Str(s) => s.clone(),
+            Value::Bytes(b) => format!("{b:?}"),
+            Value::Int(i) => format!("i{i}"),
+            Value::Float(f) => format!("f{f}"),
+            Value::Bool(b) => format!("b{b}"),
+            Value::Time(t) => format!("t{t}"),
+            Value::Null => "null".into(),
+        }
+    }
+
+    #[test]
+    fn structure_and_scalar_types() {
+        let m = one(
+            "a: 1\nb: x\nc:\n  d: [1, 2.5]\n  e:\n  - true\n  - ~\nf: \"007\"\ng: 2024-01-02\n",
+        );
+        assert_eq!(
+            show_map(&m),
+            "{a=i1,b=x,c={d=[i1,f2.5],e=[btrue,null]},f=007,g=t2024-01-02T00:00:00Z}"
+        );
+    }
+
+    #[test]
+    fn block_scalars_are_strings() {
+        let m = one("a: |\n  line1\n  line2\nb: >-\n  folded\n  text\nc: |+\n  keep\n\n");
+        assert_eq!(m.get("a"), Some(&Value::Str("line1\nline2\n".into())));
+        assert_eq!(m.get("b"), Some(&Value::Str("folded text".into())));
+        assert_eq!(m.get("c"), Some(&Value::Str("keep\n\n".into())));
+    }
+
+    #[test]
+    fn sources_are_filled() {
+        let src = "key: 'quoted'\nother: |\n  block\n";
+        let m = one(src);
+        let entries: Vec<&Entry> = m.entries().collect();
+        let s0 = entries[0].source.as_ref().unwrap();
+        assert_eq!((s0.start, s0.end), (0, 13));
+        assert_eq!(s0.raw.as_deref(), Some("'quoted'"));
+        let s1 = entries[1].source.as_ref().unwrap();
+        assert_eq!(s1.raw.as_deref(), Some("|\n  block\n"));
+    }
+
+    #[test]
+    fn non_string_keys() {
+        let m = one("1: a\ntrue: b\nnull: c\n\"2\": d\n2.5: e\n");
+        let keys: Vec<String> = m.entries().map(|e| show_key(&e.key)).collect();
+        assert_eq!(keys, ["<i1>", "<btrue>", "<null>", "2", "<f2.5>"]);
+    }
+
+    #[test]
+    fn comments_placement_sops_3_11() {
+        let src = "# head 1\n# head 2\n\n# head 3\nfirst: 1 # line\nsecond:\n  # inside\n  nested: v\n  items:\n    # first item\n    - one # on one\n    - two\n    # between\n    - three\nthird: \"x\" # quoted\n# before last\nlast: end\n# final\n";
+        assert_eq!(
+            show_map(&one(src)),
+            "{#head 1,#head 2,#head 3,#line,first=i1,second={#inside,nested=v,items=[#first item,#on one,one,two,#between,three]},#quoted,third=x,#before last,last=end,#final}"
+        );
+    }
+
+    #[test]
+    fn comment_text_and_inline_flag() {
+        let m = one("#ENC[x]\na: 1 # c\n");
+        let comments: Vec<&Comment> = m
+            .items
+            .iter()
+            .filter_map(|i| match i {
+                MapItem::Comment(c) => Some(c),
+                MapItem::Entry(_) => None,
+            })
+            .collect();
+        assert_eq!(comments[0].text, "ENC[x]");
+        assert!(!comments[0].inline);
+        assert_eq!(comments[1].text, " c");
+        assert!(comments[1].inline);
+        let s = comments[1].source.as_ref().unwrap();
+        assert_eq!((s.start, s.end), (13, 16));
+    }
+
+    #[test]
+    fn stem_and_flow_line_comments() {
+        let src = "l:\n  - f: 1 # on f\n    g: 2 # on g\n  - - 3 # nested\n  - [1] # flow elem\nm: [1, 2] # flow value\n";
+        assert_eq!(
+            show_map(&one(src)),
+            "{l=[#on f,{f=i1,#on g,g=i2},#nested,[i3],#flow elem,[i1]],m=[#flow value,i1,i2]}"
+        );
+    }
+
+    #[test]
+    fn foot_comments_follow_go_yaml() {
+        // Observed with sops 3.11 (`--extract` of each level).
+        assert_eq!(
+            show_map(&one("b:\n  p: 1\n  q:\n    r: 1\n  # foot\nc: 1\n")),
+            "{b={p=i1,q={r=i1,#foot}},c=i1}"
+        );
+        assert_eq!(
+            show_map(&one("b:\n  - p: 1\n    # at 4\n  # at 2\nc: 1\n")),
+            "{b=[{p=i1,#at 4}],#at 2,c=i1}"
+        );
+        assert_eq!(
+            show_map(&one("b:\n  - 1\n  # at 2\n# at 0\nc: 1\n")),
+            "{b=[i1,#at 2],#at 0,c=i1}"
+        );
+        assert_eq!(
+            show_map(&one(
+                "a:\n  b:\n    c: 1\n    # at 4\n  # at 2\n# at 0\nd: 1\n"
+            )),
+            "{a={b={c=i1,#at 4},#at 2},#at 0,d=i1}"
+        );
+    }
+
+    #[test]
+    fn conformance_comment_cases_match_sops_output() {
+        for (case, input, expected) in [
+            ("yaml_comments", "input.yaml", "expected.yaml"),
+            ("encrypted_comment_regex", "input.yaml", "expected.yaml"),
+            (
+                "functional_tests_comments_list_pgp",
+                "comments_list.yaml",
+                "comments_list.expected.yaml",
+            ),
+            (
+                "legacy_comments_enc_v3_6_1",
+                "comments.yaml",
+                "comments.expected.yaml",
+            ),
+        ] {
+            let dir = concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/conformance/cases/"
+            );
+            let read = |f: &str| std::fs::read(format!("{dir}{case}/{f}")).unwrap_or_default();
+            let (a, b) = (read(input), read(expected));
+            if a.is_empty() {
+                continue; // conformance corpus not present
+            }
+            assert_eq!(parse(&a).unwrap(), parse(&b).unwrap(), "{case}");
+        }
+    }
+
+    #[test]
+    fn every_conformance_yaml_file_parses() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/conformance/cases"
+        );
+        let Ok(cases) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut count = 0;
+        for case in cases.flatten() {
+            for file in std::fs::read_dir(case.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let path = file.path();
+                let name = path.to_string_lossy().to_string();
+                if name.ends_with(".yaml") || name.ends_with(".yml") {
+                    let data = std::fs::read(&path).unwrap_or_default();
+                    assert!(parse(&data).is_ok(), "{name}: {:?}", parse(&data).err());
+                    count += 1;
+                }
+            }
+        }
+        assert!(count > 20, "only {count} YAML files found");
+    }
+
+    #[test]
+    fn documents() {
+        let docs = parse(b"---\na: 1\n---\nb: 2\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(show_map(&docs[1]), "{b=i2}");
+        let docs = parse(b"---\n---\na: 1\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert!(docs[0].is_empty());
+        assert_eq!(parse(b"").unwrap_err(), FormatError::NoDocument);
+        assert!(err("# only a comment\n").contains("EOF"));
+        assert!(err("\n\n").contains("EOF"));
+        assert!(err("- 1\n").contains("cannot unmarshal !!seq"));
+        assert!(err("foo\n").contains("cannot unmarshal !!str"));
+        assert!(!err("secretvalue\n").contains("secretvalue"));
+        assert!(err("a: 1\n---\n- 1\n").contains("sequences are not supported"));
+        assert!(err("a: 1\n---\nfoo\n").contains("values are not supported"));
+    }
+
+    #[test]
+    fn duplicate_keys_in_first_document() {
+        let e = err("a: 1\n'a': 2\na: 3\n");
+        assert!(
+            e.contains("line 2: mapping key \"a\" already defined at line 1"),
+            "{e}"
+        );
+        assert!(
+            e.contains("line 3: mapping key \"a\" already defined at line 2"),
+            "{e}"
+        );
+        // go-yaml does not look inside a map that has duplicates itself.
+        let e = err("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n");
+        assert!(!e.contains("\"c\""), "{e}");
+        assert!(err("b:\n  - c: 1\n    c: 2\n").contains("line 3: mapping key \"c\""));
+        // Later documents may repeat keys.
+        assert_eq!(parse(b"x: 1\n---\na: 1\na: 2\n").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn aliases_and_merge_keys() {
+        let m = one("base: &b\n  x: 1\ncopy: *b\nmerged:\n  <<: *b\n  y: 2\ns: &s str\nt: *s\n");
+        assert_eq!(
+            show_map(&m),
+            "{base={x=i1},copy={x=i1},merged={<<={x=i1},y=i2},s=str,t=str}"
+        );
+        assert!(err("a: *nope\n").contains("line 1"));
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+        assert!(err(bomb).contains("excessive aliasing"));
+    }
+
+    #[test]
+    fn tags() {
+        let m = one(concat!(
+            "a: !!str 123\nb: !!binary aGVsbG8=\nc: !custom 123\nd: ! 123\ne: !!int \"12\"\n",
+            "f: !!float 1\ng: !!bool \"true\"\nh: !!timestamp \"2024-01-01\"\ni: !!null ~\n",
+            "j: !!binary aGVsbG9=\nk: !!binary |\n  aGVs\n  bG8=\nl: !!merge 1\n"
+        ));
+        assert_eq!(
+            show_map(&m),
+            "{a=123,b=hello,c=123,d=i123,e=i12,f=f1,g=btrue,h=t2024-01-01T00:00:00Z,i=null,j=hello,k=hello,l=1}"
+        );
+        assert!(err("a: !!int abc\n").contains("cannot decode !!str as a !!int"));
+        assert!(err("a: !!null foo\n").contains("as a !!null"));
+        assert!(err("a: !!float 12345678901234567890\n").contains("cannot decode !!int"));
+        assert!(err("a: !!binary \"!!!\"\n").contains("invalid base64"));
+        assert!(!err("a: !!int abcsecret\n").contains("abcsecret"));
+    }
+
+    #[test]
+    fn uint64_is_refused_without_the_value() {
+        let e = err("x:\n  y: [1, 12345678901234567890]\n");
+        assert!(e.contains("line 2") && e.contains("/x/y[1]"), "{e}");
+        assert!(!e.contains("12345678901234567890"), "{e}");
+        assert!(err("a: !!int 12345678901234567890\n").contains("uint64"));
+    }
+
+    #[test]
+    fn invalid_input() {
+        assert!(err("a: [1\n").contains("line"));
+        assert!(parse(b"a: \xff\n")
+            .unwrap_err()
+            .to_string()
+            .contains("UTF-8"));
+        assert!(err("a: 1\n b: 2\n").contains("line"));
+        assert!(err("? [1]\n: x\n").contains("complex mapping keys"));
+    }
+
+    #[test]
+    fn many_comments_are_accepted() {
+        let mut src = String::new();
+        for i in 0..300 {
+            src.push_str(&format!("# c{i}\n"));
+        }
+        src.push_str("a:\n");
+        for i in 0..300 {
+            src.push_str(&format!("  # d{i}\n"));
+        }
+        src.push_str("  - 1\n");
+        let m = one(&src);
+        assert_eq!(m.items.len(), 301);
+    }
+
+    /// A generated document: maps with unique identifier keys, lists,
+    /// strings, ints.
+    #[derive(Debug, Clone)]
+    enum Gen {
+        Str(String),
+        Int(i64),
+        Map(Vec<(String, Gen)>),
+        List(Vec<Gen>),
+    }
+
+    fn gen_value() -> impl Strategy<Value = Gen> {
+        let leaf = prop_oneof![
+            "[a-zA-Z0-9 _.:#/-]{0,12}".prop_map(Gen::Str),
+            any::<i64>().prop_map(Gen::Int),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(("[a-z][a-z0-9_]{0,6}", inner.clone()), 1..5)
+                    .prop_map(|kv| Gen::Map(dedup(kv))),
+                proptest::collection::vec(inner, 1..5).prop_map(Gen::List),
+            ]
+        })
+    }
+
+    fn dedup(kv: Vec<(String, Gen)>) -> Vec<(String, Gen)> {
+        let mut seen = std::collections::HashSet::new();
+        kv.into_iter()
+            .filter(|(k, _)| seen.insert(k.clone()))
+            .collect()
+    }
+
+    fn render(g: &Gen, indent: usize, out: &mut String) {
+        let pad = " ".repeat(indent);
+        match g {
+            Gen::Map(kv) => {
+                for (k, v) in kv {
+                    match v {
+                        Gen::Map(_) | Gen::List(_) => {
+                            out.push_str(&format!("{pad}{k}:\n"));
+                            render(v, indent + 2, out);
+                        }
+                        leaf => out.push_str(&format!("{pad}{k}: {}\n", scalar(leaf))),
+                    }
+                }
+            }
+            Gen::List(items) => {
+                for v in items {
+                    match v {
+                        Gen::Map(_) | Gen::List(_) => {
+                            out.push_str(&format!("{pad}-\n"));
+                            render(v, indent + 2, out);
+                        }
+                        leaf => out.push_str(&format!("{pad}- {}\n", scalar(leaf))),
+                    }
+                }
+            }
+            leaf => out.push_str(&format!("{pad}{}\n", scalar(leaf))),
+        }
+    }
+
+    fn scalar(g: &Gen) -> String {
+        match g {
+            Gen::Str(s) => format!("\"{s}\""),
+            Gen::Int(i) => i.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn expected(g: &Gen) -> Value {
+        match g {
+            Gen::Str(s) => Value::Str(s.clone()),
+            Gen::Int(i) => Value::Int(*i),
+            Gen::Map(kv) => {
+                let mut m = Map::new();
+                for (k, v) in kv {
+                    m.push(k.as_str(), expected(v));
+                }
+                Value::Map(m)
+            }
+            Gen::List(items) => Value::List(List {
+                items: items.iter().map(|v| ListItem::Value(expected(v))).collect(),
+            }),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn generated_yaml_parses_to_the_intended_tree(
+            kv in proptest::collection::vec(("[a-z][a-z0-9_]{0,6}", gen_value()), 1..6)
+        ) {
+            let doc = Gen::Map(dedup(kv));
+            let mut src = String::new();
+            render(&doc, 0, &mut src);
+            let docs = parse(src.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}\n{src}")))?;
+            prop_assert_eq!(docs.len(), 1);
+            prop_assert_eq!(Value::Map(docs[0].clone()), expected(&doc), "{}", src);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,80}") {
+            let _ = parse(s.as_bytes());
+        }
+
+        #[test]
+        fn yaml_like_text_never_panics(s in "[a-z0-9:#&*!|>'\"\\[\\]{},?. \n\t-]{0,120}") {
+            let _ = parse(s.as_bytes());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..100)) {
+            let _ = parse(&b);
+        }
+    }
 }

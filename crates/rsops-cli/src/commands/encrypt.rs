@@ -1,0 +1,203 @@
+//! `rsops encrypt` (and legacy `-e`): creation rules, key flags and
+//! selection flags merged as sops merges them (CONFIG.md §3.4).
+
+use rsops_core::config::{rule_match_path, SelectionFields};
+use rsops_core::file::{self, EncryptOptions};
+use rsops_core::keyspec;
+use rsops_core::selection::{Selection, SelectionKind};
+use rsops_format::{store, Format};
+use rsops_keys::MasterKey;
+
+use super::{core_failure, deliver, dump_failure, read_failure, stores};
+use crate::args::{CommonArgs, KeyArgs, OutputArgs};
+use crate::exit::{self, CmdResult, Failure};
+use crate::io::Sensitivity;
+
+/// What `encrypt` needs from the command line.
+pub struct EncryptRequest<'a> {
+    /// The file (stdin when `None`).
+    pub file: Option<&'a str>,
+    /// Shared flags.
+    pub common: &'a CommonArgs,
+    /// Output flags.
+    pub output: &'a OutputArgs,
+    /// Key flags.
+    pub keys: &'a KeyArgs,
+    /// Selection flags (the comment rules only exist in legacy mode).
+    pub selection: SelectionFields,
+    /// `--mac-only-encrypted`.
+    pub mac_only_encrypted: bool,
+}
+
+/// Runs `encrypt`.
+pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
+    super::check_output_flags(req.output, req.file)?;
+    if req.file.is_none() && req.common.filename_override.is_none() {
+        return Err(Failure::new(
+            exit::CONFLICTING_PARAMETERS,
+            "Error: --filename-override is required when encrypting from standard input (it selects the creation rule and the file type)",
+        ));
+    }
+    let loaded = crate::config::load(req.common.config.as_deref())?;
+    let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
+    let (input_format, output_format) = stores(req.common, req.file);
+
+    let match_name = req
+        .common
+        .filename_override
+        .as_deref()
+        .or(req.file)
+        .unwrap_or_default();
+    let rule = match &loaded {
+        Some(l) => {
+            let abs = std::path::absolute(match_name).unwrap_or_else(|_| match_name.into());
+            let path = rule_match_path(&l.dir, &abs);
+            l.config
+                .creation_rule(&path)
+                .map_err(|e| Failure::new(exit::GENERIC, e.to_string()))?
+        }
+        None => None,
+    };
+
+    let cli_keys = keys_from_flags(req.keys)?;
+    let key_groups = if !cli_keys.is_empty() {
+        vec![cli_keys]
+    } else {
+        rule.map(|r| r.key_groups.clone()).unwrap_or_default()
+    };
+    if key_groups.iter().all(|g| g.is_empty()) {
+        return Err(Failure::new(
+            exit::GENERIC,
+            "config file not found, or has no creation rules, and no keys provided through command line options: pass --age/--pgp (or SOPS_AGE_RECIPIENTS) or add a creation rule to .sops.yaml",
+        ));
+    }
+
+    if req.selection.count_set() > 1 {
+        return Err(Failure::new(
+            exit::CONFLICTING_PARAMETERS,
+            "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
+        ));
+    }
+    let fields = match rule {
+        Some(r) => r.selection.merged_over(&req.selection),
+        None => req.selection.clone(),
+    };
+    if fields.count_set() > 1 {
+        return Err(Failure::new(
+            exit::CONFLICTING_PARAMETERS,
+            "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
+        ));
+    }
+    let binary = input_format == Format::Binary;
+    let selection = if binary {
+        if fields.count_set() > 0 {
+            crate::warn("Using an encrypted regex or suffix does not make sense with the binary store; it is ignored");
+        }
+        None
+    } else {
+        Some(selection_of(&fields)?.unwrap_or_else(Selection::default_rule))
+    };
+    let mac_only_encrypted =
+        !binary && (req.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted));
+    let shamir_threshold = req
+        .keys
+        .shamir_secret_sharing_threshold
+        .filter(|t| *t != 0)
+        .or(rule.map(|r| r.shamir_threshold))
+        .unwrap_or(0);
+
+    let input = crate::io::read_input(req.file)?;
+    let mut docs =
+        store::load_plain(input_format, &input).map_err(|e| read_failure(e, input_format))?;
+    if store::has_metadata(output_format, &docs) {
+        return Err(Failure::new(
+            exit::FILE_ALREADY_ENCRYPTED,
+            "The file you have provided contains a top-level entry called 'sops' (or, for dotenv, a key starting with 'sops_'): it is already encrypted, or uses a reserved key. Decrypt it first, or rename that key.",
+        ));
+    }
+    let service = crate::key_service(req.common)?;
+    let md = file::encrypt(
+        &mut docs,
+        &EncryptOptions {
+            key_groups,
+            shamir_threshold,
+            selection,
+            mac_only_encrypted,
+        },
+        service.as_ref(),
+        time::OffsetDateTime::now_utc(),
+    )
+    .map_err(|e| core_failure(e, true))?;
+    let out =
+        store::emit_encrypted(output_format, &docs, &md.to_tree(), &opts).map_err(dump_failure)?;
+    deliver(req.output, req.file, &out, Sensitivity::Encrypted)
+}
+
+/// The one selection rule the fields set, compiled.
+pub fn selection_of(fields: &SelectionFields) -> CmdResult<Option<Selection>> {
+    let pairs = [
+        (SelectionKind::UnencryptedSuffix, &fields.unencrypted_suffix),
+        (SelectionKind::EncryptedSuffix, &fields.encrypted_suffix),
+        (SelectionKind::UnencryptedRegex, &fields.unencrypted_regex),
+        (SelectionKind::EncryptedRegex, &fields.encrypted_regex),
+        (
+            SelectionKind::UnencryptedCommentRegex,
+            &fields.unencrypted_comment_regex,
+        ),
+        (
+            SelectionKind::EncryptedCommentRegex,
+            &fields.encrypted_comment_regex,
+        ),
+    ];
+    for (kind, value) in pairs {
+        if let Some(pattern) = value.as_deref().filter(|p| !p.is_empty()) {
+            return Selection::new(kind, pattern)
+                .map(Some)
+                .map_err(|e| Failure::new(exit::GENERIC, e.to_string()));
+        }
+    }
+    Ok(None)
+}
+
+/// The master keys given by flags (or their environment variables), in
+/// sops's order: kms, gcp_kms, hckms, azure_kv, pgp, hc_vault, age.
+pub fn keys_from_flags(k: &KeyArgs) -> CmdResult<Vec<MasterKey>> {
+    let bad = |e: keyspec::KeySpecError| Failure::new(exit::GENERIC, e.to_string());
+    let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
+    let mut keys = Vec::new();
+    let context = match nonempty(&k.encryption_context) {
+        Some(spec) => keyspec::encryption_context(&spec).ok_or_else(|| {
+            Failure::new(
+                exit::INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT,
+                "Invalid KMS encryption context format: use key:value pairs separated by commas",
+            )
+        })?,
+        None => Vec::new(),
+    };
+    if let Some(s) = nonempty(&k.kms) {
+        keys.extend(keyspec::kms_arns(
+            &s,
+            &context,
+            k.aws_profile.as_deref().unwrap_or(""),
+        ));
+    }
+    if let Some(s) = nonempty(&k.gcp_kms) {
+        keys.extend(keyspec::gcp_kms_ids(&s));
+    }
+    if let Some(s) = nonempty(&k.hckms) {
+        keys.extend(keyspec::hckms_ids(&s).map_err(bad)?);
+    }
+    if let Some(s) = nonempty(&k.azure_kv) {
+        keys.extend(keyspec::azure_kv_urls(&s).map_err(bad)?);
+    }
+    if let Some(s) = nonempty(&k.pgp) {
+        keys.extend(keyspec::pgp_fingerprints(&s));
+    }
+    if let Some(s) = nonempty(&k.hc_vault_transit) {
+        keys.extend(keyspec::hc_vault_uris(&s).map_err(bad)?);
+    }
+    if let Some(s) = nonempty(&k.age) {
+        keys.extend(keyspec::age_recipients(&s).map_err(bad)?);
+    }
+    Ok(keys)
+}

