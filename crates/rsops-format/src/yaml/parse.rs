@@ -893,7 +893,7 @@ impl<'s> Builder<'s> {
                 true
             } else {
                 let run_idx = pending.get(start).map_or(0, |p| p.run_idx);
-                !own_col_at.is_some_and(|e| e < run_idx)
+                own_col_at.is_none_or(|e| e >= run_idx)
             };
             if !inside {
                 remain_from = start;

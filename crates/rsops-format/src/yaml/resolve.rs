@@ -287,7 +287,7 @@ fn go_underscore_ok(s: &str) -> bool {
     if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = b[1].to_ascii_lowercase() == b'x';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
     }
     while let Some(&c) = b.get(i) {
         i += 1;
@@ -589,7 +589,7 @@ mod tests {
     #[test]
     fn floats() {
         for (s, v) in [
-            ("3.14", 3.14),
+            ("3.25", 3.25),
             ("1.0", 1.0),
             ("1.", 1.0),
             (".5", 0.5),
