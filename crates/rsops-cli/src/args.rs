@@ -24,6 +24,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Encrypt a file, print it to stdout (or write it with -i/--output).
     Encrypt(EncryptArgs),
@@ -31,6 +32,30 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// Print whether a file is encrypted, as JSON.
     Filestatus(FilestatusArgs),
+    /// Edit an encrypted file in $SOPS_EDITOR / $EDITOR.
+    Edit(crate::commands::edit::EditArgs),
+    /// Set one value of an encrypted file, e.g. `rsops set f.yaml '["a"]["b"]' '"v"'`.
+    Set(crate::commands::set::SetArgs),
+    /// Remove one value of an encrypted file.
+    Unset(crate::commands::unset::UnsetArgs),
+    /// Replace the plaintext of an encrypted file, keeping unchanged ciphertexts.
+    Replace(crate::commands::replace::ReplaceArgs),
+    /// Generate a new data key and re-encrypt every value.
+    Rotate(crate::commands::rotate::RotateArgs),
+    /// Re-wrap the data key for the keys the creation rules name now.
+    Updatekeys(crate::commands::updatekeys::UpdatekeysArgs),
+    /// Add or delete key groups.
+    Groups(crate::commands::groups::GroupsArgs),
+    /// Run a command with the file's values in its environment.
+    #[command(name = "exec-env")]
+    ExecEnv(crate::commands::exec_env::ExecEnvArgs),
+    /// Run a command with the decrypted file at a temporary path (a FIFO).
+    #[command(name = "exec-file")]
+    ExecFile(crate::commands::exec_file::ExecFileArgs),
+    /// Fail when files the creation rules select are not (fully) encrypted.
+    Check(crate::commands::check::CheckArgs),
+    /// Git integration: diff and merge drivers.
+    Git(crate::commands::git::GitArgs),
 }
 
 /// Flags every command that reads or writes files shares.

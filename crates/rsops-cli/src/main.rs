@@ -67,6 +67,17 @@ fn run(cli: Cli) -> CmdResult {
             decryption_order: a.decryption_order.as_deref(),
         }),
         Some(Command::Filestatus(a)) => filestatus::run(a),
+        Some(Command::Edit(a)) => commands::edit::run(a),
+        Some(Command::Set(a)) => commands::set::run(a),
+        Some(Command::Unset(a)) => commands::unset::run(a),
+        Some(Command::Replace(a)) => commands::replace::run(a),
+        Some(Command::Rotate(a)) => commands::rotate::run(a),
+        Some(Command::Updatekeys(a)) => commands::updatekeys::run(a),
+        Some(Command::Groups(a)) => commands::groups::run(a),
+        Some(Command::ExecEnv(a)) => commands::exec_env::run(a),
+        Some(Command::ExecFile(a)) => commands::exec_file::run(a),
+        Some(Command::Check(a)) => commands::check::run(a),
+        Some(Command::Git(a)) => commands::git::run(a),
         None => legacy(&cli),
     }
 }

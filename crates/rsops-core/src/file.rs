@@ -75,6 +75,7 @@ pub fn encrypt(
     let opened = Opened {
         key,
         stash: IvStash::default(),
+        mac: String::new(),
     };
     seal(docs, &mut md, &opened, None, now)?;
     Ok(md)
@@ -87,6 +88,8 @@ pub struct Opened {
     pub key: DataKey,
     /// IVs of the values as they were in the file.
     pub stash: IvStash,
+    /// The MAC of the plaintext as it was in the file (uppercase hex).
+    pub mac: String,
 }
 
 /// Decrypts `docs` in place: recovers the data key through `service`
@@ -110,12 +113,17 @@ pub fn decrypt(
     if !ignore_mac {
         mac::verify_mac(&cipher, &md.mac, &md.last_modified, &computed)?;
     }
-    Ok(Opened { key, stash })
+    Ok(Opened {
+        key,
+        stash,
+        mac: computed,
+    })
 }
 
 /// Re-encrypts edited plaintext with the file's data key: values whose path
-/// and plaintext did not change keep their exact ciphertext; `lastmodified`
-/// and the MAC are renewed.
+/// and plaintext did not change keep their exact ciphertext. `lastmodified`
+/// and the MAC are renewed only when the values changed, so rewriting an
+/// unchanged file gives back the same bytes.
 pub fn reencrypt(
     docs: &mut [Map],
     md: &mut Metadata,
@@ -140,6 +148,9 @@ fn seal(
         md.mac_only_encrypted,
         stash,
     )?;
+    if stash.is_some() && computed == opened.mac && !md.mac.is_empty() {
+        return Ok(());
+    }
     md.last_modified = timestamp(now);
     md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
     Ok(())

@@ -126,6 +126,7 @@ pub fn format_float_flat(f: f64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::approx_constant)] // 3.14 is a spec vector, not an approximation of pi
 mod tests {
     use super::*;
 

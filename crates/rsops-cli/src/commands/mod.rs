@@ -1,9 +1,21 @@
 //! The commands, and what they share: store selection, key service, the
 //! decryption order, and the mapping of library errors to sops's exit codes.
 
+pub mod check;
 pub mod decrypt;
+pub mod edit;
 pub mod encrypt;
+pub mod exec_env;
+pub mod exec_file;
 pub mod filestatus;
+pub mod git;
+pub mod groups;
+pub mod open;
+pub mod replace;
+pub mod rotate;
+pub mod set;
+pub mod unset;
+pub mod updatekeys;
 
 use rsops_core::datakey::{self, DataKeyReport};
 use rsops_core::CoreError;

@@ -2,5 +2,11 @@
 //! area (keeps link time down).
 
 mod common;
+mod edit;
 mod errors;
+mod exec;
+mod git_check;
+mod keygroups;
+mod pgp;
+mod set_unset;
 mod sops_interop;

@@ -125,10 +125,13 @@ fn indentation_3_and_out_of_range_values() {
         "a",
         Value::Map(map(vec![("b", list(vec![Value::Int(1)]))])),
     )]);
-    assert_eq!(out(&[tree.clone()], 3), "a:\n   b:\n      - 1\n");
+    assert_eq!(
+        out(std::slice::from_ref(&tree), 3),
+        "a:\n   b:\n      - 1\n"
+    );
     // go-yaml uses 2 for indents outside 2..=9 and 4 for 0.
-    assert_eq!(out(&[tree.clone()], 1), "a:\n  b:\n    - 1\n");
-    assert_eq!(out(&[tree.clone()], 10), "a:\n  b:\n    - 1\n");
+    assert_eq!(out(std::slice::from_ref(&tree), 1), "a:\n  b:\n    - 1\n");
+    assert_eq!(out(std::slice::from_ref(&tree), 10), "a:\n  b:\n    - 1\n");
     assert_eq!(out(&[tree], 0), "a:\n    b:\n        - 1\n");
 }
 
@@ -294,7 +297,7 @@ fn literal_blocks_in_lists_and_nested_maps() {
         ("m", Value::Map(map(vec![("n", s("p\nq"))]))),
     ]);
     assert_eq!(
-        out(&[tree.clone()], 4),
+        out(std::slice::from_ref(&tree), 4),
         "l:\n    - |\n      x\n      y\n    - |4\n       y\nm:\n    \"n\": |-\n        p\n        q\n"
     );
     assert_eq!(
@@ -688,4 +691,96 @@ fn moderately_deep_trees_are_written() {
     }
     let text = out(&[map(vec![("k", v)])], 2);
     assert!(text.ends_with(&format!("{}a: 1\n", " ".repeat(200))));
+}
+
+mod no_panic {
+    //! `emit` never panics, whatever the tree (comments anywhere, bytes,
+    //! non-string keys, any characters).
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(vec![' ', '\n', '\t', '#', ':', '-', '\'', '"', '|', 'a', '\u{2028}', '\u{85}', '\r', '\u{feff}']),
+                1 => any::<char>(),
+            ],
+            0..8,
+        )
+        .prop_map(|v| v.into_iter().collect())
+    }
+
+    fn any_leaf() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            any_text().prop_map(Value::Str),
+            prop::collection::vec(any::<u8>(), 0..6).prop_map(Value::Bytes),
+            any::<i64>().prop_map(Value::Int),
+            any::<f64>().prop_map(Value::Float),
+            any::<bool>().prop_map(Value::Bool),
+            any_text().prop_map(Value::Time),
+            Just(Value::Null),
+        ]
+    }
+
+    fn any_value() -> BoxedStrategy<Value> {
+        any_leaf()
+            .prop_recursive(4, 40, 5, |inner| {
+                prop_oneof![
+                    prop::collection::vec(
+                        prop_oneof![
+                            3 => inner.clone().prop_map(ListItem::Value),
+                            1 => any_text().prop_map(|t| ListItem::Comment(Comment::new(t))),
+                        ],
+                        0..5
+                    )
+                    .prop_map(|items| Value::List(List { items })),
+                    any_map(inner).prop_map(Value::Map),
+                ]
+            })
+            .boxed()
+    }
+
+    fn any_map(values: impl Strategy<Value = Value> + Clone) -> impl Strategy<Value = Map> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => (any_text(), values.clone()).prop_map(|(k, v)| MapItem::Entry(Entry {
+                    key: Key::Str(k),
+                    value: v,
+                    source: None,
+                })),
+                1 => (any_leaf(), values).prop_map(|(k, v)| MapItem::Entry(Entry {
+                    key: Key::Other(Box::new(k)),
+                    value: v,
+                    source: None,
+                })),
+                1 => any_text().prop_map(|t| MapItem::Comment(Comment::new(t))),
+            ],
+            0..5,
+        )
+        .prop_map(|items| Map { items })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn emit_never_panics(
+            docs in prop::collection::vec(any_map(any_value()), 0..3),
+            indent in 0usize..12,
+        ) {
+            if let Ok(bytes) = emit(&docs, indent) {
+                prop_assert!(String::from_utf8(bytes).is_ok());
+            }
+            for doc in &docs {
+                for e in doc.entries() {
+                    let _ = emit_value(&e.value, indent);
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,1 @@
+//! (tests added by the git_check work)

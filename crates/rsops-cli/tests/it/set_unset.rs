@@ -1,0 +1,1 @@
+//! (tests added by the set_unset work)
