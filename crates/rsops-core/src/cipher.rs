@@ -1723,24 +1723,6 @@ mod tests {
         assert_ne!(random_iv(), random_iv());
     }
 
-    /// Throughput check for the 230k-values-per-10-MB case; run with
-    /// `cargo test --release -p rsops-core --lib -- --ignored throughput`.
-    #[test]
-    #[ignore = "timing only"]
-    fn throughput_230k_values() {
-        let cipher = ValueCipher::new(&vector_key());
-        let start = std::time::Instant::now();
-        let mut total = 0;
-        for i in 0..230_000u32 {
-            let iv = random_iv();
-            let enc = cipher.encrypt(&iv, &i.to_le_bytes(), b"some:path:", ValueType::Str);
-            let d = cipher.decrypt(&enc, b"some:path:").expect("round trip");
-            total += d.plaintext.len();
-        }
-        assert_eq!(total, 4 * 230_000);
-        eprintln!("230k encrypt+decrypt: {:?}", start.elapsed());
-    }
-
     fn any_type() -> impl Strategy<Value = ValueType> {
         prop_oneof![
             Just(ValueType::Str),

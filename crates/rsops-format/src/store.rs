@@ -255,7 +255,8 @@ pub fn emit_value(
 ) -> Result<Vec<u8>, FormatError> {
     match (format, value) {
         (_, Value::Map(m)) => emit_plain(format, std::slice::from_ref(m), opts),
-        (Format::Yaml, v) => yaml::emit_value(v, opts.yaml_indent),
+        // sops writes extracted values with yaml.Marshal: always 4 spaces.
+        (Format::Yaml, v) => yaml::emit_value(v, 4),
         (Format::Json | Format::Ini, v) => json::emit_value(v, opts.json_indent),
         (Format::Dotenv, _) => Err(FormatError::Emit(
             "cannot extract a non-string value to the dotenv format".to_owned(),
