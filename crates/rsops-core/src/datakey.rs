@@ -260,3 +260,20 @@ pub fn parse_decryption_order(spec: &str) -> Result<Vec<KeyKind>, String> {
 
 /// sops's default decryption order.
 pub const DEFAULT_DECRYPTION_ORDER: [KeyKind; 2] = [KeyKind::Age, KeyKind::Pgp];
+
+/// Copies `created_at` from the entries of `old` to the entries of `new`
+/// with the same key string (in any group): sops keeps the creation date of
+/// a master key that stays in the file when the data key is re-wrapped
+/// (rotate, groups add/delete); only keys new to the file get a new date.
+pub fn keep_created_at(old: &[KeyGroup], new: &mut [KeyGroup]) {
+    let known: std::collections::HashMap<String, &str> = old
+        .iter()
+        .flat_map(|g| g.keys.iter())
+        .map(|e| (e.key.key_string(), e.created_at.as_str()))
+        .collect();
+    for entry in new.iter_mut().flat_map(|g| g.keys.iter_mut()) {
+        if let Some(created) = known.get(&entry.key.key_string()) {
+            entry.created_at = (*created).to_owned();
+        }
+    }
+}

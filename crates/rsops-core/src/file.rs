@@ -155,3 +155,145 @@ fn seal(
     md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
     Ok(())
 }
+
+/// Rotates the data key of an opened file: generates a new data key, wraps
+/// it for `key_groups` (the metadata's Shamir threshold is kept; 0 with
+/// several groups becomes the number of groups) and re-encrypts the
+/// plaintext `docs` in place with it. Values keep their IVs (sops reuses
+/// them with the new key), so every `ENC[...]` changes; `lastmodified` and
+/// the MAC are renewed. Entries of keys that were already in the file keep
+/// their `created_at`. `version` is left as it was.
+pub fn rotate(
+    docs: &mut [Map],
+    md: &mut Metadata,
+    opened: &Opened,
+    key_groups: &[Vec<MasterKey>],
+    service: &dyn KeyService,
+    now: OffsetDateTime,
+) -> Result<(), CoreError> {
+    let key = DataKey::generate();
+    let stamp = timestamp(now);
+    let (mut groups, threshold) =
+        datakey::wrap(key_groups, md.shamir_threshold, &key, service, &stamp)?;
+    datakey::keep_created_at(&md.key_groups, &mut groups);
+    if groups.len() > 1 {
+        md.shamir_threshold = threshold;
+    }
+    md.key_groups = groups;
+    let cipher = ValueCipher::new(key.bytes());
+    let computed = walk::encrypt_documents(
+        docs,
+        &cipher,
+        &md.effective_selection(),
+        md.mac_only_encrypted,
+        Some(&opened.stash),
+    )?;
+    md.last_modified = stamp;
+    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
+    Ok(())
+}
+
+#[cfg(test)]
+mod rotate_tests {
+    use super::*;
+    use rsops_format::tree::Value;
+    use rsops_keys::KeyError;
+    use zeroize::Zeroizing;
+
+    /// Wraps by hex-encoding behind the key string, so the wrong key fails.
+    struct HexService;
+
+    impl KeyService for HexService {
+        fn encrypt(&self, key: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
+            Ok(format!("{}:{}", key.key_string(), hex::encode(plaintext)))
+        }
+        fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+            let (who, data) = enc.split_once(':').ok_or(KeyError::Decrypt("bad".into()))?;
+            if who != key.key_string() {
+                return Err(KeyError::Decrypt("wrong key".into()));
+            }
+            hex::decode(data)
+                .map(Zeroizing::new)
+                .map_err(|_| KeyError::Decrypt("bad hex".into()))
+        }
+    }
+
+    fn age(r: &str) -> MasterKey {
+        MasterKey::Age {
+            recipient: r.to_owned(),
+        }
+    }
+
+    fn pgp(fp: &str) -> MasterKey {
+        MasterKey::Pgp {
+            fingerprint: fp.to_owned(),
+        }
+    }
+
+    fn doc() -> Map {
+        let mut m = Map::new();
+        m.push("a", Value::Str("secret".into()));
+        m.push("b", Value::Int(7));
+        m
+    }
+
+    fn encrypted(groups: Vec<Vec<MasterKey>>, threshold: usize) -> (Vec<Map>, Metadata) {
+        let mut docs = vec![doc()];
+        let md = encrypt(
+            &mut docs,
+            &EncryptOptions {
+                key_groups: groups,
+                shamir_threshold: threshold,
+                selection: Some(Selection::default_rule()),
+                mac_only_encrypted: false,
+            },
+            &HexService,
+            OffsetDateTime::UNIX_EPOCH,
+        )
+        .expect("encrypt");
+        (docs, md)
+    }
+
+    #[test]
+    fn rotate_changes_key_and_values_and_keeps_plaintext() {
+        let groups = vec![vec![age("a1")], vec![age("a2"), pgp("P1")], vec![age("a3")]];
+        let (mut docs, mut md) = encrypted(groups.clone(), 2);
+        let old_docs = docs.clone();
+        let old_md = md.clone();
+        let opened = decrypt(&mut docs, &md, &HexService, &[], false).expect("decrypt");
+        let later = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
+        rotate(&mut docs, &mut md, &opened, &groups, &HexService, later).expect("rotate");
+        assert_eq!(md.shamir_threshold, 2);
+        assert_eq!(md.key_groups.len(), 3);
+        assert_ne!(md.mac, old_md.mac);
+        assert_eq!(md.last_modified, "1970-01-02T00:00:00Z");
+        assert_ne!(docs, old_docs, "every value ciphertext changes");
+        // The pgp entry existed before: its created_at is kept.
+        let created = |m: &Metadata| {
+            m.key_groups[1]
+                .keys
+                .iter()
+                .find(|e| e.key == pgp("P1"))
+                .map(|e| e.created_at.clone())
+        };
+        assert_eq!(created(&md), created(&old_md));
+        let reopened = decrypt(&mut docs, &md, &HexService, &[], false).expect("decrypt new");
+        assert_ne!(reopened.key.bytes(), opened.key.bytes());
+        assert_eq!(docs, vec![doc()]);
+    }
+
+    #[test]
+    fn rotate_with_empty_group_fails() {
+        let (mut docs, mut md) = encrypted(vec![vec![age("a1")]], 0);
+        let opened = decrypt(&mut docs, &md, &HexService, &[], false).expect("decrypt");
+        let err = rotate(
+            &mut docs,
+            &mut md,
+            &opened,
+            &[vec![]],
+            &HexService,
+            OffsetDateTime::UNIX_EPOCH,
+        );
+        assert!(matches!(err, Err(CoreError::KeyGroups(_))));
+    }
+}

@@ -489,4 +489,84 @@ mod tests {
         tree.push("age", Value::List(List::default()));
         assert!(Metadata::from_tree(&tree).is_err());
     }
+
+    #[test]
+    fn entries_of_every_key_type_survive_a_rewrite() {
+        let entry = |key| KeyEntry {
+            key,
+            enc: "opaque-enc".into(),
+            created_at: "2020-01-01T00:00:00Z".into(),
+        };
+        let md = Metadata {
+            key_groups: vec![KeyGroup {
+                keys: vec![
+                    entry(MasterKey::Kms {
+                        arn: "arn:aws:kms:us-east-1:1:key/x".into(),
+                        role: "arn:aws:iam::1:role/r".into(),
+                        context: vec![("app".into(), "x".into())],
+                        aws_profile: String::new(),
+                    }),
+                    entry(MasterKey::GcpKms {
+                        resource_id: "projects/p/locations/l/keyRings/r/cryptoKeys/k".into(),
+                    }),
+                    entry(MasterKey::Hckms {
+                        key_id: "cn-north-4:abc".into(),
+                    }),
+                    entry(MasterKey::AzureKv {
+                        vault_url: "https://v.vault.azure.net".into(),
+                        name: "k".into(),
+                        version: "1".into(),
+                    }),
+                    entry(MasterKey::HcVault {
+                        vault_address: "https://vault:8200".into(),
+                        engine_path: "transit".into(),
+                        key_name: "k".into(),
+                    }),
+                    entry(MasterKey::Pgp {
+                        fingerprint: "ABCD".into(),
+                    }),
+                ],
+            }],
+            ..sample()
+        };
+        let tree = md.to_tree();
+        assert_eq!(
+            keys(&tree),
+            [
+                "kms",
+                "gcp_kms",
+                "hckms",
+                "azure_kv",
+                "hc_vault",
+                "lastmodified",
+                "mac",
+                "pgp",
+                "encrypted_regex",
+                "mac_only_encrypted",
+                "version"
+            ]
+        );
+        let Some(Value::List(kms)) = tree.get("kms") else {
+            panic!("kms list")
+        };
+        let Some(Value::Map(k0)) = kms.values().next() else {
+            panic!("kms entry")
+        };
+        assert_eq!(
+            keys(k0),
+            ["arn", "role", "context", "created_at", "enc", "aws_profile"]
+        );
+        let back = Metadata::from_tree(&tree).unwrap();
+        assert_eq!(back.key_groups, md.key_groups);
+    }
+
+    #[test]
+    fn old_empty_lists_and_nulls_are_accepted() {
+        let mut tree = sample().to_tree();
+        tree.push("kms", Value::Null);
+        tree.push("gcp_kms", Value::List(List::default()));
+        tree.push("azure_kv", Value::Null);
+        let md = Metadata::from_tree(&tree).unwrap();
+        assert_eq!(md.key_groups[0].keys.len(), 2);
+    }
 }

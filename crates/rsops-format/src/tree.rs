@@ -290,3 +290,89 @@ impl Value {
         }
     }
 }
+
+/// Wipes secret material from a tree: every string, byte string and comment
+/// text is overwritten with zeros before its memory is released. Called on
+/// decrypted trees once they have been written out.
+pub trait Wipe {
+    /// Overwrites the contents with zeros and empties them.
+    fn wipe(&mut self);
+}
+
+impl Wipe for Map {
+    fn wipe(&mut self) {
+        use zeroize::Zeroize;
+        for item in &mut self.items {
+            match item {
+                MapItem::Entry(e) => {
+                    if let Key::Str(k) = &mut e.key {
+                        k.zeroize();
+                    }
+                    e.value.wipe();
+                }
+                MapItem::Comment(c) => c.text.zeroize(),
+            }
+        }
+        self.items.clear();
+    }
+}
+
+impl Wipe for Value {
+    fn wipe(&mut self) {
+        use zeroize::Zeroize;
+        match self {
+            Value::Map(m) => m.wipe(),
+            Value::List(l) => {
+                for item in &mut l.items {
+                    match item {
+                        ListItem::Value(v) => v.wipe(),
+                        ListItem::Comment(c) => c.text.zeroize(),
+                    }
+                }
+                l.items.clear();
+            }
+            Value::Str(s) | Value::Time(s) => s.zeroize(),
+            Value::Bytes(b) => b.zeroize(),
+            Value::Int(i) => i.zeroize(),
+            Value::Float(f) => f.zeroize(),
+            Value::Bool(b) => *b = false,
+            Value::Null => {}
+        }
+    }
+}
+
+impl Wipe for Vec<Map> {
+    fn wipe(&mut self) {
+        for m in self.iter_mut() {
+            m.wipe();
+        }
+        self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wipe_empties_everything() {
+        let mut inner = Map::new();
+        inner.push("k", Value::Str("secret".into()));
+        inner.push_comment(" note");
+        let mut m = Map::new();
+        m.push("a", Value::Map(inner));
+        m.push("b", Value::Bytes(vec![1, 2, 3]));
+        let mut docs = vec![m];
+        docs.wipe();
+        assert!(docs.is_empty());
+    }
+
+    #[test]
+    fn equality_ignores_sources_and_treats_utf8_bytes_as_strings() {
+        let a = Value::Str("x".into());
+        let b = Value::Bytes(b"x".to_vec());
+        assert_eq!(a, b);
+        assert_eq!(Value::Float(f64::NAN), Value::Float(f64::NAN));
+        assert_ne!(Value::Float(0.0), Value::Float(-0.0));
+    }
+}

@@ -134,3 +134,38 @@ pub fn ok(out: &Output, what: &str) -> Vec<u8> {
     );
     out.stdout.clone()
 }
+
+impl Scratch {
+    /// Runs `program` like [`Scratch::run`], then applies `env` on top of
+    /// the scratch environment: `Some(value)` sets a variable (e.g. another
+    /// `GNUPGHOME`), `None` removes it.
+    pub fn run_env(
+        &self,
+        program: &Path,
+        args: &[&str],
+        key: Option<&Path>,
+        env: &[(&str, Option<&std::ffi::OsStr>)],
+        stdin: Option<&[u8]>,
+    ) -> Output {
+        let mut c = self.command(program, key);
+        for (name, value) in env {
+            match value {
+                Some(v) => c.env(name, v),
+                None => c.env_remove(name),
+            };
+        }
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn");
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(data) = stdin {
+                input.write_all(data).expect("write stdin");
+            }
+        }
+        child.wait_with_output().expect("wait")
+    }
+}
