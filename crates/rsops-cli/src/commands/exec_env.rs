@@ -1,24 +1,277 @@
-//! `rsops exec-env`: Run a command with the file's values in its environment.
+//! `rsops exec-env FILE COMMAND`: run `/bin/sh -c COMMAND` with the
+//! top-level values of the decrypted file added to its environment (CLI.md
+//! §2.1). Nothing is written to disk. The child's exit status is rsops's.
+//!
+//! Also holds what `exec-file` shares: the shell command, `--user`, and
+//! turning the child's status into rsops's result.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitStatus};
 
 use clap::Args;
+use nix::unistd::{Gid, Uid, User};
+use rsops_core::env;
+use rsops_format::{dotenv, Key, Map, MapItem, Value};
 
+use super::edit::describe_status;
+use super::open;
 use crate::args::CommonArgs;
 use crate::exit::{self, CmdResult, Failure};
+use crate::signals::{self, Policy};
 
 /// Arguments of `rsops exec-env`.
 #[derive(Debug, Args)]
 pub struct ExecEnvArgs {
-    /// The file.
+    /// The encrypted file.
     pub file: Option<String>,
+    /// The command, run with `/bin/sh -c`.
+    pub command: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Do not wait for the command (deprecated in sops).
+    #[arg(long)]
+    pub background: bool,
+    /// Give the command only the file's values, not rsops's environment.
+    #[arg(long)]
+    pub pristine: bool,
+    /// Run the command as this user (needs the privilege to switch).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Replace rsops by the command instead of running a child.
+    #[arg(long)]
+    pub same_process: bool,
+    /// Order in which key types are tried, e.g. `age,pgp`.
+    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
+    pub decryption_order: Option<String>,
 }
 
 /// Runs `rsops exec-env`.
 pub fn run(args: &ExecEnvArgs) -> CmdResult {
-    let _ = args;
-    Err(Failure::new(
+    let (Some(file), Some(command)) = (args.file.as_deref(), args.command.as_deref()) else {
+        return Err(missing_arguments());
+    };
+    if args.background {
+        crate::warn("exec-env's --background option is deprecated and will be removed in a future version of sops");
+        if args.same_process {
+            return Err(Failure::new(
+                exit::CONFLICTING_PARAMETERS,
+                "Error: The --same-process flag cannot be used with --background",
+            ));
+        }
+    }
+    let decrypted = open::decrypt(
+        Some(file),
+        &args.common,
+        args.decryption_order.as_deref(),
+        false,
+    )?;
+    let vars = env_vars(decrypted.file.docs.first())?;
+    let mut cmd = shell_command(command);
+    if args.pristine {
+        cmd.env_clear();
+    }
+    if let Some(user) = args.user.as_deref() {
+        run_as(&mut cmd, user)?;
+    }
+    cmd.envs(vars);
+    if args.same_process {
+        let err = cmd.exec();
+        return Err(Failure::new(
+            exit::GENERIC,
+            format!("could not run /bin/sh: {err}"),
+        ));
+    }
+    if args.background {
+        return cmd.spawn().map(drop).map_err(spawn_failure);
+    }
+    signals::install(Policy::Forward).map_err(|e| {
+        Failure::new(
+            exit::GENERIC,
+            format!("Could not install the signal handlers: {e}"),
+        )
+    })?;
+    let status = signals::run_child(&mut cmd).map_err(spawn_failure)?;
+    status_result(status)
+}
+
+/// sops's message when FILE or COMMAND is missing.
+pub(crate) fn missing_arguments() -> Failure {
+    Failure::new(
         exit::GENERIC,
-        "rsops exec-env is not implemented yet",
-    ))
+        "error: missing file to decrypt: pass FILE and COMMAND",
+    )
+}
+
+/// `/bin/sh -c command`.
+pub(crate) fn shell_command(command: &str) -> Command {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c").arg(command);
+    cmd
+}
+
+/// The failure for a child that could not be started.
+pub(crate) fn spawn_failure(e: std::io::Error) -> Failure {
+    Failure::new(exit::GENERIC, format!("could not run /bin/sh: {e}"))
+}
+
+/// rsops's result for the child's status: success, or the child's exit
+/// code (255 when a signal ended it, as sops).
+pub(crate) fn status_result(status: ExitStatus) -> CmdResult {
+    if status.success() {
+        return Ok(());
+    }
+    let code = status.code().unwrap_or(255);
+    Err(Failure::new(code, describe_status(status)))
+}
+
+/// Makes `cmd` run as `user` with its HOME/USER/LOGNAME; returns the ids.
+pub(crate) fn run_as(cmd: &mut Command, user: &str) -> CmdResult<(Uid, Gid)> {
+    let found = User::from_name(user)
+        .map_err(|e| Failure::new(exit::GENERIC, format!("user: {e}")))?
+        .ok_or_else(|| Failure::new(exit::GENERIC, format!("user: unknown user {user}")))?;
+    cmd.uid(found.uid.as_raw())
+        .gid(found.gid.as_raw())
+        .env("HOME", &found.dir)
+        .env("USER", &found.name)
+        .env("LOGNAME", &found.name);
+    Ok((found.uid, found.gid))
+}
+
+/// The environment variables for the top-level values of `doc`: strings as
+/// they are, other scalars in the dotenv/INI value format; nested values,
+/// non-string keys and keys with `=` are refused.
+pub(crate) fn env_vars(doc: Option<&Map>) -> CmdResult<Vec<(OsString, OsString)>> {
+    let mut vars = Vec::new();
+    let Some(doc) = doc else {
+        return Ok(vars);
+    };
+    for item in &doc.items {
+        let MapItem::Entry(e) = item else {
+            continue;
+        };
+        let key = match &e.key {
+            Key::Str(k) => k.clone(),
+            Key::Other(v) => {
+                return Err(Failure::new(
+                    exit::GENERIC,
+                    format!(
+                        "cannot use non-string keys in environment, got {}",
+                        v.type_name()
+                    ),
+                ))
+            }
+        };
+        if matches!(e.value, Value::Map(_) | Value::List(_)) {
+            return Err(Failure::new(
+                exit::GENERIC,
+                format!("cannot use complex value in environment; offending key {key}"),
+            ));
+        }
+        if key.contains('=') {
+            return Err(Failure::new(
+                exit::GENERIC,
+                format!("cannot use keys with '=' in environment: {key}"),
+            ));
+        }
+        let value = env_value(&e.value)?;
+        vars.push((OsString::from(key), OsString::from_vec(value)));
+    }
+    Ok(vars)
+}
+
+/// One value as an environment value.
+fn env_value(value: &Value) -> CmdResult<Vec<u8>> {
+    match value {
+        Value::Str(s) => Ok(s.as_bytes().to_vec()),
+        Value::Bytes(b) => Ok(b.clone()),
+        Value::Null => Ok(b"<nil>".to_vec()),
+        other => {
+            // The dotenv writer formats scalars exactly as sops does; take
+            // its output for a one-entry file `k=<value>\n`.
+            let mut one = Map::new();
+            one.push("k", other.clone());
+            let line = dotenv::emit(&one).map_err(|e| {
+                Failure::new(
+                    exit::GENERIC,
+                    format!("cannot use value in environment: {e}"),
+                )
+            })?;
+            Ok(line
+                .strip_prefix(b"k=")
+                .and_then(|l| l.strip_suffix(b"\n"))
+                .unwrap_or_default()
+                .to_vec())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(yaml: &str) -> Map {
+        rsops_format::yaml::parse(yaml.as_bytes())
+            .unwrap()
+            .into_iter()
+            .next()
+            .unwrap()
+    }
+
+    fn pairs(yaml: &str) -> Vec<(String, String)> {
+        env_vars(Some(&doc(yaml)))
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn scalars_use_the_dotenv_value_format() {
+        let got = pairs(
+            "# c\nA: 1.5\nB: two words\nT: 2024-01-02T03:04:05.5Z\nN: null\nBo: true\nI: 30\nF: 30.0\nM: \"l1\\nl2\"\n",
+        );
+        let want = [
+            ("A", "1.5"),
+            ("B", "two words"),
+            ("T", "2024-01-02T03:04:05Z"),
+            ("N", "<nil>"),
+            ("Bo", "true"),
+            ("I", "30"),
+            ("F", "30.0"),
+            ("M", "l1\nl2"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn nested_values_and_bad_keys_are_refused() {
+        let e = env_vars(Some(&doc("A: 1\nC: [1]\n"))).unwrap_err();
+        assert_eq!(e.code, exit::GENERIC);
+        assert_eq!(
+            e.message,
+            "cannot use complex value in environment; offending key C"
+        );
+        let e = env_vars(Some(&doc("D:\n  x: secret\n"))).unwrap_err();
+        assert!(!e.message.contains("secret"));
+        let e = env_vars(Some(&doc("\"a=b\": 1\n"))).unwrap_err();
+        assert!(e.message.contains("'='"));
+        let e = env_vars(Some(&doc("1: x\n"))).unwrap_err();
+        assert!(e.message.contains("non-string"));
+    }
+
+    #[test]
+    fn statuses_pass_through() {
+        use std::os::unix::process::ExitStatusExt;
+        assert!(status_result(ExitStatus::from_raw(0)).is_ok());
+        let e = status_result(ExitStatus::from_raw(7 << 8)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (7, "exit status 7"));
+        let e = status_result(ExitStatus::from_raw(9)).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (255, "signal: killed"));
+    }
 }

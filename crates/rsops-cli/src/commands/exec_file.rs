@@ -1,24 +1,175 @@
-//! `rsops exec-file`: Run a command with the decrypted file at a temporary path.
+//! `rsops exec-file FILE 'COMMAND {}'`: run `/bin/sh -c COMMAND` with every
+//! `{}` replaced by the path of the decrypted file (CLI.md §2.1).
+//!
+//! By default the path is a FIFO in a private 0700 directory under
+//! `$TMPDIR`: a writer thread feeds the plaintext into it while the child
+//! reads, so the plaintext never lands on disk. `--no-fifo` writes a 0600
+//! regular file instead. The directory is removed afterwards, also when a
+//! signal interrupts rsops. The child's exit status is rsops's.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use clap::Args;
+use rsops_core::env;
+use rsops_format::store;
+use zeroize::Zeroizing;
 
+use super::exec_env::{missing_arguments, run_as, shell_command, spawn_failure, status_result};
+use super::open;
 use crate::args::CommonArgs;
 use crate::exit::{self, CmdResult, Failure};
+use crate::signals::{self, Policy};
+use crate::tempdir::{self, PrivateDir};
 
 /// Arguments of `rsops exec-file`.
 #[derive(Debug, Args)]
 pub struct ExecFileArgs {
-    /// The file.
+    /// The encrypted file.
     pub file: Option<String>,
+    /// The command, run with `/bin/sh -c`; every `{}` becomes the path of the plaintext.
+    pub command: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Do not wait for the command (deprecated in sops).
+    #[arg(long)]
+    pub background: bool,
+    /// Use a regular 0600 file instead of a FIFO.
+    #[arg(long)]
+    pub no_fifo: bool,
+    /// Run the command as this user (needs the privilege to switch).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Name of the temporary file (default: tmp-file); a plain file name.
+    #[arg(long)]
+    pub filename: Option<String>,
+    /// Order in which key types are tried, e.g. `age,pgp`.
+    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
+    pub decryption_order: Option<String>,
 }
+
+/// How often a background run checks whether the child went away.
+const POLL: Duration = Duration::from_millis(50);
 
 /// Runs `rsops exec-file`.
 pub fn run(args: &ExecFileArgs) -> CmdResult {
-    let _ = args;
-    Err(Failure::new(
-        exit::GENERIC,
-        "rsops exec-file is not implemented yet",
-    ))
+    let (Some(file), Some(command)) = (args.file.as_deref(), args.command.as_deref()) else {
+        return Err(missing_arguments());
+    };
+    let name = args
+        .filename
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(tempdir::FALLBACK_NAME);
+    if !tempdir::is_plain_name(name) {
+        return Err(Failure::new(
+            exit::GENERIC,
+            "The provided filename is not a local path: --filename takes a plain file name, without directories",
+        ));
+    }
+    let decrypted = open::decrypt(
+        Some(file),
+        &args.common,
+        args.decryption_order.as_deref(),
+        false,
+    )?;
+    let plaintext = Zeroizing::new(
+        store::emit_plain(
+            decrypted.file.output_format,
+            &decrypted.file.docs,
+            &decrypted.file.emit,
+        )
+        .map_err(super::dump_failure)?,
+    );
+    drop(decrypted);
+    if args.background {
+        crate::warn("exec-file's --background option is deprecated and will be removed in a future version of sops");
+    }
+    signals::install(Policy::Forward).map_err(|e| {
+        Failure::new(
+            exit::GENERIC,
+            format!("Could not install the signal handlers: {e}"),
+        )
+    })?;
+    let dir = PrivateDir::new().map_err(|e| {
+        Failure::new(
+            exit::GENERIC,
+            format!("Could not create temporary directory: {e}; check that $TMPDIR is writable"),
+        )
+    })?;
+    let temp_failure = |e: std::io::Error| {
+        Failure::new(
+            exit::GENERIC,
+            format!("Could not create the temporary file: {e}"),
+        )
+    };
+    let path = if args.no_fifo {
+        dir.write_file(name, &plaintext).map_err(temp_failure)?
+    } else {
+        dir.make_fifo(name).map_err(temp_failure)?
+    };
+    let mut cmd = shell_command(&command.replace("{}", &path.to_string_lossy()));
+    if let Some(user) = args.user.as_deref() {
+        let (uid, gid) = run_as(&mut cmd, user)?;
+        dir.give_to(&path, uid, gid).map_err(|e| {
+            Failure::new(
+                exit::GENERIC,
+                format!("Could not give the temporary file to user {user}: {e}"),
+            )
+        })?;
+    }
+    let written = if args.no_fifo {
+        None
+    } else {
+        Some(feed_fifo(path.clone(), plaintext))
+    };
+    if args.background {
+        let child = cmd.spawn().map_err(spawn_failure)?;
+        wait_for_delivery(child, written);
+        return Ok(());
+    }
+    let status = signals::run_child(&mut cmd).map_err(spawn_failure)?;
+    drop(dir);
+    status_result(status)
+}
+
+/// Starts the thread that writes `plaintext` into the FIFO at `path` once a
+/// reader opens it; the receiver gets a message when it is done.
+fn feed_fifo(path: PathBuf, plaintext: Zeroizing<Vec<u8>>) -> mpsc::Receiver<()> {
+    let (done, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        write_fifo(&path, &plaintext);
+        let _ = done.send(());
+    });
+    rx
+}
+
+/// Opens the FIFO for writing (blocks until the child opens it for reading)
+/// and writes the plaintext. A reader that goes away early is fine.
+fn write_fifo(path: &Path, plaintext: &[u8]) {
+    if let Ok(mut pipe) = OpenOptions::new().write(true).open(path) {
+        let _ = pipe.write_all(plaintext);
+    }
+}
+
+/// `--background`: stay until the child has read the FIFO (or ended), so
+/// that the plaintext can still reach it, then leave it running.
+fn wait_for_delivery(mut child: Child, written: Option<mpsc::Receiver<()>>) {
+    let Some(rx) = written else {
+        crate::warn("with --background --no-fifo the temporary file is removed when rsops exits, possibly before the command reads it");
+        return;
+    };
+    loop {
+        match rx.recv_timeout(POLL) {
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+    }
 }

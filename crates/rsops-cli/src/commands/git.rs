@@ -1,24 +1,660 @@
-//! `rsops git`: Git integration: install the diff and merge drivers.
+//! `rsops git`: git integration (docs/git.md).
+//!
+//! * `rsops git install` writes a diff driver and a merge driver named
+//!   `rsops` into the current repository's git config; files opt in with
+//!   `diff=rsops merge=rsops` in `.gitattributes`.
+//! * `rsops git textconv FILE` (the diff driver) prints the decrypted file,
+//!   or the file as stored when it is not encrypted or cannot be decrypted,
+//!   so `git diff` never breaks.
+//! * `rsops git merge %O %A %B %P` (the merge driver) merges the three
+//!   versions on their plaintext trees, key by key, and writes the result
+//!   into `%A` re-encrypted with the current version's data key (unchanged
+//!   values keep their ciphertext). A conflict leaves `%A` as it was (still
+//!   encrypted: plaintext never reaches the work tree), names the
+//!   conflicting paths on stderr and exits 1, so git reports a conflict.
 
-use clap::Args;
+use clap::{Args, Subcommand};
+use rsops_format::store;
+use rsops_format::tree::{Comment, Entry, Key, Map, MapItem, Value, Wipe};
 
+use super::open::{self, Decrypted};
 use crate::args::CommonArgs;
 use crate::exit::{self, CmdResult, Failure};
 
 /// Arguments of `rsops git`.
 #[derive(Debug, Args)]
 pub struct GitArgs {
-    /// The file.
-    pub file: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: GitAction,
+}
+
+/// The `rsops git` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GitAction {
+    /// Write the `rsops` diff and merge drivers into this repository's git config.
+    Install(InstallArgs),
+    /// Print a file decrypted (the diff driver's textconv; git passes FILE).
+    Textconv(TextconvArgs),
+    /// Three-way merge of an encrypted file (git passes %O %A %B %P).
+    Merge(MergeArgs),
+}
+
+/// Arguments of `rsops git install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Write the absolute path of this rsops binary into the drivers
+    /// instead of `rsops` (looked up on PATH when git runs them).
+    #[arg(long)]
+    pub absolute: bool,
+}
+
+/// Arguments of `rsops git textconv`.
+#[derive(Debug, Args)]
+pub struct TextconvArgs {
+    /// The file to show.
+    pub file: String,
+    /// Order in which key types are tried.
+    #[arg(long, env = rsops_core::env::SOPS_DECRYPTION_ORDER)]
+    pub decryption_order: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Arguments of `rsops git merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The common ancestor's version (%O; empty when there is none).
+    pub ancestor: String,
+    /// The current branch's version (%A); receives the result.
+    pub current: String,
+    /// The other branch's version (%B).
+    pub other: String,
+    /// The file's path in the repository (%P): selects the store.
+    pub path: String,
+    /// Order in which key types are tried.
+    #[arg(long, env = rsops_core::env::SOPS_DECRYPTION_ORDER)]
+    pub decryption_order: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
 /// Runs `rsops git`.
 pub fn run(args: &GitArgs) -> CmdResult {
-    let _ = args;
-    Err(Failure::new(
-        exit::GENERIC,
-        "rsops git is not implemented yet",
-    ))
+    match &args.action {
+        GitAction::Install(a) => install(a),
+        GitAction::Textconv(a) => textconv(a),
+        GitAction::Merge(a) => merge(a),
+    }
+}
+
+/// The git config entries `install` writes, for the binary `bin` (already
+/// shell-quoted).
+pub fn driver_config(bin: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("diff.rsops.textconv", format!("{bin} git textconv")),
+        // Never cache: git would store the plaintext in refs/notes.
+        ("diff.rsops.cachetextconv", "false".to_owned()),
+        (
+            "merge.rsops.name",
+            "rsops: three-way merge of sops-encrypted files".to_owned(),
+        ),
+        ("merge.rsops.driver", format!("{bin} git merge %O %A %B %P")),
+    ]
+}
+
+/// `rsops git install`.
+fn install(args: &InstallArgs) -> CmdResult {
+    let inside = std::process::Command::new("git")
+        .args(["rev-parse", "--git-dir"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| {
+            Failure::new(
+                exit::GENERIC,
+                format!("cannot run git ({e}); install git and make sure it is on PATH"),
+            )
+        })?;
+    if !inside.success() {
+        return Err(Failure::new(
+            exit::GENERIC,
+            "not inside a git repository: run rsops git install from the repository's work tree",
+        ));
+    }
+    let bin = if args.absolute {
+        let exe = std::env::current_exe().map_err(|e| {
+            Failure::new(
+                exit::GENERIC,
+                format!("cannot find the path of this rsops binary ({e}); run without --absolute"),
+            )
+        })?;
+        shell_words::quote(&exe.to_string_lossy()).into_owned()
+    } else {
+        "rsops".to_owned()
+    };
+    for (key, value) in driver_config(&bin) {
+        let status = std::process::Command::new("git")
+            .args(["config", "--local", key, &value])
+            .status()
+            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot run git config ({e})")))?;
+        if !status.success() {
+            return Err(Failure::new(
+                exit::GENERIC,
+                format!("git config --local {key} failed; check that .git/config is writable"),
+            ));
+        }
+        println!("{key} = {value}");
+    }
+    println!(
+        "Installed. Mark encrypted files in .gitattributes, e.g.:\n    secrets/** diff=rsops merge=rsops"
+    );
+    Ok(())
+}
+
+/// `rsops git textconv FILE`: the decrypted file, else the file as stored.
+fn textconv(args: &TextconvArgs) -> CmdResult {
+    let raw = crate::io::read_input(Some(&args.file))?;
+    let plain = decrypted_text(args, &raw);
+    crate::io::write_stdout(plain.as_deref().unwrap_or(&raw))
+}
+
+/// The decrypted rendering of `raw`, or `None` when it is not an encrypted
+/// file or cannot be decrypted (a missing key is silent; anything else
+/// gets a warning on stderr).
+fn decrypted_text(args: &TextconvArgs, raw: &[u8]) -> Option<Vec<u8>> {
+    let (format, _) = super::stores(&args.common, Some(&args.file));
+    match store::load_encrypted(format, raw) {
+        Ok((_, Some(_))) => {}
+        _ => return None,
+    }
+    let mut opened = match open::decrypt(
+        Some(&args.file),
+        &args.common,
+        args.decryption_order.as_deref(),
+        false,
+    ) {
+        Ok(d) => d,
+        Err(f) => {
+            if f.code != exit::COULD_NOT_RETRIEVE_KEY {
+                crate::warn(&format!("{}: shown as stored: {}", args.file, f.message));
+            }
+            return None;
+        }
+    };
+    let f = &opened.file;
+    let out = store::emit_plain(f.output_format, &f.docs, &f.emit).ok();
+    opened.file.docs.wipe();
+    out
+}
+
+/// `rsops git merge %O %A %B %P`. Every failure exits 1 so git records a
+/// conflict and keeps `%A` (the current, encrypted version).
+fn merge(args: &MergeArgs) -> CmdResult {
+    merge_files(args).map_err(|f| {
+        Failure::new(
+            exit::GENERIC,
+            format!("rsops git merge: {}: {}", args.path, f.message),
+        )
+    })
+}
+
+fn merge_files(args: &MergeArgs) -> CmdResult {
+    let mut common = args.common.clone();
+    if common.filename_override.is_none() {
+        common.filename_override = Some(args.path.clone());
+    }
+    let order = args.decryption_order.as_deref();
+    let open_one = |p: &str| open::decrypt(Some(p), &common, order, false);
+    let ancestor_bytes = crate::io::read_input(Some(&args.ancestor))?;
+    let mut base = if ancestor_bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(open_one(&args.ancestor)?)
+    };
+    let mut ours = open_one(&args.current)?;
+    let mut theirs = open_one(&args.other)?;
+
+    let base_docs = base.as_ref().map(|b| b.file.docs.as_slice());
+    let merged = merge_documents(base_docs, &ours.file.docs, &theirs.file.docs);
+    let settings = pick_settings(base.as_ref(), &ours, &theirs);
+    if let Some(b) = base.as_mut() {
+        b.file.docs.wipe();
+    }
+    let (mut merged, take_theirs) = match (merged, settings) {
+        (Ok(docs), Ok(take_theirs)) => (docs, take_theirs),
+        (merged, settings) => {
+            let mut paths = merged.err().unwrap_or_default();
+            if let Err(what) = settings {
+                paths.push(what);
+            }
+            ours.file.docs.wipe();
+            theirs.file.docs.wipe();
+            for p in &paths {
+                eprintln!("rsops git merge: {}: conflict at {p}", args.path);
+            }
+            return Err(Failure::new(
+                exit::GENERIC,
+                format!(
+                    "{} conflict(s); the file keeps the current branch's version (encrypted): apply the other branch's changes with rsops edit {}, then git add it",
+                    paths.len(),
+                    args.path
+                ),
+            ));
+        }
+    };
+    let (mut sealer, mut other) = if take_theirs {
+        (theirs, ours)
+    } else {
+        (ours, theirs)
+    };
+    if sealer.opened.key.bytes() == other.opened.key.bytes() {
+        sealer.opened.stash.absorb(&other.opened.stash);
+    }
+    other.file.docs.wipe();
+    std::mem::swap(&mut sealer.file.docs, &mut merged);
+    merged.wipe();
+    let bytes = sealer.seal()?;
+    open::write_back(&args.current, &bytes)
+}
+
+/// What must agree between versions for their values to share a file: the
+/// recipients (per key group), the Shamir threshold, the encryption rule
+/// and `mac_only_encrypted` (not the data key itself).
+#[derive(Debug, PartialEq, Eq)]
+struct Settings {
+    groups: Vec<Vec<String>>,
+    shamir_threshold: usize,
+    selection: Option<(String, String)>,
+    mac_only_encrypted: bool,
+}
+
+fn settings_of(d: &Decrypted) -> Settings {
+    let md = &d.file.metadata;
+    Settings {
+        groups: md
+            .key_groups
+            .iter()
+            .map(|g| {
+                g.keys
+                    .iter()
+                    .map(|k| format!("{}:{}", k.key.kind().identifier(), k.key.key_string()))
+                    .collect()
+            })
+            .collect(),
+        shamir_threshold: md.shamir_threshold,
+        selection: md
+            .selection
+            .as_ref()
+            .map(|s| (s.kind().field_name().to_owned(), s.pattern().to_owned())),
+        mac_only_encrypted: md.mac_only_encrypted,
+    }
+}
+
+/// Whose metadata the result is written with: the current version's,
+/// unless only the other branch changed the recipients or the encryption
+/// rule (then the other's, with its data key). Both changed them
+/// differently: a conflict.
+fn pick_settings(
+    base: Option<&Decrypted>,
+    ours: &Decrypted,
+    theirs: &Decrypted,
+) -> Result<bool, String> {
+    let (o, t) = (settings_of(ours), settings_of(theirs));
+    if o == t {
+        return Ok(false);
+    }
+    match base.map(settings_of) {
+        Some(b) if b == o => Ok(true),
+        Some(b) if b == t => Ok(false),
+        _ => Err(
+            "the sops metadata (both branches changed the recipients or the encryption rule)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// Merges the documents of three versions of a file. `Err` lists the
+/// conflicting paths (key names and positions only).
+pub fn merge_documents(
+    base: Option<&[Map]>,
+    ours: &[Map],
+    theirs: &[Map],
+) -> Result<Vec<Map>, Vec<String>> {
+    let mut m = Merger::default();
+    let same_shape = ours.len() == theirs.len() && base.is_none_or(|b| b.len() == ours.len());
+    let merged = if same_shape {
+        let multi = ours.len() > 1;
+        ours.iter()
+            .zip(theirs)
+            .enumerate()
+            .map(|(i, (o, t))| {
+                let prefix = if multi {
+                    format!("(document {}) ", i + 1)
+                } else {
+                    String::new()
+                };
+                m.map(&prefix, base.and_then(|b| b.get(i)), o, t)
+            })
+            .collect()
+    } else {
+        m.pick(
+            "the list of documents".to_owned(),
+            base.map(<[Map]>::to_vec).as_ref(),
+            &ours.to_vec(),
+            &theirs.to_vec(),
+        )
+    };
+    if m.conflicts.is_empty() {
+        Ok(merged)
+    } else {
+        Err(m.conflicts)
+    }
+}
+
+/// A map entry with the comments right above it; `entry` is `None` for the
+/// comments after the last entry.
+#[derive(Clone, PartialEq)]
+struct Segment {
+    comments: Vec<Comment>,
+    entry: Option<Entry>,
+}
+
+/// The identity of an entry within its map: its key and which occurrence
+/// of that key it is (JSON may repeat keys).
+type SegmentId = (String, usize);
+
+fn segments(map: &Map) -> (Vec<(SegmentId, Segment)>, Vec<Comment>) {
+    let mut out = Vec::new();
+    let mut pending = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for item in &map.items {
+        match item {
+            MapItem::Comment(c) => pending.push(c.clone()),
+            MapItem::Entry(e) => {
+                let name = key_name(&e.key);
+                let n = seen.entry(name.clone()).or_insert(0);
+                let id = (name, *n);
+                *n += 1;
+                out.push((
+                    id,
+                    Segment {
+                        comments: std::mem::take(&mut pending),
+                        entry: Some(e.clone()),
+                    },
+                ));
+            }
+        }
+    }
+    (out, pending)
+}
+
+fn key_name(key: &Key) -> String {
+    match key {
+        Key::Str(s) => s.clone(),
+        Key::Other(v) => format!("\u{0}{v:?}"),
+    }
+}
+
+/// The structural three-way merge, collecting conflicts as it goes.
+#[derive(Default)]
+struct Merger {
+    conflicts: Vec<String>,
+}
+
+impl Merger {
+    /// Takes the side that changed; both changed differently → conflict
+    /// (and the current side's version).
+    fn pick<T: PartialEq + Clone>(
+        &mut self,
+        what: String,
+        base: Option<&T>,
+        ours: &T,
+        theirs: &T,
+    ) -> T {
+        if ours == theirs || base == Some(theirs) {
+            return ours.clone();
+        }
+        if base == Some(ours) {
+            return theirs.clone();
+        }
+        self.conflicts.push(what);
+        ours.clone()
+    }
+
+    fn value(&mut self, path: &str, base: Option<&Value>, ours: &Value, theirs: &Value) -> Value {
+        if ours == theirs || base == Some(theirs) {
+            return ours.clone();
+        }
+        if base == Some(ours) {
+            return theirs.clone();
+        }
+        match (base, ours, theirs) {
+            (None | Some(Value::Map(_)), Value::Map(o), Value::Map(t)) => {
+                let b = match base {
+                    Some(Value::Map(b)) => Some(b),
+                    _ => None,
+                };
+                Value::Map(self.map(path, b, o, t))
+            }
+            _ => {
+                self.conflicts.push(display_path(path));
+                ours.clone()
+            }
+        }
+    }
+
+    fn map(&mut self, path: &str, base: Option<&Map>, ours: &Map, theirs: &Map) -> Map {
+        let empty = Map::new();
+        let (b_segs, b_tail) = segments(base.unwrap_or(&empty));
+        let (o_segs, o_tail) = segments(ours);
+        let (t_segs, t_tail) = segments(theirs);
+        let find = |segs: &[(SegmentId, Segment)], id: &SegmentId| {
+            segs.iter().find(|(i, _)| i == id).map(|(_, s)| s.clone())
+        };
+        let mut result: Vec<(SegmentId, Segment)> = Vec::new();
+        for (id, o) in &o_segs {
+            let b = find(&b_segs, id);
+            match find(&t_segs, id) {
+                Some(t) => result.push((id.clone(), self.segment(path, &id.0, b.as_ref(), o, &t))),
+                None => match b {
+                    Some(b) if &b == o => {}
+                    Some(_) => {
+                        self.conflicts.push(format!(
+                            "{} (changed on one branch, removed on the other)",
+                            child(path, &id.0)
+                        ));
+                        result.push((id.clone(), o.clone()));
+                    }
+                    None => result.push((id.clone(), o.clone())),
+                },
+            }
+        }
+        for (pos, (id, t)) in t_segs.iter().enumerate() {
+            if o_segs.iter().any(|(i, _)| i == id) {
+                continue;
+            }
+            match find(&b_segs, id) {
+                Some(b) if &b == t => {}
+                Some(_) => self.conflicts.push(format!(
+                    "{} (removed on one branch, changed on the other)",
+                    child(path, &id.0)
+                )),
+                None => {
+                    let after = t_segs[..pos]
+                        .iter()
+                        .rev()
+                        .find_map(|(prev, _)| result.iter().position(|(i, _)| i == prev));
+                    let at = after.map_or(0, |p| p + 1);
+                    result.insert(at, (id.clone(), t.clone()));
+                }
+            }
+        }
+        let tail = self.pick(
+            format!("the comments at the end of {}", display_path(path)),
+            base.map(|_| &b_tail),
+            &o_tail,
+            &t_tail,
+        );
+        let mut out = Map::new();
+        for (_, seg) in result {
+            out.items
+                .extend(seg.comments.into_iter().map(MapItem::Comment));
+            if let Some(e) = seg.entry {
+                out.items.push(MapItem::Entry(e));
+            }
+        }
+        out.items.extend(tail.into_iter().map(MapItem::Comment));
+        out
+    }
+
+    fn segment(
+        &mut self,
+        path: &str,
+        key: &str,
+        base: Option<&Segment>,
+        ours: &Segment,
+        theirs: &Segment,
+    ) -> Segment {
+        let here = child(path, key);
+        let comments = self.pick(
+            format!("the comments above {here}"),
+            base.map(|b| &b.comments),
+            &ours.comments,
+            &theirs.comments,
+        );
+        let entry = match (&ours.entry, &theirs.entry) {
+            (Some(o), Some(t)) => {
+                let b = base.and_then(|b| b.entry.as_ref()).map(|e| &e.value);
+                let value = self.value(&here, b, &o.value, &t.value);
+                Some(Entry {
+                    key: o.key.clone(),
+                    value,
+                    source: None,
+                })
+            }
+            (o, _) => o.clone(),
+        };
+        Segment { comments, entry }
+    }
+}
+
+fn child(path: &str, key: &str) -> String {
+    format!("{path}[\"{key}\"]")
+}
+
+fn display_path(path: &str) -> String {
+    if path.trim().is_empty() {
+        "the top level".to_owned()
+    } else {
+        path.trim().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsops_format::store::{load_plain, Format};
+
+    fn yaml(s: &str) -> Vec<Map> {
+        load_plain(Format::Yaml, s.as_bytes()).unwrap()
+    }
+
+    fn merged(base: &str, ours: &str, theirs: &str) -> Result<Vec<Map>, Vec<String>> {
+        merge_documents(Some(&yaml(base)), &yaml(ours), &yaml(theirs))
+    }
+
+    #[test]
+    fn different_values_merge() {
+        let out = merged(
+            "a: 1\nb: 2\nc: 3\n",
+            "a: 10\nb: 2\nc: 3\n",
+            "a: 1\nb: 20\nc: 3\n",
+        )
+        .unwrap();
+        assert_eq!(out, yaml("a: 10\nb: 20\nc: 3\n"));
+    }
+
+    #[test]
+    fn same_value_changed_twice_conflicts() {
+        let err = merged("x:\n  a: 1\n", "x:\n  a: 2\n", "x:\n  a: 3\n").unwrap_err();
+        assert_eq!(err, vec![r#"["x"]["a"]"#.to_string()]);
+        // The same change on both sides is no conflict.
+        assert_eq!(
+            merged("x:\n  a: 1\n", "x:\n  a: 2\n", "x:\n  a: 2\n").unwrap(),
+            yaml("x:\n  a: 2\n")
+        );
+    }
+
+    #[test]
+    fn additions_and_removals() {
+        let out = merged(
+            "a: 1\nb: 2\nc: 3\n",
+            "a: 1\nc: 3\nd: 4\n",
+            "a: 1\nb: 2\nnew: 5\nc: 3\n",
+        )
+        .unwrap();
+        assert_eq!(out, yaml("a: 1\nnew: 5\nc: 3\nd: 4\n"));
+        let err = merged("a: 1\nb: 2\n", "a: 1\n", "a: 1\nb: 3\n").unwrap_err();
+        assert_eq!(err.len(), 1);
+        assert!(err[0].starts_with(r#"["b"]"#));
+    }
+
+    #[test]
+    fn comments_travel_with_their_entry() {
+        let out = merged(
+            "# about a\na: 1\nb: 2\n",
+            "# about a, edited\na: 1\nb: 2\n",
+            "# about a\na: 1\nb: 3\n",
+        )
+        .unwrap();
+        assert_eq!(out, yaml("# about a, edited\na: 1\nb: 3\n"));
+    }
+
+    #[test]
+    fn lists_are_merged_as_one_value() {
+        let err = merged("l: [1, 2]\n", "l: [1, 3]\n", "l: [0, 2]\n").unwrap_err();
+        assert_eq!(err, vec![r#"["l"]"#.to_string()]);
+        assert_eq!(
+            merged("l: [1, 2]\n", "l: [1, 3]\n", "l: [1, 2]\n").unwrap(),
+            yaml("l: [1, 3]\n")
+        );
+    }
+
+    #[test]
+    fn no_ancestor_merges_disjoint_additions() {
+        let out = merge_documents(None, &yaml("a: 1\n"), &yaml("b: 2\n")).unwrap();
+        assert_eq!(out, yaml("b: 2\na: 1\n"));
+        let err = merge_documents(None, &yaml("a: 1\n"), &yaml("a: 2\n")).unwrap_err();
+        assert_eq!(err, vec![r#"["a"]"#.to_string()]);
+    }
+
+    #[test]
+    fn documents_merge_one_by_one() {
+        let out = merged(
+            "a: 1\n---\nb: 1\n",
+            "a: 2\n---\nb: 1\n",
+            "a: 1\n---\nb: 2\n",
+        )
+        .unwrap();
+        assert_eq!(out, yaml("a: 2\n---\nb: 2\n"));
+        let err = merged(
+            "a: 1\n---\nb: 1\n",
+            "a: 1\n---\nb: 3\n",
+            "a: 1\n---\nb: 2\n",
+        )
+        .unwrap_err();
+        assert_eq!(err, vec![r#"(document 2) ["b"]"#.to_string()]);
+    }
+
+    #[test]
+    fn drivers_use_the_given_binary() {
+        let cfg = driver_config("/opt/rsops");
+        assert!(cfg.contains(&(
+            "merge.rsops.driver",
+            "/opt/rsops git merge %O %A %B %P".to_owned()
+        )));
+        assert!(cfg.contains(&("diff.rsops.textconv", "/opt/rsops git textconv".to_owned())));
+        assert!(cfg.contains(&("diff.rsops.cachetextconv", "false".to_owned())));
+    }
 }

@@ -1,24 +1,593 @@
-//! `rsops set`: Set one value of an encrypted file.
+//! `rsops set`: set one value of an encrypted file in place (CLI.md §5),
+//! and sops's legacy `--set '["a"] 7' FILE` form.
+//!
+//! The value is JSON, read like sops 3.11 reads it: a string stays a string,
+//! every number becomes a float, `true`/`false` a bool, `null` null, and an
+//! object a map read by the JSON store (key order kept). A top-level array is
+//! refused. The file is decrypted with its data key, changed, and re-sealed
+//! with the same key: untouched values keep their exact `ENC[...]`.
+
+use std::path::Path;
 
 use clap::Args;
+use rsops_core::env;
+use rsops_core::treepath::{self, Component, EditError};
+use rsops_format::{json, Value};
 
+use super::open;
 use crate::args::CommonArgs;
 use crate::exit::{self, CmdResult, Failure};
 
 /// Arguments of `rsops set`.
 #[derive(Debug, Args)]
 pub struct SetArgs {
-    /// The file.
+    /// The encrypted file, changed in place.
     pub file: Option<String>,
+    /// The tree path, e.g. `["db"]["password"]`, then the JSON value (or,
+    /// with --value-file, the path of a file holding it; omitted with
+    /// --value-stdin).
+    #[arg(allow_negative_numbers = true, value_name = "PATH [VALUE]")]
+    pub rest: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// VALUE is the path of a file holding the JSON value (keeps the secret
+    /// out of process listings).
+    #[arg(long)]
+    pub value_file: bool,
+    /// Read the JSON value from stdin (keeps the secret out of process
+    /// listings); then only FILE and PATH are given.
+    #[arg(long)]
+    pub value_stdin: bool,
+    /// Accepted for compatibility with sops; has no effect on `set`.
+    #[arg(long)]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+    /// Do not check the MAC.
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// Order in which key types are tried, e.g. `age,pgp`.
+    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
+    pub decryption_order: Option<String>,
+    /// Leave the file untouched when PATH already holds VALUE.
+    #[arg(long)]
+    pub idempotent: bool,
+}
+
+/// One change to apply to a file.
+struct SetJob<'a> {
+    file: &'a str,
+    path: Vec<Component>,
+    value: Value,
+    common: &'a CommonArgs,
+    ignore_mac: bool,
+    decryption_order: Option<&'a str>,
+    idempotent: bool,
 }
 
 /// Runs `rsops set`.
 pub fn run(args: &SetArgs) -> CmdResult {
-    let _ = args;
+    if args.value_file && args.value_stdin {
+        return Err(Failure::new(
+            exit::GENERIC,
+            "Error: cannot use both --value-file and --value-stdin",
+        ));
+    }
+    let (file, path_arg, value_arg) = positionals(args)?;
+    let path = parse_path(path_arg, "Invalid set index format")?;
+    let json = if args.value_stdin {
+        read_stdin()?
+    } else if args.value_file {
+        read_value_file(value_arg.unwrap_or_default())?
+    } else {
+        value_arg.unwrap_or_default().as_bytes().to_vec()
+    };
+    let value = parse_value(&json)?;
+    apply(SetJob {
+        file,
+        path,
+        value,
+        common: &args.common,
+        ignore_mac: args.ignore_mac,
+        decryption_order: args.decryption_order.as_deref(),
+        idempotent: args.idempotent,
+    })
+}
+
+/// sops's legacy `--set 'PATH VALUE' FILE`: `spec` is split right after the
+/// first `] ` into the path (trailing spaces trimmed) and the JSON value;
+/// the file is rewritten in place. Same as [`run_legacy_set_with`] without
+/// `--ignore-mac` and with the default decryption order.
+#[allow(dead_code)] // called from main.rs's legacy mode
+pub fn run_legacy_set(file: &str, spec: &str, common: &CommonArgs) -> CmdResult {
+    run_legacy_set_with(file, spec, common, false, None)
+}
+
+/// [`run_legacy_set`] with the legacy `--ignore-mac` and
+/// `--decryption-order` flags.
+#[allow(dead_code)] // called from main.rs's legacy mode
+pub fn run_legacy_set_with(
+    file: &str,
+    spec: &str,
+    common: &CommonArgs,
+    ignore_mac: bool,
+    decryption_order: Option<&str>,
+) -> CmdResult {
+    let (path_text, json) = split_legacy_spec(spec)?;
+    // sops reads the value before the path: its errors come first.
+    let value = parse_value(json.as_bytes())?;
+    let path = parse_path(path_text, "Invalid --set format")?;
+    apply(SetJob {
+        file,
+        path,
+        value,
+        common,
+        ignore_mac,
+        decryption_order,
+        idempotent: false,
+    })
+}
+
+/// Splits a legacy `--set` argument into its path and its JSON value.
+fn split_legacy_spec(spec: &str) -> CmdResult<(&str, &str)> {
+    let Some(at) = spec.find("] ") else {
+        return Err(Failure::new(
+            exit::INVALID_SET_FORMAT,
+            "Invalid --set format: expected a path and a JSON value separated by a space, e.g. --set '[\"key\"] \"value\"'",
+        ));
+    };
+    let (left, right) = spec.split_at(at + 2);
+    Ok((left.trim_end_matches(' '), right))
+}
+
+/// The file, path and (unless `--value-stdin`) value arguments, checking
+/// their number like sops (exit 100).
+fn positionals(args: &SetArgs) -> CmdResult<(&str, &str, Option<&str>)> {
+    let mut all = args.file.iter().chain(args.rest.iter()).map(String::as_str);
+    let wanted = if args.value_stdin { 2 } else { 3 };
+    let count = usize::from(args.file.is_some()) + args.rest.len();
+    if count != wanted {
+        let message = if args.value_stdin {
+            "Error: file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used."
+        } else {
+            "Error: no file specified, or index and value are missing. Need precisely 3 positional arguments."
+        };
+        return Err(Failure::new(exit::NO_FILE_SPECIFIED, message));
+    }
+    match (all.next(), all.next(), all.next()) {
+        (Some(f), Some(p), v) => Ok((f, p, v)),
+        _ => Err(Failure::new(
+            exit::NO_FILE_SPECIFIED,
+            "Error: no file specified, or index and value are missing",
+        )),
+    }
+}
+
+/// Parses a set/unset path; any syntax error (or an empty path) is
+/// `message` with exit 7.
+pub(crate) fn parse_path(text: &str, message: &str) -> CmdResult<Vec<Component>> {
+    match treepath::parse(text) {
+        Ok(p) if !p.is_empty() => Ok(p),
+        Ok(_) => Err(Failure::new(
+            exit::INVALID_SET_FORMAT,
+            format!("{message}: the path is empty; write it like [\"key\"][0]"),
+        )),
+        Err(e) => Err(Failure::new(
+            exit::INVALID_SET_FORMAT,
+            format!("{message}: {e}; write the path like [\"key\"][0]"),
+        )),
+    }
+}
+
+fn read_stdin() -> CmdResult<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+        Failure::new(
+            exit::GENERIC,
+            format!("Error reading the value from stdin: {e}"),
+        )
+    })?;
+    Ok(buf)
+}
+
+fn read_value_file(path: &str) -> CmdResult<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        Failure::new(
+            exit::GENERIC,
+            format!("Error reading the value file {path}: {e}"),
+        )
+    })
+}
+
+/// Decrypts the file, sets the value, and writes the file back unless
+/// `--idempotent` found nothing to change.
+fn apply(job: SetJob<'_>) -> CmdResult {
+    ensure_exists(job.file)?;
+    let mut decrypted = open::decrypt(
+        Some(job.file),
+        job.common,
+        job.decryption_order,
+        job.ignore_mac,
+    )?;
+    let doc = decrypted.file.docs.first_mut().ok_or_else(|| {
+        Failure::new(
+            exit::GENERIC,
+            "the file has no document to set a value in",
+        )
+    })?;
+    let changed = treepath::set(doc, &job.path, job.value).map_err(edit_failure)?;
+    if !changed && job.idempotent {
+        return Ok(());
+    }
+    renew_on_write(&mut decrypted);
+    let bytes = decrypted.seal()?;
+    open::write_back(job.file, &bytes)
+}
+
+/// sops stamps a new `lastmodified` (and so a new MAC) whenever it writes
+/// the file, even when no value changed; `seal` keeps them when the values
+/// are unchanged unless the stored MAC is cleared first.
+pub(crate) fn renew_on_write(decrypted: &mut open::Decrypted) {
+    decrypted.file.metadata.mac.clear();
+}
+
+/// sops reports a missing file as a read error (exit 2).
+pub(crate) fn ensure_exists(file: &str) -> CmdResult {
+    if Path::new(file).exists() {
+        return Ok(());
+    }
     Err(Failure::new(
-        exit::GENERIC,
-        "rsops set is not implemented yet",
+        exit::COULD_NOT_READ_INPUT_FILE,
+        format!("Error reading file: {file}: no such file or directory"),
     ))
+}
+
+/// The failure for a path that cannot be applied to the tree.
+pub(crate) fn edit_failure(e: EditError) -> Failure {
+    Failure::new(exit::GENERIC, e.to_string())
+}
+
+/// Reads a `set` value as sops 3.11 does (Go `encoding/json` into an
+/// interface, then the JSON store for objects).
+pub(crate) fn parse_value(text: &[u8]) -> CmdResult<Value> {
+    let invalid = || {
+        Failure::new(
+            exit::INVALID_SET_FORMAT,
+            "Value for --set is not valid JSON: give a JSON value, e.g. '\"text\"', 5, true or {\"k\": \"v\"}",
+        )
+    };
+    let kind = check_json(text).ok_or_else(invalid)?;
+    let format = || {
+        Failure::new(
+            exit::INVALID_SET_FORMAT,
+            "Invalid --set value format: a JSON array cannot be set as a whole; set its elements one by one",
+        )
+    };
+    match kind {
+        JsonKind::Array => Err(format()),
+        JsonKind::Object => json::parse(text).map(Value::Map).map_err(|_| format()),
+        JsonKind::Scalar => scalar_value(text).ok_or_else(invalid),
+    }
+}
+
+/// Decodes a validated JSON scalar with the JSON store's rules (numbers are
+/// floats, invalid UTF-8 becomes U+FFFD) by reading it as an object member.
+fn scalar_value(text: &[u8]) -> Option<Value> {
+    let mut wrapped = b"{\"v\":".to_vec();
+    wrapped.extend_from_slice(text);
+    wrapped.push(b'}');
+    let map = json::parse(&wrapped).ok()?;
+    map.get("v").cloned()
+}
+
+/// The shape of a valid JSON text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JsonKind {
+    Object,
+    Array,
+    Scalar,
+}
+
+/// Go's `encoding/json` nesting limit.
+const MAX_JSON_DEPTH: usize = 10_000;
+
+/// Checks that `text` is exactly one JSON value (surrounded by optional
+/// whitespace) the way Go's decoder does, including that every number fits
+/// a float64. Iterative, so deep nesting cannot overflow the stack.
+fn check_json(text: &[u8]) -> Option<JsonKind> {
+    let mut r = JsonCheck { b: text, pos: 0 };
+    r.ws();
+    let kind = match r.peek()? {
+        b'{' => JsonKind::Object,
+        b'[' => JsonKind::Array,
+        _ => JsonKind::Scalar,
+    };
+    let mut stack: Vec<u8> = Vec::new();
+    'value: loop {
+        if stack.len() > MAX_JSON_DEPTH {
+            return None;
+        }
+        r.ws();
+        match r.peek()? {
+            b'{' => {
+                r.pos += 1;
+                r.ws();
+                if r.eat(b'}') {
+                    // empty object: a complete value
+                } else {
+                    stack.push(b'{');
+                    r.member_key()?;
+                    continue 'value;
+                }
+            }
+            b'[' => {
+                r.pos += 1;
+                r.ws();
+                if !r.eat(b']') {
+                    stack.push(b'[');
+                    continue 'value;
+                }
+            }
+            _ => r.scalar()?,
+        }
+        // After a complete value: close containers or move to the next item.
+        loop {
+            r.ws();
+            match stack.last() {
+                None => {
+                    return (r.pos == text.len()).then_some(kind);
+                }
+                Some(&open) => {
+                    let close = if open == b'{' { b'}' } else { b']' };
+                    if r.eat(b',') {
+                        if open == b'{' {
+                            r.ws();
+                            r.member_key()?;
+                        }
+                        continue 'value;
+                    }
+                    if !r.eat(close) {
+                        return None;
+                    }
+                    stack.pop();
+                }
+            }
+        }
+    }
+}
+
+/// A cursor over JSON text for [`check_json`].
+struct JsonCheck<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl JsonCheck<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.pos += 1;
+        }
+    }
+
+    /// `"key"` then `:` (whitespace allowed around the colon).
+    fn member_key(&mut self) -> Option<()> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string()?;
+        self.ws();
+        self.eat(b':').then_some(())
+    }
+
+    fn scalar(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string(),
+            b'-' | b'0'..=b'9' => self.number(),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.pos.checked_add(word.len())?;
+        (self.b.get(self.pos..end)? == word).then(|| self.pos = end)
+    }
+
+    /// A string: any byte but controls; escapes checked. Invalid UTF-8 is
+    /// accepted (Go replaces it when decoding).
+    fn string(&mut self) -> Option<()> {
+        self.pos += 1;
+        loop {
+            let c = self.peek()?;
+            self.pos += 1;
+            match c {
+                b'"' => return Some(()),
+                b'\\' => {
+                    let e = self.peek()?;
+                    self.pos += 1;
+                    match e {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            for _ in 0..4 {
+                                if !self.peek()?.is_ascii_hexdigit() {
+                                    return None;
+                                }
+                                self.pos += 1;
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+                0..=0x1f => return None,
+                _ => {}
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.pos;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.pos += 1;
+        }
+        self.pos - start
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, finite as a float64.
+    fn number(&mut self) -> Option<()> {
+        let start = self.pos;
+        self.eat(b'-');
+        if self.eat(b'0') {
+            // no more integer digits allowed after a leading zero
+        } else if self.digits() == 0 {
+            return None;
+        }
+        if self.eat(b'.') && self.digits() == 0 {
+            return None;
+        }
+        if self.eat(b'e') || self.eat(b'E') {
+            if !self.eat(b'+') {
+                self.eat(b'-');
+            }
+            if self.digits() == 0 {
+                return None;
+            }
+        }
+        let text = std::str::from_utf8(self.b.get(start..self.pos)?).ok()?;
+        text.parse::<f64>().ok().filter(|f| f.is_finite()).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(s: &str) -> Option<JsonKind> {
+        check_json(s.as_bytes())
+    }
+
+    #[test]
+    fn json_check_accepts_what_go_accepts() {
+        for ok in [
+            "5",
+            " -0.5e+3 ",
+            "\"a\\u00e9\\n\"",
+            "true",
+            "null",
+            "{}",
+            "{\"a\": [1, {\"b\": null}], \"c\": \"d\"}",
+            "[]",
+            "[1,[2,[3]]]",
+            "\n{\"a\":1}\n",
+        ] {
+            assert!(kind(ok).is_some(), "{ok}");
+        }
+        assert_eq!(kind("{\"a\":1}"), Some(JsonKind::Object));
+        assert_eq!(kind("[1]"), Some(JsonKind::Array));
+        assert_eq!(kind("\"x\""), Some(JsonKind::Scalar));
+    }
+
+    #[test]
+    fn json_check_rejects_what_go_rejects() {
+        for bad in [
+            "",
+            " ",
+            "x",
+            "'a'",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "1e400",
+            "tru",
+            "truex",
+            "\"a",
+            "\"\\x\"",
+            "\"\t\"",
+            "{\"a\":1} x",
+            "{\"a\":1}}",
+            "{\"a\" 1}",
+            "{a:1}",
+            "{\"a\":1,}",
+            "[1,]",
+            "[1",
+            "\u{feff}5",
+        ] {
+            assert!(kind(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded_without_recursion() {
+        let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+        assert!(kind(&deep).is_none());
+        let ok = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(kind(&ok), Some(JsonKind::Array));
+    }
+
+    #[test]
+    fn values_follow_sops_types() {
+        assert_eq!(parse_value(b"5").unwrap(), Value::Float(5.0));
+        assert_eq!(parse_value(b"\"s\"").unwrap(), Value::Str("s".into()));
+        assert_eq!(parse_value(b"true").unwrap(), Value::Bool(true));
+        assert_eq!(parse_value(b"null").unwrap(), Value::Null);
+        let Value::Map(m) = parse_value(b"{\"z\":1,\"a\":\"b\"}").unwrap() else {
+            panic!("not a map");
+        };
+        let keys: Vec<_> = m.entries().filter_map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["z", "a"]);
+        assert_eq!(m.get("z"), Some(&Value::Float(1.0)));
+        assert_eq!(
+            parse_value(b"\"\\ud800\"").unwrap(),
+            Value::Str("\u{fffd}".into())
+        );
+    }
+
+    #[test]
+    fn value_errors_use_exit_7() {
+        let e = parse_value(b"[1]").unwrap_err();
+        assert_eq!(e.code, exit::INVALID_SET_FORMAT);
+        assert!(e.message.starts_with("Invalid --set value format"));
+        let e = parse_value(b"nope").unwrap_err();
+        assert_eq!(e.code, exit::INVALID_SET_FORMAT);
+        assert!(e.message.starts_with("Value for --set is not valid JSON"));
+    }
+
+    #[test]
+    fn legacy_spec_splits_after_first_bracket_space() {
+        assert_eq!(
+            split_legacy_spec("[\"a\"][0]  {\"b\": \"] x\"}").unwrap(),
+            ("[\"a\"][0]", " {\"b\": \"] x\"}")
+        );
+        assert_eq!(split_legacy_spec("[\"a\"] 7").unwrap(), ("[\"a\"]", "7"));
+        assert_eq!(
+            split_legacy_spec("[\"a\"]7").unwrap_err().code,
+            exit::INVALID_SET_FORMAT
+        );
+    }
+
+    #[test]
+    fn paths_must_parse_and_be_non_empty() {
+        assert_eq!(
+            parse_path("", "Invalid set index format").unwrap_err().code,
+            exit::INVALID_SET_FORMAT
+        );
+        let e = parse_path("[x]", "Invalid set index format").unwrap_err();
+        assert!(e.message.starts_with("Invalid set index format"));
+        assert_eq!(parse_path("[\"a\"][1]", "m").unwrap().len(), 2);
+    }
 }

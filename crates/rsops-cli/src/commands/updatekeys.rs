@@ -1,24 +1,446 @@
-//! `rsops updatekeys`: Re-wrap the data key for the keys the creation rules name now.
+//! `rsops updatekeys FILE|DIR...`: replace a file's key groups by those of
+//! the creation rule that matches it now and re-wrap the **same** data key
+//! (CLI.md §2.1, CONFIG.md §4). Values, `lastmodified` and `mac` are not
+//! touched. The changes are shown per group (`+++ key` / `--- key`) and
+//! confirmed with `Is this okay? (y/n):` unless `-y`.
+//!
+//! Beyond sops (its issue #1071): a directory argument updates every sops
+//! file under it that a creation rule matches; files that are not sops
+//! files are skipped silently, sops files no rule matches are reported as
+//! skipped.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use rsops_core::config::{rule_match_path, ConfigError};
+use rsops_core::datakey;
+use rsops_core::metadata::{KeyGroup, Metadata};
+use rsops_format::{store, Format};
+use rsops_keys::MasterKey;
 
+use super::open::Loaded;
+use super::{core_failure, decryption_order, read_failure};
 use crate::args::CommonArgs;
 use crate::exit::{self, CmdResult, Failure};
 
 /// Arguments of `rsops updatekeys`.
 #[derive(Debug, Args)]
 pub struct UpdatekeysArgs {
-    /// The file.
-    pub file: Option<String>,
+    /// Encrypted files, or directories to search for encrypted files.
+    pub files: Vec<String>,
+    /// Pre-approve all changes and run non-interactively.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     #[command(flatten)]
     pub common: CommonArgs,
+    /// Order in which key types are tried when recovering the data key.
+    #[arg(long, env = rsops_core::env::SOPS_DECRYPTION_ORDER)]
+    pub decryption_order: Option<String>,
+}
+
+/// What happened to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// New key groups written.
+    Updated,
+    /// The file already has the rule's keys: nothing written.
+    UpToDate,
+    /// The user answered `n`.
+    Declined,
+    /// Directory mode: not updated, with the reason (`None`: not a sops
+    /// file, not reported).
+    Skipped(Option<String>),
+}
+
+/// How a file was named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// Named directly: every problem is an error.
+    Explicit,
+    /// Found under a directory argument: files that are not sops files or
+    /// that no rule matches are skipped.
+    Walked,
 }
 
 /// Runs `rsops updatekeys`.
 pub fn run(args: &UpdatekeysArgs) -> CmdResult {
-    let _ = args;
-    Err(Failure::new(
+    if !crate::config::from_file_dir_enabled()
+        && crate::config::find(args.common.config.as_deref()).is_none()
+    {
+        return Err(no_config());
+    }
+    if args.files.is_empty() {
+        return Err(Failure::new(
+            exit::NO_FILE_SPECIFIED,
+            "Error: no file specified",
+        ));
+    }
+    let order = decryption_order(args.decryption_order.as_deref())?;
+    let targets = targets(&args.files)?;
+    let single = args.files.len() == 1 && targets.len() == 1 && targets[0].1 == Origin::Explicit;
+    let mut failed = 0usize;
+    for (path, origin) in &targets {
+        match update_file(path, *origin, args, &order) {
+            Ok(outcome) => report(path, &outcome),
+            Err(f) if single => return Err(f),
+            Err(f) => {
+                failed += 1;
+                eprintln!("{}: {}", path.display(), f.message);
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Failure::new(
+            exit::GENERIC,
+            format!("failed updating {failed} key(s)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The "config file not found" failure.
+fn no_config() -> Failure {
+    Failure::new(
         exit::GENERIC,
-        "rsops updatekeys is not implemented yet",
-    ))
+        "config file not found: updatekeys takes the keys from the creation rules of .sops.yaml; create one (or pass --config)",
+    )
+}
+
+/// Expands the arguments: files as given, directories into the files under
+/// them (sorted, `.git` and symbolic links to directories skipped).
+fn targets(args: &[String]) -> CmdResult<Vec<(PathBuf, Origin)>> {
+    let mut out = Vec::new();
+    for arg in args {
+        let path = PathBuf::from(arg);
+        if path.is_dir() {
+            walk(&path, &mut out).map_err(|e| {
+                Failure::new(exit::GENERIC, format!("Error reading directory {arg}: {e}"))
+            })?;
+        } else {
+            out.push((path, Origin::Explicit));
+        }
+    }
+    Ok(out)
+}
+
+/// Collects the regular files under `dir`, depth first, in name order.
+fn walk(dir: &Path, out: &mut Vec<(PathBuf, Origin)>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            if entry.file_name() != ".git" {
+                walk(&path, out)?;
+            }
+        } else if kind.is_file() || (kind.is_symlink() && path.is_file()) {
+            out.push((path, Origin::Walked));
+        }
+    }
+    Ok(())
+}
+
+/// Prints the result line for a file (stderr, like sops's log lines).
+fn report(path: &Path, outcome: &Outcome) {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let shown = abs.display();
+    match outcome {
+        Outcome::Updated => eprintln!("File {shown} synced with new keys"),
+        Outcome::UpToDate => eprintln!("File {shown} already up to date"),
+        Outcome::Declined => eprintln!("File {shown} left unchanged"),
+        Outcome::Skipped(Some(reason)) => eprintln!("Skipping {shown}: {reason}"),
+        Outcome::Skipped(None) => {}
+    }
+}
+
+/// Updates one file.
+fn update_file(
+    path: &Path,
+    origin: Origin,
+    args: &UpdatekeysArgs,
+    order: &[rsops_keys::KeyKind],
+) -> CmdResult<Outcome> {
+    let walked = origin == Origin::Walked;
+    let abs = std::path::absolute(path)
+        .map_err(|e| Failure::new(exit::GENERIC, format!("Error: {}: {e}", path.display())))?;
+    if !abs.exists() {
+        return Err(Failure::new(
+            exit::GENERIC,
+            format!("stat {}: no such file or directory", abs.display()),
+        ));
+    }
+    let common = &args.common;
+    let match_path = common
+        .filename_override
+        .as_deref()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| abs.clone());
+    let config = crate::config::load_for_file(common.config.as_deref(), Some(&match_path))?
+        .ok_or_else(no_config)?;
+    let format = input_format(common, &match_path);
+    let bytes = std::fs::read(&abs).map_err(|e| {
+        Failure::new(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            format!("Error reading file {}: {e}", abs.display()),
+        )
+    })?;
+    let parsed = store::load_encrypted(format, &bytes);
+    let (docs, meta) = match parsed {
+        Ok((docs, Some(meta))) => (docs, meta),
+        _ if walked => return Ok(Outcome::Skipped(None)),
+        Ok((_, None)) => {
+            return Err(Failure::new(
+                exit::GENERIC,
+                "sops metadata not found: the file is not encrypted (or not a sops file of this type; try --input-type)",
+            ))
+        }
+        Err(e) => return Err(read_failure(e, format)),
+    };
+    if !walked {
+        eprintln!("Syncing keys for file {}", abs.display());
+    }
+    let metadata = match Metadata::from_tree(&meta) {
+        Ok(md) => md,
+        Err(_) if walked => return Ok(Outcome::Skipped(None)),
+        Err(e) => return Err(core_failure(e, false)),
+    };
+    let match_abs = std::path::absolute(&match_path).unwrap_or(match_path);
+    let rule = match config
+        .config
+        .creation_rule(&rule_match_path(&config.dir, &match_abs))
+    {
+        Ok(Some(rule)) => rule,
+        Ok(None) => {
+            return Err(Failure::new(
+                exit::GENERIC,
+                format!(
+                    "The config file {} does not contain any creation rule",
+                    config.path.display()
+                ),
+            ))
+        }
+        Err(ConfigError::NoMatchingRule) if walked => {
+            return Ok(Outcome::Skipped(Some(
+                "no creation rule matches it".to_owned(),
+            )))
+        }
+        Err(e) => return Err(Failure::new(exit::GENERIC, e.to_string())),
+    };
+    if walked {
+        eprintln!("Syncing keys for file {}", abs.display());
+    }
+    let new_groups = &rule.key_groups;
+    if new_groups.is_empty() || new_groups.iter().any(Vec::is_empty) {
+        return Err(Failure::new(
+            exit::GENERIC,
+            format!(
+                "the creation rule matching {} has an empty key group (or no keys): add keys to it in {}",
+                abs.display(),
+                config.path.display()
+            ),
+        ));
+    }
+    let diffs = diff_key_groups(&metadata.key_groups, new_groups);
+    let old_threshold = metadata.shamir_threshold;
+    let threshold = old_threshold.min(new_groups.len());
+    let keys_change = diffs
+        .iter()
+        .any(|d| !d.added.is_empty() || !d.removed.is_empty());
+    if !keys_change && threshold == old_threshold {
+        return Ok(Outcome::UpToDate);
+    }
+    eprint!("{}", render_changes(old_threshold, threshold, &diffs));
+    if !args.yes && !confirm()? {
+        return Ok(Outcome::Declined);
+    }
+    let service = crate::key_service(common)?;
+    let key =
+        datakey::unwrap(&metadata, service.as_ref(), order).map_err(|e| core_failure(e, false))?;
+    let emit = crate::config::emit_options(Some(&config), common.indent)?;
+    let mut loaded = Loaded {
+        docs,
+        metadata,
+        input_format: format,
+        output_format: format,
+        emit,
+    };
+    super::groups::rewrap(
+        &mut loaded.metadata,
+        new_groups,
+        threshold,
+        &key,
+        service.as_ref(),
+        false,
+    )?;
+    let out = loaded.render()?;
+    super::open::write_back(&abs.to_string_lossy(), &out)?;
+    Ok(Outcome::Updated)
+}
+
+/// The input store: `--input-type`, else from the file name.
+fn input_format(common: &CommonArgs, path: &Path) -> Format {
+    common
+        .input_type
+        .as_deref()
+        .and_then(Format::from_name)
+        .unwrap_or_else(|| Format::from_path(&path.to_string_lossy()))
+}
+
+/// The difference between one old and one new key group (by key string).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct GroupDiff {
+    /// Keys in both.
+    common: Vec<String>,
+    /// Keys only in the new group.
+    added: Vec<String>,
+    /// Keys only in the old group.
+    removed: Vec<String>,
+}
+
+/// Compares the file's groups with the rule's, group by group (as many
+/// diffs as the longer list has groups), like sops.
+fn diff_key_groups(old: &[KeyGroup], new: &[Vec<MasterKey>]) -> Vec<GroupDiff> {
+    (0..old.len().max(new.len()))
+        .map(|i| {
+            let ours: Vec<String> = old
+                .get(i)
+                .map(super::groups::key_strings)
+                .unwrap_or_default();
+            let theirs: Vec<String> = new
+                .get(i)
+                .map(|g| g.iter().map(MasterKey::key_string).collect())
+                .unwrap_or_default();
+            let mut d = GroupDiff::default();
+            for k in &theirs {
+                if ours.contains(k) {
+                    d.common.push(k.clone());
+                } else {
+                    d.added.push(k.clone());
+                }
+            }
+            d.removed = ours.into_iter().filter(|k| !theirs.contains(k)).collect();
+            d
+        })
+        .collect()
+}
+
+/// The change listing sops prints before asking (threshold line, then per
+/// group `Group N` with common keys indented, `+++ added`, `--- removed`).
+fn render_changes(old_threshold: usize, threshold: usize, diffs: &[GroupDiff]) -> String {
+    let mut s = String::from("The following changes will be made to the file's groups:\n");
+    if old_threshold > 0 && old_threshold == threshold {
+        s.push_str(&format!("shamir_threshold: {threshold}\n"));
+    } else {
+        if threshold > 0 {
+            s.push_str(&format!("+++ shamir_threshold: {threshold}\n"));
+        }
+        if old_threshold > 0 {
+            s.push_str(&format!("--- shamir_threshold: {old_threshold}\n"));
+        }
+    }
+    for (i, d) in diffs.iter().enumerate() {
+        s.push_str(&format!("Group {}\n", i + 1));
+        for k in &d.common {
+            s.push_str(&format!("    {k}\n"));
+        }
+        for k in &d.added {
+            s.push_str(&format!("+++ {k}\n"));
+        }
+        for k in &d.removed {
+            s.push_str(&format!("--- {k}\n"));
+        }
+    }
+    s
+}
+
+/// Asks `Is this okay? (y/n):` until the answer is `y` or `n`; stdin at
+/// end of file is an error.
+fn confirm() -> CmdResult<bool> {
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock();
+    answer(&mut lines, &mut std::io::stderr())
+}
+
+/// The prompt loop over any input (testable).
+fn answer(input: &mut dyn BufRead, prompt: &mut dyn std::io::Write) -> CmdResult<bool> {
+    loop {
+        let _ = write!(prompt, "Is this okay? (y/n):");
+        let _ = prompt.flush();
+        let mut line = String::new();
+        let read = input
+            .read_line(&mut line)
+            .map_err(|e| Failure::new(exit::GENERIC, format!("Error reading the answer: {e}")))?;
+        if read == 0 {
+            let _ = writeln!(prompt);
+            return Err(Failure::new(
+                exit::GENERIC,
+                "Error: no answer to \"Is this okay?\" (standard input is closed): pass -y to update without asking",
+            ));
+        }
+        match line.trim() {
+            "y" => return Ok(true),
+            "n" => return Ok(false),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsops_core::metadata::KeyEntry;
+
+    fn age(r: &str) -> MasterKey {
+        MasterKey::Age {
+            recipient: r.to_owned(),
+        }
+    }
+
+    fn group(keys: &[&str]) -> KeyGroup {
+        KeyGroup {
+            keys: keys
+                .iter()
+                .map(|k| KeyEntry {
+                    key: age(k),
+                    enc: String::new(),
+                    created_at: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn diff_per_group_like_sops() {
+        let old = vec![group(&["a1"]), group(&["a2"]), group(&["a3"])];
+        let new = vec![vec![age("a1"), age("a3")], vec![age("a2")]];
+        let diffs = diff_key_groups(&old, &new);
+        assert_eq!(diffs.len(), 3);
+        assert_eq!(diffs[0].common, vec!["a1"]);
+        assert_eq!(diffs[0].added, vec!["a3"]);
+        assert_eq!(diffs[2].removed, vec!["a3"]);
+        let text = render_changes(2, 2, &diffs);
+        assert_eq!(
+            text,
+            "The following changes will be made to the file's groups:\nshamir_threshold: 2\nGroup 1\n    a1\n+++ a3\nGroup 2\n    a2\nGroup 3\n--- a3\n"
+        );
+        assert!(render_changes(2, 1, &[])
+            .contains("+++ shamir_threshold: 1\n--- shamir_threshold: 2\n"));
+        assert_eq!(
+            render_changes(0, 0, &[]),
+            "The following changes will be made to the file's groups:\n"
+        );
+    }
+
+    #[test]
+    fn prompt_loops_until_y_or_n_and_fails_on_eof() {
+        let mut out = Vec::new();
+        assert!(answer(&mut &b"maybe\ny\n"[..], &mut out).unwrap());
+        assert_eq!(out, b"Is this okay? (y/n):Is this okay? (y/n):");
+        assert!(!answer(&mut &b"n\n"[..], &mut Vec::new()).unwrap());
+        let err = answer(&mut &b""[..], &mut Vec::new()).unwrap_err();
+        assert_eq!(err.code, exit::GENERIC);
+        assert!(err.message.contains("-y"));
+    }
 }

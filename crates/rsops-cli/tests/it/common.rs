@@ -139,7 +139,7 @@ impl Scratch {
     /// Runs `program` like [`Scratch::run`], then applies `env` on top of
     /// the scratch environment: `Some(value)` sets a variable (e.g. another
     /// `GNUPGHOME`), `None` removes it.
-    pub fn run_env(
+    pub fn run_with_env(
         &self,
         program: &Path,
         args: &[&str],
@@ -167,5 +167,48 @@ impl Scratch {
             }
         }
         child.wait_with_output().expect("wait")
+    }
+}
+
+impl Scratch {
+    /// Like [`Scratch::run`], with extra environment variables (set after
+    /// the scratch defaults, so they may override `GNUPGHOME` etc.).
+    pub fn run_env(
+        &self,
+        program: &Path,
+        args: &[&str],
+        key: Option<&Path>,
+        env: &[(&str, &std::ffi::OsStr)],
+        stdin: Option<&[u8]>,
+    ) -> Output {
+        let mut c = self.command(program, key);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn");
+        {
+            use std::io::Write;
+            let mut input = child.stdin.take().expect("stdin");
+            if let Some(data) = stdin {
+                input.write_all(data).expect("write stdin");
+            }
+        }
+        child.wait_with_output().expect("wait")
+    }
+}
+
+impl Scratch {
+    /// A `Command` running rsops in the scratch directory with the demo key
+    /// and the scratch environment, for tests that need the child process
+    /// itself (signals, timing).
+    pub fn rsops_command(&self) -> Command {
+        self.command(
+            Path::new(env!("CARGO_BIN_EXE_rsops")),
+            Some(&demo_key_file()),
+        )
     }
 }

@@ -245,6 +245,33 @@ fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
+/// The analysis of a non-empty string made only of printable ASCII other
+/// than space (`0x21..=0x7E`), such as an `ENC[...]` value, in one byte pass;
+/// `None` for any other string. Such a string has no breaks, blanks or
+/// special characters, so only the indicator rules of [`analyze`] apply:
+/// an indicator as first character, or a `:` as last character (followed by
+/// the end, which counts as whitespace). `#` elsewhere is never preceded by
+/// whitespace.
+fn analyze_simple_ascii(value: &str, starts_with_marker: bool) -> Option<Analysis> {
+    let bytes = value.as_bytes();
+    if !bytes.iter().all(|b| (0x21..=0x7E).contains(b)) {
+        return None;
+    }
+    let first = *bytes.first()?;
+    let first_indicator = matches!(
+        first,
+        b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
+            | b'"' | b'%' | b'@' | b'`'
+    ) || (bytes.len() == 1 && matches!(first, b'?' | b':' | b'-'));
+    let indicators = starts_with_marker || first_indicator || bytes.ends_with(b":");
+    Some(Analysis {
+        multiline: false,
+        block_plain_allowed: !indicators,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    })
+}
+
 /// Checks what styles the content of `value` allows, as go-yaml does.
 pub(super) fn analyze(value: &str) -> Analysis {
     if value.is_empty() {
@@ -255,7 +282,14 @@ pub(super) fn analyze(value: &str) -> Analysis {
             block_allowed: false,
         };
     }
-    let mut block_indicators = value.starts_with("---") || value.starts_with("...");
+    let marker = value.starts_with("---") || value.starts_with("...");
+    analyze_simple_ascii(value, marker).unwrap_or_else(|| analyze_chars(value, marker))
+}
+
+/// The general, character-by-character analysis of a non-empty string;
+/// `marker`: it starts with `---` or `...`.
+fn analyze_chars(value: &str, marker: bool) -> Analysis {
+    let mut block_indicators = marker;
     let (mut line_breaks, mut special, mut tabs) = (false, false, false);
     let (mut leading_space, mut leading_break) = (false, false);
     let (mut trailing_space, mut trailing_break) = (false, false);
@@ -507,6 +541,39 @@ impl Writer {
                 self.write_char(c);
                 self.indention = false;
                 breaks = false;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn simple_ascii_fast_path_cases() {
+        let enc = "ENC[AES256_GCM,data:abc=,iv:x+/y,tag:z==,type:str]";
+        let a = analyze(enc);
+        assert!(a.block_plain_allowed && a.single_quoted_allowed && !a.multiline);
+        assert!(!analyze("key:").block_plain_allowed);
+        assert!(!analyze("-").block_plain_allowed);
+        assert!(analyze("-x").block_plain_allowed);
+        assert!(!analyze("---x").block_plain_allowed);
+        assert!(!analyze("#x").block_plain_allowed);
+        assert!(analyze("a#b").block_plain_allowed);
+        assert_eq!(analyze_simple_ascii("a b", false), None);
+        assert_eq!(analyze_simple_ascii("é", false), None);
+    }
+
+    proptest! {
+        /// The byte fast path agrees with the general analysis wherever it
+        /// applies.
+        #[test]
+        fn fast_path_matches_general_analysis(s in "[!-~ \\t\\n]{1,12}") {
+            let marker = s.starts_with("---") || s.starts_with("...");
+            if let Some(fast) = analyze_simple_ascii(&s, marker) {
+                prop_assert_eq!(fast, analyze_chars(&s, marker));
             }
         }
     }
