@@ -207,6 +207,18 @@ pub struct LegacyArgs {
     /// Decrypt FILE.
     #[arg(short = 'd', long)]
     pub decrypt: bool,
+    /// Generate a new data key and re-encrypt FILE (`--add-*`/`--rm-*` imply it).
+    #[arg(short = 'r', long)]
+    pub rotate: bool,
+    /// Set one value in place: `--set '["a"]["b"] "value"'`.
+    #[arg(long)]
+    pub set: Option<String>,
+    /// Show the master keys in the editor (accepted; rsops shows values only).
+    #[arg(short = 's', long)]
+    pub show_master_keys: bool,
+    /// Keys to add to or remove from FILE.
+    #[command(flatten)]
+    pub changes: crate::commands::rotate::KeyChangeArgs,
     /// Print the version and exit.
     #[arg(short = 'v', long)]
     pub version: bool,
@@ -242,4 +254,19 @@ pub struct LegacyArgs {
     /// Order in which key types are tried.
     #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
     pub decryption_order: Option<String>,
+}
+
+impl SelectionArgs {
+    /// The flags as config selection fields (the comment rules are
+    /// legacy-only flags and start unset).
+    pub fn to_fields(&self) -> rsops_core::config::SelectionFields {
+        rsops_core::config::SelectionFields {
+            unencrypted_suffix: self.unencrypted_suffix.clone(),
+            encrypted_suffix: self.encrypted_suffix.clone(),
+            unencrypted_regex: self.unencrypted_regex.clone(),
+            encrypted_regex: self.encrypted_regex.clone(),
+            unencrypted_comment_regex: None,
+            encrypted_comment_regex: None,
+        }
+    }
 }

@@ -13,7 +13,6 @@ mod signals;
 mod tempdir;
 
 use clap::Parser;
-use rsops_core::config::SelectionFields;
 use rsops_keys::{KeyService, LocalKeyService};
 
 use crate::args::{Cli, Command, CommonArgs};
@@ -39,17 +38,6 @@ pub(crate) fn key_service(common: &CommonArgs) -> CmdResult<Box<dyn KeyService>>
     Ok(Box::new(LocalKeyService::from_env()))
 }
 
-fn selection_fields(s: &args::SelectionArgs) -> SelectionFields {
-    SelectionFields {
-        unencrypted_suffix: s.unencrypted_suffix.clone(),
-        encrypted_suffix: s.encrypted_suffix.clone(),
-        unencrypted_regex: s.unencrypted_regex.clone(),
-        encrypted_regex: s.encrypted_regex.clone(),
-        unencrypted_comment_regex: None,
-        encrypted_comment_regex: None,
-    }
-}
-
 fn run(cli: Cli) -> CmdResult {
     match &cli.command {
         Some(Command::Encrypt(a)) => encrypt::run(&encrypt::EncryptRequest {
@@ -57,7 +45,7 @@ fn run(cli: Cli) -> CmdResult {
             common: &a.common,
             output: &a.output,
             keys: &a.keys,
-            selection: selection_fields(&a.selection),
+            selection: a.selection.to_fields(),
             mac_only_encrypted: a.mac_only_encrypted,
         }),
         Some(Command::Decrypt(a)) => decrypt::run(&decrypt::DecryptRequest {
@@ -84,7 +72,8 @@ fn run(cli: Cli) -> CmdResult {
     }
 }
 
-/// sops's legacy mode: `rsops -e FILE`, `rsops -d FILE`.
+/// sops's legacy mode: `rsops -e FILE`, `-d`, `-r`, `--set`, `--add-*`/`--rm-*`,
+/// and plain `rsops FILE` (edit).
 fn legacy(cli: &Cli) -> CmdResult {
     let l = &cli.legacy;
     if l.version {
@@ -103,8 +92,34 @@ fn legacy(cli: &Cli) -> CmdResult {
             "Error: no file specified; see rsops --help",
         ));
     };
-    if l.encrypt && l.decrypt {
-        warn("More than one command (--encrypt, --decrypt) has been specified. Only the changes made by the last one will be visible.");
+    let changes = commands::rotate::KeyChanges::from_flags(
+        &l.changes,
+        l.keys.encryption_context.as_deref(),
+        l.keys.aws_profile.as_deref(),
+    )?;
+    let rotate = l.rotate || l.changes.any();
+    let modes = [l.encrypt, l.decrypt, rotate, l.set.is_some()];
+    if modes.iter().filter(|m| **m).count() > 1 {
+        warn("More than one command (--encrypt, --decrypt, --rotate, --set) has been specified. Only the changes made by the last one will be visible.");
+    }
+    if let Some(spec) = l.set.as_deref() {
+        return commands::set::run_legacy_set_with(
+            file,
+            spec,
+            &l.common,
+            l.ignore_mac,
+            l.decryption_order.as_deref(),
+        );
+    }
+    if rotate {
+        return commands::rotate::rotate(&commands::rotate::RotateRequest {
+            file,
+            common: &l.common,
+            output: &l.output,
+            changes: &changes,
+            decryption_order: l.decryption_order.as_deref(),
+            ignore_mac: l.ignore_mac,
+        });
     }
     if l.decrypt {
         return decrypt::run(&decrypt::DecryptRequest {
@@ -116,10 +131,10 @@ fn legacy(cli: &Cli) -> CmdResult {
             decryption_order: l.decryption_order.as_deref(),
         });
     }
+    let mut selection = l.selection.to_fields();
+    selection.unencrypted_comment_regex = l.unencrypted_comment_regex.clone();
+    selection.encrypted_comment_regex = l.encrypted_comment_regex.clone();
     if l.encrypt {
-        let mut selection = selection_fields(&l.selection);
-        selection.unencrypted_comment_regex = l.unencrypted_comment_regex.clone();
-        selection.encrypted_comment_regex = l.encrypted_comment_regex.clone();
         return encrypt::run(&encrypt::EncryptRequest {
             file: Some(file),
             common: &l.common,
@@ -129,10 +144,18 @@ fn legacy(cli: &Cli) -> CmdResult {
             mac_only_encrypted: l.mac_only_encrypted,
         });
     }
-    Err(Failure::new(
-        exit::GENERIC,
-        "editing files (rsops FILE / rsops edit) is not supported yet: use rsops decrypt and rsops encrypt",
-    ))
+    commands::edit::run_legacy(
+        file,
+        &commands::edit::EditRequest {
+            common: &l.common,
+            keys: &l.keys,
+            selection: &selection,
+            mac_only_encrypted: l.mac_only_encrypted,
+            ignore_mac: l.ignore_mac,
+            decryption_order: l.decryption_order.as_deref(),
+            show_master_keys: l.show_master_keys,
+        },
+    )
 }
 
 fn main() {

@@ -373,7 +373,10 @@ mod tests {
         m.push("k", Value::Str("v".into()));
         let mut doc = Map::new();
         doc.push("a", Value::Int(1));
-        doc.push("l", list(vec![Value::Str("x".into()), Value::Str("y".into())]));
+        doc.push(
+            "l",
+            list(vec![Value::Str("x".into()), Value::Str("y".into())]),
+        );
         doc.push("m", Value::Map(m));
         doc.push("s", Value::Str("str".into()));
         doc
@@ -638,7 +641,9 @@ mod tests {
             }
             fn walk_map(m: &Map, at: &mut Vec<Component>, out: &mut Vec<(Vec<Component>, Value)>) {
                 for e in m.entries() {
-                    at.push(Component::Key(e.key.as_str().unwrap_or_default().to_owned()));
+                    at.push(Component::Key(
+                        e.key.as_str().unwrap_or_default().to_owned(),
+                    ));
                     walk(&e.value, at, out);
                     at.pop();
                 }

@@ -57,8 +57,13 @@ impl IvStash {
 
 /// What the walk does to selected leaves.
 enum Mode<'s> {
-    Encrypt { stash: Option<&'s IvStash> },
-    Decrypt { stash: IvStash },
+    Encrypt {
+        stash: Option<&'s IvStash>,
+    },
+    /// `stash` is `None` when the caller does not need the IVs.
+    Decrypt {
+        stash: Option<IvStash>,
+    },
 }
 
 /// One frame of the comment stack: how many of its comments matched.
@@ -279,7 +284,7 @@ impl<'a> Walker<'a> {
                 path: self.aad.clone(),
                 source,
             })?;
-        if let Mode::Decrypt { stash } = &mut self.mode {
+        if let Mode::Decrypt { stash: Some(stash) } = &mut self.mode {
             stash.remember(aad, d.ty, &d.plaintext, &d.iv);
         }
         if d.ty == ValueType::Comment {
@@ -334,7 +339,9 @@ impl<'a> Walker<'a> {
                 // an old sops) is kept as it is.
                 if cipher::is_encrypted(&c.text) {
                     if let Ok(d) = self.cipher.decrypt(&c.text, aad.as_bytes()) {
-                        stash.remember(aad.as_bytes(), d.ty, &d.plaintext, &d.iv);
+                        if let Some(stash) = stash {
+                            stash.remember(aad.as_bytes(), d.ty, &d.plaintext, &d.iv);
+                        }
                         c.text = String::from_utf8_lossy(&d.plaintext).into_owned();
                     }
                 }
@@ -352,7 +359,7 @@ impl<'a> Walker<'a> {
     fn finish(self) -> (String, Option<IvStash>) {
         let mac = hex::encode_upper(self.mac.finalize());
         let stash = match self.mode {
-            Mode::Decrypt { stash } => Some(stash),
+            Mode::Decrypt { stash } => stash,
             Mode::Encrypt { .. } => None,
         };
         (mac, stash)
@@ -394,7 +401,7 @@ pub fn decrypt_documents(
         selection,
         mac_only_encrypted,
         Mode::Decrypt {
-            stash: IvStash::default(),
+            stash: Some(IvStash::default()),
         },
     );
     for doc in docs.iter_mut() {
@@ -402,6 +409,28 @@ pub fn decrypt_documents(
     }
     let (mac, stash) = w.finish();
     Ok((mac, stash.unwrap_or_default()))
+}
+
+/// Decrypts the selected leaves of `docs` in place like
+/// [`decrypt_documents`] and returns the MAC of the plaintext values, without
+/// remembering IVs: for callers that only output the plaintext (`decrypt`),
+/// which saves a hash and a map insertion per value.
+pub fn decrypt_documents_mac(
+    docs: &mut [Map],
+    cipher: &ValueCipher,
+    selection: &Selection,
+    mac_only_encrypted: bool,
+) -> Result<String, CoreError> {
+    let mut w = Walker::new(
+        cipher,
+        selection,
+        mac_only_encrypted,
+        Mode::Decrypt { stash: None },
+    );
+    for doc in docs.iter_mut() {
+        w.walk_map(doc)?;
+    }
+    Ok(w.finish().0)
 }
 
 /// Merges the IVs of `other` into `self` (entries of `self` win). Used when

@@ -100,7 +100,7 @@ pub fn run(args: &EditArgs) -> CmdResult {
 /// `.sops.yaml` aborts even for an existing file (as sops does).
 #[allow(dead_code)] // called from main.rs once the legacy form is wired
 pub fn run_legacy(file: &str, req: &EditRequest<'_>) -> CmdResult {
-    let config = crate::config::load(req.common.config.as_deref())?;
+    let config = load_config(file, req.common)?;
     matching_rule(config.as_ref(), match_name(file, req.common))?;
     edit_file(file, req)
 }
@@ -387,6 +387,14 @@ fn parse_semver(text: &str) -> Option<Semver> {
     Some((*major, *minor, *patch, pre.is_none(), pre_ids))
 }
 
+/// The `.sops.yaml` for `file` (as `open::load` finds it).
+fn load_config(file: &str, common: &CommonArgs) -> CmdResult<Option<crate::config::Loaded>> {
+    crate::config::load_for_file(
+        common.config.as_deref(),
+        Some(Path::new(match_name(file, common))),
+    )
+}
+
 /// The name creation rules are matched against.
 fn match_name<'a>(file: &'a str, common: &'a CommonArgs) -> &'a str {
     common.filename_override.as_deref().unwrap_or(file)
@@ -467,7 +475,7 @@ fn plan(rule: Option<&CreationRule>, req: &EditRequest<'_>, binary: bool) -> Cmd
 /// A file that does not exist yet: the example content of its store, with a
 /// new data key wrapped for the keys of the flags or the creation rule.
 fn new_file(file: &str, req: &EditRequest<'_>) -> CmdResult<Decrypted> {
-    let config = crate::config::load(req.common.config.as_deref())?;
+    let config = load_config(file, req.common)?;
     let emit = crate::config::emit_options(config.as_ref(), req.common.indent)?;
     let (input_format, output_format) = stores(req.common, Some(file));
     let rule = matching_rule(config.as_ref(), match_name(file, req.common))?;

@@ -34,7 +34,9 @@ pub struct Decrypted {
 
 /// Reads and parses an encrypted file (no decryption).
 pub fn load(path: Option<&str>, common: &CommonArgs) -> CmdResult<Loaded> {
-    let config = crate::config::load(common.config.as_deref())?;
+    let name = common.filename_override.as_deref().or(path);
+    let config =
+        crate::config::load_for_file(common.config.as_deref(), name.map(std::path::Path::new))?;
     let emit = crate::config::emit_options(config.as_ref(), common.indent)?;
     let (input_format, output_format) = super::stores(common, path);
     let input = crate::io::read_input(path)?;

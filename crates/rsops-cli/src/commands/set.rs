@@ -208,12 +208,10 @@ fn apply(job: SetJob<'_>) -> CmdResult {
         job.decryption_order,
         job.ignore_mac,
     )?;
-    let doc = decrypted.file.docs.first_mut().ok_or_else(|| {
-        Failure::new(
-            exit::GENERIC,
-            "the file has no document to set a value in",
-        )
-    })?;
+    let doc =
+        decrypted.file.docs.first_mut().ok_or_else(|| {
+            Failure::new(exit::GENERIC, "the file has no document to set a value in")
+        })?;
     let changed = treepath::set(doc, &job.path, job.value).map_err(edit_failure)?;
     if !changed && job.idempotent {
         return Ok(());
@@ -467,7 +465,10 @@ impl JsonCheck<'_> {
             }
         }
         let text = std::str::from_utf8(self.b.get(start..self.pos)?).ok()?;
-        text.parse::<f64>().ok().filter(|f| f.is_finite()).map(|_| ())
+        text.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|_| ())
     }
 }
 

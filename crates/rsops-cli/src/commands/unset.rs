@@ -56,7 +56,10 @@ pub fn run(args: &UnsetArgs) -> CmdResult {
         args.ignore_mac,
     )?;
     let doc = decrypted.file.docs.first_mut().ok_or_else(|| {
-        Failure::new(exit::GENERIC, "the file has no document to remove a value from")
+        Failure::new(
+            exit::GENERIC,
+            "the file has no document to remove a value from",
+        )
     })?;
     match treepath::unset(doc, &path) {
         Ok(()) => {}

@@ -10,4 +10,4 @@ mod parse;
 pub mod resolve;
 
 pub use emit::{emit, emit_value};
-pub use parse::parse;
+pub use parse::{parse, parse_data};

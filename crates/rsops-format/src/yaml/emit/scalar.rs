@@ -260,8 +260,21 @@ fn analyze_simple_ascii(value: &str, starts_with_marker: bool) -> Option<Analysi
     let first = *bytes.first()?;
     let first_indicator = matches!(
         first,
-        b'#' | b',' | b'[' | b']' | b'{' | b'}' | b'&' | b'*' | b'!' | b'|' | b'>' | b'\''
-            | b'"' | b'%' | b'@' | b'`'
+        b'#' | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
     ) || (bytes.len() == 1 && matches!(first, b'?' | b':' | b'-'));
     let indicators = starts_with_marker || first_indicator || bytes.ends_with(b":");
     Some(Analysis {
