@@ -147,3 +147,47 @@ fn kubernetes_secret_as_json_on_stdin() {
     let text = String::from_utf8(plain).unwrap();
     assert!(text.contains("\"password\": \"czNjcjN0\""), "{text}");
 }
+
+/// Inserts a (fake) AWS KMS entry before the age list of an rsops-written
+/// YAML file's metadata; the metadata is not covered by the MAC.
+fn with_kms_entry(enc: &str) -> String {
+    enc.replacen(
+        "sops:\n    age:",
+        "sops:\n    kms:\n        - arn: arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000\n          created_at: \"2020-01-01T00:00:00Z\"\n          enc: AQICAHhfakefakefake\n          aws_profile: \"\"\n    age:",
+        1,
+    )
+}
+
+#[test]
+fn entries_of_unsupported_key_types_survive_a_rewrite() {
+    let Some(sops_bin) = sops() else { return };
+    let s = Scratch::new();
+    s.write("c.yaml", b"a: secret\nb: 2\n");
+    let enc = String::from_utf8(ok(
+        &s.rsops(&["encrypt", "--age", DEMO_RECIPIENT, "c.yaml"]),
+        "encrypt",
+    ))
+    .unwrap();
+    let with_kms = with_kms_entry(&enc);
+    assert_ne!(with_kms, enc);
+    s.write("k.yaml", with_kms.as_bytes());
+    // Both tools still open it with the age key (age is tried first).
+    let ours = ok(&s.rsops(&["decrypt", "k.yaml"]), "rsops decrypt");
+    let theirs = ok(&s.sops(&sops_bin, &["decrypt", "k.yaml"]), "sops decrypt");
+    assert_eq!(ours, theirs);
+    // A rewrite keeps the KMS entry, field for field.
+    ok(&s.rsops(&["set", "k.yaml", r#"["a"]"#, r#""changed""#]), "rsops set");
+    let after = std::fs::read_to_string(s.path("k.yaml")).unwrap();
+    assert!(after.contains("arn: arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"), "{after}");
+    assert!(after.contains("enc: AQICAHhfakefakefake"), "{after}");
+    let theirs = ok(&s.sops(&sops_bin, &["decrypt", "k.yaml"]), "sops decrypt after set");
+    assert_eq!(String::from_utf8_lossy(&theirs), "a: changed\nb: 2\n");
+}
+
+#[test]
+fn version_is_offline_and_names_the_sops_version() {
+    let s = Scratch::new();
+    let out = s.rsops(&["--version"]);
+    let text = String::from_utf8(ok(&out, "--version")).unwrap();
+    assert!(text.starts_with("sops 3.11.0"), "{text}");
+}
