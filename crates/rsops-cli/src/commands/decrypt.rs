@@ -1,9 +1,22 @@
-//! `rsops decrypt` (and legacy `-d`).
+//! `rsops decrypt` (and legacy `-d`), for one file or, with `-i`, for many
+//! files in one process (sops issue #1079).
+//!
+//! Several files are processed in parallel by [`for_each_file`]; each
+//! distinct data key is unwrapped once and shared ([`KeyCache`]), so the
+//! cost of a master key (an age X25519 or an OpenPGP operation) is paid once
+//! per key, not once per file. Every file still has its MAC checked.
 
-use rsops_core::file;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use rsops_core::cipher::ValueCipher;
+use rsops_core::datakey::{self, DataKey};
 use rsops_core::metadata::Metadata;
-use rsops_core::treepath;
-use rsops_format::{store, Value};
+use rsops_core::treepath::{self, Component};
+use rsops_core::{mac, walk};
+use rsops_format::{store, yaml, EmitOptions, Format, FormatError, Map, Value};
+use rsops_keys::{KeyKind, KeyService};
 
 use super::{core_failure, decryption_order, deliver, dump_failure, read_failure, stores};
 use crate::args::{CommonArgs, OutputArgs};
@@ -26,47 +39,456 @@ pub struct DecryptRequest<'a> {
     pub decryption_order: Option<&'a str>,
 }
 
-/// Runs `decrypt`.
+/// Runs `decrypt` on `req.file` (or stdin).
 pub fn run(req: &DecryptRequest<'_>) -> CmdResult {
     super::check_output_flags(req.output, req.file)?;
-    let loaded = crate::config::load(req.common.config.as_deref())?;
-    let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
-    let (input_format, output_format) = stores(req.common, req.file);
-    let order = decryption_order(req.decryption_order)?;
-    let path = match req.extract {
-        Some(p) => Some(treepath::parse(p).map_err(|e| {
+    let session = Session::new(req)?;
+    let out = session.decrypt_file(req.file)?;
+    deliver(req.output, req.file, &out, Sensitivity::Plaintext)
+}
+
+/// Runs `decrypt -i` on several files: in parallel, each written in place;
+/// one line per failing file, and the exit code of the first failing file
+/// (in argument order). Without `-i`, several files are refused (exit 8).
+pub fn run_many(req: &DecryptRequest<'_>, files: &[String]) -> CmdResult {
+    check_many(req.output, files.len())?;
+    let session = Session::new(req)?;
+    for_each_file(files, |file| {
+        let out = session.decrypt_file(Some(file))?;
+        deliver(req.output, Some(file), &out, Sensitivity::Plaintext)
+    })
+}
+
+/// Several files are only accepted with `-i` (each result goes back into
+/// its own file; there is no sensible single stdout or `--output` for many).
+pub(crate) fn check_many(output: &OutputArgs, count: usize) -> CmdResult {
+    if count > 1 && !output.in_place {
+        return Err(Failure::new(
+            exit::CONFLICTING_PARAMETERS,
+            format!("Error: {count} files given: several files can only be processed in place; add -i (--in-place), or give one file"),
+        ));
+    }
+    if output.in_place && output.output.is_some() {
+        return Err(Failure::new(
+            exit::CONFLICTING_PARAMETERS,
+            "Error: cannot operate on both --output and --in-place",
+        ));
+    }
+    Ok(())
+}
+
+/// What is shared by every file of one `decrypt` run.
+struct Session<'r> {
+    req: &'r DecryptRequest<'r>,
+    opts: EmitOptions,
+    order: Vec<KeyKind>,
+    path: Option<Vec<Component>>,
+    service: LazyService<'r>,
+    keys: KeyCache,
+}
+
+impl<'r> Session<'r> {
+    /// Loads the configuration and checks the flags, in sops's order.
+    fn new(req: &'r DecryptRequest<'r>) -> CmdResult<Session<'r>> {
+        let loaded = crate::config::load(req.common.config.as_deref())?;
+        let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
+        let order = decryption_order(req.decryption_order)?;
+        let path = match req.extract {
+            Some(p) => Some(treepath::parse(p).map_err(|e| {
+                Failure::new(
+                    exit::INVALID_TREE_PATH_FORMAT,
+                    format!("error parsing --extract path: {e}"),
+                )
+            })?),
+            None => None,
+        };
+        Ok(Session {
+            req,
+            opts,
+            order,
+            path,
+            service: LazyService::new(req.common),
+            keys: KeyCache::default(),
+        })
+    }
+
+    /// Reads, decrypts (MAC checked unless `--ignore-mac`) and renders one
+    /// file.
+    fn decrypt_file(&self, file: Option<&str>) -> CmdResult<Vec<u8>> {
+        let (input_format, output_format) = stores(self.req.common, file);
+        let input = crate::io::read_input(file)?;
+        let (mut docs, meta_tree) =
+            load_encrypted(input_format, &input).map_err(|e| read_failure(e, input_format))?;
+        drop(input);
+        let meta_tree = meta_tree.ok_or_else(|| {
             Failure::new(
-                exit::INVALID_TREE_PATH_FORMAT,
-                format!("error parsing --extract path: {e}"),
+                exit::GENERIC,
+                "sops metadata not found: the file is not encrypted (or not a sops file of this type; try --input-type)",
             )
-        })?),
-        None => None,
-    };
-    let input = crate::io::read_input(req.file)?;
-    let (mut docs, meta_tree) =
-        store::load_encrypted(input_format, &input).map_err(|e| read_failure(e, input_format))?;
-    let meta_tree = meta_tree.ok_or_else(|| {
-        Failure::new(
-            exit::GENERIC,
-            "sops metadata not found: the file is not encrypted (or not a sops file of this type; try --input-type)",
-        )
-    })?;
-    let md = Metadata::from_tree(&meta_tree).map_err(|e| core_failure(e, false))?;
-    let service = crate::key_service(req.common)?;
-    file::decrypt(&mut docs, &md, service.as_ref(), &order, req.ignore_mac)
-        .map_err(|e| core_failure(e, false))?;
-    let out = match &path {
-        None => store::emit_plain(output_format, &docs, &opts).map_err(dump_failure)?,
-        Some(path) => {
-            let first = docs.first().cloned().unwrap_or_default();
-            let value = treepath::get(&first, path)
-                .map_err(|e| Failure::new(exit::GENERIC, format!("error truncating tree: {e}")))?;
-            match value {
-                Value::Str(s) => s.as_bytes().to_vec(),
-                Value::Bytes(b) => b.clone(),
-                other => store::emit_value(output_format, other, &opts).map_err(dump_failure)?,
+        })?;
+        let md = Metadata::from_tree(&meta_tree).map_err(|e| core_failure(e, false))?;
+        let service = self.service.get()?;
+        let key = self.keys.data_key(&md, service, &self.order)?;
+        decrypt_docs(&mut docs, &md, &key, self.req.ignore_mac)
+            .map_err(|e| core_failure(e, false))?;
+        let out = match &self.path {
+            None => store::emit_plain(output_format, &docs, &self.opts).map_err(dump_failure)?,
+            Some(path) => {
+                let first = docs.first().cloned().unwrap_or_default();
+                let value = treepath::get(&first, path).map_err(|e| {
+                    Failure::new(exit::GENERIC, format!("error truncating tree: {e}"))
+                })?;
+                match value {
+                    Value::Str(s) => s.as_bytes().to_vec(),
+                    Value::Bytes(b) => b.clone(),
+                    other => store::emit_value(output_format, other, &self.opts)
+                        .map_err(dump_failure)?,
+                }
+            }
+        };
+        Ok(out)
+    }
+}
+
+/// Decrypts `docs` in place with `key` and checks the MAC unless
+/// `ignore_mac` (what `file::decrypt` does after unwrapping the key, minus
+/// the IV stash that only re-encryption needs).
+fn decrypt_docs(
+    docs: &mut [Map],
+    md: &Metadata,
+    key: &DataKey,
+    ignore_mac: bool,
+) -> Result<(), rsops_core::CoreError> {
+    let cipher = ValueCipher::new(key.bytes());
+    let computed = walk::decrypt_documents_mac(
+        docs,
+        &cipher,
+        &md.effective_selection(),
+        md.mac_only_encrypted,
+    )?;
+    if !ignore_mac {
+        mac::verify_mac(&cipher, &md.mac, &md.last_modified, &computed)?;
+    }
+    Ok(())
+}
+
+/// Reads an encrypted file like [`store::load_encrypted`]; YAML is parsed
+/// without the source spellings of scalars ([`yaml::parse_data`]), which
+/// neither decryption nor output uses. The metadata is lifted out of the
+/// documents exactly as the store does: the `sops` key is removed from every
+/// document and the first document's, if it is a map, is the metadata.
+pub(crate) fn load_encrypted(
+    format: Format,
+    input: &[u8],
+) -> Result<(Vec<Map>, Option<Map>), FormatError> {
+    if format != Format::Yaml {
+        return store::load_encrypted(format, input);
+    }
+    let mut docs = yaml::parse_data(input)?;
+    let mut metadata = None;
+    for (i, doc) in docs.iter_mut().enumerate() {
+        let found = doc.remove(store::METADATA_KEY);
+        if i == 0 {
+            metadata = found.and_then(|v| match v {
+                Value::Map(m) => Some(m),
+                _ => None,
+            });
+        }
+    }
+    Ok((docs, metadata))
+}
+
+/// The key service of a run, created on first use (so that a file that
+/// cannot be read fails as it would without a key service) and shared by
+/// all files.
+pub(crate) struct LazyService<'a> {
+    common: &'a CommonArgs,
+    cell: OnceLock<Result<Box<dyn KeyService>, (i32, String)>>,
+}
+
+impl<'a> LazyService<'a> {
+    /// A lazy key service for these flags.
+    pub(crate) fn new(common: &'a CommonArgs) -> Self {
+        LazyService {
+            common,
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// The key service (created, and its warnings printed, once).
+    pub(crate) fn get(&self) -> CmdResult<&dyn KeyService> {
+        let made = self.cell.get_or_init(|| {
+            crate::key_service(self.common).map_err(|f| (f.code, f.message))
+        });
+        match made {
+            Ok(s) => Ok(s.as_ref()),
+            Err((code, message)) => Err(Failure::new(*code, message.clone())),
+        }
+    }
+}
+
+/// The outcome of unwrapping one data key, kept for the other files.
+type Unwrapped = Result<DataKey, (i32, String)>;
+
+/// Data keys already unwrapped in this process, by the identity of the
+/// metadata's key groups (every `enc` string with its master key, and the
+/// Shamir threshold): files encrypted with the same data key share the
+/// unwrap. Concurrent requests for one key wait for a single unwrap. A
+/// failure is remembered too: every file of that key reports it.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    slots: Mutex<HashMap<String, Arc<OnceLock<Unwrapped>>>>,
+}
+
+impl KeyCache {
+    /// The data key of `md`: from the cache, or unwrapped with `service`
+    /// trying keys in `order`.
+    pub(crate) fn data_key(
+        &self,
+        md: &Metadata,
+        service: &dyn KeyService,
+        order: &[KeyKind],
+    ) -> CmdResult<DataKey> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(slots.entry(key_groups_id(md)).or_default())
+        };
+        let unwrapped = slot.get_or_init(|| {
+            datakey::unwrap(md, service, order).map_err(|e| {
+                let f = core_failure(e, false);
+                (f.code, f.message)
+            })
+        });
+        match unwrapped {
+            Ok(k) => Ok(k.clone()),
+            Err((code, message)) => Err(Failure::new(*code, message.clone())),
+        }
+    }
+
+    /// How many distinct key groups were looked up.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// The cache identity of a file's data key: its key groups' master keys and
+/// `enc` strings, and the threshold. (`enc` strings are public.)
+fn key_groups_id(md: &Metadata) -> String {
+    let mut id = format!("t{}", md.shamir_threshold);
+    for group in &md.key_groups {
+        id.push('|');
+        for entry in &group.keys {
+            id.push_str(entry.key.kind().identifier());
+            id.push('\u{1f}');
+            id.push_str(&entry.key.key_string());
+            id.push('\u{1f}');
+            id.push_str(&entry.enc);
+            id.push('\u{1e}');
+        }
+    }
+    id
+}
+
+/// Runs `work` on every file, in parallel on all cores (a shared work
+/// queue, scoped threads). Failures are reported one line per file,
+/// `FILE: message`, in argument order: all but the last on stderr here, the
+/// last as the returned failure (which `main` prints), whose exit code is
+/// that of the first failing file.
+pub(crate) fn for_each_file<F>(files: &[String], work: F) -> CmdResult
+where
+    F: Fn(&str) -> CmdResult + Sync,
+{
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let run_queue = || {
+        let mut failed = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(file) = files.get(i) else { break };
+            if let Err(f) = work(file) {
+                failed.push((i, f));
             }
         }
+        failed
     };
-    deliver(req.output, req.file, &out, Sensitivity::Plaintext)
+    let mut failures: Vec<(usize, Failure)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..workers).map(|_| scope.spawn(run_queue)).collect();
+        let mut all = run_queue();
+        for h in handles {
+            match h.join() {
+                Ok(mut f) => all.append(&mut f),
+                Err(_) => all.push((
+                    files.len(),
+                    Failure::new(exit::GENERIC, "internal error: a worker thread failed"),
+                )),
+            }
+        }
+        all
+    });
+    failures.sort_by_key(|(i, _)| *i);
+    let code = failures.first().map(|(_, f)| f.code);
+    let line = |(i, f): &(usize, Failure)| match files.get(*i) {
+        Some(name) => format!("{name}: {}", f.message),
+        None => f.message.clone(),
+    };
+    let Some(last) = failures.pop() else {
+        return Ok(());
+    };
+    for f in &failures {
+        eprintln!("{}", line(f));
+    }
+    Err(Failure::new(code.unwrap_or(exit::GENERIC), line(&last)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsops_core::metadata::{KeyEntry, KeyGroup};
+    use rsops_keys::{KeyError, MasterKey};
+    use std::sync::atomic::AtomicUsize;
+    use zeroize::Zeroizing;
+
+    /// A key service that returns a fixed key and counts unwraps.
+    struct Counting {
+        calls: AtomicUsize,
+    }
+
+    impl KeyService for Counting {
+        fn encrypt(&self, _: &MasterKey, _: &[u8]) -> Result<String, KeyError> {
+            Ok("wrapped".into())
+        }
+        fn decrypt(&self, _: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let byte = enc.bytes().last().unwrap_or(0);
+            Ok(Zeroizing::new(vec![byte; 32]))
+        }
+    }
+
+    fn metadata(enc: &str) -> Metadata {
+        Metadata {
+            key_groups: vec![KeyGroup {
+                keys: vec![KeyEntry {
+                    key: MasterKey::Age {
+                        recipient: "age1test".into(),
+                    },
+                    enc: enc.into(),
+                    created_at: String::new(),
+                }],
+            }],
+            shamir_threshold: 0,
+            last_modified: "2024-01-01T00:00:00Z".into(),
+            mac: String::new(),
+            selection: None,
+            mac_only_encrypted: false,
+            version: "3.11.0".into(),
+        }
+    }
+
+    #[test]
+    fn each_distinct_data_key_is_unwrapped_once() {
+        let service = Counting {
+            calls: AtomicUsize::new(0),
+        };
+        let cache = KeyCache::default();
+        let order = datakey::DEFAULT_DECRYPTION_ORDER;
+        let (a, b) = (metadata("enc-a"), metadata("enc-b"));
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for _ in 0..10 {
+                        let ka = cache.data_key(&a, &service, &order).unwrap();
+                        assert_eq!(ka.bytes(), &[b'a'; 32]);
+                        let kb = cache.data_key(&b, &service, &order).unwrap();
+                        assert_eq!(kb.bytes(), &[b'b'; 32]);
+                    }
+                });
+            }
+        });
+        assert_eq!(service.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn a_failed_unwrap_is_remembered_with_its_exit_code() {
+        struct Failing(AtomicUsize);
+        impl KeyService for Failing {
+            fn encrypt(&self, _: &MasterKey, _: &[u8]) -> Result<String, KeyError> {
+                Ok(String::new())
+            }
+            fn decrypt(&self, _: &MasterKey, _: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Err(KeyError::Unsupported("test"))
+            }
+        }
+        let service = Failing(AtomicUsize::new(0));
+        let cache = KeyCache::default();
+        let md = metadata("enc");
+        for _ in 0..3 {
+            let f = cache.data_key(&md, &service, &[]).unwrap_err();
+            assert_eq!(f.code, exit::COULD_NOT_RETRIEVE_KEY);
+        }
+        assert_eq!(service.0.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn key_groups_id_tells_keys_apart() {
+        let a = metadata("x");
+        let mut b = metadata("x");
+        assert_eq!(key_groups_id(&a), key_groups_id(&b));
+        b.shamir_threshold = 2;
+        assert_ne!(key_groups_id(&a), key_groups_id(&b));
+        assert_ne!(key_groups_id(&a), key_groups_id(&metadata("y")));
+    }
+
+    #[test]
+    fn failures_are_one_line_per_file_in_argument_order() {
+        let files: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+        let r = for_each_file(&files, |f| {
+            if f == "f3" || f == "f17" {
+                Err(Failure::new(
+                    if f == "f3" { 3 } else { 100 },
+                    format!("bad {f}"),
+                ))
+            } else {
+                Ok(())
+            }
+        });
+        let f = r.unwrap_err();
+        assert_eq!(f.code, 3);
+        assert_eq!(f.message, "f17: bad f17");
+        assert!(for_each_file(&files, |_| Ok(())).is_ok());
+    }
+
+    #[test]
+    fn yaml_fast_load_matches_the_store() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cases");
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut checked = 0;
+        for case in entries.flatten() {
+            let Ok(files) = std::fs::read_dir(case.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                if !name.starts_with("encrypted") || !name.ends_with(".yaml") {
+                    continue;
+                }
+                let bytes = std::fs::read(f.path()).unwrap();
+                let ours = load_encrypted(Format::Yaml, &bytes).map_err(|e| e.to_string());
+                let store = store::load_encrypted(Format::Yaml, &bytes).map_err(|e| e.to_string());
+                assert_eq!(ours, store, "{name}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 0);
+    }
 }

@@ -69,13 +69,16 @@ pub fn decryption_order(spec: Option<&str>) -> CmdResult<Vec<KeyKind>> {
 pub fn read_failure(e: FormatError, format: Format) -> Failure {
     match e {
         FormatError::NoDocument => Failure::new(exit::NEED_AT_LEAST_ONE_DOCUMENT, e.to_string()),
-        other => Failure::new(
-            exit::COULD_NOT_READ_INPUT_FILE,
-            format!(
-                "Error unmarshalling input file: {other}; check that the file is valid {} (or pass --input-type)",
-                format.name()
-            ),
-        ),
+        other => {
+            let what = match format {
+                Format::Binary => "JSON (the binary store keeps encrypted files as JSON; pass --input-type if the file is YAML, dotenv or INI)",
+                _ => format.name(),
+            };
+            Failure::new(
+                exit::COULD_NOT_READ_INPUT_FILE,
+                format!("Error unmarshalling input file: {other}; check that the file is valid {what} (or pass --input-type)"),
+            )
+        }
     }
 }
 
@@ -105,9 +108,12 @@ fn data_key_line(report: &DataKeyReport) -> String {
     } else {
         String::new()
     };
+    let mut reasons = parts.join("; ");
+    if !reasons.ends_with(['.', '?', '!']) {
+        reasons.push('.');
+    }
     format!(
-        "Failed to get the data key required to decrypt the SOPS file{needed}: {}. Make the private key of one of these recipients available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, the GnuPG keyring, ...).",
-        parts.join("; ")
+        "Failed to get the data key required to decrypt the SOPS file{needed}: {reasons} Make the private key of one of these recipients available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, the GnuPG keyring, ...)."
     )
 }
 
