@@ -153,8 +153,10 @@ pub struct SelectionArgs {
 /// `rsops encrypt`.
 #[derive(Debug, Args)]
 pub struct EncryptArgs {
-    /// The plaintext file (stdin when absent; then --filename-override is required).
-    pub file: Option<String>,
+    /// The plaintext file (stdin when absent; then --filename-override is
+    /// required). Several files only with -i: each is encrypted in place,
+    /// in parallel, in one process.
+    pub file: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]
@@ -171,8 +173,10 @@ pub struct EncryptArgs {
 /// `rsops decrypt`.
 #[derive(Debug, Args)]
 pub struct DecryptArgs {
-    /// The encrypted file (stdin when absent).
-    pub file: Option<String>,
+    /// The encrypted file (stdin when absent). Several files only with -i:
+    /// each is decrypted in place, in parallel, in one process, each
+    /// distinct data key unwrapped once.
+    pub file: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
     #[command(flatten)]

@@ -40,22 +40,34 @@ pub(crate) fn key_service(common: &CommonArgs) -> CmdResult<Box<dyn KeyService>>
 
 fn run(cli: Cli) -> CmdResult {
     match &cli.command {
-        Some(Command::Encrypt(a)) => encrypt::run(&encrypt::EncryptRequest {
-            file: a.file.as_deref(),
-            common: &a.common,
-            output: &a.output,
-            keys: &a.keys,
-            selection: a.selection.to_fields(),
-            mac_only_encrypted: a.mac_only_encrypted,
-        }),
-        Some(Command::Decrypt(a)) => decrypt::run(&decrypt::DecryptRequest {
-            file: a.file.as_deref(),
-            common: &a.common,
-            output: &a.output,
-            extract: a.extract.as_deref(),
-            ignore_mac: a.ignore_mac,
-            decryption_order: a.decryption_order.as_deref(),
-        }),
+        Some(Command::Encrypt(a)) => {
+            let req = encrypt::EncryptRequest {
+                file: a.file.first().map(String::as_str),
+                common: &a.common,
+                output: &a.output,
+                keys: &a.keys,
+                selection: a.selection.to_fields(),
+                mac_only_encrypted: a.mac_only_encrypted,
+            };
+            match a.file.len() {
+                0 | 1 => encrypt::run(&req),
+                _ => encrypt::run_many(&req, &a.file),
+            }
+        }
+        Some(Command::Decrypt(a)) => {
+            let req = decrypt::DecryptRequest {
+                file: a.file.first().map(String::as_str),
+                common: &a.common,
+                output: &a.output,
+                extract: a.extract.as_deref(),
+                ignore_mac: a.ignore_mac,
+                decryption_order: a.decryption_order.as_deref(),
+            };
+            match a.file.len() {
+                0 | 1 => decrypt::run(&req),
+                _ => decrypt::run_many(&req, &a.file),
+            }
+        }
         Some(Command::Filestatus(a)) => filestatus::run(a),
         Some(Command::Edit(a)) => commands::edit::run(a),
         Some(Command::Set(a)) => commands::set::run(a),

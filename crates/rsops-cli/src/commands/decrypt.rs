@@ -141,13 +141,26 @@ impl<'r> Session<'r> {
                 match value {
                     Value::Str(s) => s.as_bytes().to_vec(),
                     Value::Bytes(b) => b.clone(),
-                    other => store::emit_value(output_format, other, &self.opts)
-                        .map_err(dump_failure)?,
+                    other => {
+                        store::emit_value(output_format, other, &self.opts).map_err(dump_failure)?
+                    }
                 }
             }
         };
+        drop_in_background(docs);
         Ok(out)
     }
+}
+
+/// Frees `value` on another thread: freeing the hundreds of thousands of
+/// small allocations of a large tree takes a noticeable part of a run, and
+/// nothing needs to wait for it (the process may even exit first). When no
+/// thread can be started, the closure, and `value` with it, is dropped here.
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
+    // A failed spawn drops the closure, and so `value`, right here.
+    let _ = std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(value));
 }
 
 /// Decrypts `docs` in place with `key` and checks the MAC unless
@@ -217,9 +230,9 @@ impl<'a> LazyService<'a> {
 
     /// The key service (created, and its warnings printed, once).
     pub(crate) fn get(&self) -> CmdResult<&dyn KeyService> {
-        let made = self.cell.get_or_init(|| {
-            crate::key_service(self.common).map_err(|f| (f.code, f.message))
-        });
+        let made = self
+            .cell
+            .get_or_init(|| crate::key_service(self.common).map_err(|f| (f.code, f.message)));
         match made {
             Ok(s) => Ok(s.as_ref()),
             Err((code, message)) => Err(Failure::new(*code, message.clone())),
@@ -468,7 +481,10 @@ mod tests {
 
     #[test]
     fn yaml_fast_load_matches_the_store() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/cases");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/conformance/cases"
+        );
         let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };

@@ -1,13 +1,15 @@
 //! `rsops encrypt` (and legacy `-e`): creation rules, key flags and
-//! selection flags merged as sops merges them (CONFIG.md §3.4).
+//! selection flags merged as sops merges them (CONFIG.md §3.4). With `-i`,
+//! several files in one process, in parallel (see `decrypt::for_each_file`).
 
 use rsops_core::config::{rule_match_path, SelectionFields};
 use rsops_core::file::{self, EncryptOptions};
 use rsops_core::keyspec;
 use rsops_core::selection::{Selection, SelectionKind};
-use rsops_format::{store, Format};
+use rsops_format::{store, yaml, EmitOptions, Format, FormatError, Map, Value};
 use rsops_keys::MasterKey;
 
+use super::decrypt::{drop_in_background, LazyService};
 use super::{core_failure, deliver, dump_failure, read_failure, stores};
 use crate::args::{CommonArgs, KeyArgs, OutputArgs};
 use crate::exit::{self, CmdResult, Failure};
@@ -29,7 +31,7 @@ pub struct EncryptRequest<'a> {
     pub mac_only_encrypted: bool,
 }
 
-/// Runs `encrypt`.
+/// Runs `encrypt` on `req.file` (or stdin).
 pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
     super::check_output_flags(req.output, req.file)?;
     if req.file.is_none() && req.common.filename_override.is_none() {
@@ -38,99 +40,174 @@ pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
             "Error: --filename-override is required when encrypting from standard input (it selects the creation rule and the file type)",
         ));
     }
-    let loaded = crate::config::load(req.common.config.as_deref())?;
-    let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
-    let (input_format, output_format) = stores(req.common, req.file);
-
-    let match_name = req
-        .common
-        .filename_override
-        .as_deref()
-        .or(req.file)
-        .unwrap_or_default();
-    let rule = match &loaded {
-        Some(l) => {
-            let abs = std::path::absolute(match_name).unwrap_or_else(|_| match_name.into());
-            let path = rule_match_path(&l.dir, &abs);
-            l.config
-                .creation_rule(&path)
-                .map_err(|e| Failure::new(exit::GENERIC, e.to_string()))?
-        }
-        None => None,
-    };
-
-    let cli_keys = keys_from_flags(req.keys)?;
-    let key_groups = if !cli_keys.is_empty() {
-        vec![cli_keys]
-    } else {
-        rule.map(|r| r.key_groups.clone()).unwrap_or_default()
-    };
-    if key_groups.iter().all(|g| g.is_empty()) {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "config file not found, or has no creation rules, and no keys provided through command line options: pass --age/--pgp (or SOPS_AGE_RECIPIENTS) or add a creation rule to .sops.yaml",
-        ));
-    }
-
-    if req.selection.count_set() > 1 {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
-        ));
-    }
-    let fields = match rule {
-        Some(r) => r.selection.merged_over(&req.selection),
-        None => req.selection.clone(),
-    };
-    if fields.count_set() > 1 {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
-        ));
-    }
-    let binary = input_format == Format::Binary;
-    let selection = if binary {
-        if fields.count_set() > 0 {
-            crate::warn("Using an encrypted regex or suffix does not make sense with the binary store; it is ignored");
-        }
-        None
-    } else {
-        Some(selection_of(&fields)?.unwrap_or_else(Selection::default_rule))
-    };
-    let mac_only_encrypted =
-        !binary && (req.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted));
-    let shamir_threshold = req
-        .keys
-        .shamir_secret_sharing_threshold
-        .filter(|t| *t != 0)
-        .or(rule.map(|r| r.shamir_threshold))
-        .unwrap_or(0);
-
-    let input = crate::io::read_input(req.file)?;
-    let mut docs =
-        store::load_plain(input_format, &input).map_err(|e| read_failure(e, input_format))?;
-    if store::has_metadata(output_format, &docs) {
-        return Err(Failure::new(
-            exit::FILE_ALREADY_ENCRYPTED,
-            "The file you have provided contains a top-level entry called 'sops' (or, for dotenv, a key starting with 'sops_'): it is already encrypted, or uses a reserved key. Decrypt it first, or rename that key.",
-        ));
-    }
-    let service = crate::key_service(req.common)?;
-    let md = file::encrypt(
-        &mut docs,
-        &EncryptOptions {
-            key_groups,
-            shamir_threshold,
-            selection,
-            mac_only_encrypted,
-        },
-        service.as_ref(),
-        time::OffsetDateTime::now_utc(),
-    )
-    .map_err(|e| core_failure(e, true))?;
-    let out =
-        store::emit_encrypted(output_format, &docs, &md.to_tree(), &opts).map_err(dump_failure)?;
+    let session = Session::new(req)?;
+    let out = session.encrypt_file(req.file)?;
     deliver(req.output, req.file, &out, Sensitivity::Encrypted)
+}
+
+/// Runs `encrypt -i` on several files: in parallel, each with its own new
+/// data key and creation rule, each written in place; one line per failing
+/// file, and the exit code of the first failing file (in argument order).
+/// Without `-i`, several files are refused (exit 8).
+pub fn run_many(req: &EncryptRequest<'_>, files: &[String]) -> CmdResult {
+    super::decrypt::check_many(req.output, files.len())?;
+    let session = Session::new(req)?;
+    super::decrypt::for_each_file(files, |file| {
+        let out = session.encrypt_file(Some(file))?;
+        deliver(req.output, Some(file), &out, Sensitivity::Encrypted)
+    })
+}
+
+/// What is shared by every file of one `encrypt` run.
+struct Session<'r> {
+    req: &'r EncryptRequest<'r>,
+    loaded: Option<crate::config::Loaded>,
+    opts: EmitOptions,
+    service: LazyService<'r>,
+}
+
+impl<'r> Session<'r> {
+    /// Loads the configuration.
+    fn new(req: &'r EncryptRequest<'r>) -> CmdResult<Session<'r>> {
+        let loaded = crate::config::load(req.common.config.as_deref())?;
+        let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
+        Ok(Session {
+            req,
+            loaded,
+            opts,
+            service: LazyService::new(req.common),
+        })
+    }
+
+    /// Encrypts one file (or stdin) with a new data key; returns the bytes
+    /// to write.
+    fn encrypt_file(&self, file: Option<&str>) -> CmdResult<Vec<u8>> {
+        let req = self.req;
+        let (input_format, output_format) = stores(req.common, file);
+
+        let match_name = req
+            .common
+            .filename_override
+            .as_deref()
+            .or(file)
+            .unwrap_or_default();
+        let rule = match &self.loaded {
+            Some(l) => {
+                let abs = std::path::absolute(match_name).unwrap_or_else(|_| match_name.into());
+                let path = rule_match_path(&l.dir, &abs);
+                l.config
+                    .creation_rule(&path)
+                    .map_err(|e| Failure::new(exit::GENERIC, e.to_string()))?
+            }
+            None => None,
+        };
+
+        let cli_keys = keys_from_flags(req.keys)?;
+        let key_groups = if !cli_keys.is_empty() {
+            vec![cli_keys]
+        } else {
+            rule.map(|r| r.key_groups.clone()).unwrap_or_default()
+        };
+        if key_groups.iter().all(|g| g.is_empty()) {
+            return Err(Failure::new(
+                exit::GENERIC,
+                "config file not found, or has no creation rules, and no keys provided through command line options: pass --age/--pgp (or SOPS_AGE_RECIPIENTS) or add a creation rule to .sops.yaml",
+            ));
+        }
+
+        if req.selection.count_set() > 1 {
+            return Err(Failure::new(
+                exit::CONFLICTING_PARAMETERS,
+                "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
+            ));
+        }
+        let fields = match rule {
+            Some(r) => r.selection.merged_over(&req.selection),
+            None => req.selection.clone(),
+        };
+        if fields.count_set() > 1 {
+            return Err(Failure::new(
+                exit::CONFLICTING_PARAMETERS,
+                "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
+            ));
+        }
+        let binary = input_format == Format::Binary;
+        let selection = if binary {
+            if fields.count_set() > 0 {
+                crate::warn("Using an encrypted regex or suffix does not make sense with the binary store; it is ignored");
+            }
+            None
+        } else {
+            Some(selection_of(&fields)?.unwrap_or_else(Selection::default_rule))
+        };
+        let mac_only_encrypted =
+            !binary && (req.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted));
+        let shamir_threshold = req
+            .keys
+            .shamir_secret_sharing_threshold
+            .filter(|t| *t != 0)
+            .or(rule.map(|r| r.shamir_threshold))
+            .unwrap_or(0);
+
+        let input = crate::io::read_input(file)?;
+        let mut docs =
+            load_plain(input_format, &input).map_err(|e| read_failure(e, input_format))?;
+        drop(input);
+        if store::has_metadata(output_format, &docs) {
+            return Err(Failure::new(
+                exit::FILE_ALREADY_ENCRYPTED,
+                "The file you have provided contains a top-level entry called 'sops' (or, for dotenv, a key starting with 'sops_'): it is already encrypted, or uses a reserved key. Decrypt it first, or rename that key.",
+            ));
+        }
+        let service = self.service.get()?;
+        let md = file::encrypt(
+            &mut docs,
+            &EncryptOptions {
+                key_groups,
+                shamir_threshold,
+                selection,
+                mac_only_encrypted,
+            },
+            service,
+            time::OffsetDateTime::now_utc(),
+        )
+        .map_err(|e| core_failure(e, true))?;
+        emit_encrypted(output_format, docs, md.to_tree(), &self.opts).map_err(dump_failure)
+    }
+}
+
+/// Reads a plaintext file like [`store::load_plain`]; YAML is parsed without
+/// the source spellings of scalars ([`yaml::parse_data`]), which encryption
+/// never uses.
+fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Map>, FormatError> {
+    match format {
+        Format::Yaml => yaml::parse_data(input),
+        other => store::load_plain(other, input),
+    }
+}
+
+/// Writes encrypted documents with their metadata, as
+/// [`store::emit_encrypted`] does, but for YAML and JSON appends the
+/// metadata to the documents it owns instead of copying every document
+/// first (for those two stores, a document with its `sops` entry last is
+/// written by the plain emitter exactly as by the encrypted one).
+fn emit_encrypted(
+    format: Format,
+    mut docs: Vec<Map>,
+    metadata: Map,
+    opts: &EmitOptions,
+) -> Result<Vec<u8>, FormatError> {
+    match format {
+        Format::Yaml | Format::Json => {
+            for doc in &mut docs {
+                doc.push(store::METADATA_KEY, Value::Map(metadata.clone()));
+            }
+            let out = store::emit_plain(format, &docs, opts);
+            drop_in_background(docs);
+            out
+        }
+        other => store::emit_encrypted(other, &docs, &metadata, opts),
+    }
 }
 
 /// The one selection rule the fields set, compiled.

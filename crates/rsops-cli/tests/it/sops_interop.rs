@@ -176,11 +176,22 @@ fn entries_of_unsupported_key_types_survive_a_rewrite() {
     let theirs = ok(&s.sops(&sops_bin, &["decrypt", "k.yaml"]), "sops decrypt");
     assert_eq!(ours, theirs);
     // A rewrite keeps the KMS entry, field for field.
-    ok(&s.rsops(&["set", "k.yaml", r#"["a"]"#, r#""changed""#]), "rsops set");
+    ok(
+        &s.rsops(&["set", "k.yaml", r#"["a"]"#, r#""changed""#]),
+        "rsops set",
+    );
     let after = std::fs::read_to_string(s.path("k.yaml")).unwrap();
-    assert!(after.contains("arn: arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"), "{after}");
+    assert!(
+        after.contains(
+            "arn: arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000"
+        ),
+        "{after}"
+    );
     assert!(after.contains("enc: AQICAHhfakefakefake"), "{after}");
-    let theirs = ok(&s.sops(&sops_bin, &["decrypt", "k.yaml"]), "sops decrypt after set");
+    let theirs = ok(
+        &s.sops(&sops_bin, &["decrypt", "k.yaml"]),
+        "sops decrypt after set",
+    );
     assert_eq!(String::from_utf8_lossy(&theirs), "a: changed\nb: 2\n");
 }
 
