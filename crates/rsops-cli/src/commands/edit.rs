@@ -82,7 +82,7 @@ pub fn run(args: &EditArgs) -> CmdResult {
             "Error: no file specified: rsops edit FILE",
         ));
     };
-    let selection = selection_fields(&args.selection);
+    let selection = args.selection.to_fields();
     let req = EditRequest {
         common: &args.common,
         keys: &args.keys,
@@ -98,23 +98,10 @@ pub fn run(args: &EditArgs) -> CmdResult {
 /// The legacy form `rsops [flags] FILE`: like `rsops edit`, except that the
 /// creation rules are loaded first, so a broken or non-matching
 /// `.sops.yaml` aborts even for an existing file (as sops does).
-#[allow(dead_code)] // called from main.rs once the legacy form is wired
 pub fn run_legacy(file: &str, req: &EditRequest<'_>) -> CmdResult {
     let config = load_config(file, req.common)?;
     matching_rule(config.as_ref(), match_name(file, req.common))?;
     edit_file(file, req)
-}
-
-/// The selection flags of the command line as config fields.
-pub fn selection_fields(s: &SelectionArgs) -> SelectionFields {
-    SelectionFields {
-        unencrypted_suffix: s.unencrypted_suffix.clone(),
-        encrypted_suffix: s.encrypted_suffix.clone(),
-        unencrypted_regex: s.unencrypted_regex.clone(),
-        encrypted_regex: s.encrypted_regex.clone(),
-        unencrypted_comment_regex: None,
-        encrypted_comment_regex: None,
-    }
 }
 
 fn edit_file(file: &str, req: &EditRequest<'_>) -> CmdResult {

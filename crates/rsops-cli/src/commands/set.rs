@@ -92,18 +92,10 @@ pub fn run(args: &SetArgs) -> CmdResult {
     })
 }
 
-/// sops's legacy `--set 'PATH VALUE' FILE`: `spec` is split right after the
-/// first `] ` into the path (trailing spaces trimmed) and the JSON value;
-/// the file is rewritten in place. Same as [`run_legacy_set_with`] without
-/// `--ignore-mac` and with the default decryption order.
-#[allow(dead_code)] // called from main.rs's legacy mode
-pub fn run_legacy_set(file: &str, spec: &str, common: &CommonArgs) -> CmdResult {
-    run_legacy_set_with(file, spec, common, false, None)
-}
-
-/// [`run_legacy_set`] with the legacy `--ignore-mac` and
-/// `--decryption-order` flags.
-#[allow(dead_code)] // called from main.rs's legacy mode
+/// sops's legacy `--set 'PATH VALUE' FILE` with the legacy `--ignore-mac`
+/// and `--decryption-order` flags: `spec` is split right after the first
+/// `] ` into the path (trailing spaces trimmed) and the JSON value; the file
+/// is rewritten in place.
 pub fn run_legacy_set_with(
     file: &str,
     spec: &str,

@@ -7,6 +7,7 @@ mod errors;
 mod exec;
 mod git_check;
 mod keygroups;
+mod legacy;
 mod multi;
 mod pgp;
 mod set_unset;
