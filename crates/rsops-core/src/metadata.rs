@@ -569,4 +569,86 @@ mod tests {
         let md = Metadata::from_tree(&tree).unwrap();
         assert_eq!(md.key_groups[0].keys.len(), 2);
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        fn master_key() -> impl Strategy<Value = MasterKey> {
+            prop_oneof![
+                "age1[a-z0-9]{10}".prop_map(|recipient| MasterKey::Age { recipient }),
+                "[0-9A-F]{40}".prop_map(|fingerprint| MasterKey::Pgp { fingerprint }),
+                "projects/p/locations/l/keyRings/r/cryptoKeys/[a-z]{3}"
+                    .prop_map(|resource_id| MasterKey::GcpKms { resource_id }),
+            ]
+        }
+
+        fn entry() -> impl Strategy<Value = KeyEntry> {
+            (master_key(), "[A-Za-z0-9+/=\\n-]{1,40}").prop_map(|(key, enc)| KeyEntry {
+                created_at: if key.kind() == rsops_keys::KeyKind::Age {
+                    String::new()
+                } else {
+                    "2024-05-06T07:08:09Z".into()
+                },
+                key,
+                enc,
+            })
+        }
+
+        fn metadata() -> impl Strategy<Value = Metadata> {
+            (
+                prop::collection::vec(prop::collection::vec(entry(), 1..4), 1..4),
+                0usize..4,
+                prop::option::of((0usize..6, "[a-z_^$]{1,8}")),
+                any::<bool>(),
+            )
+                .prop_map(|(groups, threshold, sel, mac_only)| Metadata {
+                    key_groups: groups
+                        .into_iter()
+                        .map(|keys| {
+                            // Reading orders keys by type as sops loads them.
+                            let mut keys = keys;
+                            keys.sort_by_key(|k| match k.key.kind() {
+                                rsops_keys::KeyKind::GcpKms => 0,
+                                rsops_keys::KeyKind::Pgp => 1,
+                                _ => 2,
+                            });
+                            KeyGroup { keys }
+                        })
+                        .collect(),
+                    shamir_threshold: threshold,
+                    last_modified: "2026-01-02T03:04:05Z".into(),
+                    mac: "ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]".into(),
+                    selection: sel.map(|(k, p)| {
+                        Selection::new(SelectionKind::ALL[k % 6], &p)
+                            .unwrap_or_else(|_| Selection::default_rule())
+                    }),
+                    mac_only_encrypted: mac_only,
+                    version: "3.11.0".into(),
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn to_tree_then_from_tree_is_identity(md in metadata()) {
+                let back = Metadata::from_tree(&md.to_tree()).unwrap();
+                prop_assert_eq!(&back.key_groups, &md.key_groups);
+                prop_assert_eq!(back.shamir_threshold, md.shamir_threshold);
+                prop_assert_eq!(back.mac_only_encrypted, md.mac_only_encrypted);
+                prop_assert_eq!(
+                    back.selection.map(|s| (s.kind(), s.pattern().to_owned())),
+                    md.selection.map(|s| (s.kind(), s.pattern().to_owned()))
+                );
+            }
+
+            #[test]
+            fn from_tree_never_panics(text in "[a-z_:\\n 0-9\\[\\]{}\\-\"]{0,200}") {
+                if let Ok(docs) = rsops_format::yaml::parse(text.as_bytes()) {
+                    if let Some(doc) = docs.first() {
+                        let _ = Metadata::from_tree(doc);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -4,6 +4,9 @@
 //! numbers, booleans, about 40 values per service) written by the stores
 //! themselves; dotenv and INI get a flat and a sectioned form of it.
 
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rsops_format::tree::{List, ListItem, Map, Value};
 use rsops_format::{dotenv, ini, json, yaml};
