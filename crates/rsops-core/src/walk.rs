@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use rsops_format::tree::{Comment, List, ListItem, Map, MapItem, Value};
+use rsops_format::tree::{Comment, List, ListItem, Map, MapItem, Value, Wipe};
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::cipher::{self, ValueCipher, ValueType};
@@ -251,7 +251,9 @@ impl<'a> Walker<'a> {
                     let iv = stash
                         .and_then(|s| s.lookup(aad, ty, &plaintext))
                         .unwrap_or_else(cipher::random_iv);
-                    *v = Value::Str(self.cipher.encrypt(&iv, &plaintext, aad, ty));
+                    let enc = Value::Str(self.cipher.encrypt(&iv, &plaintext, aad, ty));
+                    // The plaintext leaves memory zeroed, not just freed.
+                    std::mem::replace(v, enc).wipe();
                 }
                 Ok(None)
             }
