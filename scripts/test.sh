@@ -39,3 +39,5 @@ echo "==> conformance corpus"
 cargo build --release --locked -p rsops-cli
 shared="${RSOPS_SHARED:-../shared}"
 "$shared/conformance/run.sh" target/release/rsops --sops "$SOPS_REFERENCE"
+echo "==> benchmark smoke test"
+bench/run.sh --smoke

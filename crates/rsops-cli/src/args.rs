@@ -80,7 +80,7 @@ pub struct CommonArgs {
     #[arg(long, env = env::SOPS_KEYSERVICE, value_delimiter = ',')]
     pub keyservice: Vec<String>,
     /// Whether to use the local key service.
-    #[arg(long, env = env::SOPS_ENABLE_LOCAL_KEYSERVICE, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    #[arg(long, env = env::SOPS_ENABLE_LOCAL_KEYSERVICE, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub enable_local_keyservice: bool,
     /// More logging (accepted for compatibility).
     #[arg(long)]
@@ -227,7 +227,7 @@ pub struct LegacyArgs {
     #[arg(short = 'v', long)]
     pub version: bool,
     /// Does nothing: rsops never checks for updates.
-    #[arg(long, env = env::SOPS_DISABLE_VERSION_CHECK)]
+    #[arg(long, env = env::SOPS_DISABLE_VERSION_CHECK, value_parser = clap::builder::BoolishValueParser::new())]
     pub disable_version_check: bool,
     /// Does nothing: rsops never checks for updates.
     #[arg(long)]

@@ -526,8 +526,17 @@ impl Writer {
 fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
+    out.reserve(bytes.len() + 1);
     let mut rest = bytes;
-    while let Some((&b, tail)) = rest.split_first() {
+    loop {
+        // Copy the longest run of bytes written as they are in one go.
+        let plain = rest.iter().position(|&b| !is_plain_json_byte(b));
+        let (run, tail) = rest.split_at(plain.unwrap_or(rest.len()));
+        out.extend_from_slice(run);
+        rest = tail;
+        let Some((&b, tail)) = rest.split_first() else {
+            break;
+        };
         if b < 0x80 {
             match b {
                 b'"' => out.extend_from_slice(b"\\\""),
@@ -557,6 +566,34 @@ fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
         rest = rest.get(len..).unwrap_or_default();
     }
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod write_string_tests {
+    use super::write_string;
+
+    fn written(s: &[u8]) -> String {
+        let mut out = Vec::new();
+        write_string(&mut out, s);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escapes_like_go_around_bulk_copied_runs() {
+        assert_eq!(written(b"plain run ~\x7f"), "\"plain run ~\x7f\"");
+        assert_eq!(
+            written("a\"b\\c<d>e&f\ng\u{1}h\u{2028}é".as_bytes()),
+            "\"a\\\"b\\\\c\\u003cd\\u003ee\\u0026f\\ng\\u0001h\\u2028é\""
+        );
+        assert_eq!(written(b"ab\xffcd"), "\"ab\\ufffdcd\"");
+        assert_eq!(written(b""), "\"\"");
+    }
+}
+
+/// Whether `write_string` writes byte `b` unchanged: printable ASCII other
+/// than `"`, `\\`, `<`, `>` and `&`.
+fn is_plain_json_byte(b: u8) -> bool {
+    (0x20..0x80).contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
 }
 
 /// Decodes the UTF-8 sequence at the start of `bytes`: the char and its

@@ -15,6 +15,7 @@ use rsops_core::datakey::{self, DataKey};
 use rsops_core::metadata::Metadata;
 use rsops_core::treepath::{self, Component};
 use rsops_core::{mac, walk};
+use rsops_format::tree::Wipe;
 use rsops_format::{store, yaml, EmitOptions, Format, FormatError, Map, Value};
 use rsops_keys::{KeyKind, KeyService};
 
@@ -43,7 +44,7 @@ pub struct DecryptRequest<'a> {
 pub fn run(req: &DecryptRequest<'_>) -> CmdResult {
     super::check_output_flags(req.output, req.file)?;
     let session = Session::new(req)?;
-    let out = session.decrypt_file(req.file)?;
+    let out = zeroize::Zeroizing::new(session.decrypt_file(req.file)?);
     deliver(req.output, req.file, &out, Sensitivity::Plaintext)
 }
 
@@ -54,7 +55,7 @@ pub fn run_many(req: &DecryptRequest<'_>, files: &[String]) -> CmdResult {
     check_many(req.output, files.len())?;
     let session = Session::new(req)?;
     for_each_file(files, |file| {
-        let out = session.decrypt_file(Some(file))?;
+        let out = zeroize::Zeroizing::new(session.decrypt_file(Some(file))?);
         deliver(req.output, Some(file), &out, Sensitivity::Plaintext)
     })
 }
@@ -117,6 +118,7 @@ impl<'r> Session<'r> {
     fn decrypt_file(&self, file: Option<&str>) -> CmdResult<Vec<u8>> {
         let (input_format, output_format) = stores(self.req.common, file);
         let input = crate::io::read_input(file)?;
+        let input_len = input.len();
         let (mut docs, meta_tree) =
             load_encrypted(input_format, &input).map_err(|e| read_failure(e, input_format))?;
         drop(input);
@@ -141,26 +143,43 @@ impl<'r> Session<'r> {
                 match value {
                     Value::Str(s) => s.as_bytes().to_vec(),
                     Value::Bytes(b) => b.clone(),
+                    // Like sops: the extracted map takes the place of the
+                    // first document and every document is written.
+                    Value::Map(m) => {
+                        if let Some(d) = docs.first_mut() {
+                            *d = m.clone();
+                        }
+                        store::emit_plain(output_format, &docs, &self.opts).map_err(dump_failure)?
+                    }
                     other => {
                         store::emit_value(output_format, other, &self.opts).map_err(dump_failure)?
                     }
                 }
             }
         };
-        drop_in_background(docs);
+        if input_len >= BACKGROUND_DROP_MIN_INPUT {
+            drop_in_background(docs);
+        } else {
+            docs.wipe();
+        }
         Ok(out)
     }
 }
+
+/// Input size from which a file's tree is freed on another thread (below
+/// it, starting a thread costs more than the freeing).
+pub(crate) const BACKGROUND_DROP_MIN_INPUT: usize = 1 << 20;
 
 /// Frees `value` on another thread: freeing the hundreds of thousands of
 /// small allocations of a large tree takes a noticeable part of a run, and
 /// nothing needs to wait for it (the process may even exit first). When no
 /// thread can be started, the closure, and `value` with it, is dropped here.
-pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
-    // A failed spawn drops the closure, and so `value`, right here.
+pub(crate) fn drop_in_background<T: Wipe + Send + 'static>(mut value: T) {
+    // A failed spawn drops the closure, and so `value`, right here (unwiped:
+    // only if the system cannot start a thread).
     let _ = std::thread::Builder::new()
         .name("drop".into())
-        .spawn(move || drop(value));
+        .spawn(move || value.wipe());
 }
 
 /// Decrypts `docs` in place with `key` and checks the MAC unless

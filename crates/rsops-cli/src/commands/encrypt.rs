@@ -9,7 +9,7 @@ use rsops_core::selection::{Selection, SelectionKind};
 use rsops_format::{store, yaml, EmitOptions, Format, FormatError, Map, Value};
 use rsops_keys::MasterKey;
 
-use super::decrypt::{drop_in_background, LazyService};
+use super::decrypt::{drop_in_background, LazyService, BACKGROUND_DROP_MIN_INPUT};
 use super::{core_failure, deliver, dump_failure, read_failure, stores};
 use crate::args::{CommonArgs, KeyArgs, OutputArgs};
 use crate::exit::{self, CmdResult, Failure};
@@ -203,7 +203,9 @@ fn emit_encrypted(
                 doc.push(store::METADATA_KEY, Value::Map(metadata.clone()));
             }
             let out = store::emit_plain(format, &docs, opts);
-            drop_in_background(docs);
+            if out.as_ref().map_or(0, Vec::len) >= BACKGROUND_DROP_MIN_INPUT {
+                drop_in_background(docs);
+            }
             out
         }
         other => store::emit_encrypted(other, &docs, &metadata, opts),
