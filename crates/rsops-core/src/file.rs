@@ -120,6 +120,28 @@ pub fn decrypt(
     })
 }
 
+/// Decrypts `docs` in place with an already recovered data key and checks
+/// the MAC unless `ignore_mac`: [`decrypt`] for read-only uses, without the
+/// IV stash that only re-encryption needs.
+pub fn decrypt_with_key(
+    docs: &mut [Map],
+    md: &Metadata,
+    key: &DataKey,
+    ignore_mac: bool,
+) -> Result<(), CoreError> {
+    let cipher = ValueCipher::new(key.bytes());
+    let computed = walk::decrypt_documents_mac(
+        docs,
+        &cipher,
+        &md.effective_selection(),
+        md.mac_only_encrypted,
+    )?;
+    if !ignore_mac {
+        mac::verify_mac(&cipher, &md.mac, &md.last_modified, &computed)?;
+    }
+    Ok(())
+}
+
 /// Re-encrypts edited plaintext with the file's data key: values whose path
 /// and plaintext did not change keep their exact ciphertext. `lastmodified`
 /// and the MAC are renewed only when the values changed, so rewriting an

@@ -95,7 +95,7 @@ pub const DOTENV_METADATA_PREFIX: &str = "sops_";
 /// Reads a plaintext file into its documents (one, except for YAML streams).
 pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Map>, FormatError> {
     match format {
-        Format::Yaml => yaml::parse(input),
+        Format::Yaml => yaml::parse_data(input),
         Format::Json => Ok(vec![json::parse(input)?]),
         Format::Dotenv => Ok(vec![dotenv::parse(input)?]),
         Format::Ini => Ok(vec![ini::parse(input)?]),
@@ -112,7 +112,7 @@ pub fn load_encrypted(
     match format {
         Format::Yaml | Format::Json | Format::Binary => {
             let mut docs = match format {
-                Format::Yaml => yaml::parse(input)?,
+                Format::Yaml => yaml::parse_data(input)?,
                 _ => vec![json::parse(input)?],
             };
             let mut metadata = None;
@@ -243,6 +243,27 @@ pub fn emit_encrypted(
             doc.push(METADATA_KEY, Value::Map(section));
             ini::emit(&doc)
         }
+    }
+}
+
+/// [`emit_encrypted`] for documents the caller no longer needs as they
+/// are: for YAML and JSON the metadata is appended to `docs` in place (so
+/// nothing is copied) and the plain emitter writes exactly what the
+/// encrypted one would. `docs` keeps the metadata entry afterwards.
+pub fn emit_encrypted_in_place(
+    format: Format,
+    docs: &mut [Map],
+    metadata: Map,
+    opts: &EmitOptions,
+) -> Result<Vec<u8>, FormatError> {
+    match format {
+        Format::Yaml | Format::Json => {
+            for doc in docs.iter_mut() {
+                doc.push(METADATA_KEY, Value::Map(metadata.clone()));
+            }
+            emit_plain(format, docs, opts)
+        }
+        other => emit_encrypted(other, docs, &metadata, opts),
     }
 }
 

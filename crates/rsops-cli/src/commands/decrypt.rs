@@ -10,13 +10,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use rsops_core::cipher::ValueCipher;
 use rsops_core::datakey::{self, DataKey};
+use rsops_core::file;
 use rsops_core::metadata::Metadata;
 use rsops_core::treepath::{self, Component};
-use rsops_core::{mac, walk};
 use rsops_format::tree::Wipe;
-use rsops_format::{store, yaml, EmitOptions, Format, FormatError, Map, Value};
+use rsops_format::{store, EmitOptions, Value};
 use rsops_keys::{KeyKind, KeyService};
 
 use super::{core_failure, decryption_order, deliver, dump_failure, read_failure, stores};
@@ -119,8 +118,8 @@ impl<'r> Session<'r> {
         let (input_format, output_format) = stores(self.req.common, file);
         let input = crate::io::read_input(file)?;
         let input_len = input.len();
-        let (mut docs, meta_tree) =
-            load_encrypted(input_format, &input).map_err(|e| read_failure(e, input_format))?;
+        let (mut docs, meta_tree) = store::load_encrypted(input_format, &input)
+            .map_err(|e| read_failure(e, input_format))?;
         drop(input);
         let meta_tree = meta_tree.ok_or_else(|| {
             Failure::new(
@@ -131,7 +130,7 @@ impl<'r> Session<'r> {
         let md = Metadata::from_tree(&meta_tree).map_err(|e| core_failure(e, false))?;
         let service = self.service.get()?;
         let key = self.keys.data_key(&md, service, &self.order)?;
-        decrypt_docs(&mut docs, &md, &key, self.req.ignore_mac)
+        file::decrypt_with_key(&mut docs, &md, &key, self.req.ignore_mac)
             .map_err(|e| core_failure(e, false))?;
         let out = match &self.path {
             None => store::emit_plain(output_format, &docs, &self.opts).map_err(dump_failure)?,
@@ -180,54 +179,6 @@ pub(crate) fn drop_in_background<T: Wipe + Send + 'static>(mut value: T) {
     let _ = std::thread::Builder::new()
         .name("drop".into())
         .spawn(move || value.wipe());
-}
-
-/// Decrypts `docs` in place with `key` and checks the MAC unless
-/// `ignore_mac` (what `file::decrypt` does after unwrapping the key, minus
-/// the IV stash that only re-encryption needs).
-fn decrypt_docs(
-    docs: &mut [Map],
-    md: &Metadata,
-    key: &DataKey,
-    ignore_mac: bool,
-) -> Result<(), rsops_core::CoreError> {
-    let cipher = ValueCipher::new(key.bytes());
-    let computed = walk::decrypt_documents_mac(
-        docs,
-        &cipher,
-        &md.effective_selection(),
-        md.mac_only_encrypted,
-    )?;
-    if !ignore_mac {
-        mac::verify_mac(&cipher, &md.mac, &md.last_modified, &computed)?;
-    }
-    Ok(())
-}
-
-/// Reads an encrypted file like [`store::load_encrypted`]; YAML is parsed
-/// without the source spellings of scalars ([`yaml::parse_data`]), which
-/// neither decryption nor output uses. The metadata is lifted out of the
-/// documents exactly as the store does: the `sops` key is removed from every
-/// document and the first document's, if it is a map, is the metadata.
-pub(crate) fn load_encrypted(
-    format: Format,
-    input: &[u8],
-) -> Result<(Vec<Map>, Option<Map>), FormatError> {
-    if format != Format::Yaml {
-        return store::load_encrypted(format, input);
-    }
-    let mut docs = yaml::parse_data(input)?;
-    let mut metadata = None;
-    for (i, doc) in docs.iter_mut().enumerate() {
-        let found = doc.remove(store::METADATA_KEY);
-        if i == 0 {
-            metadata = found.and_then(|v| match v {
-                Value::Map(m) => Some(m),
-                _ => None,
-            });
-        }
-    }
-    Ok((docs, metadata))
 }
 
 /// The key service of a run, created on first use (so that a file that
@@ -496,34 +447,5 @@ mod tests {
         assert_eq!(f.code, 3);
         assert_eq!(f.message, "f17: bad f17");
         assert!(for_each_file(&files, |_| Ok(())).is_ok());
-    }
-
-    #[test]
-    fn yaml_fast_load_matches_the_store() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/conformance/cases"
-        );
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut checked = 0;
-        for case in entries.flatten() {
-            let Ok(files) = std::fs::read_dir(case.path()) else {
-                continue;
-            };
-            for f in files.flatten() {
-                let name = f.file_name().to_string_lossy().into_owned();
-                if !name.starts_with("encrypted") || !name.ends_with(".yaml") {
-                    continue;
-                }
-                let bytes = std::fs::read(f.path()).unwrap();
-                let ours = load_encrypted(Format::Yaml, &bytes).map_err(|e| e.to_string());
-                let store = store::load_encrypted(Format::Yaml, &bytes).map_err(|e| e.to_string());
-                assert_eq!(ours, store, "{name}");
-                checked += 1;
-            }
-        }
-        assert!(checked > 0);
     }
 }

@@ -6,7 +6,7 @@ use rsops_core::config::{rule_match_path, SelectionFields};
 use rsops_core::file::{self, EncryptOptions};
 use rsops_core::keyspec;
 use rsops_core::selection::{Selection, SelectionKind};
-use rsops_format::{store, yaml, EmitOptions, Format, FormatError, Map, Value};
+use rsops_format::{store, EmitOptions, Format};
 use rsops_keys::MasterKey;
 
 use super::decrypt::{drop_in_background, LazyService, BACKGROUND_DROP_MIN_INPUT};
@@ -151,7 +151,7 @@ impl<'r> Session<'r> {
 
         let input = crate::io::read_input(file)?;
         let mut docs =
-            load_plain(input_format, &input).map_err(|e| read_failure(e, input_format))?;
+            store::load_plain(input_format, &input).map_err(|e| read_failure(e, input_format))?;
         drop(input);
         if store::has_metadata(output_format, &docs) {
             return Err(Failure::new(
@@ -172,43 +172,13 @@ impl<'r> Session<'r> {
             time::OffsetDateTime::now_utc(),
         )
         .map_err(|e| core_failure(e, true))?;
-        emit_encrypted(output_format, docs, md.to_tree(), &self.opts).map_err(dump_failure)
-    }
-}
-
-/// Reads a plaintext file like [`store::load_plain`]; YAML is parsed without
-/// the source spellings of scalars ([`yaml::parse_data`]), which encryption
-/// never uses.
-fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Map>, FormatError> {
-    match format {
-        Format::Yaml => yaml::parse_data(input),
-        other => store::load_plain(other, input),
-    }
-}
-
-/// Writes encrypted documents with their metadata, as
-/// [`store::emit_encrypted`] does, but for YAML and JSON appends the
-/// metadata to the documents it owns instead of copying every document
-/// first (for those two stores, a document with its `sops` entry last is
-/// written by the plain emitter exactly as by the encrypted one).
-fn emit_encrypted(
-    format: Format,
-    mut docs: Vec<Map>,
-    metadata: Map,
-    opts: &EmitOptions,
-) -> Result<Vec<u8>, FormatError> {
-    match format {
-        Format::Yaml | Format::Json => {
-            for doc in &mut docs {
-                doc.push(store::METADATA_KEY, Value::Map(metadata.clone()));
-            }
-            let out = store::emit_plain(format, &docs, opts);
-            if out.as_ref().map_or(0, Vec::len) >= BACKGROUND_DROP_MIN_INPUT {
-                drop_in_background(docs);
-            }
-            out
+        let out =
+            store::emit_encrypted_in_place(output_format, &mut docs, md.to_tree(), &self.opts)
+                .map_err(dump_failure)?;
+        if out.len() >= BACKGROUND_DROP_MIN_INPUT {
+            drop_in_background(docs);
         }
-        other => store::emit_encrypted(other, &docs, &metadata, opts),
+        Ok(out)
     }
 }
 
