@@ -1031,18 +1031,6 @@ mod tests {
         }
     }
 
-    fn age(r: &str) -> MasterKey {
-        MasterKey::Age {
-            recipient: r.to_owned(),
-        }
-    }
-
-    fn pgp(fp: &str) -> MasterKey {
-        MasterKey::Pgp {
-            fingerprint: fp.to_owned(),
-        }
-    }
-
     fn corpus(case: &str) -> Config {
         let path = format!(
             "{}/../../../shared/conformance/cases/{case}/.sops.yaml",
@@ -1094,11 +1082,11 @@ mod tests {
         ));
         assert_eq!(
             rule(&config, "sub/a.prod.yaml").key_groups,
-            vec![vec![pgp("AAA")]]
+            vec![vec![MasterKey::pgp("AAA")]]
         );
         assert_eq!(
             rule(&config, "other.json").key_groups,
-            vec![vec![age(AGE1)]]
+            vec![vec![MasterKey::age(AGE1)]]
         );
         assert_eq!(rule(&config, "other.json").path_regex, None);
         let only_regex = parse("creation_rules:\n  - path_regex: ^sub/\n    pgp: A\n");
@@ -1132,10 +1120,10 @@ mod tests {
         assert_eq!(
             rule.key_groups,
             vec![vec![
-                age(AGE1),
-                age(AGE2),
-                pgp("AABB"),
-                pgp("CC"),
+                MasterKey::age(AGE1),
+                MasterKey::age(AGE2),
+                MasterKey::pgp("AABB"),
+                MasterKey::pgp("CC"),
                 MasterKey::Kms {
                     arn: "arn:aws:kms:us-east-1:1:key/a".into(),
                     role: "arn:aws:iam::1:role/r".into(),
@@ -1169,7 +1157,13 @@ mod tests {
         ));
         assert_eq!(
             rule(&config, "x").key_groups,
-            vec![vec![age(AGE1), age(AGE2), age(AGE1), pgp("A"), pgp("BC")]]
+            vec![vec![
+                MasterKey::age(AGE1),
+                MasterKey::age(AGE2),
+                MasterKey::age(AGE1),
+                MasterKey::pgp("A"),
+                MasterKey::pgp("BC")
+            ]]
         );
     }
 
@@ -1249,7 +1243,10 @@ mod tests {
         assert_eq!(
             rule.key_groups,
             vec![
-                vec![age(AGE1), pgp("85D77543B3D624B63CEA9E6DBC17301B491B3F21")],
+                vec![
+                    MasterKey::age(AGE1),
+                    MasterKey::pgp("85D77543B3D624B63CEA9E6DBC17301B491B3F21")
+                ],
                 vec![
                     MasterKey::Kms {
                         arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
@@ -1286,7 +1283,12 @@ mod tests {
         let config = parse(&text);
         assert_eq!(
             rule(&config, "x").key_groups,
-            vec![vec![pgp("Z"), age(AGE1), pgp("A"), age(AGE2)]]
+            vec![vec![
+                MasterKey::pgp("Z"),
+                MasterKey::age(AGE1),
+                MasterKey::pgp("A"),
+                MasterKey::age(AGE2)
+            ]]
         );
     }
 
@@ -1295,7 +1297,10 @@ mod tests {
         let config = parse(&format!(
             "creation_rules:\n  - age: {AGE1}\n    key_groups: []\n"
         ));
-        assert_eq!(rule(&config, "x").key_groups, vec![vec![age(AGE1)]]);
+        assert_eq!(
+            rule(&config, "x").key_groups,
+            vec![vec![MasterKey::age(AGE1)]]
+        );
     }
 
     #[test]
@@ -1422,7 +1427,10 @@ mod tests {
         let config = corpus("shamir_two_key_groups");
         let r = rule(&config, "input.yaml");
         assert_eq!(r.shamir_threshold, 2);
-        assert_eq!(r.key_groups, vec![vec![age(AGE1)], vec![age(AGE2)]]);
+        assert_eq!(
+            r.key_groups,
+            vec![vec![MasterKey::age(AGE1)], vec![MasterKey::age(AGE2)]]
+        );
         assert!(!r.mac_only_encrypted);
     }
 
@@ -1436,7 +1444,7 @@ mod tests {
             Some("^(password|token)$")
         );
         assert_eq!(r.selection.count_set(), 1);
-        assert_eq!(r.key_groups, vec![vec![age(AGE1)]]);
+        assert_eq!(r.key_groups, vec![vec![MasterKey::age(AGE1)]]);
     }
 
     #[test]
@@ -1447,7 +1455,7 @@ mod tests {
             r.selection.encrypted_comment_regex.as_deref(),
             Some("sops:encrypt")
         );
-        assert_eq!(r.key_groups, vec![vec![age(AGE1)]]);
+        assert_eq!(r.key_groups, vec![vec![MasterKey::age(AGE1)]]);
         assert_eq!(r.shamir_threshold, 0);
     }
 

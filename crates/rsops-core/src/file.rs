@@ -240,18 +240,6 @@ mod rotate_tests {
         }
     }
 
-    fn age(r: &str) -> MasterKey {
-        MasterKey::Age {
-            recipient: r.to_owned(),
-        }
-    }
-
-    fn pgp(fp: &str) -> MasterKey {
-        MasterKey::Pgp {
-            fingerprint: fp.to_owned(),
-        }
-    }
-
     fn doc() -> Map {
         let mut m = Map::new();
         m.push("a", Value::Str("secret".into()));
@@ -278,7 +266,11 @@ mod rotate_tests {
 
     #[test]
     fn rotate_changes_key_and_values_and_keeps_plaintext() {
-        let groups = vec![vec![age("a1")], vec![age("a2"), pgp("P1")], vec![age("a3")]];
+        let groups = vec![
+            vec![MasterKey::age("a1")],
+            vec![MasterKey::age("a2"), MasterKey::pgp("P1")],
+            vec![MasterKey::age("a3")],
+        ];
         let (mut docs, mut md) = encrypted(groups.clone(), 2);
         let old_docs = docs.clone();
         let old_md = md.clone();
@@ -295,7 +287,7 @@ mod rotate_tests {
             m.key_groups[1]
                 .keys
                 .iter()
-                .find(|e| e.key == pgp("P1"))
+                .find(|e| e.key == MasterKey::pgp("P1"))
                 .map(|e| e.created_at.clone())
         };
         assert_eq!(created(&md), created(&old_md));
@@ -306,7 +298,7 @@ mod rotate_tests {
 
     #[test]
     fn rotate_with_empty_group_fails() {
-        let (mut docs, mut md) = encrypted(vec![vec![age("a1")]], 0);
+        let (mut docs, mut md) = encrypted(vec![vec![MasterKey::age("a1")]], 0);
         let opened = decrypt(&mut docs, &md, &HexService, &[], false).expect("decrypt");
         let err = rotate(
             &mut docs,

@@ -27,12 +27,6 @@ impl KeyService for HexService {
     }
 }
 
-fn age(r: &str) -> MasterKey {
-    MasterKey::Age {
-        recipient: r.to_owned(),
-    }
-}
-
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<String>().prop_map(Value::Str),
@@ -121,7 +115,7 @@ proptest! {
 
     #[test]
     fn decrypt_inverts_encrypt(docs in documents(), sel in selection(), mac_only in any::<bool>(), groups in 1usize..4) {
-        let key_groups: Vec<Vec<MasterKey>> = (0..groups).map(|g| vec![age(&format!("age1group{g}"))]).collect();
+        let key_groups: Vec<Vec<MasterKey>> = (0..groups).map(|g| vec![MasterKey::age(format!("age1group{g}"))]).collect();
         let opts = EncryptOptions { key_groups, shamir_threshold: 0, selection: sel, mac_only_encrypted: mac_only };
         let mut enc = docs.clone();
         let now = time::OffsetDateTime::now_utc();
@@ -138,7 +132,7 @@ fn unchanged_values_keep_their_ciphertext_on_reencryption() {
     doc.push("a", Value::Str("one".into()));
     doc.push("b", Value::Int(2));
     let opts = EncryptOptions {
-        key_groups: vec![vec![age("age1x")]],
+        key_groups: vec![vec![MasterKey::age("age1x")]],
         shamir_threshold: 0,
         selection: Some(Selection::default_rule()),
         mac_only_encrypted: false,
@@ -161,7 +155,7 @@ fn unchanged_values_keep_their_ciphertext_on_reencryption() {
 #[test]
 fn a_missing_group_key_fails_with_a_report() {
     let opts = EncryptOptions {
-        key_groups: vec![vec![age("age1a")], vec![age("age1b")]],
+        key_groups: vec![vec![MasterKey::age("age1a")], vec![MasterKey::age("age1b")]],
         shamir_threshold: 2,
         selection: None,
         mac_only_encrypted: false,

@@ -111,6 +111,20 @@ pub enum MasterKey {
 }
 
 impl MasterKey {
+    /// An age master key for `recipient`.
+    pub fn age(recipient: impl Into<String>) -> MasterKey {
+        MasterKey::Age {
+            recipient: recipient.into(),
+        }
+    }
+
+    /// An OpenPGP master key for `fingerprint`.
+    pub fn pgp(fingerprint: impl Into<String>) -> MasterKey {
+        MasterKey::Pgp {
+            fingerprint: fingerprint.into(),
+        }
+    }
+
     /// The key's type.
     pub fn kind(&self) -> KeyKind {
         match self {

@@ -325,27 +325,24 @@ fn missing_with_changes(file: &str) -> Failure {
 mod tests {
     use super::*;
 
-    fn age(r: &str) -> MasterKey {
-        MasterKey::Age {
-            recipient: r.to_owned(),
-        }
-    }
-
-    fn pgp(fp: &str) -> MasterKey {
-        MasterKey::Pgp {
-            fingerprint: fp.to_owned(),
-        }
-    }
-
     #[test]
     fn apply_adds_to_group_zero_and_removes_everywhere() {
-        let mut groups = vec![vec![age("a"), pgp("P")], vec![age("b"), pgp("P")]];
+        let mut groups = vec![
+            vec![MasterKey::age("a"), MasterKey::pgp("P")],
+            vec![MasterKey::age("b"), MasterKey::pgp("P")],
+        ];
         let changes = KeyChanges {
-            add: vec![age("c")],
-            remove: vec![pgp("P"), age("zzz")],
+            add: vec![MasterKey::age("c")],
+            remove: vec![MasterKey::pgp("P"), MasterKey::age("zzz")],
         };
         changes.apply(&mut groups);
-        assert_eq!(groups, vec![vec![age("a"), age("c")], vec![age("b")]]);
+        assert_eq!(
+            groups,
+            vec![
+                vec![MasterKey::age("a"), MasterKey::age("c")],
+                vec![MasterKey::age("b")]
+            ]
+        );
     }
 
     #[test]
@@ -360,7 +357,7 @@ mod tests {
         let changes = KeyChanges::from_flags(&flags, None, None).expect("parse");
         assert_eq!(changes.add.len(), 2);
         assert_eq!(changes.add[0].kind(), rsops_keys::KeyKind::Pgp);
-        assert_eq!(changes.remove, vec![pgp("AAAA")]);
+        assert_eq!(changes.remove, vec![MasterKey::pgp("AAAA")]);
         assert!(!KeyChangeArgs::default().any());
     }
 
