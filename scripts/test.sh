@@ -35,9 +35,9 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
 cargo test --workspace --locked
-echo "==> conformance corpus"
 cargo build --release --locked -p rsops-cli
+echo "==> benchmark smoke test (errors fail, timings never do)"
+bench/run.sh --smoke
+echo "==> conformance corpus"
 shared="${RSOPS_SHARED:-../shared}"
 "$shared/conformance/run.sh" target/release/rsops --sops "$SOPS_REFERENCE"
-echo "==> benchmark smoke test"
-bench/run.sh --smoke
