@@ -90,7 +90,12 @@ struct Session<'r> {
 impl<'r> Session<'r> {
     /// Loads the configuration and checks the flags, in sops's order.
     fn new(req: &'r DecryptRequest<'r>) -> CmdResult<Session<'r>> {
-        let loaded = crate::config::load(req.common.config.as_deref())?;
+        // With RSOPS_CONFIG_FROM_FILE_DIR the search starts at the file.
+        let name = req.common.filename_override.as_deref().or(req.file);
+        let loaded = crate::config::load_for_file(
+            req.common.config.as_deref(),
+            name.map(std::path::Path::new),
+        )?;
         let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
         let order = decryption_order(req.decryption_order)?;
         let path = match req.extract {

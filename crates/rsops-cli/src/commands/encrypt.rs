@@ -69,7 +69,12 @@ struct Session<'r> {
 impl<'r> Session<'r> {
     /// Loads the configuration.
     fn new(req: &'r EncryptRequest<'r>) -> CmdResult<Session<'r>> {
-        let loaded = crate::config::load(req.common.config.as_deref())?;
+        // With RSOPS_CONFIG_FROM_FILE_DIR the search starts at the file.
+        let name = req.common.filename_override.as_deref().or(req.file);
+        let loaded = crate::config::load_for_file(
+            req.common.config.as_deref(),
+            name.map(std::path::Path::new),
+        )?;
         let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
         Ok(Session {
             req,
