@@ -97,20 +97,7 @@ impl Scratch {
         key: Option<&Path>,
         stdin: Option<&[u8]>,
     ) -> Output {
-        let mut c = self.command(program, key);
-        c.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("spawn");
-        {
-            use std::io::Write;
-            let mut input = child.stdin.take().expect("stdin");
-            if let Some(data) = stdin {
-                input.write_all(data).expect("write stdin");
-            }
-        }
-        child.wait_with_output().expect("wait")
+        finish(self.command(program, key), args, stdin)
     }
 
     /// Runs rsops without any key.
@@ -122,6 +109,24 @@ impl Scratch {
     pub fn sops(&self, sops: &Path, args: &[&str]) -> Output {
         self.run(sops, args, Some(&demo_key_file()), None)
     }
+}
+
+/// Runs a prepared command with `args`, feeding `stdin` (or nothing), and
+/// collects its output.
+fn finish(mut c: Command, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    use std::io::Write;
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    {
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(data) = stdin {
+            input.write_all(data).expect("write stdin");
+        }
+    }
+    child.wait_with_output().expect("wait")
 }
 
 /// Asserts success and returns stdout.
@@ -154,19 +159,7 @@ impl Scratch {
                 None => c.env_remove(name),
             };
         }
-        c.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("spawn");
-        {
-            use std::io::Write;
-            let mut input = child.stdin.take().expect("stdin");
-            if let Some(data) = stdin {
-                input.write_all(data).expect("write stdin");
-            }
-        }
-        child.wait_with_output().expect("wait")
+        finish(c, args, stdin)
     }
 }
 
@@ -185,19 +178,7 @@ impl Scratch {
         for (k, v) in env {
             c.env(k, v);
         }
-        c.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().expect("spawn");
-        {
-            use std::io::Write;
-            let mut input = child.stdin.take().expect("stdin");
-            if let Some(data) = stdin {
-                input.write_all(data).expect("write stdin");
-            }
-        }
-        child.wait_with_output().expect("wait")
+        finish(c, args, stdin)
     }
 }
 
