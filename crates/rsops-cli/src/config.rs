@@ -181,6 +181,7 @@ pub fn emit_options(loaded: Option<&Loaded>, indent: Option<i64>) -> CmdResult<E
         yaml_indent,
         json_indent: json_indent(json)?,
         json_binary_indent: json_indent(json_binary)?,
+        dotenv: rsops_format::DotenvSyntax::Sops,
     })
 }
 

@@ -50,6 +50,17 @@ pub enum Sensitivity {
 /// Writes `data` to `path` atomically (temp file in the same directory,
 /// then rename). An existing file keeps its permissions.
 pub fn write_atomic(path: &str, data: &[u8], sensitivity: Sensitivity) -> CmdResult {
+    write_atomic_with(path, sensitivity, |out| out.write_all(data))
+}
+
+/// Like [`write_atomic`], but the content is produced by `fill`, which
+/// writes into the temporary file (buffered) instead of into memory first.
+/// If `fill` fails, the temporary file is removed and the target is left
+/// untouched.
+pub fn write_atomic_with<F>(path: &str, sensitivity: Sensitivity, fill: F) -> CmdResult
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
     let target = Path::new(path);
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -66,7 +77,11 @@ pub fn write_atomic(path: &str, data: &[u8], sensitivity: Sensitivity) -> CmdRes
         .prefix(".rsops-")
         .tempfile_in(dir)
         .map_err(fail)?;
-    tmp.write_all(data).map_err(fail)?;
+    {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+        fill(&mut out).map_err(fail)?;
+        out.flush().map_err(fail)?;
+    }
     tmp.as_file().sync_all().map_err(fail)?;
     match existing_mode {
         Some(p) => fs::set_permissions(tmp.path(), p).map_err(fail)?,

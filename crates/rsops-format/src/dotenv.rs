@@ -19,6 +19,37 @@ use crate::tree::{Key, Map, MapItem, Value};
 /// Name used in parse errors.
 const FORMAT: &str = "dotenv";
 
+/// How plaintext dotenv files are read and written (`stores.dotenv.syntax`
+/// in `.sops.yaml`). Encrypted dotenv files always use sops's syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DotenvSyntax {
+    /// Exactly as sops: values verbatim (quotes are part of the value),
+    /// `\n` is a newline, blank lines dropped.
+    #[default]
+    Sops,
+    /// Quoted values as shells and dotenv libraries read them; every value
+    /// round-trips exactly; blank lines kept.
+    Quoted,
+}
+
+/// Parses a plaintext dotenv file in the [`DotenvSyntax::Quoted`] syntax.
+pub fn parse_quoted(input: &[u8]) -> Result<Map, FormatError> {
+    parse(input)
+}
+
+/// Writes a plaintext dotenv file in `syntax`.
+pub fn emit_plain(map: &Map, syntax: DotenvSyntax) -> Result<Vec<u8>, FormatError> {
+    let _ = syntax;
+    emit(map)
+}
+
+/// Writes an encrypted dotenv file (data and flattened metadata): always in
+/// sops's syntax, so that sops reads it.
+pub fn emit_encrypted(map: &Map, syntax: DotenvSyntax) -> Result<Vec<u8>, FormatError> {
+    let _ = syntax;
+    emit(map)
+}
+
 /// Parses a dotenv file.
 ///
 /// Values are [`Value::Str`] ([`Value::Bytes`] when not UTF-8). Keys and

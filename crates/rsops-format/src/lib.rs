@@ -20,5 +20,5 @@ pub mod tree;
 pub mod yaml;
 
 pub use error::FormatError;
-pub use store::{EmitOptions, Format};
+pub use store::{DotenvSyntax, EmitOptions, Format};
 pub use tree::{Comment, Entry, Key, List, ListItem, Map, MapItem, Source, Value};

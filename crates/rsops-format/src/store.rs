@@ -9,6 +9,8 @@ use crate::error::FormatError;
 use crate::tree::{Map, MapItem, Value};
 use crate::{binary, dotenv, flatten, ini, json, yaml};
 
+pub use crate::dotenv::DotenvSyntax;
+
 /// The five sops stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -66,7 +68,8 @@ impl Format {
     }
 }
 
-/// Output formatting options (`stores` in `.sops.yaml`, `--indent`).
+/// Store options (`stores` in `.sops.yaml`, `--indent`): how files are
+/// written, and for dotenv also how plaintext files are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmitOptions {
     /// YAML indentation in spaces (sops: 4 when unset or 0).
@@ -75,6 +78,8 @@ pub struct EmitOptions {
     pub json_indent: Option<usize>,
     /// JSON indentation of the binary store's envelope.
     pub json_binary_indent: Option<usize>,
+    /// How plaintext dotenv files are read and written (`stores.dotenv`).
+    pub dotenv: DotenvSyntax,
 }
 
 impl Default for EmitOptions {
@@ -83,6 +88,7 @@ impl Default for EmitOptions {
             yaml_indent: 4,
             json_indent: None,
             json_binary_indent: None,
+            dotenv: DotenvSyntax::Sops,
         }
     }
 }
@@ -94,7 +100,20 @@ pub const DOTENV_METADATA_PREFIX: &str = "sops_";
 
 /// Reads a plaintext file into its documents (one, except for YAML streams).
 pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Map>, FormatError> {
+    load_plain_with(format, input, &EmitOptions::default())
+}
+
+/// [`load_plain`] with the store options of `.sops.yaml` (the dotenv syntax
+/// of plaintext files).
+pub fn load_plain_with(
+    format: Format,
+    input: &[u8],
+    opts: &EmitOptions,
+) -> Result<Vec<Map>, FormatError> {
     match format {
+        Format::Dotenv if opts.dotenv == DotenvSyntax::Quoted => {
+            Ok(vec![dotenv::parse_quoted(input)?])
+        }
         Format::Yaml => yaml::parse_data(input),
         Format::Json => Ok(vec![json::parse(input)?]),
         Format::Dotenv => Ok(vec![dotenv::parse(input)?]),
@@ -196,7 +215,7 @@ pub fn emit_plain(
     match format {
         Format::Yaml => yaml::emit(docs, opts.yaml_indent),
         Format::Json => json::emit(first(docs), opts.json_indent),
-        Format::Dotenv => dotenv::emit(first(docs)),
+        Format::Dotenv => dotenv::emit_plain(first(docs), opts.dotenv),
         Format::Ini => ini::emit(first(docs)),
         Format::Binary => binary::emit_plain(first(docs)),
     }
@@ -232,7 +251,7 @@ pub fn emit_encrypted(
             for (k, v) in flat {
                 doc.push(format!("{DOTENV_METADATA_PREFIX}{k}"), v);
             }
-            dotenv::emit(&doc)
+            dotenv::emit_encrypted(&doc, opts.dotenv)
         }
         Format::Ini => {
             let mut doc = first(docs).clone();

@@ -20,6 +20,9 @@ pub struct Source {
     /// The scalar value exactly as written in the input (quotes included), if
     /// the value is a scalar.
     pub raw: Option<String>,
+    /// How many blank lines stood right before the item (kept by the dotenv
+    /// store's `quoted` syntax; the other stores leave it 0).
+    pub blank_before: u32,
 }
 
 /// A comment line.

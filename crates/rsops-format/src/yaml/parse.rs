@@ -389,6 +389,7 @@ impl<'s> Builder<'s> {
                 start,
                 end,
                 raw: None,
+                blank_before: 0,
             }),
         };
         if placement == Placement::Right && !self.stack.is_empty() {
@@ -708,6 +709,7 @@ impl<'s> Builder<'s> {
                         start: open.start,
                         end: node.end,
                         raw: node.raw,
+                        blank_before: 0,
                     }),
                 }));
             }
