@@ -150,7 +150,7 @@ fn read_config(path: PathBuf) -> CmdResult<Loaded> {
     })
 }
 
-/// Output formatting from the `stores` section and `--indent`.
+/// Store options from the `stores` section and `--indent`.
 pub fn emit_options(loaded: Option<&Loaded>, indent: Option<i64>) -> CmdResult<EmitOptions> {
     let stores = loaded.map(|l| &l.config.stores);
     let pick = |from_store: Option<i64>| indent.or(from_store);
@@ -181,7 +181,7 @@ pub fn emit_options(loaded: Option<&Loaded>, indent: Option<i64>) -> CmdResult<E
         yaml_indent,
         json_indent: json_indent(json)?,
         json_binary_indent: json_indent(json_binary)?,
-        dotenv: rsops_format::DotenvSyntax::Sops,
+        dotenv: stores.and_then(|s| s.dotenv_syntax).unwrap_or_default(),
     })
 }
 

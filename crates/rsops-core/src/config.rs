@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use regex::Regex;
 use rsops_format::tree::{Key, Map, Source, Value};
-use rsops_format::FormatError;
+use rsops_format::{DotenvSyntax, FormatError};
 use rsops_keys::MasterKey;
 use thiserror::Error;
 
@@ -83,6 +83,9 @@ pub struct StoresConfig {
     pub json_indent: Option<i64>,
     /// `stores.json_binary.indent`.
     pub json_binary_indent: Option<i64>,
+    /// `stores.dotenv.syntax` (an rsops extension sops ignores): how
+    /// plaintext dotenv files are read and written.
+    pub dotenv_syntax: Option<DotenvSyntax>,
 }
 
 /// The six mutually exclusive encryption selection settings (FORMAT.md §5).
@@ -509,6 +512,7 @@ impl Decoder {
             yaml_indent: Some(0),
             json_indent: Some(0),
             json_binary_indent: Some(0),
+            dotenv_syntax: None,
         };
         let Some(map) = self.struct_map(node, "config.StoresConfig") else {
             return if matches!(node.value, Value::Null) {
@@ -526,11 +530,40 @@ impl Decoder {
                     &mut stores.json_binary_indent,
                     "config.JSONBinaryStoreConfig",
                 ),
+                "dotenv" => {
+                    stores.dotenv_syntax = self.dotenv_syntax(node);
+                    continue;
+                }
                 _ => continue,
             };
             *slot = self.store_indent(node, target);
         }
         stores
+    }
+
+    /// `stores.dotenv.syntax`: `sops` or `quoted` (rsops only; sops ignores
+    /// the field). Any other value is an error rather than silently ignored.
+    fn dotenv_syntax(&mut self, node: Node<'_>) -> Option<DotenvSyntax> {
+        let map = self.struct_map(node, "config.DotenvStoreConfig")?;
+        let mut syntax = None;
+        for (key, node) in self.fields(map, node.line) {
+            if key != "syntax" {
+                continue;
+            }
+            syntax = match node.value {
+                Value::Null => None,
+                Value::Str(s) if s == "sops" => Some(DotenvSyntax::Sops),
+                Value::Str(s) if s == "quoted" => Some(DotenvSyntax::Quoted),
+                _ => {
+                    self.errors.push(format!(
+                        "line {}: stores.dotenv.syntax must be \"sops\" or \"quoted\"",
+                        node.line
+                    ));
+                    None
+                }
+            };
+        }
+        syntax
     }
 
     /// The `indent` of one store section; a null section zeroes it.
@@ -1410,6 +1443,7 @@ mod tests {
                 yaml_indent: Some(2),
                 json_indent: Some(0),
                 json_binary_indent: Some(-1),
+                dotenv_syntax: None,
             }
         );
         assert_eq!(
@@ -1420,6 +1454,29 @@ mod tests {
             parse("creation_rules: []\n").stores,
             StoresConfig::default()
         );
+    }
+
+    #[test]
+    fn stores_dotenv_syntax() {
+        let syntax = |text: &str| parse(text).stores.dotenv_syntax;
+        assert_eq!(
+            syntax("stores:\n  dotenv:\n    syntax: quoted\n"),
+            Some(DotenvSyntax::Quoted)
+        );
+        assert_eq!(
+            syntax("stores: {dotenv: {syntax: sops}}\n"),
+            Some(DotenvSyntax::Sops)
+        );
+        assert_eq!(syntax("stores: {dotenv: {syntax: ~}}\n"), None);
+        assert_eq!(syntax("stores: {dotenv: {other: 1}}\n"), None);
+        assert_eq!(syntax("stores: {dotenv: ~}\n"), None);
+        let msg = parse_err("stores:\n  dotenv:\n    syntax: quote\n");
+        assert!(
+            msg.ends_with("line 3: stores.dotenv.syntax must be \"sops\" or \"quoted\""),
+            "{msg}"
+        );
+        assert!(parse_err("stores: {dotenv: 3}\n")
+            .ends_with("cannot unmarshal !!int `3` into config.DotenvStoreConfig"));
     }
 
     #[test]

@@ -155,8 +155,8 @@ impl<'r> Session<'r> {
             .unwrap_or(0);
 
         let input = crate::io::read_input(file)?;
-        let mut docs =
-            store::load_plain(input_format, &input).map_err(|e| read_failure(e, input_format))?;
+        let mut docs = store::load_plain_with(input_format, &input, &self.opts)
+            .map_err(|e| read_failure(e, input_format))?;
         drop(input);
         if store::has_metadata(output_format, &docs) {
             return Err(Failure::new(

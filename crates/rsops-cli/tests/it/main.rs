@@ -2,6 +2,7 @@
 //! area (keeps link time down).
 
 mod common;
+mod dotenv;
 mod edit;
 mod errors;
 mod exec;
