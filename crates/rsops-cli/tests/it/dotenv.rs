@@ -228,3 +228,37 @@ fn unencrypted_value_sops_would_misread_is_refused_and_nothing_is_written() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(!s.path("config.enc.env").exists());
 }
+
+#[test]
+fn edit_shows_and_reads_the_quoted_syntax() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    s.write(".sops.yaml", quoted_config().as_bytes());
+    s.write("secrets.env", SECRETS_ENV.as_bytes());
+    let encrypted = ok(&s.rsops(&["encrypt", "secrets.env"]), "encrypt");
+    s.write("secrets.enc.env", &encrypted);
+    // The editor keeps a copy of what it was shown and adds a quoted value.
+    let editor = s.write(
+        "editor.sh",
+        b"#!/bin/sh\ncp \"$1\" shown.env\nprintf 'NEW=\"two words\"\\n' >> \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = s.run_env(
+        std::path::Path::new(env!("CARGO_BIN_EXE_rsops")),
+        &["edit", "secrets.enc.env"],
+        Some(&crate::common::demo_key_file()),
+        &[("SOPS_EDITOR", editor.as_os_str())],
+        None,
+    );
+    ok(&out, "edit");
+    assert_eq!(
+        text(std::fs::read(s.path("shown.env")).unwrap()),
+        SECRETS_ENV
+    );
+    let decrypted = text(ok(&s.rsops(&["decrypt", "secrets.enc.env"]), "decrypt"));
+    assert_eq!(decrypted, format!("{SECRETS_ENV}NEW=\"two words\"\n"));
+    ok(
+        &s.rsops(&["exec-env", "secrets.enc.env", "test \"$NEW\" = 'two words'"]),
+        "exec-env sees the edited value",
+    );
+}
