@@ -297,7 +297,9 @@ pub fn emit_value(
         (_, Value::Map(m)) => emit_plain(format, std::slice::from_ref(m), opts),
         // sops writes extracted values with yaml.Marshal: always 4 spaces.
         (Format::Yaml, v) => yaml::emit_value(v, 4),
-        (Format::Json | Format::Ini, v) => json::emit_value(v, opts.json_indent),
+        (Format::Json, v) => json::emit_value(v, opts.json_indent),
+        // sops's INI store marshals a non-map value with json.Marshal: compact.
+        (Format::Ini, v) => json::emit_value(v, Some(0)).map(|out| compact_json(&out)),
         (Format::Dotenv, _) => Err(FormatError::Emit(
             "cannot extract a non-string value to the dotenv format".to_owned(),
         )),
@@ -308,7 +310,50 @@ pub fn emit_value(
     }
 }
 
+/// JSON without the whitespace between tokens (Go's `json.Marshal` layout):
+/// every space, tab and newline outside strings is dropped.
+fn compact_json(pretty: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(pretty.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in pretty {
+        if in_string {
+            in_string = escaped || b != b'"';
+            escaped = !escaped && b == b'\\';
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        }
+        out.push(b);
+    }
+    out
+}
+
 fn first(docs: &[Map]) -> &Map {
     static EMPTY: Map = Map { items: Vec::new() };
     docs.first().unwrap_or(&EMPTY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{List, ListItem};
+
+    #[test]
+    fn ini_extract_of_a_non_map_is_compact_json_like_sops() {
+        let list = Value::List(List {
+            items: vec![
+                ListItem::Value(Value::Int(1)),
+                ListItem::Value(Value::Str("x y \"q\" \\ \n".into())),
+            ],
+        });
+        let out = emit_value(Format::Ini, &list, &EmitOptions::default()).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"[1,"x y \"q\" \\ \n"]"#
+        );
+        let out = emit_value(Format::Ini, &Value::Int(30), &EmitOptions::default()).unwrap();
+        assert_eq!(out, b"30");
+    }
 }
