@@ -4,7 +4,8 @@
 //! * `codec/*`: one `ENC[...]` value: encode (fresh IV, AES-256-GCM with a
 //!   32-byte IV, base64) and decode, and the scalar typing around it;
 //! * `mac/*`: encrypting and checking the stored MAC;
-//! * `walk/*`: a whole 4,800-value tree, encrypted (values + MAC) and
+//! * `walk/*`: a whole 4,800-value tree, encrypted (values + MAC; whole,
+//!   and root item by root item as streaming encryption does) and
 //!   decrypted (values + MAC, with and without the IV stash).
 
 // `criterion_group!` generates an undocumented public function.
@@ -93,6 +94,20 @@ fn walk_bench(c: &mut Criterion) {
         b.iter_batched(
             || plain.clone(),
             |mut docs| walk::encrypt_documents(&mut docs, &cipher, &selection, false, None),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("encrypt_4800_values_item_by_item", |b| {
+        b.iter_batched(
+            || plain[0].clone(),
+            |doc| {
+                let mut enc = walk::ItemEncryptor::new(&cipher, &selection, false);
+                for mut item in doc.items {
+                    enc.item(&mut item).expect("encrypt");
+                    black_box(&item);
+                }
+                enc.finish()
+            },
             BatchSize::LargeInput,
         )
     });

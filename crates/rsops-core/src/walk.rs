@@ -172,28 +172,34 @@ impl<'a> Walker<'a> {
     fn walk_map(&mut self, map: &mut Map) -> Result<(), CoreError> {
         self.frames.push(Frame::default());
         for item in &mut map.items {
-            match item {
-                MapItem::Comment(c) => self.comment(c)?,
-                MapItem::Entry(e) => {
-                    let key = match e.key.as_str() {
-                        Some(k) => k,
-                        None => {
-                            let ty = match &e.key {
-                                rsops_format::Key::Other(v) => v.type_name(),
-                                rsops_format::Key::Str(_) => "str",
-                            };
-                            return Err(CoreError::NonStringKey { type_name: ty });
-                        }
-                    };
-                    let mark = self.push_key(key);
-                    let r = self.value(&mut e.value);
-                    self.pop_key(mark);
-                    r?;
-                    self.clear_frame();
-                }
-            }
+            self.map_item(item)?;
         }
         self.frames.pop();
+        Ok(())
+    }
+
+    /// One item of the map whose frame is on top of the stack.
+    fn map_item(&mut self, item: &mut MapItem) -> Result<(), CoreError> {
+        match item {
+            MapItem::Comment(c) => self.comment(c)?,
+            MapItem::Entry(e) => {
+                let key = match e.key.as_str() {
+                    Some(k) => k,
+                    None => {
+                        let ty = match &e.key {
+                            rsops_format::Key::Other(v) => v.type_name(),
+                            rsops_format::Key::Str(_) => "str",
+                        };
+                        return Err(CoreError::NonStringKey { type_name: ty });
+                    }
+                };
+                let mark = self.push_key(key);
+                let r = self.value(&mut e.value);
+                self.pop_key(mark);
+                r?;
+                self.clear_frame();
+            }
+        }
         Ok(())
     }
 
@@ -388,6 +394,46 @@ pub fn encrypt_documents(
         w.walk_map(doc)?;
     }
     Ok(w.finish().0)
+}
+
+/// [`encrypt_documents`] of one document whose root map arrives item by
+/// item (streaming encryption): each item is encrypted in place when it is
+/// handed over, exactly as the whole-tree walk would encrypt it at that
+/// point (same selection, AAD paths and comment rules), and the MAC is fed
+/// in the same order, so [`ItemEncryptor::finish`] returns the MAC
+/// [`encrypt_documents`] returns for the whole document. New values always
+/// get fresh random IVs.
+pub struct ItemEncryptor<'a> {
+    walker: Walker<'a>,
+}
+
+impl<'a> ItemEncryptor<'a> {
+    /// Starts the walk of one document.
+    pub fn new(
+        cipher: &'a ValueCipher,
+        selection: &'a Selection,
+        mac_only_encrypted: bool,
+    ) -> Self {
+        let mut walker = Walker::new(
+            cipher,
+            selection,
+            mac_only_encrypted,
+            Mode::Encrypt { stash: None },
+        );
+        // The frame of the root map.
+        walker.frames.push(Frame::default());
+        ItemEncryptor { walker }
+    }
+
+    /// Encrypts the next item of the root map in place.
+    pub fn item(&mut self, item: &mut MapItem) -> Result<(), CoreError> {
+        self.walker.map_item(item)
+    }
+
+    /// The MAC (uppercase hex SHA-512) of the plaintext values walked.
+    pub fn finish(self) -> String {
+        self.walker.finish().0
+    }
 }
 
 /// Decrypts the selected leaves of `docs` in place; returns the MAC of the

@@ -16,7 +16,7 @@
 
 use crate::error::FormatError;
 use crate::number::format_float_json;
-use crate::tree::{Key, List, ListItem, Map, MapItem, Value};
+use crate::tree::{Entry, Key, List, ListItem, Map, MapItem, Value};
 
 /// Name used in parse errors.
 const FORMAT: &str = "json";
@@ -32,7 +32,36 @@ pub const MAX_DEPTH: usize = 1_000;
 /// Errors name the position (line and column) and the kind of problem,
 /// never the text found there.
 pub fn parse(input: &[u8]) -> Result<Map, FormatError> {
-    Parser { input, pos: 0 }.document()
+    Parser { input, pos: 0 }.document(None)
+}
+
+/// Parses a JSON document like [`parse`], but hands each entry of the top
+/// object to `on_item` as soon as it is complete instead of building the
+/// whole tree (only the entry being read is held). The entries are those
+/// [`parse`] returns, in order, with the same errors; an error may come
+/// after some entries were handed over. An error of `on_item` stops the
+/// parse and is returned as it is.
+pub fn parse_root_items<E: From<FormatError>>(
+    input: &[u8],
+    on_item: &mut dyn FnMut(MapItem) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut failed = None;
+    let mut hand_off = |item: MapItem| match on_item(item) {
+        Ok(()) => true,
+        Err(e) => {
+            failed = Some(e);
+            false
+        }
+    };
+    let result = Parser { input, pos: 0 }.document(Some(&mut hand_off));
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let rest = result?;
+    for item in rest.items {
+        on_item(item)?;
+    }
+    Ok(())
 }
 
 /// Writes a map as indented JSON (`None` = tabs) with a final newline.
@@ -133,7 +162,13 @@ impl Parser<'_> {
         }
     }
 
-    fn document(mut self) -> Result<Map, FormatError> {
+    /// Reads the document. With `on_item`, each complete entry of the top
+    /// object is handed to it instead of being kept; when it answers
+    /// `false` the parse stops (with an error the caller replaces).
+    fn document(
+        mut self,
+        mut on_item: Option<&mut dyn FnMut(MapItem) -> bool>,
+    ) -> Result<Map, FormatError> {
         self.skip_ws();
         match self.peek() {
             Some(b'{') => self.pos += 1,
@@ -171,7 +206,10 @@ impl Parser<'_> {
                     return Err(self.error("internal parser state"));
                 };
                 match stack.last_mut() {
-                    Some(parent) => parent.push(done.into_value()),
+                    Some(parent) => {
+                        parent.push(done.into_value());
+                        self.hand_off_root_entry(&mut stack, &mut on_item)?;
+                    }
                     None => match done {
                         // Anything after the closing brace is ignored.
                         Frame::Object(map, _) => return Ok(map),
@@ -208,6 +246,7 @@ impl Parser<'_> {
                     if let Some(top) = stack.last_mut() {
                         top.push(value);
                     }
+                    self.hand_off_root_entry(&mut stack, &mut on_item)?;
                     state = State::AfterItem;
                 }
             }
@@ -215,6 +254,26 @@ impl Parser<'_> {
                 return Err(self.error("exceeded maximum nesting depth"));
             }
         }
+    }
+
+    /// With `on_item`, moves the entry just completed in the top object
+    /// (when the top object is the innermost container) out to it.
+    fn hand_off_root_entry(
+        &self,
+        stack: &mut [Frame],
+        on_item: &mut Option<&mut dyn FnMut(MapItem) -> bool>,
+    ) -> Result<(), FormatError> {
+        let Some(on_item) = on_item.as_mut() else {
+            return Ok(());
+        };
+        if let [Frame::Object(root, _)] = stack {
+            if let Some(item) = root.items.pop() {
+                if !on_item(item) {
+                    return Err(self.error("stopped"));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// `"key"` then `:`.
@@ -478,29 +537,35 @@ impl Writer {
             let MapItem::Entry(entry) = item else {
                 continue;
             };
-            let Key::Str(key) = &entry.key else {
-                return Err(FormatError::Emit(format!(
-                    "cannot write a non-string key of type {} as JSON",
-                    match &entry.key {
-                        Key::Other(v) => v.type_name(),
-                        Key::Str(_) => "str",
-                    }
-                )));
-            };
-            if !first {
-                self.out.push(b',');
-            }
+            self.map_entry(entry, depth, first)?;
             first = false;
-            self.newline(depth + 1);
-            write_string(&mut self.out, key.as_bytes());
-            self.out.extend_from_slice(b": ");
-            self.value(&entry.value, depth + 1)?;
         }
         if !first {
             self.newline(depth);
         }
         self.out.push(b'}');
         Ok(())
+    }
+
+    /// One `"key": value` of an object at `depth` (a comma first unless it
+    /// is the `first` entry).
+    fn map_entry(&mut self, entry: &Entry, depth: usize, first: bool) -> Result<(), FormatError> {
+        let Key::Str(key) = &entry.key else {
+            return Err(FormatError::Emit(format!(
+                "cannot write a non-string key of type {} as JSON",
+                match &entry.key {
+                    Key::Other(v) => v.type_name(),
+                    Key::Str(_) => "str",
+                }
+            )));
+        };
+        if !first {
+            self.out.push(b',');
+        }
+        self.newline(depth + 1);
+        write_string(&mut self.out, key.as_bytes());
+        self.out.extend_from_slice(b": ");
+        self.value(&entry.value, depth + 1)
     }
 
     fn list(&mut self, list: &List, depth: usize) -> Result<(), FormatError> {
@@ -519,6 +584,59 @@ impl Writer {
         }
         self.out.push(b']');
         Ok(())
+    }
+}
+
+/// Writes one JSON document whose top object arrives entry by entry, in the
+/// exact layout [`emit`] gives the whole object: feed the entries in order
+/// with [`RootWriter::item`], drain the output with
+/// [`RootWriter::drain_into`] whenever convenient, and end with
+/// [`RootWriter::finish`], which writes a last entry (the `sops` metadata)
+/// and closes the object.
+pub struct RootWriter {
+    w: Writer,
+    /// Whether no entry has been written yet.
+    first: bool,
+}
+
+impl RootWriter {
+    /// A writer with the indentation of [`emit`] (`None` = tabs).
+    pub fn new(indent: Option<usize>) -> Self {
+        let mut w = Writer::new(indent);
+        w.out.reserve(1 << 16);
+        w.out.push(b'{');
+        RootWriter { w, first: true }
+    }
+
+    /// Writes the next item of the top object (comments are not written
+    /// in JSON).
+    pub fn item(&mut self, item: &MapItem) -> Result<(), FormatError> {
+        if let MapItem::Entry(entry) = item {
+            self.w.map_entry(entry, 0, self.first)?;
+            self.first = false;
+        }
+        Ok(())
+    }
+
+    /// Moves the output written so far into `sink`.
+    pub fn drain_into(&mut self, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+        sink.write_all(&self.w.out)?;
+        self.w.out.clear();
+        Ok(())
+    }
+
+    /// Length of the output not drained yet.
+    pub fn pending_output(&self) -> usize {
+        self.w.out.len()
+    }
+
+    /// Writes `last` as the last entry, closes the object (with the final
+    /// newline of [`emit`]) and returns the output not drained yet.
+    pub fn finish(mut self, last: &Entry) -> Result<Vec<u8>, FormatError> {
+        self.w.map_entry(last, 0, self.first)?;
+        self.w.newline(0);
+        self.w.out.extend_from_slice(b"}\n");
+        Ok(self.w.out)
     }
 }
 

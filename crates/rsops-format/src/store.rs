@@ -6,7 +6,7 @@
 //! `[sops]` section in INI; STORES.md §0 and §6).
 
 use crate::error::FormatError;
-use crate::tree::{Map, MapItem, Value};
+use crate::tree::{Entry, Key, Map, MapItem, Value};
 use crate::{binary, dotenv, flatten, ini, json, yaml};
 
 pub use crate::dotenv::DotenvSyntax;
@@ -330,6 +330,113 @@ fn compact_json(pretty: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Whether a plaintext file can be read root item by root item
+/// ([`read_root_items`]) and its encrypted form written the same way
+/// ([`RootWriter`]), so that neither the whole tree nor the whole output is
+/// ever held: YAML (at most one document, see
+/// [`yaml::maybe_several_documents`]) or JSON in, YAML or JSON out. The
+/// other stores, and YAML streams of several documents (whose metadata,
+/// written in every document, depends on all of them), are read whole.
+pub fn can_stream(input_format: Format, output_format: Format, input: &[u8]) -> bool {
+    let output_ok = matches!(output_format, Format::Yaml | Format::Json);
+    let input_ok = match input_format {
+        Format::Json => true,
+        Format::Yaml => !yaml::maybe_several_documents(input),
+        _ => false,
+    };
+    // A file that mentions `sops` anywhere may be an encrypted file given to
+    // `encrypt` again: it takes the whole-tree path, which refuses it
+    // (exit 203) before writing anything, even to stdout.
+    let may_be_encrypted = memchr::memmem::find(input, b"sops").is_some();
+    output_ok && input_ok && !may_be_encrypted
+}
+
+/// Reads a plaintext YAML or JSON file like [`load_plain`] but hands the
+/// items of its (only) document's root map to `on_item` one at a time, as
+/// soon as each is complete (see [`yaml::parse_root_items`] and
+/// [`json::parse_root_items`]). Other stores are refused.
+pub fn read_root_items<E: From<FormatError>>(
+    format: Format,
+    input: &[u8],
+    on_item: &mut dyn FnMut(MapItem) -> Result<(), E>,
+) -> Result<(), E> {
+    match format {
+        Format::Yaml => yaml::parse_root_items(input, on_item),
+        Format::Json => json::parse_root_items(input, on_item),
+        other => Err(FormatError::Emit(format!(
+            "the {} store cannot be read item by item",
+            other.name()
+        ))
+        .into()),
+    }
+}
+
+/// Writes an encrypted YAML or JSON document root item by root item, in
+/// exactly the bytes [`emit_encrypted`] gives the whole document: items in
+/// order with [`RootWriter::item`], the output drained into a sink with
+/// [`RootWriter::drain_into`] as it grows, and the metadata last with
+/// [`RootWriter::finish`].
+pub struct RootWriter {
+    inner: RootWriterKind,
+}
+
+/// The store-specific writer behind [`RootWriter`].
+enum RootWriterKind {
+    Yaml(yaml::RootWriter),
+    Json(json::RootWriter),
+}
+
+impl RootWriter {
+    /// A writer for `format` with the store options `opts`; `None` for a
+    /// store that is not written item by item (see [`can_stream`]).
+    pub fn new(format: Format, opts: &EmitOptions) -> Option<RootWriter> {
+        let inner = match format {
+            Format::Yaml => RootWriterKind::Yaml(yaml::RootWriter::new(opts.yaml_indent)),
+            Format::Json => RootWriterKind::Json(json::RootWriter::new(opts.json_indent)),
+            _ => return None,
+        };
+        Some(RootWriter { inner })
+    }
+
+    /// Writes the next item of the root map.
+    pub fn item(&mut self, item: &MapItem) -> Result<(), FormatError> {
+        match &mut self.inner {
+            RootWriterKind::Yaml(w) => w.item(item),
+            RootWriterKind::Json(w) => w.item(item),
+        }
+    }
+
+    /// Moves the output written so far into `sink`.
+    pub fn drain_into(&mut self, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+        match &mut self.inner {
+            RootWriterKind::Yaml(w) => w.drain_into(sink),
+            RootWriterKind::Json(w) => w.drain_into(sink),
+        }
+    }
+
+    /// How many bytes of output are waiting to be drained.
+    pub fn pending_output(&self) -> usize {
+        match &self.inner {
+            RootWriterKind::Yaml(w) => w.pending_output(),
+            RootWriterKind::Json(w) => w.pending_output(),
+        }
+    }
+
+    /// Writes the `sops` metadata entry last, ends the document and
+    /// returns the output not drained yet.
+    pub fn finish(self, metadata: Map) -> Result<Vec<u8>, FormatError> {
+        let last = Entry {
+            key: Key::Str(METADATA_KEY.to_owned()),
+            value: Value::Map(metadata),
+            source: None,
+        };
+        match self.inner {
+            RootWriterKind::Yaml(w) => w.finish(&last),
+            RootWriterKind::Json(w) => w.finish(&last),
+        }
+    }
+}
+
 fn first(docs: &[Map]) -> &Map {
     static EMPTY: Map = Map { items: Vec::new() };
     docs.first().unwrap_or(&EMPTY)
@@ -349,11 +456,368 @@ mod tests {
             ],
         });
         let out = emit_value(Format::Ini, &list, &EmitOptions::default()).unwrap();
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            r#"[1,"x y \"q\" \\ \n"]"#
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), r#"[1,"x y \"q\" \\ \n"]"#);
         let out = emit_value(Format::Ini, &Value::Int(30), &EmitOptions::default()).unwrap();
         assert_eq!(out, b"30");
+    }
+}
+
+#[cfg(test)]
+mod stream_tests {
+    //! Reading and writing root item by root item gives exactly what the
+    //! whole-tree functions give: on every YAML/JSON file of the
+    //! conformance corpus, on hand-written comment layouts and on generated
+    //! trees.
+
+    use super::*;
+    use crate::tree::{Comment, List, ListItem};
+    use proptest::prelude::*;
+
+    /// The corpus directory (`/work/shared/conformance/cases`).
+    const CASES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/conformance/cases"
+    );
+
+    /// Every `.yaml`/`.json` file of the corpus with its store.
+    fn corpus_files() -> Vec<(std::path::PathBuf, Format)> {
+        let mut files = Vec::new();
+        let Ok(dirs) = std::fs::read_dir(CASES) else {
+            return files;
+        };
+        for dir in dirs.flatten() {
+            let Ok(entries) = std::fs::read_dir(dir.path()) else {
+                continue;
+            };
+            for f in entries.flatten() {
+                let name = f.file_name().to_string_lossy().into_owned();
+                let format = Format::from_path(&name);
+                if matches!(format, Format::Yaml | Format::Json) {
+                    files.push((f.path(), format));
+                }
+            }
+        }
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files
+    }
+
+    /// A metadata map like the one `encrypt` writes.
+    fn metadata() -> Map {
+        let mut age = Map::new();
+        age.push("recipient", Value::Str("age1xyz".into()));
+        age.push(
+            "enc",
+            Value::Str(
+                "-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n"
+                    .into(),
+            ),
+        );
+        let mut md = Map::new();
+        md.push(
+            "age",
+            Value::List(List {
+                items: vec![ListItem::Value(Value::Map(age))],
+            }),
+        );
+        md.push("lastmodified", Value::Str("2024-01-02T03:04:05Z".into()));
+        md.push(
+            "mac",
+            Value::Str("ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]".into()),
+        );
+        md.push("version", Value::Str("3.11.0".into()));
+        md
+    }
+
+    /// The root items as [`read_root_items`] hands them over.
+    fn streamed(format: Format, input: &[u8]) -> Result<Vec<MapItem>, FormatError> {
+        let mut items = Vec::new();
+        read_root_items(format, input, &mut |item| {
+            items.push(item);
+            Ok::<(), FormatError>(())
+        })?;
+        Ok(items)
+    }
+
+    /// `doc` written by [`RootWriter`], draining after every item.
+    fn written(format: Format, doc: &Map, opts: &EmitOptions) -> Result<Vec<u8>, FormatError> {
+        let mut out = Vec::new();
+        let mut w = RootWriter::new(format, opts).expect("streamable store");
+        for item in &doc.items {
+            w.item(item)?;
+            w.drain_into(&mut out).expect("write to a vector");
+        }
+        out.extend(w.finish(metadata())?);
+        Ok(out)
+    }
+
+    /// What the whole-tree path writes for `doc`.
+    fn whole(format: Format, doc: &Map, opts: &EmitOptions) -> Result<Vec<u8>, FormatError> {
+        emit_encrypted(format, std::slice::from_ref(doc), &metadata(), opts)
+    }
+
+    /// Comment text for comparisons (the `inline` flag is not output).
+    fn comment_texts(items: &[MapItem]) -> Vec<Option<String>> {
+        items
+            .iter()
+            .map(|i| match i {
+                MapItem::Comment(Comment { text, .. }) => Some(text.clone()),
+                MapItem::Entry(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn corpus_files_stream_like_whole_documents() {
+        let files = corpus_files();
+        if files.is_empty() {
+            eprintln!("conformance corpus not found: skipping");
+            return;
+        }
+        let mut checked = 0;
+        for (path, format) in files {
+            let input = std::fs::read(&path).expect("read corpus file");
+            let whole_docs = load_plain(format, &input);
+            let several = format == Format::Yaml && yaml::maybe_several_documents(&input);
+            let items = streamed(format, &input);
+            match whole_docs {
+                Err(e) => {
+                    if !several {
+                        assert_eq!(items.err(), Some(e), "{}", path.display());
+                    }
+                }
+                Ok(docs) if docs.len() > 1 => {
+                    assert!(
+                        several,
+                        "{}: several documents not detected",
+                        path.display()
+                    );
+                    assert!(items.is_err(), "{}", path.display());
+                }
+                Ok(docs) => {
+                    let doc = &docs[0];
+                    let items = items.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    assert_eq!(
+                        Map {
+                            items: items.clone()
+                        },
+                        *doc,
+                        "{}",
+                        path.display()
+                    );
+                    assert_eq!(comment_texts(&items), comment_texts(&doc.items));
+                    for out in [Format::Yaml, Format::Json] {
+                        for opts in [
+                            EmitOptions::default(),
+                            EmitOptions {
+                                yaml_indent: 2,
+                                json_indent: Some(3),
+                                ..EmitOptions::default()
+                            },
+                        ] {
+                            assert_eq!(
+                                written(out, doc, &opts),
+                                whole(out, doc, &opts),
+                                "{} as {}",
+                                path.display(),
+                                out.name()
+                            );
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 20, "only {checked} corpus files checked");
+    }
+
+    /// YAML layouts where comments move between root items.
+    const COMMENTED: &[&str] = &[
+        "# head\n# more\na: 1 # inline\n# before b\nb:\n  # inside\n  c: 2\n  # foot of b\n# before d\nd: [1, 2] # flow\n# tail\n",
+        "a:\n- 1\n# in list\n- 2\n# after list\nb: x\n",
+        "# only a comment before\n{a: 1, b: 2}\n",
+        "---\n# after marker\na: 1\n\n\n# far\n\nb: 2\n...\n",
+        "a: &x {k: v}\nb: *x\nc: 3 # c\n",
+        "%YAML 1.2\n---\na: 1\n",
+        "a: 1\n# trailing one\n# trailing two\n",
+        "# nothing but comments\n",
+        "",
+        "a: 1\na: 2\n",
+        "- 1\n- 2\n",
+        "a: b: c\n",
+        "k: |\n  text\n  more\n# after block\nz: 0\n",
+    ];
+
+    #[test]
+    fn commented_yaml_streams_like_whole_documents() {
+        for src in COMMENTED {
+            let input = src.as_bytes();
+            let items = streamed(Format::Yaml, input);
+            match load_plain(Format::Yaml, input) {
+                Err(e) => assert_eq!(items.err(), Some(e), "{src:?}"),
+                Ok(docs) => {
+                    let items = items.unwrap_or_else(|e| panic!("{src:?}: {e}"));
+                    assert_eq!(
+                        comment_texts(&items),
+                        comment_texts(&docs[0].items),
+                        "{src:?}"
+                    );
+                    assert_eq!(Map { items }, docs[0], "{src:?}");
+                    for indent in [2, 4] {
+                        let opts = EmitOptions {
+                            yaml_indent: indent,
+                            ..EmitOptions::default()
+                        };
+                        assert_eq!(
+                            written(Format::Yaml, &docs[0], &opts),
+                            whole(Format::Yaml, &docs[0], &opts),
+                            "{src:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn several_documents_are_detected_and_refused() {
+        let multi = b"a: 1\n---\nb: 2\n";
+        assert!(yaml::maybe_several_documents(multi));
+        assert!(!can_stream(Format::Yaml, Format::Yaml, multi));
+        assert!(streamed(Format::Yaml, multi).is_err());
+        assert!(yaml::maybe_several_documents(b"a: 1\n...\n"));
+        assert!(yaml::maybe_several_documents(b"--- a\n--- b\n"));
+        // A leading marker, comments and directives start the one document.
+        assert!(!yaml::maybe_several_documents(
+            b"# c\n%YAML 1.2\n---\na: 1\n"
+        ));
+        assert!(!yaml::maybe_several_documents(b"a: |\n  ---\n  x\n"));
+        assert!(can_stream(Format::Json, Format::Yaml, b"{}"));
+        assert!(!can_stream(Format::Dotenv, Format::Dotenv, b"A=1\n"));
+        assert!(!can_stream(Format::Yaml, Format::Ini, b"a: 1\n"));
+        assert!(RootWriter::new(Format::Binary, &EmitOptions::default()).is_none());
+    }
+
+    #[test]
+    fn json_streams_like_whole_documents() {
+        for src in [
+            "{}",
+            "{\"a\": 1, \"a\": {\"b\": [1, {\"c\": null}]}, \"d\": \"<x>\"} trailing",
+            "{\"a\": 1,}",
+            "{\"a\": [1, 2}",
+            "[1]",
+            "{\"a\": tru}",
+        ] {
+            let items = streamed(Format::Json, src.as_bytes());
+            match load_plain(Format::Json, src.as_bytes()) {
+                Err(e) => assert_eq!(items.err(), Some(e), "{src}"),
+                Ok(docs) => {
+                    assert_eq!(
+                        Map {
+                            items: items.unwrap()
+                        },
+                        docs[0],
+                        "{src}"
+                    );
+                    for indent in [None, Some(0), Some(2)] {
+                        let opts = EmitOptions {
+                            json_indent: indent,
+                            ..EmitOptions::default()
+                        };
+                        assert_eq!(
+                            written(Format::Json, &docs[0], &opts),
+                            whole(Format::Json, &docs[0], &opts)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_failing_consumer_stops_the_read() {
+        for (format, src) in [
+            (Format::Yaml, "a: 1\nb: 2\nc: 3\n"),
+            (Format::Json, "{\"a\":1,\"b\":2,\"c\":3}"),
+        ] {
+            let mut seen = 0;
+            let r = read_root_items(format, src.as_bytes(), &mut |_| {
+                seen += 1;
+                if seen == 2 {
+                    Err(FormatError::Emit("stop".into()))
+                } else {
+                    Ok(())
+                }
+            });
+            assert_eq!(r, Err(FormatError::Emit("stop".into())));
+            assert_eq!(seen, 2);
+        }
+    }
+
+    /// A generated root item: a comment or an entry with a small value.
+    fn gen_item() -> impl Strategy<Value = MapItem> {
+        let leaf = prop_oneof![
+            "[a-z ]{0,8}".prop_map(Value::Str),
+            any::<i64>().prop_map(Value::Int),
+            any::<bool>().prop_map(Value::Bool),
+            Just(Value::Null),
+        ];
+        let value = leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(
+                    prop_oneof![
+                        inner.clone().prop_map(ListItem::Value),
+                        "[a-z ]{0,6}".prop_map(|t| ListItem::Comment(Comment::new(t))),
+                    ],
+                    0..4
+                )
+                .prop_map(|items| Value::List(List { items })),
+                prop::collection::vec(("[a-z]{1,4}", inner), 0..4).prop_map(|kv| {
+                    let mut m = Map::new();
+                    for (k, v) in kv {
+                        m.push(k, v);
+                    }
+                    Value::Map(m)
+                }),
+            ]
+        });
+        prop_oneof![
+            1 => "[a-z ]{0,6}".prop_map(|t| MapItem::Comment(Comment::new(t))),
+            3 => ("[a-z]{1,5}", value).prop_map(|(k, v)| MapItem::Entry(Entry {
+                key: Key::Str(k),
+                value: v,
+                source: None,
+            })),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn generated_trees_write_the_same_bytes(items in prop::collection::vec(gen_item(), 0..8), indent in 2usize..6) {
+            let doc = Map { items };
+            let opts = EmitOptions { yaml_indent: indent, ..EmitOptions::default() };
+            for format in [Format::Yaml, Format::Json] {
+                let streamed_out = written(format, &doc, &opts);
+                let whole_out = whole(format, &doc, &opts);
+                prop_assert_eq!(streamed_out, whole_out);
+            }
+        }
+
+        #[test]
+        fn generated_yaml_reads_the_same_items(items in prop::collection::vec(gen_item(), 0..8)) {
+            let doc = Map { items };
+            if let Ok(text) = yaml::emit(std::slice::from_ref(&doc), 4) {
+                let whole_docs = load_plain(Format::Yaml, &text);
+                let items = streamed(Format::Yaml, &text);
+                match whole_docs {
+                    Ok(docs) if docs.len() == 1 => {
+                        let items = items.expect("streamed parse");
+                        prop_assert_eq!(comment_texts(&items), comment_texts(&docs[0].items));
+                        prop_assert_eq!(Map { items }, docs[0].clone());
+                    }
+                    Ok(_) => {}
+                    Err(e) => prop_assert_eq!(items.err(), Some(e)),
+                }
+            }
+        }
     }
 }

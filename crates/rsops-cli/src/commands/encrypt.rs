@@ -2,12 +2,14 @@
 //! selection flags merged as sops merges them (CONFIG.md §3.4). With `-i`,
 //! several files in one process, in parallel (see `decrypt::for_each_file`).
 
+use std::io::Write;
+
 use rsops_core::config::{rule_match_path, SelectionFields};
-use rsops_core::file::{self, EncryptOptions};
+use rsops_core::file::{self, EncryptOptions, StreamError};
 use rsops_core::keyspec;
 use rsops_core::selection::{Selection, SelectionKind};
 use rsops_format::{store, EmitOptions, Format};
-use rsops_keys::MasterKey;
+use rsops_keys::{KeyService, MasterKey};
 
 use super::decrypt::{drop_in_background, LazyService, BACKGROUND_DROP_MIN_INPUT};
 use super::{core_failure, deliver, dump_failure, read_failure, stores};
@@ -41,8 +43,7 @@ pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
         ));
     }
     let session = Session::new(req)?;
-    let out = session.encrypt_file(req.file)?;
-    deliver(req.output, req.file, &out, Sensitivity::Encrypted)
+    session.encrypt_file(req.file)
 }
 
 /// Runs `encrypt -i` on several files: in parallel, each with its own new
@@ -52,10 +53,7 @@ pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
 pub fn run_many(req: &EncryptRequest<'_>, files: &[String]) -> CmdResult {
     super::decrypt::check_many(req.output, files.len())?;
     let session = Session::new(req)?;
-    super::decrypt::for_each_file(files, |file| {
-        let out = session.encrypt_file(Some(file))?;
-        deliver(req.output, Some(file), &out, Sensitivity::Encrypted)
-    })
+    super::decrypt::for_each_file(files, |file| session.encrypt_file(Some(file)))
 }
 
 /// What is shared by every file of one `encrypt` run.
@@ -84,9 +82,9 @@ impl<'r> Session<'r> {
         })
     }
 
-    /// Encrypts one file (or stdin) with a new data key; returns the bytes
-    /// to write.
-    fn encrypt_file(&self, file: Option<&str>) -> CmdResult<Vec<u8>> {
+    /// Encrypts one file (or stdin) with a new data key and writes the
+    /// result where the flags say.
+    fn encrypt_file(&self, file: Option<&str>) -> CmdResult {
         let req = self.req;
         let (input_format, output_format) = stores(req.common, file);
 
@@ -154,36 +152,194 @@ impl<'r> Session<'r> {
             .or(rule.map(|r| r.shamir_threshold))
             .unwrap_or(0);
 
+        let opts = EncryptOptions {
+            key_groups,
+            shamir_threshold,
+            selection,
+            mac_only_encrypted,
+        };
         let input = crate::io::read_input(file)?;
+        if store::can_stream(input_format, output_format, &input) {
+            let job = Streamed {
+                input: &input,
+                input_format,
+                output_format,
+                emit: &self.opts,
+                opts: &opts,
+                service: self.service.get()?,
+            };
+            return match output_target(req.output, file) {
+                Some(path) => job.to_file(path),
+                None => job.to_stdout(),
+            };
+        }
         let mut docs = store::load_plain_with(input_format, &input, &self.opts)
             .map_err(|e| read_failure(e, input_format))?;
         drop(input);
         if store::has_metadata(output_format, &docs) {
-            return Err(Failure::new(
-                exit::FILE_ALREADY_ENCRYPTED,
-                "The file you have provided contains a top-level entry called 'sops' (or, for dotenv, a key starting with 'sops_'): it is already encrypted, or uses a reserved key. Decrypt it first, or rename that key.",
-            ));
+            return Err(already_encrypted());
         }
         let service = self.service.get()?;
-        let md = file::encrypt(
-            &mut docs,
-            &EncryptOptions {
-                key_groups,
-                shamir_threshold,
-                selection,
-                mac_only_encrypted,
-            },
-            service,
-            time::OffsetDateTime::now_utc(),
-        )
-        .map_err(|e| core_failure(e, true))?;
+        let md = file::encrypt(&mut docs, &opts, service, time::OffsetDateTime::now_utc())
+            .map_err(|e| core_failure(e, true))?;
         let out =
             store::emit_encrypted_in_place(output_format, &mut docs, md.to_tree(), &self.opts)
                 .map_err(dump_failure)?;
         if out.len() >= BACKGROUND_DROP_MIN_INPUT {
             drop_in_background(docs);
         }
-        Ok(out)
+        deliver(req.output, file, &out, Sensitivity::Encrypted)
+    }
+}
+
+/// The failure for a plaintext file that already has sops metadata.
+fn already_encrypted() -> Failure {
+    Failure::new(
+        exit::FILE_ALREADY_ENCRYPTED,
+        "The file you have provided contains a top-level entry called 'sops' (or, for dotenv, a key starting with 'sops_'): it is already encrypted, or uses a reserved key. Decrypt it first, or rename that key.",
+    )
+}
+
+/// The file the result goes to (as [`deliver`] chooses it); `None` for
+/// standard output.
+fn output_target<'a>(output: &'a OutputArgs, file: Option<&'a str>) -> Option<&'a str> {
+    match file {
+        Some(f) if output.in_place => Some(f),
+        _ => output.output.as_deref(),
+    }
+}
+
+/// One YAML/JSON file encrypted while it is written
+/// ([`file::encrypt_streaming`]): neither the whole tree nor the whole
+/// output is held in memory.
+struct Streamed<'a> {
+    input: &'a [u8],
+    input_format: Format,
+    output_format: Format,
+    emit: &'a EmitOptions,
+    opts: &'a EncryptOptions,
+    service: &'a dyn KeyService,
+}
+
+impl Streamed<'_> {
+    /// Encrypts into `out`.
+    fn run(&self, out: &mut dyn Write) -> Result<(), StreamError> {
+        file::encrypt_streaming(
+            self.input,
+            self.input_format,
+            self.output_format,
+            self.emit,
+            self.opts,
+            self.service,
+            time::OffsetDateTime::now_utc(),
+            out,
+        )
+    }
+
+    /// The sops failure for a streaming error (write errors here are those
+    /// of standard output).
+    fn failure(&self, e: StreamError) -> Failure {
+        match e {
+            StreamError::Read(e) => read_failure(e, self.input_format),
+            StreamError::AlreadyEncrypted => already_encrypted(),
+            StreamError::Core(e) => core_failure(e, true),
+            StreamError::Dump(e) => dump_failure(e),
+            StreamError::Io(e) => Failure::new(
+                exit::COULD_NOT_WRITE_OUTPUT_FILE,
+                format!("Could not write to stdout: {e}"),
+            ),
+        }
+    }
+
+    /// Streams into a temporary file next to `path`, renamed over it only
+    /// when everything succeeded: on any error `path` is left untouched.
+    fn to_file(&self, path: &str) -> CmdResult {
+        let mut failure = None;
+        let written = crate::io::write_atomic_with(path, Sensitivity::Encrypted, |w| {
+            self.run(w).map_err(|e| match e {
+                StreamError::Io(io) => io,
+                other => {
+                    failure = Some(self.failure(other));
+                    std::io::Error::other("encryption failed")
+                }
+            })
+        });
+        match failure {
+            Some(f) => Err(f),
+            None => written,
+        }
+    }
+
+    /// Streams to standard output. The first [`HOLD_BACK`] bytes are held
+    /// back, so that an output of that size is written only once complete
+    /// and a failure writes nothing (as before streaming); a larger output
+    /// goes out as it is produced, and a failure after that leaves the
+    /// part already written on stdout (with the error and its exit code).
+    fn to_stdout(&self) -> CmdResult {
+        let mut out = HeldStdout::new();
+        self.run(&mut out).map_err(|e| self.failure(e))?;
+        out.commit().map_err(|e| self.failure(StreamError::Io(e)))
+    }
+}
+
+/// How much streamed output [`HeldStdout`] keeps back.
+const HOLD_BACK: usize = 1 << 20;
+
+/// Buffered standard output.
+type StdoutBuf = std::io::BufWriter<std::io::StdoutLock<'static>>;
+
+/// Standard output that keeps back the first [`HOLD_BACK`] bytes until
+/// [`HeldStdout::commit`], then passes everything through.
+struct HeldStdout {
+    held: Vec<u8>,
+    out: Option<StdoutBuf>,
+}
+
+impl HeldStdout {
+    fn new() -> Self {
+        HeldStdout {
+            held: Vec::new(),
+            out: None,
+        }
+    }
+
+    /// Standard output, opened (with what was held back written first)
+    /// when the output no longer fits the held-back part.
+    fn passing(&mut self) -> std::io::Result<&mut StdoutBuf> {
+        let out = match self.out.take() {
+            Some(out) => out,
+            None => {
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                out.write_all(&self.held)?;
+                self.held = Vec::new();
+                out
+            }
+        };
+        Ok(self.out.insert(out))
+    }
+
+    /// Writes what is held back and flushes: the output is complete.
+    fn commit(mut self) -> std::io::Result<()> {
+        self.passing()?.flush()
+    }
+}
+
+impl Write for HeldStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.out.is_none() && self.held.len() + buf.len() <= HOLD_BACK {
+            self.held.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        self.passing()?.write(buf)
+    }
+
+    /// Flushes only what already passes through: held-back output waits
+    /// for [`HeldStdout::commit`].
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.out.as_mut() {
+            Some(out) => out.flush(),
+            None => Ok(()),
+        }
     }
 }
 

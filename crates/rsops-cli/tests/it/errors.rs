@@ -129,3 +129,61 @@ fn in_place_and_output_conflict_is_exit_8() {
     let out = s.rsops(&["decrypt", "-i", "--output", "x.yaml", "enc.yaml"]);
     assert_failure(&out, 8, "--in-place");
 }
+
+/// A plaintext of about 3 MB: large enough that `encrypt` streams it.
+fn large_plain() -> String {
+    (0..60_000)
+        .map(|i| format!("key{i:05}: value-{i:05}-hunter2-secret-padding\n"))
+        .collect()
+}
+
+#[test]
+fn encrypting_a_large_encrypted_file_again_prints_nothing() {
+    let s = Scratch::new();
+    s.write("big.yaml", large_plain().as_bytes());
+    let enc = ok(
+        &s.rsops(&["encrypt", "--age", DEMO_RECIPIENT, "big.yaml"]),
+        "encrypt",
+    );
+    s.write("big.enc.yaml", &enc);
+    let out = s.rsops(&["encrypt", "--age", DEMO_RECIPIENT, "big.enc.yaml"]);
+    assert_failure(&out, 203, "already encrypted");
+    // The same as JSON, converted on the way.
+    let json = ok(
+        &s.rsops(&["decrypt", "--output-type", "json", "big.enc.yaml"]),
+        "decrypt to json",
+    );
+    s.write("big.json", &json);
+    let enc = ok(
+        &s.rsops(&["encrypt", "--age", DEMO_RECIPIENT, "big.json"]),
+        "encrypt json",
+    );
+    s.write("big.enc.json", &enc);
+    let out = s.rsops(&["encrypt", "--age", DEMO_RECIPIENT, "big.enc.json"]);
+    assert_failure(&out, 203, "already encrypted");
+}
+
+#[test]
+fn large_malformed_input_leaves_the_output_file_alone() {
+    let s = Scratch::new();
+    let mut bad = large_plain();
+    bad.push_str("tail: [unclosed\n");
+    s.write("big.yaml", bad.as_bytes());
+    s.write("out.yaml", b"keep me\n");
+    let out = s.rsops(&[
+        "encrypt",
+        "--age",
+        DEMO_RECIPIENT,
+        "--output",
+        "out.yaml",
+        "big.yaml",
+    ]);
+    assert_failure(&out, 2, "yaml");
+    assert_eq!(std::fs::read(s.path("out.yaml")).unwrap(), b"keep me\n");
+    let leftovers: Vec<_> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".rsops-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -10,7 +10,9 @@
 //! * `scalar` — scalar style selection and the four scalar writers;
 //! * `walk` — the tree walk, one function per emitter step.
 //!
-//! Everything is written into one pre-sized buffer in a single pass.
+//! Everything is written into one pre-sized buffer in a single pass, or,
+//! with [`RootWriter`], one document is written entry by entry of its root
+//! mapping and the output drained as it grows (streaming encryption).
 
 mod scalar;
 mod walk;
@@ -20,8 +22,8 @@ mod writer;
 mod tests;
 
 use crate::error::FormatError;
-use crate::tree::{Map, Value};
-use walk::{Node, Walk};
+use crate::tree::{Comment, Entry, Map, MapItem, Value};
+use walk::{push_comments, Node, Walk};
 
 /// The indentation step go-yaml actually uses for `SetIndent(indent)`:
 /// 0 means the default 4, values outside 2..=9 fall back to 2.
@@ -57,4 +59,83 @@ pub fn emit_value(value: &Value, indent: usize) -> Result<Vec<u8>, FormatError> 
     let mut walk = Walk::new(effective_indent(indent), 256);
     walk.document(Node::of(value), true)?;
     Ok(walk.w.out)
+}
+
+/// Writes one YAML document whose root mapping arrives item by item, in the
+/// exact layout [`emit`] gives the whole document: feed the root's items in
+/// order with [`RootWriter::item`], drain the output written so far with
+/// [`RootWriter::drain_into`] whenever convenient, and end with
+/// [`RootWriter::finish`], which writes a last entry (the `sops` metadata)
+/// and closes the document. Only the comments not yet placed are kept.
+pub struct RootWriter {
+    walk: Walk,
+    /// Comment items since the last entry (placed by the next entry).
+    pending: Vec<Comment>,
+    /// Whether the root mapping has been opened (by its first entry).
+    opened: bool,
+}
+
+impl RootWriter {
+    /// A writer of the first (only) document of a stream with encoder
+    /// indentation `indent` (as for [`emit`]).
+    pub fn new(indent: usize) -> Self {
+        RootWriter {
+            walk: Walk::new(effective_indent(indent), 1 << 16),
+            pending: Vec::new(),
+            opened: false,
+        }
+    }
+
+    /// Writes the next item of the root mapping (a comment is only
+    /// recorded: where it goes depends on what follows).
+    pub fn item(&mut self, item: &MapItem) -> Result<(), FormatError> {
+        match item {
+            MapItem::Comment(c) => {
+                self.pending.push(c.clone());
+                Ok(())
+            }
+            MapItem::Entry(e) => self.entry(e),
+        }
+    }
+
+    /// Writes an entry after the pending comments.
+    fn entry(&mut self, entry: &Entry) -> Result<(), FormatError> {
+        let mut comments = String::new();
+        push_comments(&mut comments, &self.pending);
+        self.pending.clear();
+        let first = !self.opened;
+        if first {
+            // The comments before the first entry are the head comment of
+            // the root mapping itself.
+            self.walk.open_root_mapping(&comments)?;
+            self.opened = true;
+            comments.clear();
+        }
+        self.walk.mapping_entry(entry, &comments, first, false)
+    }
+
+    /// Moves the output written so far into `sink` (the writer keeps its
+    /// layout state, so this may be done between any two items).
+    pub fn drain_into(&mut self, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+        sink.write_all(&self.walk.w.out)?;
+        self.walk.w.out.clear();
+        Ok(())
+    }
+
+    /// Length of the output not drained yet.
+    pub fn pending_output(&self) -> usize {
+        self.walk.w.out.len()
+    }
+
+    /// Writes `last` as the last entry of the root mapping (after any
+    /// pending comments, like an entry appended to the tree), ends the
+    /// document and returns the output not drained yet.
+    pub fn finish(mut self, last: &Entry) -> Result<Vec<u8>, FormatError> {
+        self.entry(last)?;
+        let mut tail = String::new();
+        push_comments(&mut tail, &self.pending);
+        self.walk.close_root_mapping(&tail);
+        self.walk.document_end();
+        Ok(self.walk.w.out)
+    }
 }

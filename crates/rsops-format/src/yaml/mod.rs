@@ -9,5 +9,5 @@ mod emit;
 mod parse;
 pub mod resolve;
 
-pub use emit::{emit, emit_value};
-pub use parse::{parse, parse_data};
+pub use emit::{emit, emit_value, RootWriter};
+pub use parse::{maybe_several_documents, parse, parse_data, parse_root_items};

@@ -51,25 +51,102 @@ pub fn parse_data(input: &[u8]) -> Result<Vec<Map>, FormatError> {
 
 /// [`parse`] with or without the source spellings of scalars.
 fn parse_with(input: &[u8], keep_raw: bool) -> Result<Vec<Map>, FormatError> {
-    if input.is_empty() {
-        return Err(FormatError::NoDocument);
-    }
-    let src = std::str::from_utf8(input).map_err(|e| {
-        FormatError::parse(
-            "yaml",
-            format!("invalid UTF-8 at byte offset {}", e.valid_up_to()),
-        )
-    })?;
-    let options = granit_parser::options! {
-        max_buffered_comment_events: usize::MAX,
-    };
+    let src = source_text(input)?;
     let mut builder = Builder::new(src);
     builder.keep_raw = keep_raw;
-    for next in Parser::new_from_str_with_options(src, options) {
+    for next in Parser::new_from_str_with_options(src, parser_options()) {
         let (event, span) = next.map_err(|e| scan_error(&e))?;
         builder.event(event, span)?;
     }
     builder.finish()
+}
+
+/// The input as text: refuses empty input and invalid UTF-8.
+fn source_text(input: &[u8]) -> Result<&str, FormatError> {
+    if input.is_empty() {
+        return Err(FormatError::NoDocument);
+    }
+    std::str::from_utf8(input).map_err(|e| {
+        FormatError::parse(
+            "yaml",
+            format!("invalid UTF-8 at byte offset {}", e.valid_up_to()),
+        )
+    })
+}
+
+/// The parser options: every comment is reported.
+fn parser_options() -> granit_parser::Options {
+    granit_parser::options! {
+        max_buffered_comment_events: usize::MAX,
+    }
+}
+
+/// Parses a one-document YAML stream like [`parse_data`], but hands the
+/// items of the root map to `on_item` (in order) as soon as nothing read
+/// later can change them, instead of building the whole tree: at any time
+/// only the root item being read and the inner nodes of the open
+/// collections are held. The items handed over are exactly those of the
+/// document [`parse_data`] returns, and the same errors are detected; an
+/// error may come after some items were handed over (the caller must then
+/// discard what it did with them).
+///
+/// A stream of more than one document is refused with a parse error once
+/// the second document starts (each document would need its own pass);
+/// callers check [`maybe_several_documents`] first. An error of `on_item`
+/// stops the parse and is returned as it is.
+pub fn parse_root_items<E: From<FormatError>>(
+    input: &[u8],
+    on_item: &mut dyn FnMut(MapItem) -> Result<(), E>,
+) -> Result<(), E> {
+    let src = source_text(input)?;
+    let mut builder = Builder::new(src);
+    builder.keep_raw = false;
+    for next in Parser::new_from_str_with_options(src, parser_options()) {
+        let (event, span) = next.map_err(|e| scan_error(&e))?;
+        builder.event(event, span)?;
+        if builder.documents_started > 1 {
+            return Err(FormatError::parse(
+                "yaml",
+                "several documents cannot be read item by item",
+            )
+            .into());
+        }
+        if let Some(ready) = builder.ready_root_items() {
+            for item in ready {
+                on_item(item)?;
+            }
+        }
+    }
+    for doc in builder.finish()? {
+        for item in doc.items {
+            on_item(item)?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a YAML stream may hold more than one document: a line starting
+/// with `---` or `...` after the first line that is not blank, a comment or
+/// a directive. Cheap and conservative (a marker-like line inside a quoted
+/// scalar also answers yes); a stream for which it answers no has at most
+/// one document.
+pub fn maybe_several_documents(input: &[u8]) -> bool {
+    let mut content_seen = false;
+    for line in input.split(|b| *b == b'\n') {
+        let marker = line.starts_with(b"---") || line.starts_with(b"...");
+        if marker && (content_seen || line.starts_with(b"...")) {
+            return true;
+        }
+        let trimmed = line.trim_ascii_start();
+        let ignorable = trimmed.is_empty()
+            || trimmed.starts_with(b"#")
+            || (line.starts_with(b"%") && !content_seen);
+        if !ignorable {
+            // A `---` line itself is the start of the first document.
+            content_seen = true;
+        }
+    }
+    false
 }
 
 /// A `FormatError` for a granit scan error, without any input text.
@@ -245,6 +322,8 @@ struct Builder<'s> {
     dup_errors: Vec<DupError>,
     /// Whether scalars record their source spelling (`Source::raw`).
     keep_raw: bool,
+    /// How many documents have started.
+    documents_started: usize,
 }
 
 impl<'s> Builder<'s> {
@@ -266,6 +345,20 @@ impl<'s> Builder<'s> {
             dup_maps: Vec::new(),
             dup_errors: Vec::new(),
             keep_raw: true,
+            documents_started: 0,
+        }
+    }
+
+    /// The items of the open root map that nothing read later can change:
+    /// all but the last one (later comments may still be inserted before
+    /// the last item, or into its value), once there are at least two.
+    fn ready_root_items(&mut self) -> Option<std::vec::Drain<'_, MapItem>> {
+        match &mut self.stack.first_mut()?.body {
+            Body::Map { items, .. } if items.len() >= 2 => {
+                let ready = items.len() - 1;
+                Some(items.drain(..ready))
+            }
+            _ => None,
         }
     }
 
@@ -316,6 +409,7 @@ impl<'s> Builder<'s> {
     }
 
     fn start_document(&mut self) {
+        self.documents_started += 1;
         self.in_doc = true;
         self.root = None;
         self.stack.clear();

@@ -12,7 +12,7 @@
 use super::scalar::{scalar_of, string_scalar, Scalar};
 use super::writer::Writer;
 use crate::error::FormatError;
-use crate::tree::{Comment, Key, List, ListItem, Map, MapItem, Value};
+use crate::tree::{Comment, Entry, Key, List, ListItem, Map, MapItem, Value};
 
 /// Maximum nesting depth written (deeper trees are refused, not overflowed).
 const MAX_DEPTH: usize = 512;
@@ -52,7 +52,7 @@ pub(super) struct Walk {
 
 /// Appends the comment lines of `comments` to `out` as `#text` lines
 /// separated by `\n` (go-yaml's multi-line comment form).
-fn push_comments<'c>(out: &mut String, comments: impl IntoIterator<Item = &'c Comment>) {
+pub(super) fn push_comments<'c>(out: &mut String, comments: impl IntoIterator<Item = &'c Comment>) {
     for c in comments {
         if !out.is_empty() {
             out.push('\n');
@@ -142,11 +142,44 @@ impl Walk {
         self.start_node(root, false, false)?;
         self.w.process_foot_comment();
         self.body(root, false, "")?;
-        // Document end: a pending foot comment is separated by a blank line.
+        self.document_end();
+        Ok(())
+    }
+
+    /// The end of a document: a pending foot comment is separated by a
+    /// blank line, and the last line is ended.
+    pub(super) fn document_end(&mut self) {
         self.w.foot_indent = 0;
         self.w.process_foot_comment();
         self.w.foot_indent = -1;
         self.w.write_indent();
+    }
+
+    /// Opens the root mapping of a document written entry by entry
+    /// ([`super::RootWriter`]): `head` is its head comment (the comments
+    /// before its first entry). The mapping must get at least one entry.
+    pub(super) fn open_root_mapping(&mut self, head: &str) -> Result<(), FormatError> {
+        self.w.analyze(head, "", "");
+        self.w.process_head_comment();
+        self.w.process_foot_comment();
+        self.enter_collection()
+    }
+
+    /// Closes the root mapping opened by [`Walk::open_root_mapping`];
+    /// `tail` holds the comments after its last entry.
+    pub(super) fn close_root_mapping(&mut self, tail: &str) {
+        self.mapping_end(tail, "");
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    /// One level deeper, refused beyond [`MAX_DEPTH`].
+    fn enter_collection(&mut self) -> Result<(), FormatError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(FormatError::Emit(format!(
+                "yaml: the tree is nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
         Ok(())
     }
 
@@ -178,12 +211,7 @@ impl Walk {
         if matches!(node, Node::Scalar(_)) {
             return Ok(());
         }
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(FormatError::Emit(format!(
-                "yaml: the tree is nested deeper than {MAX_DEPTH} levels"
-            )));
-        }
+        self.enter_collection()?;
         let result = if is_empty_collection(node) {
             self.flow_empty(matches!(node, Node::Map(_)), in_seq_item, end_foot);
             Ok(())
@@ -241,31 +269,49 @@ impl Walk {
                 push_comments(&mut key_head, pending.iter().copied());
             }
             pending.clear();
-            self.w.analyze(&key_head, "", "");
-            if first {
-                self.w.increase_indent(false, in_seq_item);
-            }
-            self.w.process_head_comment();
-            self.w.write_indent();
-            let key = key_scalar(&entry.key)?;
-            check_commented_zero_node(&key, !key_head.is_empty())?;
-            let simple = !key.multiline && key.key_length() <= MAX_SIMPLE_KEY;
-            if simple {
-                self.w.emit_scalar(&key, false, true);
-            } else {
-                self.w.write_indicator("?", true, false, true);
-                self.w.emit_scalar(&key, false, false);
-            }
+            self.mapping_entry(entry, &key_head, first, in_seq_item)?;
             first = false;
-            self.mapping_value(&entry.value, simple)?;
         }
         // Mapping end: trailing comments are its tail comment.
         let mut tail = String::new();
         push_comments(&mut tail, pending);
-        self.w.analyze("", end_foot, &tail);
+        self.mapping_end(&tail, end_foot);
+        Ok(())
+    }
+
+    /// One entry of a block mapping, preceded by the comments `key_head`;
+    /// the `first` entry opens the mapping's indentation.
+    pub(super) fn mapping_entry(
+        &mut self,
+        entry: &Entry,
+        key_head: &str,
+        first: bool,
+        in_seq_item: bool,
+    ) -> Result<(), FormatError> {
+        self.w.analyze(key_head, "", "");
+        if first {
+            self.w.increase_indent(false, in_seq_item);
+        }
+        self.w.process_head_comment();
+        self.w.write_indent();
+        let key = key_scalar(&entry.key)?;
+        check_commented_zero_node(&key, !key_head.is_empty())?;
+        let simple = !key.multiline && key.key_length() <= MAX_SIMPLE_KEY;
+        if simple {
+            self.w.emit_scalar(&key, false, true);
+        } else {
+            self.w.write_indicator("?", true, false, true);
+            self.w.emit_scalar(&key, false, false);
+        }
+        self.mapping_value(&entry.value, simple)
+    }
+
+    /// The end event of a block mapping: `tail` holds the comments after
+    /// its last entry, `end_foot` the foot comment its end event carries.
+    fn mapping_end(&mut self, tail: &str, end_foot: &str) {
+        self.w.analyze("", end_foot, tail);
         self.w.process_head_comment();
         self.w.decrease_indent();
-        Ok(())
     }
 
     /// The value of a mapping entry, after its key.
