@@ -1,7 +1,8 @@
 //! The command line, as clap types: sops's subcommands and flags, and its
 //! legacy form `rsops [flags] FILE` (CLI.md §1, §2).
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::StyledStr;
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use rsops_core::env;
 
 /// A SOPS-compatible secrets-file encryption tool.
@@ -27,35 +28,140 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Encrypt a file, print it to stdout (or write it with -i/--output).
-    Encrypt(EncryptArgs),
+    Encrypt(Deferred<EncryptArgs>),
     /// Decrypt a file, print it to stdout (or write it with -i/--output).
-    Decrypt(DecryptArgs),
+    Decrypt(Deferred<DecryptArgs>),
     /// Print whether a file is encrypted, as JSON.
-    Filestatus(FilestatusArgs),
+    Filestatus(Deferred<FilestatusArgs>),
     /// Edit an encrypted file in $SOPS_EDITOR / $EDITOR.
-    Edit(crate::commands::edit::EditArgs),
+    Edit(Deferred<crate::commands::edit::EditArgs>),
     /// Set one value of an encrypted file, e.g. `rsops set f.yaml '["a"]["b"]' '"v"'`.
-    Set(crate::commands::set::SetArgs),
+    Set(Deferred<crate::commands::set::SetArgs>),
     /// Remove one value of an encrypted file.
-    Unset(crate::commands::unset::UnsetArgs),
+    Unset(Deferred<crate::commands::unset::UnsetArgs>),
     /// Replace the plaintext of an encrypted file, keeping unchanged ciphertexts.
-    Replace(crate::commands::replace::ReplaceArgs),
+    Replace(Deferred<crate::commands::replace::ReplaceArgs>),
     /// Generate a new data key and re-encrypt every value.
-    Rotate(crate::commands::rotate::RotateArgs),
+    Rotate(Deferred<crate::commands::rotate::RotateArgs>),
     /// Re-wrap the data key for the keys the creation rules name now.
-    Updatekeys(crate::commands::updatekeys::UpdatekeysArgs),
+    Updatekeys(Deferred<crate::commands::updatekeys::UpdatekeysArgs>),
     /// Add or delete key groups.
-    Groups(crate::commands::groups::GroupsArgs),
+    Groups(Deferred<crate::commands::groups::GroupsArgs>),
     /// Run a command with the file's values in its environment.
     #[command(name = "exec-env")]
-    ExecEnv(crate::commands::exec_env::ExecEnvArgs),
+    ExecEnv(Deferred<crate::commands::exec_env::ExecEnvArgs>),
     /// Run a command with the decrypted file at a temporary path (a FIFO).
     #[command(name = "exec-file")]
-    ExecFile(crate::commands::exec_file::ExecFileArgs),
+    ExecFile(Deferred<crate::commands::exec_file::ExecFileArgs>),
     /// Fail when files the creation rules select are not (fully) encrypted.
-    Check(crate::commands::check::CheckArgs),
+    Check(Deferred<crate::commands::check::CheckArgs>),
     /// Git integration: diff and merge drivers.
-    Git(crate::commands::git::GitArgs),
+    Git(Deferred<crate::commands::git::GitArgs>),
+}
+
+/// A subcommand's flags, added to its clap command only when that
+/// subcommand is parsed or its help is shown (`clap::Command::defer`).
+///
+/// Building the flags of all fourteen subcommands (several hundred clap
+/// `Arg`s) was over a third of the instructions of a short `rsops decrypt`
+/// run; only the one that runs needs them. Parsing, help, usage, errors and
+/// suggestions are unchanged: clap builds a deferred command before any of
+/// them looks at it. Field access and `&Deferred<T>` → `&T` go through
+/// [`Deref`](std::ops::Deref).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deferred<T>(pub T);
+
+impl<T> std::ops::Deref for Deferred<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Deferred)
+    }
+
+    fn from_arg_matches_mut(matches: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Deferred)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+
+    fn update_from_arg_matches_mut(&mut self, matches: &mut ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
+    }
+}
+
+impl<T: Args> Args for Deferred<T> {
+    fn group_id() -> Option<clap::Id> {
+        T::group_id()
+    }
+
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(add_args::<T>)
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(add_args_for_update::<T>)
+    }
+}
+
+/// Adds `T`'s flags to a deferred subcommand. `T`'s own doc comment (an
+/// `about`) would now come after the variant's, so the variant's `about`
+/// and `long_about` are put back, as in an eagerly built command.
+fn add_args<T: Args>(cmd: clap::Command) -> clap::Command {
+    let abouts = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    with_abouts(T::augment_args(cmd), abouts)
+}
+
+/// [`add_args`] for `update_from` parsing.
+fn add_args_for_update<T: Args>(cmd: clap::Command) -> clap::Command {
+    let abouts = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    with_abouts(T::augment_args_for_update(cmd), abouts)
+}
+
+/// Sets (or unsets) `about` and `long_about`.
+fn with_abouts(
+    cmd: clap::Command,
+    (about, long_about): (Option<StyledStr>, Option<StyledStr>),
+) -> clap::Command {
+    let cmd = match about {
+        Some(a) => cmd.about(a),
+        None => cmd.about(None::<&'static str>),
+    };
+    match long_about {
+        Some(l) => cmd.long_about(l),
+        None => cmd.long_about(None::<&'static str>),
+    }
+}
+
+/// Parses the process's command line, as `Cli::try_parse` does, but
+/// without freeing the clap command definition afterwards: the process
+/// ends soon, and freeing hundreds of small allocations is a measurable
+/// part of a short run.
+pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os())
+}
+
+/// [`parse`] for an explicit argument list (the first item is the program
+/// name).
+pub fn parse_from<I, S>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<std::ffi::OsString> + Clone,
+{
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let parsed = cmd.try_get_matches_from_mut(args).and_then(|mut matches| {
+        Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Cli::command()))
+    });
+    std::mem::forget(cmd);
+    parsed
 }
 
 /// Flags every command that reads or writes files shares.
@@ -272,5 +378,84 @@ impl SelectionArgs {
             unencrypted_comment_regex: None,
             encrypted_comment_regex: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        // Builds every deferred subcommand and runs clap's own checks.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn deferred_subcommands_keep_the_variant_about() {
+        let unbuilt = Cli::command();
+        let mut built = Cli::command();
+        built.build();
+        let mut names = Vec::new();
+        for sub in unbuilt.get_subcommands() {
+            let name = sub.get_name();
+            let after = built.find_subcommand(name).unwrap();
+            assert!(sub.get_about().is_some(), "{name} has an about");
+            assert_eq!(
+                sub.get_about().map(|s| s.to_string()),
+                after.get_about().map(|s| s.to_string()),
+                "{name}"
+            );
+            assert_eq!(
+                sub.get_long_about().map(|s| s.to_string()),
+                after.get_long_about().map(|s| s.to_string()),
+                "{name}"
+            );
+            names.push(name.to_owned());
+        }
+        assert_eq!(names.len(), 14);
+        let decrypt = built.find_subcommand("decrypt").unwrap();
+        assert!(decrypt.get_arguments().any(|a| a.get_id() == "extract"));
+    }
+
+    #[test]
+    fn a_deferred_subcommand_parses_its_flags() {
+        let cli =
+            parse_from(["rsops", "decrypt", "-i", "a.yaml", "b.yaml", "--ignore-mac"]).unwrap();
+        let Some(Command::Decrypt(d)) = &cli.command else {
+            panic!("not decrypt: {cli:?}");
+        };
+        assert_eq!(d.file, ["a.yaml", "b.yaml"]);
+        assert!(d.output.in_place && d.ignore_mac);
+        assert!(d.common.enable_local_keyservice);
+
+        let cli = parse_from(["rsops", "groups", "add", "--file", "f.yaml", "--pgp", "FP"]);
+        assert!(matches!(
+            cli,
+            Ok(Cli {
+                command: Some(Command::Groups(_)),
+                ..
+            })
+        ));
+
+        let cli = parse_from(["rsops", "-d", "f.yaml"]).unwrap();
+        assert!(cli.command.is_none() && cli.legacy.decrypt);
+        assert_eq!(cli.file.as_deref(), Some("f.yaml"));
+    }
+
+    #[test]
+    fn errors_and_help_of_a_deferred_subcommand_name_its_flags() {
+        let e = parse_from(["rsops", "decrypt", "--extrac", "x"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(e.to_string().contains("--extract"), "{e}");
+        let help = parse_from(["rsops", "decrypt", "--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        let text = help.to_string();
+        assert!(
+            text.starts_with("Decrypt a file, print it to stdout"),
+            "{text}"
+        );
+        assert!(text.contains("--decryption-order"), "{text}");
     }
 }

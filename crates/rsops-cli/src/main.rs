@@ -12,7 +12,6 @@ mod io;
 mod signals;
 mod tempdir;
 
-use clap::Parser;
 use rsops_keys::{KeyService, LocalKeyService};
 
 use crate::args::{Cli, Command, CommonArgs};
@@ -171,7 +170,7 @@ fn legacy(cli: &Cli) -> CmdResult {
 }
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let cli = match args::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { exit::GENERIC } else { 0 };

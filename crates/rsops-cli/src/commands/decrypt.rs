@@ -21,7 +21,7 @@ use rsops_keys::{KeyKind, KeyService};
 use super::{core_failure, decryption_order, deliver, dump_failure, read_failure, stores};
 use crate::args::{CommonArgs, OutputArgs};
 use crate::exit::{self, CmdResult, Failure};
-use crate::io::Sensitivity;
+use crate::io::{CommitBatch, Sensitivity};
 
 /// What `decrypt` needs from the command line.
 pub struct DecryptRequest<'a> {
@@ -282,7 +282,10 @@ fn key_groups_id(md: &Metadata) -> String {
 }
 
 /// Runs `work` on every file, in parallel on all cores (a shared work
-/// queue, scoped threads). Failures are reported one line per file,
+/// queue, scoped threads). Files written atomically by `work` are committed
+/// in batches (`io::CommitBatch`: their `fsync`s run in parallel and are
+/// grouped by the file system; every file is still synced before it
+/// replaces its target). Failures are reported one line per file,
 /// `FILE: message`, in argument order: all but the last on stderr here, the
 /// last as the returned failure (which `main` prints), whose exit code is
 /// that of the first failing file.
@@ -295,19 +298,27 @@ where
         .min(files.len())
         .max(1);
     let next = AtomicUsize::new(0);
+    let batch = CommitBatch::new();
     let run_queue = || {
         let mut failed = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(file) = files.get(i) else { break };
-            if let Err(f) = work(file) {
+            if let Err(f) = batch.run(i, || work(file)) {
                 failed.push((i, f));
             }
         }
         failed
     };
     let mut failures: Vec<(usize, Failure)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (1..workers).map(|_| scope.spawn(run_queue)).collect();
+        // Fewer workers if the system cannot start more threads.
+        let handles: Vec<_> = (1..workers)
+            .map_while(|_| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, run_queue)
+                    .ok()
+            })
+            .collect();
         let mut all = run_queue();
         for h in handles {
             match h.join() {
@@ -320,6 +331,7 @@ where
         }
         all
     });
+    failures.extend(batch.finish());
     failures.sort_by_key(|(i, _)| *i);
     let code = failures.first().map(|(_, f)| f.code);
     let line = |(i, f): &(usize, Failure)| match files.get(*i) {
@@ -433,6 +445,44 @@ mod tests {
         b.shamir_threshold = 2;
         assert_ne!(key_groups_id(&a), key_groups_id(&b));
         assert_ne!(key_groups_id(&a), key_groups_id(&metadata("y")));
+    }
+
+    #[test]
+    fn for_each_file_commits_every_written_file_and_reports_commit_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files: Vec<String> = (0..150)
+            .map(|i| {
+                dir.path()
+                    .join(format!("f{i}"))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        // A target that cannot be replaced (a non-empty directory) fails at
+        // commit time and is reported under its own name.
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir_all(blocked.join("inner")).unwrap();
+        files.insert(40, blocked.to_string_lossy().into_owned());
+        let r = for_each_file(&files, |f| {
+            if f.ends_with("/f7") {
+                return Err(Failure::new(exit::MAC_MISMATCH, "bad"));
+            }
+            crate::io::write_atomic(f, f.as_bytes(), Sensitivity::Plaintext)
+        });
+        let failure = r.unwrap_err();
+        assert_eq!(failure.code, exit::MAC_MISMATCH);
+        assert!(failure
+            .message
+            .starts_with(&format!("{}: Could not write output file", files[40])));
+        for f in files
+            .iter()
+            .filter(|f| !f.ends_with("/f7") && !f.ends_with("blocked"))
+        {
+            assert_eq!(std::fs::read(f).unwrap(), f.as_bytes());
+        }
+        assert!(!dir.path().join("f7").exists());
+        // No temporary file is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 150);
     }
 
     #[test]
