@@ -121,10 +121,18 @@ where
     };
     let fail = |e: std::io::Error| write_failure(path, &e);
     let existing_mode = fs::metadata(target).ok().map(|m| m.permissions());
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".rsops-")
-        .tempfile_in(dir)
-        .map_err(fail)?;
+    // Removed on SIGINT/SIGTERM/SIGHUP too (a listener ends the process
+    // after removing every registered temporary file).
+    crate::signals::ensure_listening().map_err(fail)?;
+    let (id, created) = crate::signals::protect_file(
+        || tempfile::Builder::new().prefix(".rsops-").tempfile_in(dir),
+        |t: &NamedTempFile| t.path().to_path_buf(),
+    )
+    .map_err(fail)?;
+    // Declared before `tmp`, so dropped after it on an early return: the
+    // registration ends only once the file is gone.
+    let registration = Registration(id);
+    let mut tmp = created;
     {
         let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
         fill(&mut out).map_err(fail)?;
@@ -138,7 +146,19 @@ where
         path: path.to_owned(),
         target: target.to_path_buf(),
         tmp,
+        _registration: registration,
     })
+}
+
+/// The signal listener's registration of a temporary file; dropped after
+/// the file was renamed or removed (fields drop in declaration order, so
+/// [`Staged::tmp`] goes first).
+struct Registration(u64);
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        crate::signals::forget(self.0);
+    }
 }
 
 #[cfg(unix)]
@@ -173,12 +193,19 @@ struct Staged {
     target: PathBuf,
     /// The complete new content, in the target's directory.
     tmp: NamedTempFile,
+    /// Its registration for removal on a signal.
+    _registration: Registration,
 }
 
 impl Staged {
     /// Makes the new content durable, then renames it over the target.
     fn commit(self) -> CmdResult {
-        let Staged { path, target, tmp } = self;
+        let Staged {
+            path,
+            target,
+            tmp,
+            _registration,
+        } = self;
         tmp.as_file()
             .sync_all()
             .map_err(|e| write_failure(&path, &e))?;

@@ -14,6 +14,13 @@
 //!
 //! Protected directories are registered here ([`protect`]) and removed
 //! either by their owner ([`remove`]) or by the listener, never both.
+//!
+//! Commands that write files (`encrypt`/`decrypt` with `--output` or `-i`,
+//! and every in-place rewrite) register their temporary files the same way
+//! ([`protect_file`]) and start the listener if no command did
+//! ([`ensure_listening`]: [`Policy::Forward`], so a signal removes them and
+//! exits `128 + signal`): an interrupted run never leaves a temporary file
+//! (plaintext, for `decrypt`) next to its targets.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -81,6 +88,36 @@ pub fn install(policy: Policy) -> io::Result<()> {
         })?;
     s.installed = true;
     Ok(())
+}
+
+/// Starts the listener with [`Policy::Forward`] unless a command already
+/// started it (with its own policy, which is kept).
+pub fn ensure_listening() -> io::Result<()> {
+    if state().installed {
+        return Ok(());
+    }
+    install(Policy::Forward)
+}
+
+/// Creates a temporary file with `create` and registers `path_of` it for
+/// removal on a signal, atomically with respect to the listener. The
+/// registration ends with [`forget`] (after the file was renamed or
+/// removed).
+pub fn protect_file<T>(
+    create: impl FnOnce() -> io::Result<T>,
+    path_of: impl FnOnce(&T) -> PathBuf,
+) -> io::Result<(u64, T)> {
+    let mut s = state();
+    let file = create()?;
+    let id = s.next_id;
+    s.next_id += 1;
+    s.dirs.push((id, path_of(&file)));
+    Ok((id, file))
+}
+
+/// Forgets a registration without removing anything.
+pub fn forget(id: u64) {
+    state().dirs.retain(|(i, _)| *i != id);
 }
 
 /// Creates a directory with `create` and registers it for removal on a
@@ -164,8 +201,13 @@ fn on_signal(sig: i32) {
             .map(|(g, _)| g)
             .unwrap_or_else(|e| e.into_inner().0);
     }
-    for (_, dir) in s.dirs.drain(..) {
-        let _ = std::fs::remove_dir_all(dir);
+    for (_, path) in s.dirs.drain(..) {
+        let is_dir = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        let _ = if is_dir {
+            std::fs::remove_dir_all(path)
+        } else {
+            std::fs::remove_file(path)
+        };
     }
     let code = match s.policy {
         Policy::Cancel => {
@@ -203,6 +245,23 @@ mod tests {
         assert!(!state().dirs.iter().any(|(i, _)| *i == id));
         // Removing twice is fine.
         remove(id, &path).unwrap();
+    }
+
+    #[test]
+    fn protect_and_forget_a_file() {
+        let base = tempfile::tempdir().unwrap();
+        let (id, file) = protect_file(
+            || tempfile::NamedTempFile::new_in(base.path()),
+            |f| f.path().to_path_buf(),
+        )
+        .unwrap();
+        assert!(state()
+            .dirs
+            .iter()
+            .any(|(i, p)| *i == id && p == file.path()));
+        forget(id);
+        assert!(!state().dirs.iter().any(|(i, _)| *i == id));
+        assert!(file.path().exists());
     }
 
     #[test]

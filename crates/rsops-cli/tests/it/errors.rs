@@ -187,3 +187,53 @@ fn large_malformed_input_leaves_the_output_file_alone() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_signal_while_writing_removes_the_temporary_file() {
+    use std::time::{Duration, Instant};
+    let s = Scratch::new();
+    // Large enough that the (debug) binary spends seconds writing it.
+    let plain: String = (0..250_000)
+        .map(|i| format!("key{i:06}: value-{i:06}-hunter2-secret\n"))
+        .collect();
+    s.write("big.yaml", plain.as_bytes());
+    let mut child = s
+        .rsops_command()
+        .args([
+            "encrypt",
+            "--age",
+            DEMO_RECIPIENT,
+            "--output",
+            "big.enc.yaml",
+            "big.yaml",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let temporary = || {
+        std::fs::read_dir(s.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".rsops-"))
+            .collect::<Vec<_>>()
+    };
+    let start = Instant::now();
+    while temporary().is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "rsops finished before its temporary file was seen"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no temporary file"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(temporary().is_empty(), "left behind: {:?}", temporary());
+    assert!(!s.path("big.enc.yaml").exists());
+}
