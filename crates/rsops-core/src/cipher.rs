@@ -285,23 +285,39 @@ impl ValueCipher {
                 iv: Vec::new(),
             });
         }
+        let mut iv = IvBuf::default();
+        let mut plaintext = Zeroizing::new(Vec::new());
+        let ty = self.decrypt_into(enc, aad, &mut iv, &mut plaintext)?;
+        Ok(Decrypted {
+            plaintext,
+            ty,
+            iv: iv.as_slice().to_vec(),
+        })
+    }
+
+    /// [`ValueCipher::decrypt`] of a non-empty value string into buffers
+    /// the caller reuses from value to value: the plaintext replaces the
+    /// contents of `buf` (which the caller wipes when done with it), the IV
+    /// is decoded into `iv` (on the stack for every IV sops writes). Same
+    /// checks, in the same order, and the same errors; on an
+    /// authentication failure `buf` is wiped.
+    pub(crate) fn decrypt_into(
+        &self,
+        enc: &str,
+        aad: &[u8],
+        iv: &mut IvBuf,
+        buf: &mut Vec<u8>,
+    ) -> Result<ValueType, CipherError> {
         let fields = split_enc(enc).ok_or(CipherError::Malformed)?;
-        let mut buf = Zeroizing::new(Vec::with_capacity(fields.data.len() + TAG_LEN + 2));
-        decode_b64_into(fields.data, &mut buf, "data")?;
-        decode_b64_into(fields.tag, &mut buf, "tag")?;
-        let mut iv = Vec::with_capacity(IV_LEN);
-        decode_b64_into(fields.iv, &mut iv, "iv")?;
-        if iv.is_empty() {
+        buf.clear();
+        decode_b64_into(fields.data, buf, "data")?;
+        decode_b64_into(fields.tag, buf, "tag")?;
+        iv.decode(fields.iv)?;
+        if iv.as_slice().is_empty() {
             return Err(CipherError::InvalidIvLength(0));
         }
-        self.open(&iv, aad, &mut buf)?;
-        let ty = ValueType::from_name(fields.ty)
-            .ok_or_else(|| CipherError::UnknownType(shorten(fields.ty)))?;
-        Ok(Decrypted {
-            plaintext: buf,
-            ty,
-            iv,
-        })
+        self.open(iv.as_slice(), aad, buf)?;
+        ValueType::from_name(fields.ty).ok_or_else(|| CipherError::UnknownType(shorten(fields.ty)))
     }
 
     /// Decrypts `data ‖ tag` in place (the tag is the last 16 bytes);
@@ -419,6 +435,61 @@ fn decode_b64_into(text: &str, out: &mut Vec<u8>, field: &'static str) -> Result
         GO_STD_DECODE.decode_vec(cleaned, out).map_err(err)
     } else {
         GO_STD_DECODE.decode_vec(text, out).map_err(err)
+    }
+}
+
+/// Room for an IV decoded on the stack (sops writes 32 bytes).
+const IV_INLINE: usize = 48;
+
+/// A decoded IV: on the stack when it is short (always, for values sops
+/// writes), on the heap otherwise.
+#[derive(Debug)]
+pub(crate) struct IvBuf {
+    inline: [u8; IV_INLINE],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl Default for IvBuf {
+    fn default() -> Self {
+        IvBuf {
+            inline: [0u8; IV_INLINE],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+}
+
+impl IvBuf {
+    /// Decodes the base64 `text` (Go `StdEncoding` rules, like every field).
+    fn decode(&mut self, text: &str) -> Result<(), CipherError> {
+        self.heap.clear();
+        self.len = 0;
+        if text.len() <= IV_INLINE / 3 * 4 && !text.contains('\r') {
+            match GO_STD_DECODE.decode_slice(text, &mut self.inline) {
+                Ok(n) => {
+                    self.len = n;
+                    return Ok(());
+                }
+                Err(base64::DecodeSliceError::DecodeError(_)) => {
+                    return Err(CipherError::Base64 { field: "iv" })
+                }
+                // Cannot happen with this length bound; decode on the heap.
+                Err(base64::DecodeSliceError::OutputSliceTooSmall) => {}
+            }
+        }
+        decode_b64_into(text, &mut self.heap, "iv")?;
+        self.len = usize::MAX;
+        Ok(())
+    }
+
+    /// The decoded bytes.
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        if self.len == usize::MAX {
+            &self.heap
+        } else {
+            self.inline.get(..self.len).unwrap_or(&[])
+        }
     }
 }
 
@@ -634,6 +705,25 @@ pub fn decode_scalar(plaintext: &[u8], ty: ValueType) -> Result<Value, CipherErr
             .and_then(normalize_time_nano)
             .map(Value::Time)
             .ok_or_else(invalid),
+    }
+}
+
+/// Calls `f` with the bytes [`encode_scalar`] gives for `v`, without
+/// copying strings (the MAC input of a value). Nothing is called for
+/// `Null`, `Map` and `List`.
+pub(crate) fn with_scalar_bytes(v: &Value, f: impl FnOnce(&[u8])) {
+    match v {
+        Value::Str(s) => f(s.as_bytes()),
+        Value::Bytes(b) => f(b),
+        Value::Bool(true) => f(b"True"),
+        Value::Bool(false) => f(b"False"),
+        Value::Time(t) => f(t.as_bytes()),
+        Value::Null | Value::Map(_) | Value::List(_) => {}
+        Value::Int(_) | Value::Float(_) => {
+            if let Some((bytes, _)) = encode_scalar(v) {
+                f(&bytes);
+            }
+        }
     }
 }
 

@@ -5,13 +5,24 @@
 //! (`k1:k2:`) in one growing buffer and whether a key on the current path
 //! matched the rule in a stack of booleans, so the cost per value is one
 //! AES-GCM operation and one hash update.
+//!
+//! Decryption of a large tree (at least [`PARALLEL_MIN_VALUES`] leaves) is
+//! shared between threads by runs of root items; each run records its MAC
+//! input, which is hashed in document order, so the MAC, the tree and the
+//! error reported (the first in document order) are those of one
+//! sequential walk. Decrypted values are written into the memory of their
+//! `ENC[...]` strings (always longer), without an allocation per value.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use rsops_format::tree::{Comment, List, ListItem, Map, MapItem, Value, Wipe};
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::cipher::{self, ValueCipher, ValueType};
+use zeroize::Zeroizing;
+
+use crate::cipher::{self, IvBuf, ValueCipher, ValueType};
 use crate::error::CoreError;
 use crate::selection::Selection;
 
@@ -72,15 +83,37 @@ struct Frame {
     matched: usize,
 }
 
+/// Where the MAC input goes: straight into the hash, or, for a piece of a
+/// parallel walk, into a buffer hashed after the pieces before it (the
+/// hash of the concatenation is the hash of the pieces in order).
+enum MacSink {
+    Hash(Sha512),
+    Record(Zeroizing<Vec<u8>>),
+}
+
+impl MacSink {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            MacSink::Hash(h) => h.update(bytes),
+            MacSink::Record(buf) => buf.extend_from_slice(bytes),
+        }
+    }
+}
+
 struct Walker<'a> {
     cipher: &'a ValueCipher,
     selection: &'a Selection,
     mac_only_encrypted: bool,
     mode: Mode<'a>,
-    mac: Sha512,
+    mac: MacSink,
     aad: String,
     key_matched: Vec<bool>,
     frames: Vec<Frame>,
+    /// The IV of the value being decrypted (reused from value to value).
+    iv: IvBuf,
+    /// The plaintext of the value being decrypted (reused from value to
+    /// value, wiped on drop).
+    plaintext: Zeroizing<Vec<u8>>,
 }
 
 /// The SHA-256 of `sops`, hashed first when `mac_only_encrypted` is set.
@@ -102,11 +135,37 @@ impl<'a> Walker<'a> {
             selection,
             mac_only_encrypted,
             mode,
-            mac,
+            mac: MacSink::Hash(mac),
             aad: String::new(),
             key_matched: Vec::new(),
             frames: Vec::new(),
+            iv: IvBuf::default(),
+            plaintext: Zeroizing::new(Vec::new()),
         }
+    }
+
+    /// A walker whose MAC input is recorded for later hashing (the second
+    /// piece of a parallel walk: see [`decrypt_chunks`]).
+    fn recording(
+        cipher: &'a ValueCipher,
+        selection: &'a Selection,
+        mac_only_encrypted: bool,
+        mode: Mode<'a>,
+    ) -> Self {
+        let mut w = Walker::new(cipher, selection, mac_only_encrypted, mode);
+        w.mac = MacSink::Record(Zeroizing::new(Vec::new()));
+        w
+    }
+
+    /// Walks root items of one document (a frame of their own), as
+    /// [`Walker::walk_map`] walks all of them.
+    fn walk_root_items(&mut self, items: &mut [MapItem]) -> Result<(), CoreError> {
+        self.frames.push(Frame::default());
+        for item in items {
+            self.map_item(item)?;
+        }
+        self.frames.pop();
+        Ok(())
     }
 
     /// The AAD of a comment: the path of its container (`:` at the root).
@@ -269,8 +328,9 @@ impl<'a> Walker<'a> {
 
     fn decrypt_leaf(&mut self, v: &mut Value, selected: bool) -> Result<Option<String>, CoreError> {
         if !selected {
-            if let Some((plaintext, _)) = cipher::encode_scalar(v) {
-                self.hash(false, &plaintext);
+            if !self.mac_only_encrypted {
+                let mac = &mut self.mac;
+                cipher::with_scalar_bytes(v, |bytes| mac.update(bytes));
             }
             return Ok(None);
         }
@@ -285,30 +345,40 @@ impl<'a> Walker<'a> {
             }
         };
         let aad = self.aad.as_bytes();
-        let d = self
+        let ty = self
             .cipher
-            .decrypt(enc, aad)
+            .decrypt_into(enc, aad, &mut self.iv, &mut self.plaintext)
             .map_err(|source| CoreError::Decrypt {
                 path: self.aad.clone(),
                 source,
             })?;
+        let plaintext = self.plaintext.as_slice();
         if let Mode::Decrypt { stash: Some(stash) } = &mut self.mode {
-            stash.remember(aad, d.ty, &d.plaintext, &d.iv);
+            stash.remember(aad, ty, plaintext, self.iv.as_slice());
         }
-        if d.ty == ValueType::Comment {
+        match ty {
             // 3.11 excludes leaves that decrypt to comments from the MAC.
-            let text = String::from_utf8_lossy(&d.plaintext).into_owned();
-            return Ok(Some(text));
+            ValueType::Comment => {
+                return Ok(Some(String::from_utf8_lossy(plaintext).into_owned()));
+            }
+            ValueType::Str | ValueType::Bytes => match std::str::from_utf8(plaintext) {
+                // The plaintext is shorter than its `ENC[...]` string, so
+                // it takes that string's place without an allocation.
+                Ok(text) => {
+                    enc.clear();
+                    enc.push_str(text);
+                }
+                Err(_) => *v = Value::Bytes(plaintext.to_vec()),
+            },
+            _ => {
+                *v = cipher::decode_scalar(plaintext, ty).map_err(|source| CoreError::Decrypt {
+                    path: self.aad.clone(),
+                    source,
+                })?;
+            }
         }
-        let value =
-            cipher::decode_scalar(&d.plaintext, d.ty).map_err(|source| CoreError::Decrypt {
-                path: self.aad.clone(),
-                source,
-            })?;
-        if let Some((canonical, _)) = cipher::encode_scalar(&value) {
-            self.hash(true, &canonical);
-        }
-        *v = value;
+        let mac = &mut self.mac;
+        cipher::with_scalar_bytes(v, |bytes| mac.update(bytes));
         Ok(None)
     }
 
@@ -365,12 +435,36 @@ impl<'a> Walker<'a> {
     }
 
     fn finish(self) -> (String, Option<IvStash>) {
-        let mac = hex::encode_upper(self.mac.finalize());
+        let mac = match self.mac {
+            MacSink::Hash(h) => hex::encode_upper(h.finalize()),
+            // Only the pieces of a parallel walk record, and they are
+            // merged, never finished.
+            MacSink::Record(_) => String::new(),
+        };
         let stash = match self.mode {
             Mode::Decrypt { stash } => stash,
             Mode::Encrypt { .. } => None,
         };
         (mac, stash)
+    }
+
+    /// Takes over what `later` (which walked the values right after this
+    /// walker's) fed to its MAC and remembered: its MAC input is hashed
+    /// after everything hashed here, and its IVs win over ours, as they
+    /// would have in one sequential walk.
+    fn append(&mut self, later: Walker<'_>) {
+        if let MacSink::Record(buf) = &later.mac {
+            self.mac.update(buf);
+        }
+        if let (
+            Mode::Decrypt { stash: Some(mine) },
+            Mode::Decrypt {
+                stash: Some(theirs),
+            },
+        ) = (&mut self.mode, later.mode)
+        {
+            mine.ivs.extend(theirs.ivs);
+        }
     }
 }
 
@@ -444,18 +538,7 @@ pub fn decrypt_documents(
     selection: &Selection,
     mac_only_encrypted: bool,
 ) -> Result<(String, IvStash), CoreError> {
-    let mut w = Walker::new(
-        cipher,
-        selection,
-        mac_only_encrypted,
-        Mode::Decrypt {
-            stash: Some(IvStash::default()),
-        },
-    );
-    for doc in docs.iter_mut() {
-        w.walk_map(doc)?;
-    }
-    let (mac, stash) = w.finish();
+    let (mac, stash) = decrypt_walk(docs, cipher, selection, mac_only_encrypted, true)?;
     Ok((mac, stash.unwrap_or_default()))
 }
 
@@ -469,16 +552,236 @@ pub fn decrypt_documents_mac(
     selection: &Selection,
     mac_only_encrypted: bool,
 ) -> Result<String, CoreError> {
-    let mut w = Walker::new(
+    Ok(decrypt_walk(docs, cipher, selection, mac_only_encrypted, false)?.0)
+}
+
+/// Number of leaves (scalars, nulls and comments, selected or not) from
+/// which decryption is shared between threads. Below it, starting a thread
+/// costs more than it saves.
+pub const PARALLEL_MIN_VALUES: usize = 10_000;
+
+/// Pieces of root items per worker thread: small enough that a worker
+/// whose core is busy with other work does not hold the others up (the
+/// remaining pieces go to whoever is free).
+const CHUNKS_PER_WORKER: usize = 16;
+
+/// Smallest piece worth handing to a worker, in leaves.
+const MIN_CHUNK_VALUES: usize = 256;
+
+/// Most worker threads, this one included.
+const MAX_WORKERS: usize = 4;
+
+/// The decryption walk of [`decrypt_documents`] / [`decrypt_documents_mac`]:
+/// shared between threads when the documents hold at least
+/// [`PARALLEL_MIN_VALUES`] leaves and the machine has several cores, on
+/// this thread otherwise. Either way the result (tree, MAC, IVs, and the
+/// first error in document order) is that of one sequential walk.
+fn decrypt_walk(
+    docs: &mut [Map],
+    cipher: &ValueCipher,
+    selection: &Selection,
+    mac_only_encrypted: bool,
+    with_stash: bool,
+) -> Result<(String, Option<IvStash>), CoreError> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_WORKERS);
+    let job = Job {
         cipher,
         selection,
         mac_only_encrypted,
-        Mode::Decrypt { stash: None },
-    );
+        with_stash,
+    };
+    if workers > 1 {
+        if let Some(chunks) = chunks(docs, workers * CHUNKS_PER_WORKER) {
+            return decrypt_chunks(chunks, &job, workers - 1);
+        }
+    }
+    let mut w = job.walker(false);
     for doc in docs.iter_mut() {
         w.walk_map(doc)?;
     }
-    Ok(w.finish().0)
+    Ok(w.finish())
+}
+
+/// What every walker of one decryption needs.
+struct Job<'a> {
+    cipher: &'a ValueCipher,
+    selection: &'a Selection,
+    mac_only_encrypted: bool,
+    with_stash: bool,
+}
+
+impl<'a> Job<'a> {
+    /// A decryption walker, hashing or (for a piece) recording its MAC input.
+    fn walker(&self, recording: bool) -> Walker<'a> {
+        let mode = Mode::Decrypt {
+            stash: self.with_stash.then(IvStash::default),
+        };
+        if recording {
+            Walker::recording(self.cipher, self.selection, self.mac_only_encrypted, mode)
+        } else {
+            Walker::new(self.cipher, self.selection, self.mac_only_encrypted, mode)
+        }
+    }
+}
+
+/// The root items of `docs` cut into about `pieces` runs of similar leaf
+/// counts, in document order, each within one document; `None` below
+/// [`PARALLEL_MIN_VALUES`] leaves. A run starts at a document start or
+/// right after an entry: there the root frame holds no comment matches, so
+/// a fresh walker starting there selects exactly like the sequential one.
+fn chunks(docs: &mut [Map], pieces: usize) -> Option<Vec<&mut [MapItem]>> {
+    let counts: Vec<Vec<usize>> = docs
+        .iter()
+        .map(|d| d.items.iter().map(item_leaves).collect())
+        .collect();
+    let total: usize = counts.iter().flatten().sum();
+    if total < PARALLEL_MIN_VALUES {
+        return None;
+    }
+    let target = (total / pieces.max(1)).max(MIN_CHUNK_VALUES);
+    let mut out = Vec::new();
+    for (doc, doc_counts) in docs.iter_mut().zip(&counts) {
+        let mut cuts = Vec::new();
+        let mut run = 0usize;
+        for (k, count) in doc_counts.iter().enumerate() {
+            let clean = k > 0 && matches!(doc.items.get(k - 1), Some(MapItem::Entry(_)));
+            if run >= target && clean {
+                cuts.push(k);
+                run = 0;
+            }
+            run += count;
+        }
+        let mut rest: &mut [MapItem] = &mut doc.items;
+        let mut done = 0;
+        for cut in cuts {
+            let (piece, tail) = std::mem::take(&mut rest).split_at_mut(cut - done);
+            out.push(piece);
+            rest = tail;
+            done = cut;
+        }
+        out.push(rest);
+    }
+    Some(out)
+}
+
+/// Leaves of one root item.
+fn item_leaves(item: &MapItem) -> usize {
+    match item {
+        MapItem::Comment(_) => 1,
+        MapItem::Entry(e) => value_leaves(&e.value),
+    }
+}
+
+/// Leaves of a value.
+fn value_leaves(v: &Value) -> usize {
+    match v {
+        Value::Map(m) => m.items.iter().map(item_leaves).sum(),
+        Value::List(l) => l
+            .items
+            .iter()
+            .map(|i| match i {
+                ListItem::Comment(_) => 1,
+                ListItem::Value(v) => value_leaves(v),
+            })
+            .sum(),
+        _ => 1,
+    }
+}
+
+/// A walked piece: its outcome and its walker (recorded MAC input, IVs).
+type Walked<'a> = (Result<(), CoreError>, Walker<'a>);
+
+/// Decrypts the pieces on this thread and `helpers` more, each piece with
+/// its own walker recording its MAC input; pieces are taken in order by
+/// whichever thread is free. The recorded inputs are then hashed in
+/// document order (as they complete, by this thread), so the MAC is the
+/// sequential one; the error of the first failing piece is returned, which
+/// is the first error in document order (pieces after a failing one are
+/// skipped).
+fn decrypt_chunks<'a>(
+    chunks: Vec<&mut [MapItem]>,
+    job: &Job<'a>,
+    helpers: usize,
+) -> Result<(String, Option<IvStash>), CoreError> {
+    let slots: Vec<Mutex<Option<&mut [MapItem]>>> =
+        chunks.into_iter().map(|c| Mutex::new(Some(c))).collect();
+    let results: Vec<Mutex<Option<Walked<'a>>>> = slots.iter().map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let failed_at = AtomicUsize::new(usize::MAX);
+    // Takes and walks pieces until none is left; false when none was left.
+    let work_one = || -> bool {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = slots.get(i) else {
+            return false;
+        };
+        if i > failed_at.load(Ordering::Relaxed) {
+            return true;
+        }
+        let Some(items) = slot.lock().ok().and_then(|mut s| s.take()) else {
+            return true;
+        };
+        let mut w = job.walker(true);
+        let r = w.walk_root_items(items);
+        if r.is_err() {
+            failed_at.fetch_min(i, Ordering::Relaxed);
+        }
+        if let Some(Ok(mut cell)) = results.get(i).map(Mutex::lock) {
+            *cell = Some((r, w));
+        }
+        true
+    };
+    let mut merged = job.walker(false);
+    let mut merged_upto = 0usize;
+    let mut failure = None;
+    // Hashes the pieces that are done, in order, from `merged_upto`.
+    let mut merge_ready = |merged: &mut Walker<'a>, upto: &mut usize| {
+        while failure.is_none() {
+            let Some(done) = results
+                .get(*upto)
+                .and_then(|cell| cell.lock().ok().and_then(|mut c| c.take()))
+            else {
+                return;
+            };
+            match done {
+                (Ok(()), w) => merged.append(w),
+                (Err(e), _) => failure = Some(e),
+            }
+            *upto += 1;
+        }
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..helpers)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("decrypt".into())
+                    .spawn_scoped(scope, || while work_one() {})
+                    .ok()
+            })
+            .collect();
+        while work_one() {
+            merge_ready(&mut merged, &mut merged_upto);
+        }
+        for handle in handles {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    merge_ready(&mut merged, &mut merged_upto);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if merged_upto != slots.len() {
+        // Every piece before the first failing one is walked; with no
+        // failure every piece is, so this cannot happen.
+        return Err(CoreError::Decrypt {
+            path: String::new(),
+            source: cipher::CipherError::Malformed,
+        });
+    }
+    Ok(merged.finish())
 }
 
 /// Merges the IVs of `other` into `self` (entries of `self` win). Used when
@@ -702,5 +1005,189 @@ mod inspector_tests {
         assert_eq!(a.len(), 2);
         assert_eq!(a.lookup(b"k:", ValueType::Str, b"v"), Some([1u8; 32]));
         assert_eq!(a.lookup(b"j:", ValueType::Str, b"w"), Some([3u8; 32]));
+    }
+}
+
+#[cfg(test)]
+mod parallel_tests {
+    use super::*;
+    use crate::selection::SelectionKind;
+
+    /// Root entries of mixed leaves (strings, numbers, booleans, nulls,
+    /// comments, nested lists and maps, an unencrypted suffix), enough of
+    /// them for the parallel walk.
+    fn big_doc(tag: &str, services: usize) -> Map {
+        let mut doc = Map::new();
+        for i in 0..services {
+            if i % 7 == 0 {
+                doc.push_comment(format!(" sops:enc service {i}"));
+            }
+            let mut svc = Map::new();
+            svc.push("name", Value::Str(format!("{tag}-svc-{i}")));
+            svc.push("replicas", Value::Int(i as i64 - 50));
+            svc.push("ratio", Value::Float(i as f64 / 3.0));
+            svc.push("enabled", Value::Bool(i % 2 == 0));
+            svc.push("nothing", Value::Null);
+            svc.push("empty", Value::Str(String::new()));
+            svc.push("note_unencrypted", Value::Str(format!("clear {i}")));
+            svc.push_comment(" inner comment");
+            let ports = (0..3)
+                .map(|p| ListItem::Value(Value::Int(8000 + p)))
+                .chain(std::iter::once(ListItem::Comment(Comment::new(" in list"))))
+                .collect();
+            svc.push("ports", Value::List(List { items: ports }));
+            doc.push(format!("service_{i:05}"), Value::Map(svc));
+        }
+        doc
+    }
+
+    fn sequential(
+        docs: &mut [Map],
+        cipher: &ValueCipher,
+        selection: &Selection,
+        mac_only_encrypted: bool,
+    ) -> Result<(String, Option<IvStash>), CoreError> {
+        let mut w = Walker::new(
+            cipher,
+            selection,
+            mac_only_encrypted,
+            Mode::Decrypt {
+                stash: Some(IvStash::default()),
+            },
+        );
+        for doc in docs.iter_mut() {
+            w.walk_map(doc)?;
+        }
+        Ok(w.finish())
+    }
+
+    fn encrypted(docs: &[Map], cipher: &ValueCipher, selection: &Selection, mo: bool) -> Vec<Map> {
+        let mut enc = docs.to_vec();
+        encrypt_documents(&mut enc, cipher, selection, mo, None).expect("encrypt");
+        enc
+    }
+
+    fn check_same_as_sequential(plain: Vec<Map>, selection: &Selection, mo: bool) {
+        let cipher = ValueCipher::new(&[5u8; 32]);
+        let enc = encrypted(&plain, &cipher, selection, mo);
+        let pieces = chunks(&mut enc.clone(), 16).map_or(0, |c| c.len());
+        assert!(pieces > 4, "test data must be cut into pieces");
+        let mut seq = enc.clone();
+        let (seq_mac, seq_stash) = sequential(&mut seq, &cipher, selection, mo).expect("seq");
+        let mut par = enc.clone();
+        let par_mac = decrypt_documents_mac(&mut par, &cipher, selection, mo).expect("par");
+        assert_eq!(par_mac, seq_mac);
+        assert_eq!(par, seq);
+        assert_eq!(par, plain);
+        let mut par2 = enc.clone();
+        let (mac2, stash2) = decrypt_documents(&mut par2, &cipher, selection, mo).expect("par");
+        assert_eq!(mac2, seq_mac);
+        let seq_stash = seq_stash.expect("stash");
+        assert!(stash2.ivs == seq_stash.ivs, "same IVs");
+        // The MAC is the one encryption computed.
+        // Any number of helper threads, none included, gives the same.
+        for helpers in [0, 1, 3] {
+            let job = Job {
+                cipher: &cipher,
+                selection,
+                mac_only_encrypted: mo,
+                with_stash: true,
+            };
+            let mut docs = enc.clone();
+            let pieces = chunks(&mut docs, 16).expect("pieces");
+            let (mac, stash) = decrypt_chunks(pieces, &job, helpers).expect("chunks");
+            assert_eq!(mac, seq_mac);
+            assert!(stash.expect("stash").ivs == seq_stash.ivs, "same IVs");
+            assert_eq!(docs, plain);
+        }
+        let mut again = plain.clone();
+        let enc_mac = encrypt_documents(&mut again, &cipher, selection, mo, None).expect("enc");
+        assert_eq!(enc_mac, seq_mac);
+    }
+
+    #[test]
+    fn parallel_walk_matches_sequential_walk() {
+        let rule = Selection::new(SelectionKind::UnencryptedSuffix, "_unencrypted")
+            .unwrap_or_else(|_| Selection::default_rule());
+        check_same_as_sequential(vec![big_doc("a", 1500)], &rule, false);
+        check_same_as_sequential(vec![big_doc("a", 1500)], &rule, true);
+    }
+
+    #[test]
+    fn parallel_walk_over_several_documents_and_comment_rules() {
+        let docs = vec![big_doc("a", 300), big_doc("b", 700), big_doc("c", 900)];
+        let rule = Selection::new(SelectionKind::EncryptedCommentRegex, "sops:enc").expect("rule");
+        check_same_as_sequential(docs.clone(), &rule, false);
+        check_same_as_sequential(docs.clone(), &rule, true);
+        check_same_as_sequential(docs, &Selection::default_rule(), false);
+    }
+
+    #[test]
+    fn small_trees_are_not_split() {
+        assert!(chunks(&mut [big_doc("a", 100)], 16).is_none());
+        assert!(chunks(&mut [], 16).is_none());
+        // One huge root entry cannot be cut between root items.
+        let mut doc = Map::new();
+        doc.push("all", Value::Map(big_doc("a", 2000)));
+        assert_eq!(chunks(&mut [doc], 16).map(|c| c.len()), Some(1));
+        // Pieces follow documents, cover every item and never start after a
+        // comment.
+        let mut docs = vec![big_doc("a", 900), big_doc("b", 900)];
+        let pieces = chunks(&mut docs, 16).expect("pieces");
+        assert!(pieces.len() > 4);
+        let total: usize = pieces.iter().map(|p| p.len()).sum();
+        assert_eq!(total, 2 * big_doc("a", 900).items.len());
+    }
+
+    fn broken(v: &mut Value) {
+        if let Value::Map(m) = v {
+            if let Some(Value::Str(s)) = m.get_mut("name") {
+                *s = s.replacen("data:", "data:!", 1);
+            }
+        }
+    }
+
+    fn error_path(docs: &mut [Map], cipher: &ValueCipher) -> String {
+        match decrypt_documents_mac(docs, cipher, &Selection::default_rule(), false) {
+            Err(CoreError::Decrypt { path, .. }) => path,
+            other => panic!("expected a decryption error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_error_in_document_order_is_reported() {
+        let cipher = ValueCipher::new(&[9u8; 32]);
+        let sel = Selection::default_rule();
+        let enc = encrypted(&[big_doc("a", 1500)], &cipher, &sel, false);
+        // Both halves broken: the first half's value is reported.
+        let mut both = enc.clone();
+        broken(both[0].get_mut("service_00010").expect("entry"));
+        broken(both[0].get_mut("service_01400").expect("entry"));
+        assert_eq!(error_path(&mut both, &cipher), "service_00010:name:");
+        // Only the second half broken: reported too.
+        let mut second = enc.clone();
+        broken(second[0].get_mut("service_01400").expect("entry"));
+        assert_eq!(error_path(&mut second, &cipher), "service_01400:name:");
+        // Two values in the second half: the earlier one.
+        let mut two = enc;
+        broken(two[0].get_mut("service_01499").expect("entry"));
+        broken(two[0].get_mut("service_01300").expect("entry"));
+        assert_eq!(error_path(&mut two, &cipher), "service_01300:name:");
+    }
+
+    #[test]
+    fn wrong_key_fails_in_parallel_too() {
+        let sel = Selection::default_rule();
+        let enc = encrypted(
+            &[big_doc("a", 1500)],
+            &ValueCipher::new(&[1u8; 32]),
+            &sel,
+            false,
+        );
+        let mut docs = enc;
+        assert_eq!(
+            error_path(&mut docs, &ValueCipher::new(&[2u8; 32])),
+            "service_00000:name:"
+        );
     }
 }

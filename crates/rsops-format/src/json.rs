@@ -370,12 +370,7 @@ impl Parser<'_> {
         loop {
             // Copy the run of ordinary bytes in one go.
             let run_start = self.pos;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.pos += 1;
-            }
+            self.pos += plain_run_len(self.input.get(run_start..).unwrap_or_default());
             if let Some(run) = self.input.get(run_start..self.pos) {
                 push_go_lossy(&mut out, run);
             }
@@ -455,6 +450,38 @@ impl Parser<'_> {
         }
         Ok(v)
     }
+}
+
+/// Length of the run of bytes at the start of `bytes` that need no
+/// decoding in a string: anything but `"`, `\` and control characters.
+/// Eight bytes are checked at a time (SWAR), then the stopping byte is found
+/// in its word.
+fn plain_run_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+    let mut n = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let v = u64::from_ne_bytes(w);
+        let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let quote = zero_in(v ^ (ONES * u64::from(b'"')));
+        let backslash = zero_in(v ^ (ONES * u64::from(b'\\')));
+        // Bytes below 0x20 (exact for bytes below 0x80; bytes at or above
+        // 0x80 never set their high bit here because `!v` clears it).
+        let control = v.wrapping_sub(ONES * 0x20) & !v & HIGHS;
+        if quote | backslash | control != 0 {
+            return n + chunk.iter().position(|&b| special(b)).unwrap_or(8);
+        }
+        n += 8;
+    }
+    n + chunks
+        .remainder()
+        .iter()
+        .position(|&b| special(b))
+        .unwrap_or(chunks.remainder().len())
 }
 
 /// Appends `bytes` to `out`, replacing every byte that is not part of a valid
@@ -829,6 +856,43 @@ mod tests {
         let err = parse(b"{\n  \"pw\": hunter2}").unwrap_err().to_string();
         assert!(err.contains("line 2, column 9"), "{err}");
         assert!(!err.contains("hunter"), "{err}");
+    }
+
+    #[test]
+    fn plain_run_len_stops_at_the_first_special_byte() {
+        let naive = |b: &[u8]| {
+            b.iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(b.len())
+        };
+        let mut cases: Vec<Vec<u8>> = vec![b"".to_vec(), b"abc".to_vec()];
+        for len in 0..20 {
+            for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                for at in 0..=len {
+                    let mut v: Vec<u8> = (0..len)
+                        .map(|i| b"aZ09 \x7f\x80\xff\x20\x21"[i % 10])
+                        .collect();
+                    if at < len {
+                        v[at] = special;
+                    }
+                    cases.push(v);
+                }
+            }
+        }
+        for c in cases {
+            assert_eq!(plain_run_len(&c), naive(&c), "{c:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn plain_run_len_matches_a_byte_scan(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let naive = bytes
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .unwrap_or(bytes.len());
+            prop_assert_eq!(plain_run_len(&bytes), naive);
+        }
     }
 
     #[test]

@@ -205,10 +205,50 @@ struct OpenKey {
 struct DupMap {
     /// Pre-order number of the map among the first document's maps.
     seq: usize,
-    /// Key text → (key index, line) of every earlier occurrence.
-    seen: HashMap<String, Vec<(usize, usize)>>,
+    /// The text of every key seen so far, back to back (one buffer instead
+    /// of one allocation per key).
+    texts: String,
+    /// Every key seen so far with a text, in order.
+    keys: Vec<DupKey>,
+    /// For maps with many keys: key text hash → the latest key (index in
+    /// `keys`) with that hash; built once the map has [`DUP_INDEX_MIN`]
+    /// keys (below it, a scan is cheaper).
+    latest: HashMap<u64, usize>,
     /// Number of keys seen so far.
     count: usize,
+}
+
+/// One key of a [`DupMap`].
+struct DupKey {
+    /// Its text, `texts[start..end]`.
+    start: usize,
+    end: usize,
+    /// Its key index and line.
+    index: usize,
+    line: usize,
+    /// Hash of the text (meaningful once the index is built).
+    hash: u64,
+    /// The previous key (index in `keys`) with the same hash, if indexed.
+    prev_same_hash: Option<usize>,
+}
+
+/// Number of keys from which a map's duplicate check uses a hash index.
+const DUP_INDEX_MIN: usize = 16;
+
+/// A fast, non-cryptographic hash of a key text (only for the duplicate
+/// index: collisions are resolved by comparing texts).
+fn key_text_hash(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ (text.len() as u64);
+    let mut chunks = text.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    h ^ (h >> 29)
 }
 
 /// The contents of an open collection.
@@ -922,7 +962,9 @@ impl<'s> Builder<'s> {
         self.dup_maps.push(false);
         Some(DupMap {
             seq,
-            seen: HashMap::new(),
+            texts: String::new(),
+            keys: Vec::new(),
+            latest: HashMap::new(),
             count: 0,
         })
     }
@@ -1057,10 +1099,13 @@ fn record_key(
 ) {
     let j = dup.count;
     dup.count += 1;
-    let earlier = dup.seen.entry(text.to_owned()).or_default();
-    for &(i, earlier_line) in earlier.iter() {
+    if dup.keys.len() >= DUP_INDEX_MIN && dup.latest.is_empty() {
+        index_keys(dup);
+    }
+    let seq = dup.seq;
+    let mut report = |i: usize, earlier_line: usize| {
         errors.push(DupError {
-            seq: dup.seq,
+            seq,
             i,
             j,
             message: format!(
@@ -1068,11 +1113,49 @@ fn record_key(
                 go_quote(text)
             ),
         });
-        if let Some(flag) = dup_maps.get_mut(dup.seq) {
+        if let Some(flag) = dup_maps.get_mut(seq) {
             *flag = true;
         }
+    };
+    let same = |k: &DupKey| dup.texts.get(k.start..k.end) == Some(text);
+    if dup.keys.len() < DUP_INDEX_MIN {
+        for k in dup.keys.iter().filter(|k| same(k)) {
+            report(k.index, k.line);
+        }
+    } else {
+        let mut at = dup.latest.get(&key_text_hash(text)).copied();
+        while let Some(n) = at {
+            let Some(k) = dup.keys.get(n) else { break };
+            if same(k) {
+                report(k.index, k.line);
+            }
+            at = k.prev_same_hash;
+        }
     }
-    earlier.push((j, line));
+    let start = dup.texts.len();
+    dup.texts.push_str(text);
+    let mut key = DupKey {
+        start,
+        end: dup.texts.len(),
+        index: j,
+        line,
+        hash: 0,
+        prev_same_hash: None,
+    };
+    if !dup.latest.is_empty() {
+        key.hash = key_text_hash(text);
+        key.prev_same_hash = dup.latest.insert(key.hash, dup.keys.len());
+    }
+    dup.keys.push(key);
+}
+
+/// Builds the hash index of a map's keys (in order, so each chain runs
+/// from the latest key back to the earliest).
+fn index_keys(dup: &mut DupMap) {
+    for (n, k) in dup.keys.iter_mut().enumerate() {
+        k.hash = dup.texts.get(k.start..k.end).map_or(0, key_text_hash);
+        k.prev_same_hash = dup.latest.insert(k.hash, n);
+    }
 }
 
 /// Go's `%#v` of a string: double-quoted with Go escapes.
@@ -1412,6 +1495,55 @@ mod tests {
         assert!(err("b:\n  - c: 1\n    c: 2\n").contains("line 3: mapping key \"c\""));
         // Later documents may repeat keys.
         assert_eq!(parse(b"x: 1\n---\na: 1\na: 2\n").unwrap().len(), 2);
+    }
+
+    /// go-yaml's duplicate-key messages for one flat map, by brute force.
+    fn expected_duplicates(keys: &[String]) -> String {
+        let mut pairs = Vec::new();
+        for (j, kj) in keys.iter().enumerate() {
+            for (i, ki) in keys.iter().enumerate().take(j) {
+                if ki == kj {
+                    pairs.push((i, j, kj));
+                }
+            }
+        }
+        pairs.sort();
+        let mut message = String::from("unmarshal errors:");
+        for (i, j, k) in pairs {
+            message.push_str(&format!(
+                "\n  line {}: mapping key \"{k}\" already defined at line {}",
+                j + 1,
+                i + 1
+            ));
+        }
+        message
+    }
+
+    #[test]
+    fn duplicate_keys_in_large_maps() {
+        // Beyond the scan threshold the hash index takes over.
+        let mut keys: Vec<String> = (0..40).map(|i| format!("key{i}")).collect();
+        keys[3] = "key1".into();
+        keys[25] = "key1".into();
+        keys[39] = "key30".into();
+        let src: String = keys.iter().map(|k| format!("{k}: v\n")).collect();
+        let e = err(&src);
+        assert!(e.contains(&expected_duplicates(&keys)), "{e}");
+        let unique: String = (0..100).map(|i| format!("k{i}: {i}\n")).collect();
+        assert_eq!(one(&unique).items.len(), 100);
+    }
+
+    proptest! {
+        #[test]
+        fn duplicate_keys_match_brute_force(picks in proptest::collection::vec(0u8..30, 1..80)) {
+            let keys: Vec<String> = picks.iter().map(|p| format!("k{p}")).collect();
+            let src: String = keys.iter().map(|k| format!("{k}: 1\n")).collect();
+            let expected = expected_duplicates(&keys);
+            match parse(src.as_bytes()) {
+                Ok(_) => prop_assert_eq!(expected, "unmarshal errors:"),
+                Err(e) => prop_assert!(e.to_string().contains(&expected), "{}", e),
+            }
+        }
     }
 
     #[test]
