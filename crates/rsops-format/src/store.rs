@@ -344,11 +344,31 @@ pub fn can_stream(input_format: Format, output_format: Format, input: &[u8]) -> 
         Format::Yaml => !yaml::maybe_several_documents(input),
         _ => false,
     };
-    // A file that mentions `sops` anywhere may be an encrypted file given to
-    // `encrypt` again: it takes the whole-tree path, which refuses it
-    // (exit 203) before writing anything, even to stdout.
-    let may_be_encrypted = memchr::memmem::find(input, b"sops").is_some();
-    output_ok && input_ok && !may_be_encrypted
+    // A file that may have a top-level `sops` key (an encrypted file given
+    // to `encrypt` again) takes the whole-tree path, which refuses it (exit
+    // 203) before writing anything, even to stdout.
+    output_ok && input_ok && !may_have_top_level_sops(input_format, input)
+}
+
+/// A cheap, conservative test for a top-level `sops` key (false only when
+/// there is certainly none). JSON: the string `"sops"` anywhere (a value
+/// that merely contains the letters does not count). YAML: `sops` on a
+/// line that starts in column 0 with anything but a comment or a list
+/// item; nested keys and values (indented lines) do not count.
+fn may_have_top_level_sops(format: Format, input: &[u8]) -> bool {
+    if format == Format::Json {
+        return memchr::memmem::find(input, b"\"sops\"").is_some();
+    }
+    memchr::memmem::find_iter(input, b"sops").any(|at| {
+        let line_start = input
+            .get(..at)
+            .and_then(|before| memchr::memrchr(b'\n', before))
+            .map_or(0, |nl| nl + 1);
+        !matches!(
+            input.get(line_start),
+            Some(b' ' | b'\t' | b'#' | b'-' | b'\r' | b'\n')
+        )
+    })
 }
 
 /// Reads a plaintext YAML or JSON file like [`load_plain`] but hands the
@@ -446,6 +466,19 @@ fn first(docs: &[Map]) -> &Map {
 mod tests {
     use super::*;
     use crate::tree::{List, ListItem};
+
+    #[test]
+    fn only_a_possible_top_level_sops_key_stops_streaming() {
+        let yaml = |text: &str| can_stream(Format::Yaml, Format::Yaml, text.as_bytes());
+        assert!(yaml("a: 1\nb:\n  c: xsopsx\n  sops: 2\n# sops\nl:\n- sops\n"));
+        assert!(!yaml("a: 1\nsops:\n  version: 3\n"));
+        assert!(!yaml("a: 1\n\"sops\": 2\n"));
+        assert!(!yaml("a: sops\n"));
+        assert!(!yaml("{a: 1, sops: 2}\n"));
+        let json = |text: &str| can_stream(Format::Json, Format::Json, text.as_bytes());
+        assert!(json(r#"{"a": "xsopsx", "sops_x": 1}"#));
+        assert!(!json(r#"{"a": 1, "sops": {}}"#));
+    }
 
     #[test]
     fn ini_extract_of_a_non_map_is_compact_json_like_sops() {
