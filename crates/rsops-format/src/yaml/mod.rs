@@ -7,6 +7,7 @@
 
 mod emit;
 mod parse;
+mod split;
 pub mod resolve;
 
 pub use emit::{emit, emit_value, RootWriter};

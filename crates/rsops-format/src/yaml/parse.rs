@@ -45,7 +45,15 @@ pub fn parse(input: &[u8]) -> Result<Vec<Map>, FormatError> {
 /// kept). Reading and writing sops files never needs the spellings, and
 /// this saves a copy of every value: a fifth of the time and memory of
 /// loading a large file.
+///
+/// A large document is parsed on two threads when it can be cut safely
+/// between two top-level keys (`split.rs`); the result is the same.
 pub fn parse_data(input: &[u8]) -> Result<Vec<Map>, FormatError> {
+    super::split::parse_split(input, parse_data_single)
+}
+
+/// [`parse_data`] on the calling thread only.
+pub(super) fn parse_data_single(input: &[u8]) -> Result<Vec<Map>, FormatError> {
     parse_with(input, false)
 }
 
