@@ -184,7 +184,7 @@ pub fn encrypt_streaming(
         failure = encrypt_and_write(&mut encryptor, &mut writer, &mut item, out).err();
         Ok(())
     };
-    store::read_root_items(input_format, input, &mut on_item).map_err(StreamError::Read)?;
+    read_items(input_format, input, &mut on_item).map_err(StreamError::Read)?;
     if already_encrypted {
         return Err(StreamError::AlreadyEncrypted);
     }
@@ -198,6 +198,35 @@ pub fn encrypt_streaming(
     let rest = writer.finish(md.to_tree()).map_err(StreamError::Dump)?;
     out.write_all(&rest).map_err(StreamError::Io)?;
     out.flush().map_err(StreamError::Io)
+}
+
+/// Inputs from this size up to [`WHOLE_PARSE_MAX_BYTES`] are parsed whole
+/// (on two cores, see `yaml::parse_data`) before their items are encrypted
+/// and written; the tree of such an input is small.
+const WHOLE_PARSE_MIN_BYTES: usize = 256 * 1024;
+
+/// Larger inputs are read item by item, so that memory stays bounded.
+const WHOLE_PARSE_MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Hands the root items of `input` to `on_item` in order, like
+/// [`store::read_root_items`] (which gives the same items as a whole
+/// parse). A medium-sized YAML input is parsed whole first, which lets the
+/// YAML parser use two cores.
+fn read_items(
+    format: Format,
+    input: &[u8],
+    on_item: &mut dyn FnMut(MapItem) -> Result<(), FormatError>,
+) -> Result<(), FormatError> {
+    let whole = (WHOLE_PARSE_MIN_BYTES..WHOLE_PARSE_MAX_BYTES).contains(&input.len());
+    if !(whole && format == Format::Yaml) {
+        return store::read_root_items(format, input, on_item);
+    }
+    for doc in store::load_plain(format, input)? {
+        for item in doc.items {
+            on_item(item)?;
+        }
+    }
+    Ok(())
 }
 
 /// Whether a root item is a `sops` entry.
@@ -588,6 +617,26 @@ mod stream_tests {
                 store::load_plain(Format::Yaml, YAML.as_bytes()).expect("parse")
             );
         }
+    }
+
+    #[test]
+    fn medium_and_large_inputs_stream_like_the_whole_tree_path() {
+        // Below, inside and above the sizes parsed whole (and on two cores).
+        let mut sizes = Vec::new();
+        for copies in [100, 5_000, 70_000] {
+            let mut input = String::new();
+            for i in 0..copies {
+                input.push_str(&format!(
+                    "# c{i}\nkey{i}:\n  user_unencrypted: u{i}\n  list:\n  - {i}\n  - x y\n"
+                ));
+            }
+            let opts = options(Selection::default_rule(), false);
+            check(&input, (Format::Yaml, Format::Yaml), &opts);
+            sizes.push(input.len());
+        }
+        assert!(sizes[0] < WHOLE_PARSE_MIN_BYTES);
+        assert!((WHOLE_PARSE_MIN_BYTES..WHOLE_PARSE_MAX_BYTES).contains(&sizes[1]));
+        assert!(sizes[2] > WHOLE_PARSE_MAX_BYTES);
     }
 
     const YAML: &str = "# head\napi_key: s3cret # why\nport: 5432\nlist:\n- a\n# in list\n- 1.5\n# before nested\nnested:\n  user_unencrypted: admin\n  # sops:enc\n  password: pw\n  when: 2024-01-02T00:00:00Z\n  none: null\nempty: ''\n# tail\n";
