@@ -470,7 +470,9 @@ mod tests {
     #[test]
     fn only_a_possible_top_level_sops_key_stops_streaming() {
         let yaml = |text: &str| can_stream(Format::Yaml, Format::Yaml, text.as_bytes());
-        assert!(yaml("a: 1\nb:\n  c: xsopsx\n  sops: 2\n# sops\nl:\n- sops\n"));
+        assert!(yaml(
+            "a: 1\nb:\n  c: xsopsx\n  sops: 2\n# sops\nl:\n- sops\n"
+        ));
         assert!(!yaml("a: 1\nsops:\n  version: 3\n"));
         assert!(!yaml("a: 1\n\"sops\": 2\n"));
         assert!(!yaml("a: sops\n"));

@@ -7,8 +7,8 @@
 
 mod emit;
 mod parse;
-mod split;
 pub mod resolve;
+mod split;
 
 pub use emit::{emit, emit_value, RootWriter};
 pub use parse::{maybe_several_documents, parse, parse_data, parse_root_items};
