@@ -391,8 +391,9 @@ mod rotate_tests {
     use rsops_keys::KeyError;
     use zeroize::Zeroizing;
 
-    /// Wraps by hex-encoding behind the key string, so the wrong key fails.
-    struct HexService;
+    /// Wraps by hex-encoding behind the key string, so the wrong key fails
+    /// (deterministic output; also used by `stream_tests`).
+    pub(super) struct HexService;
 
     impl KeyService for HexService {
         fn encrypt(&self, key: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
@@ -487,29 +488,10 @@ mod stream_tests {
     //! (every `ENC[...]` masked, since IVs are random), same plaintext and
     //! MAC after decryption, same errors.
 
+    use super::rotate_tests::HexService;
     use super::*;
     use crate::selection::SelectionKind;
     use rsops_format::tree::Value;
-    use rsops_keys::KeyError;
-    use zeroize::Zeroizing;
-
-    /// Wraps the data key by hex-encoding it (deterministic output).
-    struct HexService;
-
-    impl KeyService for HexService {
-        fn encrypt(&self, key: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
-            Ok(format!("{}:{}", key.key_string(), hex::encode(plaintext)))
-        }
-        fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-            let (who, data) = enc.split_once(':').ok_or(KeyError::Decrypt("bad".into()))?;
-            if who != key.key_string() {
-                return Err(KeyError::Decrypt("wrong key".into()));
-            }
-            hex::decode(data)
-                .map(Zeroizing::new)
-                .map_err(|_| KeyError::Decrypt("bad hex".into()))
-        }
-    }
 
     fn options(selection: Selection, mac_only_encrypted: bool) -> EncryptOptions {
         EncryptOptions {
