@@ -583,19 +583,21 @@ fn decrypt_walk(
     mac_only_encrypted: bool,
     with_stash: bool,
 ) -> Result<(String, Option<IvStash>), CoreError> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZeroUsize::get)
-        .min(MAX_WORKERS);
     let job = Job {
         cipher,
         selection,
         mac_only_encrypted,
         with_stash,
     };
-    if workers > 1 {
-        if let Some(chunks) = chunks(docs, workers * CHUNKS_PER_WORKER) {
-            return decrypt_chunks(chunks, &job, workers - 1);
-        }
+    // Asked only for large trees: the query reads cgroup files, which is
+    // a noticeable part of a short run.
+    let workers = || {
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(MAX_WORKERS)
+    };
+    if let Some((chunks, workers)) = chunks(docs, workers) {
+        return decrypt_chunks(chunks, &job, workers - 1);
     }
     let mut w = job.walker(false);
     for doc in docs.iter_mut() {
@@ -626,12 +628,17 @@ impl<'a> Job<'a> {
     }
 }
 
-/// The root items of `docs` cut into about `pieces` runs of similar leaf
-/// counts, in document order, each within one document; `None` below
-/// [`PARALLEL_MIN_VALUES`] leaves. A run starts at a document start or
-/// right after an entry: there the root frame holds no comment matches, so
-/// a fresh walker starting there selects exactly like the sequential one.
-fn chunks(docs: &mut [Map], pieces: usize) -> Option<Vec<&mut [MapItem]>> {
+/// The root items of `docs` cut into about `CHUNKS_PER_WORKER` runs of
+/// similar leaf counts per worker (`workers()` of them, asked only once the
+/// documents hold [`PARALLEL_MIN_VALUES`] leaves), in document order, each
+/// within one document, with that worker count; `None` below that size or
+/// with a single worker. A run starts at a document start or right after an
+/// entry: there the root frame holds no comment matches, so a fresh walker
+/// starting there selects exactly like the sequential one.
+fn chunks(
+    docs: &mut [Map],
+    workers: impl FnOnce() -> usize,
+) -> Option<(Vec<&mut [MapItem]>, usize)> {
     let counts: Vec<Vec<usize>> = docs
         .iter()
         .map(|d| d.items.iter().map(item_leaves).collect())
@@ -640,7 +647,11 @@ fn chunks(docs: &mut [Map], pieces: usize) -> Option<Vec<&mut [MapItem]>> {
     if total < PARALLEL_MIN_VALUES {
         return None;
     }
-    let target = (total / pieces.max(1)).max(MIN_CHUNK_VALUES);
+    let workers = workers();
+    if workers < 2 {
+        return None;
+    }
+    let target = (total / (workers * CHUNKS_PER_WORKER)).max(MIN_CHUNK_VALUES);
     let mut out = Vec::new();
     for (doc, doc_counts) in docs.iter_mut().zip(&counts) {
         let mut cuts = Vec::new();
@@ -663,7 +674,7 @@ fn chunks(docs: &mut [Map], pieces: usize) -> Option<Vec<&mut [MapItem]>> {
         }
         out.push(rest);
     }
-    Some(out)
+    Some((out, workers))
 }
 
 /// Leaves of one root item.
@@ -1067,10 +1078,15 @@ mod parallel_tests {
         enc
     }
 
+    /// The pieces of `docs` for two workers.
+    fn pieces_of(docs: &mut [Map]) -> Option<Vec<&mut [MapItem]>> {
+        chunks(docs, || 2).map(|(pieces, _)| pieces)
+    }
+
     fn check_same_as_sequential(plain: Vec<Map>, selection: &Selection, mo: bool) {
         let cipher = ValueCipher::new(&[5u8; 32]);
         let enc = encrypted(&plain, &cipher, selection, mo);
-        let pieces = chunks(&mut enc.clone(), 16).map_or(0, |c| c.len());
+        let pieces = pieces_of(&mut enc.clone()).map_or(0, |c| c.len());
         assert!(pieces > 4, "test data must be cut into pieces");
         let mut seq = enc.clone();
         let (seq_mac, seq_stash) = sequential(&mut seq, &cipher, selection, mo).expect("seq");
@@ -1094,7 +1110,7 @@ mod parallel_tests {
                 with_stash: true,
             };
             let mut docs = enc.clone();
-            let pieces = chunks(&mut docs, 16).expect("pieces");
+            let pieces = pieces_of(&mut docs).expect("pieces");
             let (mac, stash) = decrypt_chunks(pieces, &job, helpers).expect("chunks");
             assert_eq!(mac, seq_mac);
             assert!(stash.expect("stash").ivs == seq_stash.ivs, "same IVs");
@@ -1124,16 +1140,19 @@ mod parallel_tests {
 
     #[test]
     fn small_trees_are_not_split() {
-        assert!(chunks(&mut [big_doc("a", 100)], 16).is_none());
-        assert!(chunks(&mut [], 16).is_none());
+        assert!(pieces_of(&mut [big_doc("a", 100)]).is_none());
+        // A single worker never splits.
+        assert!(pieces_of(&mut [big_doc("a", 2000)]).is_some());
+        assert!(chunks(&mut [big_doc("a", 2000)], || 1).is_none());
+        assert!(pieces_of(&mut []).is_none());
         // One huge root entry cannot be cut between root items.
         let mut doc = Map::new();
         doc.push("all", Value::Map(big_doc("a", 2000)));
-        assert_eq!(chunks(&mut [doc], 16).map(|c| c.len()), Some(1));
+        assert_eq!(pieces_of(&mut [doc]).map(|c| c.len()), Some(1));
         // Pieces follow documents, cover every item and never start after a
         // comment.
         let mut docs = vec![big_doc("a", 900), big_doc("b", 900)];
-        let pieces = chunks(&mut docs, 16).expect("pieces");
+        let pieces = pieces_of(&mut docs).expect("pieces");
         assert!(pieces.len() > 4);
         let total: usize = pieces.iter().map(|p| p.len()).sum();
         assert_eq!(total, 2 * big_doc("a", 900).items.len());

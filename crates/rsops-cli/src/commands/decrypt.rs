@@ -293,10 +293,14 @@ pub(crate) fn for_each_file<F>(files: &[String], work: F) -> CmdResult
 where
     F: Fn(&str) -> CmdResult + Sync,
 {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len())
-        .max(1);
+    // One file needs no core count (asking reads cgroup files).
+    let workers = if files.len() > 1 {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(files.len())
+    } else {
+        1
+    };
     let next = AtomicUsize::new(0);
     let batch = CommitBatch::new();
     let run_queue = || {
