@@ -123,6 +123,24 @@ mod tests {
         assert!(!root.exists());
     }
 
+    /// A bug that panics while plaintext is on disk still removes it: the
+    /// panic unwinds (through the unwinder the build script links
+    /// statically) and drops the directory.
+    #[test]
+    fn a_panic_unwinds_and_removes_the_directory() {
+        let root = std::sync::Mutex::new(None);
+        let outcome = std::panic::catch_unwind(|| {
+            let dir = PrivateDir::new().unwrap();
+            dir.write_file("secret.yaml", b"password: hunter2\n")
+                .unwrap();
+            *root.lock().unwrap() = Some(dir.path.clone());
+            panic!("simulated bug");
+        });
+        assert!(outcome.is_err());
+        let root = root.lock().unwrap().take().expect("directory was made");
+        assert!(!root.exists());
+    }
+
     #[test]
     fn names() {
         assert_eq!(name_for("dir/secrets.yaml"), "secrets.yaml");
