@@ -5,13 +5,39 @@ use clap::builder::StyledStr;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use rsops_core::env;
 
+/// The version clap prints.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (sops ",
+    "3.11.0",
+    " compatible)"
+);
+/// What `rsops --help` says rsops is: [`Cli`]'s doc comment, as clap's
+/// derive renders it (a test checks that they agree).
+const ABOUT: &str = "A SOPS-compatible secrets-file encryption tool";
+
+/// Environment variables that flags of the root command read, with their
+/// value parser's check. A bad value is an error (exit 1) even when a
+/// subcommand is given, as with sops; a test checks the list against the
+/// definition.
+const ROOT_ENV: &[(&str, bool)] = &[
+    (env::SOPS_CONFIG, false),
+    (env::SOPS_KEYSERVICE, false),
+    (env::SOPS_ENABLE_LOCAL_KEYSERVICE, true),
+    (env::SOPS_AGE_RECIPIENTS, false),
+    (env::SOPS_PGP_FP, false),
+    (env::SOPS_KMS_ARN, false),
+    (env::SOPS_GCP_KMS_IDS, false),
+    (env::SOPS_HUAWEICLOUD_KMS_IDS, false),
+    (env::SOPS_AZURE_KEYVAULT_URLS, false),
+    (env::SOPS_VAULT_URIS, false),
+    (env::SOPS_DECRYPTION_ORDER, false),
+    (env::SOPS_DISABLE_VERSION_CHECK, true),
+];
+
 /// A SOPS-compatible secrets-file encryption tool.
 #[derive(Debug, Parser)]
-#[command(
-    name = "rsops",
-    version = concat!(env!("CARGO_PKG_VERSION"), " (sops ", "3.11.0", " compatible)"),
-    disable_version_flag = true,
-)]
+#[command(name = "rsops", version = VERSION, disable_version_flag = true)]
 pub struct Cli {
     /// The subcommand; without one, rsops runs in sops's legacy mode on FILE.
     #[command(subcommand)]
@@ -156,12 +182,71 @@ where
     S: Into<std::ffi::OsString> + Clone,
 {
     use clap::CommandFactory;
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    if args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(Command::has_subcommand)
+        && root_env_is_valid()
+    {
+        return parse_subcommand(args);
+    }
     let mut cmd = Cli::command();
     let parsed = cmd.try_get_matches_from_mut(args).and_then(|mut matches| {
         Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Cli::command()))
     });
     std::mem::forget(cmd);
     parsed
+}
+
+/// Parses a command line whose first argument names a subcommand. The
+/// legacy-mode flags and FILE of the root command can only come before a
+/// subcommand, so here they cannot occur: the root is built without them
+/// (they are most of the cost of building it), and the result holds
+/// `LegacyArgs::default()`, which nothing reads when a subcommand is given
+/// (only legacy mode, without one, looks at them). What clap
+/// prints (help, errors, suggestions) comes from the subcommand and is the
+/// same as with the whole definition.
+fn parse_subcommand(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
+    let mut cmd = subcommands_only();
+    let parsed = cmd.try_get_matches_from_mut(args).and_then(|mut matches| {
+        let command = Command::from_arg_matches_mut(&mut matches)
+            .map_err(|e| e.format(&mut subcommands_only()))?;
+        Ok(Cli {
+            command: Some(command),
+            legacy: LegacyArgs::default(),
+            file: None,
+        })
+    });
+    std::mem::forget(cmd);
+    parsed
+}
+
+/// Whether every variable of [`ROOT_ENV`] that is set would pass the root
+/// command's checks (UTF-8; a boolean where one is wanted). If one would
+/// not, the whole definition parses the command line and reports it.
+fn root_env_is_valid() -> bool {
+    use clap::builder::TypedValueParser;
+    ROOT_ENV
+        .iter()
+        .all(|(name, boolish)| match std::env::var_os(name) {
+            None => true,
+            Some(v) if *boolish => clap::builder::BoolishValueParser::new()
+                .parse_ref(&clap::Command::new("rsops"), None, &v)
+                .is_ok(),
+            Some(v) => v.to_str().is_some(),
+        })
+}
+
+/// The root command with its settings (those of [`Cli`]'s attributes) and
+/// subcommands only.
+fn subcommands_only() -> clap::Command {
+    // After the subcommands: their enum's doc comment would set `about`.
+    Command::augment_subcommands(clap::Command::new("rsops"))
+        .version(VERSION)
+        .disable_version_flag(true)
+        .about(ABOUT)
+        .long_about(None::<&'static str>)
 }
 
 /// Flags every command that reads or writes files shares.
@@ -390,6 +475,112 @@ mod tests {
     fn the_command_definition_is_consistent() {
         // Builds every deferred subcommand and runs clap's own checks.
         Cli::command().debug_assert();
+    }
+
+    /// The cheaper root used when a subcommand comes first has the same
+    /// settings and subcommands as the whole definition, so every
+    /// subcommand parses and prints the same.
+    #[test]
+    fn subcommand_root_matches_the_whole_definition() {
+        let mut whole = Cli::command();
+        let mut lean = subcommands_only();
+        whole.build();
+        lean.build();
+        assert_eq!(lean.get_name(), whole.get_name());
+        assert_eq!(lean.get_version(), whole.get_version());
+        assert_eq!(
+            lean.get_about().map(|s| s.to_string()),
+            whole.get_about().map(|s| s.to_string())
+        );
+        assert_eq!(
+            lean.get_long_about().map(|s| s.to_string()),
+            whole.get_long_about().map(|s| s.to_string())
+        );
+        assert_eq!(
+            lean.is_disable_version_flag_set(),
+            whole.is_disable_version_flag_set()
+        );
+        let names = |c: &clap::Command| -> Vec<String> {
+            c.get_subcommands()
+                .map(|s| s.get_name().to_owned())
+                .collect()
+        };
+        assert_eq!(names(&lean), names(&whole));
+        for name in names(&whole) {
+            let a = whole.find_subcommand_mut(&name).unwrap().render_long_help();
+            let b = lean.find_subcommand_mut(&name).unwrap().render_long_help();
+            assert_eq!(a.to_string(), b.to_string(), "{name}");
+        }
+    }
+
+    /// [`ROOT_ENV`] lists exactly the variables the root command's flags
+    /// read, and marks exactly the boolean ones.
+    #[test]
+    fn root_env_lists_the_root_flags_variables() {
+        let mut whole = Cli::command();
+        whole.build();
+        let mut from_definition: Vec<(String, bool)> = whole
+            .get_arguments()
+            .filter_map(|a| {
+                let name = a.get_env()?.to_str()?.to_owned();
+                let parser = a.get_value_parser().type_id();
+                let boolish = parser == std::any::TypeId::of::<bool>();
+                // Other checked types would need a check in root_env_is_valid.
+                assert!(
+                    boolish || parser == std::any::TypeId::of::<String>(),
+                    "{name}"
+                );
+                Some((name, boolish))
+            })
+            .collect();
+        let mut listed: Vec<(String, bool)> = ROOT_ENV
+            .iter()
+            .map(|(n, b)| ((*n).to_owned(), *b))
+            .collect();
+        from_definition.sort();
+        from_definition.dedup();
+        listed.sort();
+        assert_eq!(listed, from_definition);
+    }
+
+    /// Command lines starting with a subcommand give what the whole
+    /// definition gives: the same parse, the same errors.
+    #[test]
+    fn subcommand_first_parses_like_the_whole_definition() {
+        let lines: &[&[&str]] = &[
+            &["rsops", "decrypt", "f.yaml"],
+            &["rsops", "decrypt", "--extract", "[\"a\"]", "-i", "f.yaml"],
+            &[
+                "rsops",
+                "encrypt",
+                "--age",
+                "age1x",
+                "--encrypted-regex",
+                "^data$",
+                "f.yaml",
+            ],
+            &["rsops", "exec-env", "f.yaml", "env"],
+            &["rsops", "decrypt", "--no-such-flag", "f.yaml"],
+            &["rsops", "decrypt", "--outptu", "x", "f.yaml"],
+            &["rsops", "encrypt", "--help"],
+            &["rsops", "groups", "add"],
+            &["rsops", "rotate", "-i", "--add-age", "age1x", "f.yaml"],
+        ];
+        for line in lines {
+            let whole = Cli::try_parse_from(line.iter());
+            let lean = parse_from(line.iter());
+            match (whole, lean) {
+                (Ok(a), Ok(b)) => {
+                    let (a, b) = (format!("{:?}", a.command), format!("{:?}", b.command));
+                    assert_eq!(a, b, "{line:?}");
+                }
+                (Err(a), Err(b)) => {
+                    assert_eq!(a.kind(), b.kind(), "{line:?}");
+                    assert_eq!(a.render().to_string(), b.render().to_string(), "{line:?}");
+                }
+                (a, b) => panic!("{line:?}: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+            }
+        }
     }
 
     #[test]
