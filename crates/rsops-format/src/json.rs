@@ -1036,14 +1036,7 @@ mod tests {
 
     // ----- corpus ---------------------------------------------------------
 
-    const CASES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/cases/"
-    );
-
-    fn read(rel: &str) -> Vec<u8> {
-        std::fs::read(format!("{CASES}{rel}")).unwrap()
-    }
+    use crate::corpus::read;
 
     #[test]
     fn corpus_plaintext_round_trips_to_sops_output() {

@@ -9,6 +9,8 @@
 //! Byte-level behaviour follows `../shared/spec/STORES.md` (sops 3.11 output).
 
 pub mod binary;
+#[cfg(test)]
+mod corpus;
 pub mod dotenv;
 pub mod error;
 pub mod flatten;

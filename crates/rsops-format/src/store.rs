@@ -508,11 +508,7 @@ mod stream_tests {
     use crate::tree::{Comment, List, ListItem};
     use proptest::prelude::*;
 
-    /// The corpus directory (`/work/shared/conformance/cases`).
-    const CASES: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/cases"
-    );
+    use crate::corpus::CASES;
 
     /// Every `.yaml`/`.json` file of the corpus with its store.
     fn corpus_files() -> Vec<(std::path::PathBuf, Format)> {

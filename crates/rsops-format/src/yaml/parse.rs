@@ -1427,11 +1427,8 @@ mod tests {
                 "comments.expected.yaml",
             ),
         ] {
-            let dir = concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/conformance/cases/"
-            );
-            let read = |f: &str| std::fs::read(format!("{dir}{case}/{f}")).unwrap_or_default();
+            let dir = crate::corpus::CASES;
+            let read = |f: &str| std::fs::read(format!("{dir}/{case}/{f}")).unwrap_or_default();
             let (a, b) = (read(input), read(expected));
             if a.is_empty() {
                 continue; // conformance corpus not present
@@ -1442,11 +1439,7 @@ mod tests {
 
     #[test]
     fn every_conformance_yaml_file_parses() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/conformance/cases"
-        );
-        let Ok(cases) = std::fs::read_dir(dir) else {
+        let Ok(cases) = std::fs::read_dir(crate::corpus::CASES) else {
             return;
         };
         let mut count = 0;

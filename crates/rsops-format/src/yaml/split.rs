@@ -254,12 +254,8 @@ mod tests {
 
     #[test]
     fn corpus_yaml_files_parse_the_same() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/conformance/cases"
-        );
         let mut cut = 0;
-        for case in std::fs::read_dir(dir).unwrap() {
+        for case in std::fs::read_dir(crate::corpus::CASES).unwrap() {
             for file in std::fs::read_dir(case.unwrap().path()).unwrap() {
                 let path = file.unwrap().path();
                 if path.extension().is_some_and(|e| e == "yaml") {
