@@ -98,13 +98,16 @@ def file_ops(args, env, work, name, runs_rsops, runs_sops, with_sops):
     r_dec = os.path.join(work, "out", base + ".rsops-dec" + ext)
     s_dec = os.path.join(work, "out", base + ".sops-dec" + ext)
     enc = lambda tool: [tool, "encrypt", "--age", AGE_RECIPIENT, src]
+    b_out = os.path.join(work, "out", base + ".baseline" + ext)
     r = measure(runs_rsops, lambda: run_once(enc(args.rsops), env, r_enc))
+    b = measure(runs_rsops, lambda: run_once(enc(args.baseline), env, b_out)) if args.baseline else None
     s = measure(runs_sops, lambda: run_once(enc(args.sops), env, s_enc)) if with_sops else None
-    rows.append(row(name, "encrypt", size, r, s))
+    rows.append(row(name, "encrypt", size, r, s, b))
     enc_size = os.path.getsize(r_enc)
     r = measure(runs_rsops, lambda: run_once([args.rsops, "decrypt", r_enc], env, r_dec))
+    b = measure(runs_rsops, lambda: run_once([args.baseline, "decrypt", r_enc], env, b_out)) if args.baseline else None
     s = measure(runs_sops, lambda: run_once([args.sops, "decrypt", r_enc], env, s_dec)) if with_sops else None
-    rows.append(row(name, "decrypt", enc_size, r, s))
+    rows.append(row(name, "decrypt", enc_size, r, s, b))
     check_same(r_dec, s_dec if with_sops else None, name)
     if with_sops:
         # rsops must also read what sops wrote.
@@ -121,8 +124,9 @@ def check_same(ours, theirs, what):
             raise BenchError("rsops and sops disagree on the decryption of %s" % what)
 
 
-def row(workload, op, size, r, s):
+def row(workload, op, size, r, s, b=None):
     return {
+        "baseline_s": b[0] if b else None,
         "workload": workload,
         "op": op,
         "input_bytes": size,
@@ -159,21 +163,23 @@ def many_files(args, env, work, runs_rsops, runs_sops, with_sops):
             return t, peak
         return go
 
-    def in_one_process(op):
+    def in_one_process(op, tool=None):
         def go():
             scratch = os.path.join(work, "small-scratch")
             shutil.rmtree(scratch, ignore_errors=True)
             shutil.copytree(small if op == "encrypt" else enc_dir, scratch)
-            cmd = [args.rsops, op, "-i"] + (["--age", AGE_RECIPIENT] if op == "encrypt" else []) + names
+            cmd = [tool or args.rsops, op, "-i"] + (["--age", AGE_RECIPIENT] if op == "encrypt" else []) + names
             return run_once(cmd, env, cwd=scratch)
         return go
 
     for op in ("encrypt", "decrypt"):
         r = measure(runs_rsops, per_process(args.rsops, op))
+        b = measure(runs_rsops, per_process(args.baseline, op)) if args.baseline else None
         s = measure(runs_sops, per_process(args.sops, op)) if with_sops else None
-        rows.append(row("%d small files, one process each" % n, op, total, r, s))
+        rows.append(row("%d small files, one process each" % n, op, total, r, s, b))
         r = measure(runs_rsops, in_one_process(op))
-        rows.append(row("%d small files, `rsops %s -i` (sops: one process each)" % (n, op), op, total, r, s))
+        b = measure(runs_rsops, in_one_process(op, args.baseline)) if args.baseline else None
+        rows.append(row("%d small files, `rsops %s -i` (sops: one process each)" % (n, op), op, total, r, s, b))
     # Correctness: the in-place decryption gives back the originals.
     scratch = os.path.join(work, "small-scratch")
     for f in names:
@@ -184,19 +190,27 @@ def many_files(args, env, work, runs_rsops, runs_sops, with_sops):
 
 
 def table(rows):
+    with_base = any(r.get("baseline_s") for r in rows)
+    base_head = " baseline (median) | rsops ÷ baseline |" if with_base else ""
+    base_rule = "---:|---:|" if with_base else ""
     lines = [
-        "| workload | op | input | rsops (median) | sops (median) | sops ÷ rsops | rsops peak RSS | RSS ÷ input | sops peak RSS |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | op | input | rsops (median) |" + base_head
+        + " sops (median) | sops ÷ rsops | rsops peak RSS | RSS ÷ input | sops peak RSS |",
+        "|---|---|---:|---:|" + base_rule + "---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         ratio = "%.1f×" % (r["sops_s"] / r["rsops_s"]) if r["sops_s"] else "—"
         size = r["input_bytes"]
         size_s = "%.1f MB" % (size / 1e6) if size >= 1e5 else "%.1f KB" % (size / 1e3)
         mem_ratio = "%.1f×" % (r["rsops_peak_kib"] * 1024 / size) if size >= 1e6 else "—"
+        base = ""
+        if with_base:
+            b = r.get("baseline_s")
+            base = " %s | %s |" % (fmt_time(b), "%.2f" % (r["rsops_s"] / b) if b else "—")
         lines.append(
-            "| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+            "| %s | %s | %s | %s |%s %s | %s | %s | %s | %s |"
             % (
-                r["workload"], r["op"], size_s, fmt_time(r["rsops_s"]), fmt_time(r["sops_s"]),
+                r["workload"], r["op"], size_s, fmt_time(r["rsops_s"]), base, fmt_time(r["sops_s"]),
                 ratio, fmt_mem(r["rsops_peak_kib"]), mem_ratio, fmt_mem(r["sops_peak_kib"]),
             )
         )
@@ -208,6 +222,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rsops", required=True)
     ap.add_argument("--sops")
+    ap.add_argument("--baseline", help="another rsops build to time next to --rsops (e.g. the previous main)")
     ap.add_argument("--work", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--smoke", action="store_true")
@@ -247,10 +262,11 @@ def main():
     rows += many_files(args, env, args.work, many_runs[0], many_runs[1], with_sops)
 
     md = table(rows)
-    header = "Run of %s on %s (%d cores), %s; rsops %s; sops %s.\n\n" % (
+    header = "Run of %s on %s (%d cores), %s; rsops %s; sops %s%s.\n\n" % (
         datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         platform.machine(), os.cpu_count() or 0, platform.platform(),
         version(args.rsops), version(args.sops) if args.sops else "not run",
+        "; baseline %s" % args.baseline if args.baseline else "",
     )
     print(md)
     if args.out:

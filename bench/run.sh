@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmarks rsops against the reference sops 3.11 (issue 7).
+# Benchmarks rsops against the reference sops 3.11.
 #
 #   bench/run.sh            full run: generates the workloads (1 KB .. 50 MB
 #                           YAML/JSON configs, a 500-document Kubernetes
@@ -15,7 +15,8 @@
 #
 # Environment: RSOPS (default target/release/rsops, built if missing),
 # SOPS_REFERENCE (default `sops` on PATH; without it only rsops runs),
-# BENCH_WORK (workload directory, default a temporary one).
+# BENCH_WORK (workload directory, default a temporary one), RSOPS_BASELINE
+# (another rsops build, e.g. the previous main, timed next to RSOPS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +24,7 @@ smoke=0
 for arg in "$@"; do
   case "$arg" in
     --smoke) smoke=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $arg (use --smoke or nothing)" >&2; exit 2 ;;
   esac
 done
@@ -44,8 +45,11 @@ if [ -n "$sops" ] && ! head -c 4 "$sops" | grep -q 'ELF'; then
   if [ -n "$real" ] && [ -x "$real" ]; then sops="$real"; fi
 fi
 sops_args=()
+if [ -n "${RSOPS_BASELINE:-}" ]; then
+  sops_args+=(--baseline "$(cd "$(dirname "$RSOPS_BASELINE")" && pwd)/$(basename "$RSOPS_BASELINE")")
+fi
 if [ -n "$sops" ] && "$sops" --version --disable-version-check 2>/dev/null | grep -q '3\.11'; then
-  sops_args=(--sops "$sops")
+  sops_args+=(--sops "$sops")
 else
   echo "bench/run.sh: reference sops 3.11 not found: timing rsops alone" >&2
 fi

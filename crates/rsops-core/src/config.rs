@@ -14,10 +14,11 @@ use std::path::{Component, Path, PathBuf};
 use regex::Regex;
 use rsops_format::tree::{Key, Map, Source, Value};
 use rsops_format::{DotenvSyntax, FormatError};
-use rsops_keys::MasterKey;
+use rsops_keys::kind::{FieldType, FlatShape, GroupShape};
+use rsops_keys::{Fields, GroupEntry, KeyKind, KeyOptions, MasterKey};
 use thiserror::Error;
 
-use crate::keyspec::{self, KeySpecError};
+use crate::keyspec::KeySpecError;
 
 /// A `.sops.yaml` that sops would refuse, or a failed rule lookup.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -594,11 +595,13 @@ impl Decoder {
     fn raw_rule<'a>(&mut self, map: &'a Map, line: usize) -> RawRule<'a> {
         let mut raw = RawRule::default();
         for (key, node) in self.fields(map, line) {
-            let flat_index = FLAT_KEY_FIELDS.iter().position(|f| f.field == key);
-            if let Some(i) = flat_index {
-                if let Some(slot) = raw.flat.get_mut(i) {
-                    *slot = Some(node.value);
-                }
+            if let Some(kind) = KeyKind::from_flat_field(key) {
+                let value = match kind.config().flat.shape {
+                    FlatShape::StringOrList { .. } => FlatValue::Any(node.value),
+                    FlatShape::StringList => FlatValue::Strings(self.strings(node)),
+                };
+                raw.flat.retain(|(k, _)| *k != kind);
+                raw.flat.push((kind, value));
                 continue;
             }
             let selection = &mut raw.selection;
@@ -611,10 +614,6 @@ impl Decoder {
                 "encrypted_regex" => &mut selection.encrypted_regex,
                 "unencrypted_comment_regex" => &mut selection.unencrypted_comment_regex,
                 "encrypted_comment_regex" => &mut selection.encrypted_comment_regex,
-                "hckms" => {
-                    raw.hckms = self.strings(node);
-                    continue;
-                }
                 "key_groups" => {
                     raw.key_groups = self
                         .seq(node, "[]config.keyGroup")
@@ -656,28 +655,31 @@ impl Decoder {
                         .map(|n| self.key_group(n))
                         .collect();
                 }
-                "age" => group.age = self.strings(node),
-                "pgp" => group.pgp = self.strings(node),
-                "hc_vault" => group.hc_vault = self.strings(node),
-                "kms" => group.kms = self.struct_list(node, "kmsKey", Self::kms_key),
-                "gcp_kms" => group.gcp_kms = self.struct_list(node, "gcpKmsKey", Self::gcp_key),
-                "azure_keyvault" => {
-                    group.azure = self.struct_list(node, "azureKVKey", Self::azure_key);
+                _ => {
+                    if let Some(kind) = KeyKind::from_group_field(key) {
+                        let entries = match kind.config().group.shape {
+                            GroupShape::Strings => RawEntries::Strings(self.strings(node)),
+                            GroupShape::Structs { go_type, fields } => {
+                                RawEntries::Structs(self.struct_list(node, go_type, fields))
+                            }
+                        };
+                        group.keys.push((kind, entries));
+                    }
                 }
-                "hckms" => group.hckms = self.struct_list(node, "hckmsKey", Self::hckms_key),
-                _ => {}
             }
         }
         group
     }
 
-    /// A list of `config.<name>` structs, each decoded by `decode`.
-    fn struct_list<T>(
+    /// A list of `config.<name>` structs with the given fields (a null
+    /// element is a struct with every field empty; an element that fails to
+    /// decode is `None`).
+    fn struct_list(
         &mut self,
         node: Node<'_>,
         name: &str,
-        decode: fn(&mut Self, &Map, usize) -> T,
-    ) -> Vec<Option<T>> {
+        fields: &[(&'static str, FieldType)],
+    ) -> Vec<Option<Fields>> {
         let struct_type = format!("config.{name}");
         self.seq(node, &format!("[]{struct_type}"))
             .unwrap_or_default()
@@ -685,33 +687,38 @@ impl Decoder {
             .map(|n| {
                 let map = self.struct_map(n, &struct_type);
                 match (map, n.value) {
-                    (Some(m), _) => Some(decode(self, m, n.line)),
-                    (None, Value::Null) => Some(decode(self, &Map::new(), n.line)),
+                    (Some(m), _) => Some(self.struct_fields(m, n.line, fields)),
+                    (None, Value::Null) => Some(Fields::new()),
                     (None, _) => None,
                 }
             })
             .collect()
     }
 
-    /// A key-group KMS entry (`arn`, `role`, `context`, `aws_profile`).
-    fn kms_key(&mut self, map: &Map, line: usize) -> MasterKey {
-        let (mut arn, mut role, mut context, mut aws_profile) =
-            (String::new(), String::new(), Vec::new(), String::new());
+    /// The known fields of one struct, decoded by their types.
+    fn struct_fields(
+        &mut self,
+        map: &Map,
+        line: usize,
+        known: &[(&'static str, FieldType)],
+    ) -> Fields {
+        let mut out = Fields::new();
         for (key, node) in self.fields(map, line) {
-            match key {
-                "arn" => arn = self.string(node),
-                "role" => role = self.string(node),
-                "aws_profile" => aws_profile = self.string(node),
-                "context" => context = self.context(node),
-                _ => {}
+            match known.iter().find(|(name, _)| *name == key) {
+                Some((name, FieldType::Str)) => {
+                    let value = self.string(node);
+                    out.0.retain(|(n, _)| n != name);
+                    out.push_str(name, value);
+                }
+                Some((name, FieldType::StrMap)) => {
+                    let value = self.context(node);
+                    out.0.retain(|(n, _)| n != name);
+                    out.push_map(name, value);
+                }
+                None => {}
             }
         }
-        MasterKey::Kms {
-            arn,
-            role,
-            context,
-            aws_profile,
-        }
+        out
     }
 
     /// A KMS `context` map (`map[string]*string`).
@@ -724,48 +731,6 @@ impl Decoder {
             .into_iter()
             .map(|(k, n)| (k.to_owned(), self.string(n)))
             .collect()
-    }
-
-    /// A key-group GCP KMS entry (`resource_id`).
-    fn gcp_key(&mut self, map: &Map, line: usize) -> MasterKey {
-        let mut resource_id = String::new();
-        for (key, node) in self.fields(map, line) {
-            if key == "resource_id" {
-                resource_id = self.string(node);
-            }
-        }
-        MasterKey::GcpKms {
-            resource_id: resource_id.replace(' ', ""),
-        }
-    }
-
-    /// A key-group Azure Key Vault entry (`vaultUrl`, `key`, `version`).
-    fn azure_key(&mut self, map: &Map, line: usize) -> MasterKey {
-        let (mut vault_url, mut name, mut version) = (String::new(), String::new(), String::new());
-        for (key, node) in self.fields(map, line) {
-            match key {
-                "vaultUrl" => vault_url = self.string(node),
-                "key" => name = self.string(node),
-                "version" => version = self.string(node),
-                _ => {}
-            }
-        }
-        MasterKey::AzureKv {
-            vault_url,
-            name,
-            version,
-        }
-    }
-
-    /// A key-group HuaweiCloud KMS entry (`key_id`), unvalidated.
-    fn hckms_key(&mut self, map: &Map, line: usize) -> String {
-        let mut key_id = String::new();
-        for (key, node) in self.fields(map, line) {
-            if key == "key_id" {
-                key_id = self.string(node);
-            }
-        }
-        key_id
     }
 }
 
@@ -798,44 +763,13 @@ fn go_tag_and_text(node: Node<'_>) -> (&'static str, Option<String>) {
     }
 }
 
-/// A flat key field of a creation rule, with the names sops uses in its
-/// messages about it.
-struct FlatKeyField {
-    /// The YAML field name.
-    field: &'static str,
-    /// The name in the outer `invalid … key configuration` message.
-    outer: &'static str,
+/// A rule-level key field as decoded.
+enum FlatValue<'a> {
+    /// Any YAML value ([`FlatShape::StringOrList`]).
+    Any(&'a Value),
+    /// A list of strings ([`FlatShape::StringList`]).
+    Strings(Vec<String>),
 }
-
-/// The flat key fields given as a string or a list, in sops's key order
-/// (`hckms`, a plain string list, comes between `gcp_kms` and
-/// `azure_keyvault`).
-const FLAT_KEY_FIELDS: [FlatKeyField; 6] = [
-    FlatKeyField {
-        field: "age",
-        outer: "age",
-    },
-    FlatKeyField {
-        field: "pgp",
-        outer: "pgp",
-    },
-    FlatKeyField {
-        field: "kms",
-        outer: "kms",
-    },
-    FlatKeyField {
-        field: "gcp_kms",
-        outer: "gcpkms",
-    },
-    FlatKeyField {
-        field: "azure_keyvault",
-        outer: "azure_keyvault",
-    },
-    FlatKeyField {
-        field: "hc_vault_transit_uri",
-        outer: "vault",
-    },
-];
 
 /// A creation rule as decoded, before its keys are resolved.
 #[derive(Default)]
@@ -844,10 +778,8 @@ struct RawRule<'a> {
     path_regex: Option<String>,
     /// `aws_profile`.
     aws_profile: Option<String>,
-    /// The flat key fields (any YAML value), indexed like [`FLAT_KEY_FIELDS`].
-    flat: [Option<&'a Value>; 6],
-    /// Flat `hckms`.
-    hckms: Vec<String>,
+    /// The rule-level key fields, by kind.
+    flat: Vec<(KeyKind, FlatValue<'a>)>,
     /// `key_groups`.
     key_groups: Vec<RawGroup>,
     /// `shamir_threshold`.
@@ -885,35 +817,35 @@ impl RawRule<'_> {
         }
     }
 
-    /// The single group of the flat key fields, in sops's order.
+    /// The single group of the rule-level key fields, in registry order.
     fn flat_group(&self) -> Result<Vec<MasterKey>, ConfigError> {
-        let [age, pgp, kms, gcp, azure, vault] = self.flat;
-        let [f_age, f_pgp, f_kms, f_gcp, f_azure, f_vault] = &FLAT_KEY_FIELDS;
+        let options = KeyOptions {
+            encryption_context: Vec::new(),
+            aws_profile: self.aws_profile.clone().unwrap_or_default(),
+        };
         let mut group = Vec::new();
-        let age = flat_key_strings(age, f_age)?.join(",");
-        group.extend(keyspec::age_recipients(&age)?);
-        let pgp = flat_key_strings(pgp, f_pgp)?.join(",");
-        group.extend(keyspec::pgp_fingerprints(&pgp));
-        let kms = flat_key_strings(kms, f_kms)?.join(",");
-        let profile = self.aws_profile.as_deref().unwrap_or_default();
-        group.extend(keyspec::kms_arns(&kms, &[], profile));
-        let gcp = flat_key_strings(gcp, f_gcp)?.join(",");
-        group.extend(keyspec::gcp_kms_ids(&gcp));
-        group.extend(keyspec::hckms_ids(&self.hckms.join(","))?);
-        let azure = flat_key_strings(azure, f_azure)?.join(",");
-        group.extend(keyspec::azure_kv_urls(&azure)?);
-        let vault = flat_key_strings(vault, f_vault)?.join(",");
-        group.extend(keyspec::hc_vault_uris(&vault)?);
+        for &kind in KeyKind::ALL {
+            let Some((_, value)) = self.flat.iter().find(|(k, _)| *k == kind) else {
+                continue;
+            };
+            let strings = match value {
+                FlatValue::Any(v) => flat_key_strings(Some(v), kind)?,
+                FlatValue::Strings(list) => list.clone(),
+            };
+            group.extend(kind.parse_spec(&strings.join(","), &options)?);
+        }
         Ok(group)
     }
 }
 
-/// The strings of a flat key field given as a comma string (split, trimmed,
-/// empty parts dropped) or a list of strings (taken as they are).
-fn flat_key_strings(
-    value: Option<&Value>,
-    field: &FlatKeyField,
-) -> Result<Vec<String>, ConfigError> {
+/// The strings of a rule-level key field given as a comma string (split,
+/// trimmed, empty parts dropped) or a list of strings (taken as they are).
+fn flat_key_strings(value: Option<&Value>, kind: KeyKind) -> Result<Vec<String>, ConfigError> {
+    let field = kind.config().flat;
+    let outer = match field.shape {
+        FlatShape::StringOrList { outer } => outer,
+        FlatShape::StringList => field.name,
+    };
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Str(s)) => Ok(s
@@ -927,15 +859,15 @@ fn flat_key_strings(
             .map(|v| match v {
                 Value::Str(s) => Ok(s.clone()),
                 other => Err(ConfigError::KeyListElement {
-                    outer: field.outer,
-                    field: field.field,
+                    outer,
+                    field: field.name,
                     got: go_type_name(other),
                 }),
             })
             .collect(),
         Some(other) => Err(ConfigError::KeyFieldType {
-            outer: field.outer,
-            field: field.field,
+            outer,
+            field: field.name,
             got: go_type_name(other),
         }),
     }
@@ -955,52 +887,46 @@ fn go_type_name(value: &Value) -> &'static str {
     }
 }
 
-/// A key group as decoded (`None` entries failed to decode and are skipped).
+/// The elements of one key-group field as decoded.
+enum RawEntries {
+    /// [`GroupShape::Strings`] elements.
+    Strings(Vec<String>),
+    /// [`GroupShape::Structs`] elements (`None`: failed to decode, skipped).
+    Structs(Vec<Option<Fields>>),
+}
+
+/// A key group as decoded.
 #[derive(Default)]
 struct RawGroup {
     /// `merge`.
     merge: Vec<RawGroup>,
-    /// `age` elements (each a comma list).
-    age: Vec<String>,
-    /// `pgp` elements.
-    pgp: Vec<String>,
-    /// `kms` keys.
-    kms: Vec<Option<MasterKey>>,
-    /// `gcp_kms` keys.
-    gcp_kms: Vec<Option<MasterKey>>,
-    /// `hckms` key IDs.
-    hckms: Vec<Option<String>>,
-    /// `azure_keyvault` keys.
-    azure: Vec<Option<MasterKey>>,
-    /// `hc_vault` URIs.
-    hc_vault: Vec<String>,
+    /// The key fields, by kind, in file order.
+    keys: Vec<(KeyKind, RawEntries)>,
 }
 
 impl RawGroup {
-    /// The group's keys: merged groups first, then age, pgp, kms, gcp_kms,
-    /// hckms, azure_keyvault, hc_vault; duplicates removed.
+    /// The group's keys: merged groups first, then each kind in registry
+    /// order; duplicates removed.
     fn resolve(&self) -> Result<Vec<MasterKey>, ConfigError> {
         let mut keys = Vec::new();
         for sub in &self.merge {
             keys.extend(sub.resolve()?);
         }
-        for spec in &self.age {
-            keys.extend(keyspec::age_recipients(spec)?);
-        }
-        keys.extend(self.pgp.iter().map(|fp| MasterKey::Pgp {
-            fingerprint: fp.replace(' ', ""),
-        }));
-        keys.extend(self.kms.iter().flatten().cloned());
-        keys.extend(self.gcp_kms.iter().flatten().cloned());
-        for id in self.hckms.iter().flatten() {
-            if id.trim().is_empty() {
-                return Err(KeySpecError::HckmsFormat(id.trim().to_owned()).into());
+        for &kind in KeyKind::ALL {
+            for (_, entries) in self.keys.iter().filter(|(k, _)| *k == kind) {
+                match entries {
+                    RawEntries::Strings(list) => {
+                        for s in list {
+                            keys.extend(kind.from_group_entry(GroupEntry::Str(s))?);
+                        }
+                    }
+                    RawEntries::Structs(list) => {
+                        for fields in list.iter().flatten() {
+                            keys.extend(kind.from_group_entry(GroupEntry::Struct(fields))?);
+                        }
+                    }
+                }
             }
-            keys.extend(keyspec::hckms_ids(id)?);
-        }
-        keys.extend(self.azure.iter().flatten().cloned());
-        for uri in self.hc_vault.iter().filter(|u| !u.is_empty()) {
-            keys.extend(keyspec::hc_vault_uris(uri)?);
         }
         Ok(dedup_keys(keys))
     }
@@ -1146,6 +1072,7 @@ mod tests {
 
     #[test]
     fn flat_keys_string_form_is_split_trimmed_and_ordered() {
+        // Keys come in registry order; the metadata groups them by kind.
         let config = parse(&format!(
             "creation_rules:\n  - hc_vault_transit_uri: https://v:8200/v1/transit/keys/k\n    azure_keyvault: https://kv.vault.azure.net/keys/n/1\n    hckms: [cn-north-4:u1]\n    gcp_kms: projects/p/locations/l/keyRings/r/cryptoKeys/k\n    kms: arn:aws:kms:us-east-1:1:key/a+arn:aws:iam::1:role/r\n    aws_profile: prof\n    pgp: 'AA BB, CC,'\n    age: ' {AGE1} , {AGE2},'\n    unknown_field: ignored\n"
         ));
@@ -1153,32 +1080,32 @@ mod tests {
         assert_eq!(
             rule.key_groups,
             vec![vec![
-                MasterKey::age(AGE1),
-                MasterKey::age(AGE2),
-                MasterKey::pgp("AABB"),
-                MasterKey::pgp("CC"),
-                MasterKey::Kms {
+                MasterKey::Kms(rsops_keys::kms::KmsKey {
                     arn: "arn:aws:kms:us-east-1:1:key/a".into(),
                     role: "arn:aws:iam::1:role/r".into(),
                     context: vec![],
                     aws_profile: "prof".into(),
-                },
-                MasterKey::GcpKms {
+                }),
+                MasterKey::GcpKms(rsops_keys::gcp_kms::GcpKmsKey {
                     resource_id: "projects/p/locations/l/keyRings/r/cryptoKeys/k".into()
-                },
-                MasterKey::Hckms {
+                }),
+                MasterKey::Hckms(rsops_keys::hckms::HckmsKey {
                     key_id: "cn-north-4:u1".into()
-                },
-                MasterKey::AzureKv {
+                }),
+                MasterKey::AzureKv(rsops_keys::azure_kv::AzureKvKey {
                     vault_url: "https://kv.vault.azure.net".into(),
                     name: "n".into(),
                     version: "1".into(),
-                },
-                MasterKey::HcVault {
+                }),
+                MasterKey::HcVault(rsops_keys::hc_vault::HcVaultKey {
                     vault_address: "https://v:8200".into(),
                     engine_path: "transit".into(),
                     key_name: "k".into(),
-                },
+                }),
+                MasterKey::age(AGE1),
+                MasterKey::age(AGE2),
+                MasterKey::pgp("AABB"),
+                MasterKey::pgp("CC"),
             ]]
         );
     }
@@ -1281,28 +1208,28 @@ mod tests {
                     MasterKey::pgp("85D77543B3D624B63CEA9E6DBC17301B491B3F21")
                 ],
                 vec![
-                    MasterKey::Kms {
+                    MasterKey::Kms(rsops_keys::kms::KmsKey {
                         arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
                         role: "arn:aws:iam::111122223333:role/sops".into(),
                         context: vec![("app".into(), "x".into()), ("tier".into(), "1".into())],
                         aws_profile: "prod".into(),
-                    },
-                    MasterKey::GcpKms {
+                    }),
+                    MasterKey::GcpKms(rsops_keys::gcp_kms::GcpKmsKey {
                         resource_id: "projects/p/locations/global/keyRings/r/cryptoKeys/k".into()
-                    },
-                    MasterKey::Hckms {
+                    }),
+                    MasterKey::Hckms(rsops_keys::hckms::HckmsKey {
                         key_id: "cn-north-4:0123".into()
-                    },
-                    MasterKey::AzureKv {
+                    }),
+                    MasterKey::AzureKv(rsops_keys::azure_kv::AzureKvKey {
                         vault_url: "https://v.vault.azure.net".into(),
                         name: "sops-key".into(),
                         version: "0123".into(),
-                    },
-                    MasterKey::HcVault {
+                    }),
+                    MasterKey::HcVault(rsops_keys::hc_vault::HcVaultKey {
                         vault_address: "https://vault:8200".into(),
                         engine_path: "transit".into(),
                         key_name: "k".into(),
-                    },
+                    }),
                 ],
             ]
         );

@@ -2,7 +2,7 @@
 //! written as sops 3.11 writes it.
 
 use rsops_format::tree::{List, ListItem, Map, Value};
-use rsops_keys::MasterKey;
+use rsops_keys::{FieldValue, Fields, KeyKind, MasterKey};
 
 use crate::error::CoreError;
 use crate::selection::{Selection, SelectionKind};
@@ -131,17 +131,16 @@ impl Metadata {
             self.key_groups.first()
         };
         let lists = flat.map(|g| write_lists(g, false)).unwrap_or_default();
-        for (name, list) in &lists {
-            if *name != "pgp" {
-                m.push(*name, list.clone());
-            }
+        let (after_mac, before_mac): (Vec<_>, Vec<_>) = lists
+            .into_iter()
+            .partition(|(kind, _)| kind.metadata().flat_after_mac);
+        for (kind, list) in before_mac {
+            m.push(kind.identifier(), list);
         }
         m.push("lastmodified", Value::Str(self.last_modified.clone()));
         m.push("mac", Value::Str(self.mac.clone()));
-        for (name, list) in lists {
-            if name == "pgp" {
-                m.push(name, list);
-            }
+        for (kind, list) in after_mac {
+            m.push(kind.identifier(), list);
         }
         if let Some(sel) = &self.selection {
             m.push(
@@ -197,19 +196,18 @@ fn integer(v: &Value) -> Result<usize, CoreError> {
     Ok(n as usize)
 }
 
-/// The key lists of a group (or of the flat metadata), in sops's load
-/// order: kms, gcp_kms, hckms, azure_kv, hc_vault, pgp, age.
+/// The key lists of a group (or of the flat metadata), in the order sops
+/// reads them ([`KeyKind::read_order`]).
 fn read_group(map: &Map) -> Result<KeyGroup, CoreError> {
     let mut keys = Vec::new();
-    for kind in [
-        "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
-    ] {
-        let Some(Value::List(list)) = map.get(kind) else {
+    for kind in KeyKind::read_order() {
+        let name = kind.identifier();
+        let Some(Value::List(list)) = map.get(name) else {
             continue;
         };
         for entry in list.values() {
             let Value::Map(e) = entry else {
-                return Err(CoreError::Metadata(format!("{kind} entries must be maps")));
+                return Err(CoreError::Metadata(format!("{name} entries must be maps")));
             };
             keys.push(read_entry(kind, e)?);
         }
@@ -217,48 +215,34 @@ fn read_group(map: &Map) -> Result<KeyGroup, CoreError> {
     Ok(KeyGroup { keys })
 }
 
-fn field(e: &Map, name: &str) -> String {
-    e.get(name).and_then(text).unwrap_or_default()
+/// An entry's fields as text (maps of text for map values).
+fn entry_fields(e: &Map) -> Fields {
+    let mut fields = Fields::new();
+    for x in e.entries() {
+        let Some(name) = x.key.as_str() else {
+            continue;
+        };
+        match &x.value {
+            Value::Map(m) => fields.push_map(
+                name,
+                m.entries()
+                    .filter_map(|y| Some((y.key.as_str()?.to_owned(), text(&y.value)?)))
+                    .collect(),
+            ),
+            other => {
+                if let Some(t) = text(other) {
+                    fields.push_str(name, t);
+                }
+            }
+        }
+    }
+    fields
 }
 
-fn read_entry(kind: &str, e: &Map) -> Result<KeyEntry, CoreError> {
-    let key = match kind {
-        "age" => MasterKey::Age {
-            recipient: field(e, "recipient"),
-        },
-        "pgp" => MasterKey::Pgp {
-            fingerprint: field(e, "fp"),
-        },
-        "kms" => MasterKey::Kms {
-            arn: field(e, "arn"),
-            role: field(e, "role"),
-            context: match e.get("context") {
-                Some(Value::Map(c)) => c
-                    .entries()
-                    .filter_map(|x| Some((x.key.as_str()?.to_owned(), text(&x.value)?)))
-                    .collect(),
-                _ => Vec::new(),
-            },
-            aws_profile: field(e, "aws_profile"),
-        },
-        "gcp_kms" => MasterKey::GcpKms {
-            resource_id: field(e, "resource_id"),
-        },
-        "hckms" => MasterKey::Hckms {
-            key_id: field(e, "key_id"),
-        },
-        "azure_kv" => MasterKey::AzureKv {
-            vault_url: field(e, "vault_url"),
-            name: field(e, "name"),
-            version: field(e, "version"),
-        },
-        _ => MasterKey::HcVault {
-            vault_address: field(e, "vault_address"),
-            engine_path: field(e, "engine_path"),
-            key_name: field(e, "key_name"),
-        },
-    };
-    let created_at = field(e, "created_at");
+fn read_entry(kind: KeyKind, e: &Map) -> Result<KeyEntry, CoreError> {
+    let fields = entry_fields(e);
+    let key = kind.from_metadata(&fields);
+    let created_at = fields.str("created_at");
     if !created_at.is_empty()
         && time::OffsetDateTime::parse(&created_at, &time::format_description::well_known::Rfc3339)
             .is_err()
@@ -267,116 +251,57 @@ fn read_entry(kind: &str, e: &Map) -> Result<KeyEntry, CoreError> {
     }
     Ok(KeyEntry {
         key,
-        enc: field(e, "enc"),
+        enc: fields.str("enc"),
         created_at,
     })
 }
 
-/// The entry map in sops 3.11's field order.
+/// The entry map, in the kind's field order.
 fn write_entry(entry: &KeyEntry) -> Map {
     let mut m = Map::new();
-    let s = |v: &str| Value::Str(v.to_owned());
-    let created = s(&entry.created_at);
-    let enc = s(&entry.enc);
-    match &entry.key {
-        MasterKey::Age { recipient } => {
-            m.push("recipient", s(recipient));
-            m.push("enc", enc);
-        }
-        MasterKey::Pgp { fingerprint } => {
-            m.push("created_at", created);
-            m.push("enc", enc);
-            m.push("fp", s(fingerprint));
-        }
-        MasterKey::Kms {
-            arn,
-            role,
-            context,
-            aws_profile,
-        } => {
-            m.push("arn", s(arn));
-            if !role.is_empty() {
-                m.push("role", s(role));
-            }
-            if !context.is_empty() {
+    for (name, value) in entry.key.to_metadata(&entry.enc, &entry.created_at).0 {
+        let value = match value {
+            FieldValue::Str(s) => Value::Str(s),
+            FieldValue::Map(pairs) => {
                 let mut c = Map::new();
-                for (k, v) in context {
-                    c.push(k.as_str(), s(v));
+                for (k, v) in pairs {
+                    c.push(k.as_str(), Value::Str(v));
                 }
-                m.push("context", Value::Map(c));
+                Value::Map(c)
             }
-            m.push("created_at", created);
-            m.push("enc", enc);
-            m.push("aws_profile", s(aws_profile));
-        }
-        MasterKey::GcpKms { resource_id } => {
-            m.push("resource_id", s(resource_id));
-            m.push("created_at", created);
-            m.push("enc", enc);
-        }
-        MasterKey::Hckms { key_id } => {
-            m.push("key_id", s(key_id));
-            m.push("created_at", created);
-            m.push("enc", enc);
-        }
-        MasterKey::AzureKv {
-            vault_url,
-            name,
-            version,
-        } => {
-            m.push("vault_url", s(vault_url));
-            m.push("name", s(name));
-            m.push("version", s(version));
-            m.push("created_at", created);
-            m.push("enc", enc);
-        }
-        MasterKey::HcVault {
-            vault_address,
-            engine_path,
-            key_name,
-        } => {
-            m.push("vault_address", s(vault_address));
-            m.push("engine_path", s(engine_path));
-            m.push("key_name", s(key_name));
-            m.push("created_at", created);
-            m.push("enc", enc);
-        }
+        };
+        m.push(name.as_str(), value);
     }
     m
 }
 
-/// The lists of a group by metadata name, in 3.11 struct order
-/// (kms, gcp_kms, hckms, azure_kv, hc_vault, age, pgp), non-empty only
-/// unless `in_group` (groups always carry `hc_vault` and `age`).
-fn write_lists(group: &KeyGroup, in_group: bool) -> Vec<(&'static str, Value)> {
-    let names = [
-        "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "age", "pgp",
-    ];
+/// The lists of a group, in registry order, non-empty only unless
+/// `in_group` and the kind is always written in groups.
+fn write_lists(group: &KeyGroup, in_group: bool) -> Vec<(KeyKind, Value)> {
     let mut out = Vec::new();
-    for name in names {
+    for &kind in KeyKind::ALL {
         let items: Vec<ListItem> = group
             .keys
             .iter()
-            .filter(|e| e.key.kind().identifier() == name)
+            .filter(|e| e.key.kind() == kind)
             .map(|e| ListItem::Value(Value::Map(write_entry(e))))
             .collect();
-        if !items.is_empty() || (in_group && (name == "hc_vault" || name == "age")) {
-            out.push((name, Value::List(List { items })));
+        if !items.is_empty() || (in_group && kind.metadata().group_always) {
+            out.push((kind, Value::List(List { items })));
         }
     }
     out
 }
 
-/// A key group map: `pgp, kms, gcp_kms, hckms, azure_kv, hc_vault, age`.
+/// A key group map: the kinds written first in groups, then the others in
+/// registry order.
 fn write_group(group: &KeyGroup, in_group: bool) -> Map {
-    let mut lists = write_lists(group, in_group);
+    let (first, rest): (Vec<_>, Vec<_>) = write_lists(group, in_group)
+        .into_iter()
+        .partition(|(kind, _)| kind.metadata().group_first);
     let mut m = Map::new();
-    if let Some(pos) = lists.iter().position(|(n, _)| *n == "pgp") {
-        let (n, v) = lists.remove(pos);
-        m.push(n, v);
-    }
-    for (n, v) in lists {
-        m.push(n, v);
+    for (kind, list) in first.into_iter().chain(rest) {
+        m.push(kind.identifier(), list);
     }
     m
 }
@@ -390,16 +315,16 @@ mod tests {
             key_groups: vec![KeyGroup {
                 keys: vec![
                     KeyEntry {
-                        key: MasterKey::Age {
+                        key: MasterKey::Age(rsops_keys::age::AgeKey {
                             recipient: "age1xyz".into(),
-                        },
+                        }),
                         enc: "-----BEGIN AGE ENCRYPTED FILE-----\nabc\n-----END AGE ENCRYPTED FILE-----\n".into(),
                         created_at: String::new(),
                     },
                     KeyEntry {
-                        key: MasterKey::Pgp {
+                        key: MasterKey::Pgp(rsops_keys::pgp::PgpKey {
                             fingerprint: "ABCD".into(),
-                        },
+                        }),
                         enc: "-----BEGIN PGP MESSAGE-----\nx\n-----END PGP MESSAGE-----".into(),
                         created_at: "2026-01-01T00:00:00Z".into(),
                     },
@@ -500,31 +425,31 @@ mod tests {
         let md = Metadata {
             key_groups: vec![KeyGroup {
                 keys: vec![
-                    entry(MasterKey::Kms {
+                    entry(MasterKey::Kms(rsops_keys::kms::KmsKey {
                         arn: "arn:aws:kms:us-east-1:1:key/x".into(),
                         role: "arn:aws:iam::1:role/r".into(),
                         context: vec![("app".into(), "x".into())],
                         aws_profile: String::new(),
-                    }),
-                    entry(MasterKey::GcpKms {
+                    })),
+                    entry(MasterKey::GcpKms(rsops_keys::gcp_kms::GcpKmsKey {
                         resource_id: "projects/p/locations/l/keyRings/r/cryptoKeys/k".into(),
-                    }),
-                    entry(MasterKey::Hckms {
+                    })),
+                    entry(MasterKey::Hckms(rsops_keys::hckms::HckmsKey {
                         key_id: "cn-north-4:abc".into(),
-                    }),
-                    entry(MasterKey::AzureKv {
+                    })),
+                    entry(MasterKey::AzureKv(rsops_keys::azure_kv::AzureKvKey {
                         vault_url: "https://v.vault.azure.net".into(),
                         name: "k".into(),
                         version: "1".into(),
-                    }),
-                    entry(MasterKey::HcVault {
+                    })),
+                    entry(MasterKey::HcVault(rsops_keys::hc_vault::HcVaultKey {
                         vault_address: "https://vault:8200".into(),
                         engine_path: "transit".into(),
                         key_name: "k".into(),
-                    }),
-                    entry(MasterKey::Pgp {
+                    })),
+                    entry(MasterKey::Pgp(rsops_keys::pgp::PgpKey {
                         fingerprint: "ABCD".into(),
-                    }),
+                    })),
                 ],
             }],
             ..sample()
@@ -576,10 +501,14 @@ mod tests {
 
         fn master_key() -> impl Strategy<Value = MasterKey> {
             prop_oneof![
-                "age1[a-z0-9]{10}".prop_map(|recipient| MasterKey::Age { recipient }),
-                "[0-9A-F]{40}".prop_map(|fingerprint| MasterKey::Pgp { fingerprint }),
-                "projects/p/locations/l/keyRings/r/cryptoKeys/[a-z]{3}"
-                    .prop_map(|resource_id| MasterKey::GcpKms { resource_id }),
+                "age1[a-z0-9]{10}"
+                    .prop_map(|recipient| MasterKey::Age(rsops_keys::age::AgeKey { recipient })),
+                "[0-9A-F]{40}".prop_map(|fingerprint| MasterKey::Pgp(rsops_keys::pgp::PgpKey {
+                    fingerprint
+                })),
+                "projects/p/locations/l/keyRings/r/cryptoKeys/[a-z]{3}".prop_map(|resource_id| {
+                    MasterKey::GcpKms(rsops_keys::gcp_kms::GcpKmsKey { resource_id })
+                }),
             ]
         }
 

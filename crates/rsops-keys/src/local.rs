@@ -4,8 +4,9 @@ use zeroize::Zeroizing;
 
 use crate::age::AgeBackend;
 use crate::error::KeyError;
-use crate::master_key::{KeyService, MasterKey};
+use crate::master_key::KeyService;
 use crate::pgp::PgpBackend;
+use crate::registry::MasterKey;
 
 /// Wraps and unwraps data keys with the age identities and OpenPGP keys
 /// available to this process (environment, files, gpg-agent).
@@ -33,16 +34,16 @@ impl LocalKeyService {
 impl KeyService for LocalKeyService {
     fn encrypt(&self, key: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
         match key {
-            MasterKey::Age { recipient } => self.age.encrypt(recipient, plaintext),
-            MasterKey::Pgp { fingerprint } => self.pgp.encrypt(fingerprint, plaintext),
+            MasterKey::Age(k) => self.age.encrypt(&k.recipient, plaintext),
+            MasterKey::Pgp(k) => self.pgp.encrypt(&k.fingerprint, plaintext),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }
     }
 
     fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         match key {
-            MasterKey::Age { .. } => self.age.decrypt(enc),
-            MasterKey::Pgp { fingerprint } => self.pgp.decrypt(fingerprint, enc),
+            MasterKey::Age(_) => self.age.decrypt(enc),
+            MasterKey::Pgp(k) => self.pgp.decrypt(&k.fingerprint, enc),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }
     }

@@ -379,9 +379,9 @@ mod tests {
         Metadata {
             key_groups: vec![KeyGroup {
                 keys: vec![KeyEntry {
-                    key: MasterKey::Age {
+                    key: MasterKey::Age(rsops_keys::age::AgeKey {
                         recipient: "age1test".into(),
-                    },
+                    }),
                     enc: enc.into(),
                     created_at: String::new(),
                 }],

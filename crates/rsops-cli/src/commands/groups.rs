@@ -323,9 +323,9 @@ mod tests {
     use super::*;
 
     fn age(r: &str) -> MasterKey {
-        MasterKey::Age {
+        MasterKey::Age(rsops_keys::age::AgeKey {
             recipient: r.to_owned(),
-        }
+        })
     }
 
     #[test]

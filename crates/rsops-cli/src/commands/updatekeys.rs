@@ -393,9 +393,9 @@ mod tests {
     use rsops_core::metadata::KeyEntry;
 
     fn age(r: &str) -> MasterKey {
-        MasterKey::Age {
+        MasterKey::Age(rsops_keys::age::AgeKey {
             recipient: r.to_owned(),
-        }
+        })
     }
 
     fn group(keys: &[&str]) -> KeyGroup {

@@ -5,6 +5,7 @@
 //! sources combined (KEYS.md §2), and reused for every later decryption.
 
 mod identities;
+mod key;
 mod recipient;
 mod sources;
 
@@ -21,6 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::error::KeyError;
 use identities::IdentitySet;
+pub use key::{AgeKey, AgeSpecError};
 use sources::{EnvSnapshot, LoadedIdentities};
 
 /// The first line of an armored age file.

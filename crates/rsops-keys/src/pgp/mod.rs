@@ -16,6 +16,7 @@
 //! See `docs/openpgp.md` for the design and its limits.
 
 mod gpg_exec;
+mod key;
 pub mod keybox;
 mod keyring;
 mod message;
@@ -36,6 +37,7 @@ use openpgp::KeyHandle;
 use crate::env;
 use crate::error::KeyError;
 use gpg_exec::{Gpg, GpgFailure};
+pub use key::PgpKey;
 use keyring::{KeySpec, Keyring};
 
 /// The gpg program used when `SOPS_GPG_EXEC` is unset.

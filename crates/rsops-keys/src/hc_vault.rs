@@ -1,0 +1,300 @@
+//! HashiCorp Vault (and OpenBao) transit master keys: URIs
+//! `https://host:8200/v1/<engine path>/keys/<key>`.
+//!
+//! `--hc-vault-transit` / `SOPS_VAULT_URIS` take URIs, comma-separated;
+//! `.sops.yaml` has `hc_vault_transit_uri` in rules and `hc_vault` in key
+//! groups; a metadata entry is `vault_address`, `engine_path`, `key_name`,
+//! `created_at`, `enc`.
+
+use std::sync::OnceLock;
+
+use regex::Regex;
+use thiserror::Error;
+
+use crate::kind::{
+    CliSpec, ConfigSpec, Fields, FlatField, FlatShape, GroupEntry, GroupField, GroupShape,
+    KeyOptions, Kind, MetadataSpec,
+};
+
+/// A Vault transit key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HcVaultKey {
+    /// `scheme://host[:port]`.
+    pub vault_address: String,
+    /// Engine path.
+    pub engine_path: String,
+    /// Key name.
+    pub key_name: String,
+}
+
+/// A Vault transit URI that sops would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum HcVaultSpecError {
+    /// A URI without a scheme.
+    #[error("missing scheme in Vault URL (should be like this: +https://vault.example.com:8200/v1/transit/keys/keyName), got: {0}")]
+    MissingScheme(String),
+    /// A URI that is not a URL at all.
+    #[error("parse {uri:?}: {reason}")]
+    Url {
+        /// The URI as given.
+        uri: String,
+        /// Why it cannot be parsed.
+        reason: String,
+    },
+    /// A path prefix before `/v1/`.
+    #[error("running Vault with a prefixed URL is not supported! (Format has to be like https://vault.example.com:8200/v1/transit/keys/keyName)")]
+    PrefixedUrl,
+    /// A path that is not `/v1/<engine>/keys/<name>`.
+    #[error("vault path does not seem to be formatted correctly: (eg. https://vault.example.com:8200/v1/transit/keys/keyName)")]
+    PathFormat,
+}
+
+impl Kind for HcVaultKey {
+    const ID: &'static str = "hc_vault";
+    const CLI: CliSpec = CliSpec {
+        flag: "hc-vault-transit",
+        short: None,
+        env: "SOPS_VAULT_URIS",
+        noun: "HashiCorp Vault transit URIs",
+    };
+    const CONFIG: ConfigSpec = ConfigSpec {
+        flat: FlatField {
+            name: "hc_vault_transit_uri",
+            shape: FlatShape::StringOrList { outer: "vault" },
+        },
+        group: GroupField {
+            name: "hc_vault",
+            shape: GroupShape::Strings,
+        },
+    };
+    const METADATA: MetadataSpec = MetadataSpec {
+        flat_after_mac: false,
+        group_first: false,
+        group_always: true,
+        read_last: false,
+    };
+    type SpecError = HcVaultSpecError;
+
+    /// Empty parts are skipped.
+    fn parse_spec(spec: &str, _options: &KeyOptions) -> Result<Vec<Self>, HcVaultSpecError> {
+        spec.split(',')
+            .filter(|part| !part.is_empty())
+            .map(transit_uri)
+            .collect()
+    }
+
+    fn from_group_entry(entry: GroupEntry<'_>) -> Result<Vec<Self>, HcVaultSpecError> {
+        match entry {
+            GroupEntry::Str(s) => Self::parse_spec(s, &KeyOptions::default()),
+            GroupEntry::Struct(_) => Ok(Vec::new()),
+        }
+    }
+
+    fn key_string(&self) -> String {
+        format!(
+            "{}/v1/{}/keys/{}",
+            self.vault_address, self.engine_path, self.key_name
+        )
+    }
+
+    fn from_metadata(entry: &Fields) -> Self {
+        HcVaultKey {
+            vault_address: entry.str("vault_address"),
+            engine_path: entry.str("engine_path"),
+            key_name: entry.str("key_name"),
+        }
+    }
+
+    fn to_metadata(&self, enc: &str, created_at: &str) -> Fields {
+        let mut f = Fields::new();
+        f.push_str("vault_address", &self.vault_address);
+        f.push_str("engine_path", &self.engine_path);
+        f.push_str("key_name", &self.key_name);
+        f.push_str("created_at", created_at);
+        f.push_str("enc", enc);
+        f
+    }
+}
+
+/// One Vault transit URI.
+fn transit_uri(uri: &str) -> Result<HcVaultKey, HcVaultSpecError> {
+    let (scheme, rest) = split_url_scheme(uri)?;
+    let (authority, path) = match rest.strip_prefix("//") {
+        Some(after) => {
+            let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+            after.split_at(end)
+        }
+        None => ("", rest),
+    };
+    let request_uri = request_uri(path);
+    let (engine_path, key_name) = engine_and_key_from_path(&request_uri)?;
+    let vault_address = if rest.starts_with("//") {
+        format!("{scheme}://{authority}")
+    } else {
+        format!("{scheme}:")
+    };
+    Ok(HcVaultKey {
+        vault_address,
+        engine_path,
+        key_name,
+    })
+}
+
+/// Splits `scheme:rest`; a URI without a scheme is refused like sops does.
+fn split_url_scheme(uri: &str) -> Result<(&str, &str), HcVaultSpecError> {
+    let url_error = |reason: &str| HcVaultSpecError::Url {
+        uri: uri.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if uri.chars().any(|c| c.is_ascii_control()) {
+        return Err(url_error("net/url: invalid control character in URL"));
+    }
+    let Some(colon) = uri.find(':') else {
+        return Err(HcVaultSpecError::MissingScheme(uri.to_owned()));
+    };
+    let (scheme, rest) = uri.split_at(colon);
+    let valid_scheme = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if scheme.is_empty() {
+        return Err(url_error("missing protocol scheme"));
+    }
+    if !valid_scheme {
+        if scheme.contains('/') {
+            return Err(HcVaultSpecError::MissingScheme(uri.to_owned()));
+        }
+        return Err(url_error("first path segment in URL cannot contain colon"));
+    }
+    Ok((scheme, rest.get(1..).unwrap_or_default()))
+}
+
+/// The request URI of a URL path part (path plus query, fragment dropped;
+/// `/` when empty).
+fn request_uri(path_and_query: &str) -> String {
+    let without_fragment = path_and_query
+        .split_once('#')
+        .map_or(path_and_query, |(before, _)| before);
+    if without_fragment.is_empty() || without_fragment.starts_with('?') {
+        format!("/{without_fragment}")
+    } else {
+        without_fragment.to_owned()
+    }
+}
+
+/// Engine path and key name from `/v1/<engine path>/keys/<key>`.
+fn engine_and_key_from_path(full_path: &str) -> Result<(String, String), HcVaultSpecError> {
+    let (prefixed, well_formed) = vault_path_regexes();
+    if prefixed.is_some_and(|re| re.is_match(full_path)) {
+        return Err(HcVaultSpecError::PrefixedUrl);
+    }
+    if !well_formed.is_some_and(|re| re.is_match(full_path)) {
+        return Err(HcVaultSpecError::PathFormat);
+    }
+    let dirs: Vec<&str> = full_path.trim_matches('/').split('/').collect();
+    let (Some(key_name), Some(engine_dirs)) = (
+        dirs.last(),
+        dirs.get(1..dirs.len().saturating_sub(2).max(1)),
+    ) else {
+        return Err(HcVaultSpecError::PathFormat);
+    };
+    Ok((clean_joined_path(engine_dirs), (*key_name).to_owned()))
+}
+
+/// The two path checks sops applies to a Vault URI, compiled once.
+fn vault_path_regexes() -> (Option<&'static Regex>, Option<&'static Regex>) {
+    static PREFIXED: OnceLock<Option<Regex>> = OnceLock::new();
+    static WELL_FORMED: OnceLock<Option<Regex>> = OnceLock::new();
+    (
+        PREFIXED
+            .get_or_init(|| Regex::new(r"/[^/]+/v[0-9]+/[^/]+/[^/]+/[^/]+").ok())
+            .as_ref(),
+        WELL_FORMED
+            .get_or_init(|| Regex::new(r"/v[0-9]+/[^/]+/[^/]+/[^/]+").ok())
+            .as_ref(),
+    )
+}
+
+/// Joins path segments and cleans the result (`.`/empty dropped, `..`
+/// resolved), like Go's `path.Join`.
+fn clean_joined_path(segments: &[&str]) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for seg in segments.iter().flat_map(|s| s.split('/')) {
+        match seg {
+            "" | "." => {}
+            ".." if out.last().is_some_and(|last| *last != "..") => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn hc_vault_uris(spec: &str) -> Result<Vec<HcVaultKey>, HcVaultSpecError> {
+        HcVaultKey::parse_spec(spec, &KeyOptions::default())
+    }
+
+    #[test]
+    fn vault_uris_parse_engine_and_key() {
+        let keys =
+            hc_vault_uris("https://vault:8200/v1/transit/keys/k,,http://127.0.0.1/v1/a/b/keys/n")
+                .unwrap();
+        assert_eq!(
+            keys,
+            vec![
+                HcVaultKey {
+                    vault_address: "https://vault:8200".into(),
+                    engine_path: "transit".into(),
+                    key_name: "k".into(),
+                },
+                HcVaultKey {
+                    vault_address: "http://127.0.0.1".into(),
+                    engine_path: "a/b".into(),
+                    key_name: "n".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn vault_uri_errors_match_sops() {
+        assert_eq!(
+            hc_vault_uris("vault/v1/transit/keys/k").unwrap_err().to_string(),
+            "missing scheme in Vault URL (should be like this: +https://vault.example.com:8200/v1/transit/keys/keyName), got: vault/v1/transit/keys/k"
+        );
+        assert_eq!(
+            hc_vault_uris("https://h/prefix/v1/transit/keys/k").unwrap_err(),
+            HcVaultSpecError::PrefixedUrl
+        );
+        assert_eq!(
+            hc_vault_uris("https://h/v1/transit").unwrap_err(),
+            HcVaultSpecError::PathFormat
+        );
+        assert_eq!(
+            hc_vault_uris("https://h").unwrap_err(),
+            HcVaultSpecError::PathFormat
+        );
+        assert!(matches!(
+            hc_vault_uris(":x").unwrap_err(),
+            HcVaultSpecError::Url { .. }
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn vault_like_specs_never_panic(path in "[a-z/.?#:v0-9]{0,60}") {
+            let _ = hc_vault_uris(&format!("https://h{path}"));
+            let _ = hc_vault_uris(&path);
+        }
+    }
+}
