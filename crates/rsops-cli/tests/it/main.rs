@@ -13,3 +13,4 @@ mod multi;
 mod pgp;
 mod set_unset;
 mod sops_interop;
+mod transcripts;
