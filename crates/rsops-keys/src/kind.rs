@@ -183,7 +183,7 @@ pub struct KeyOptions {
 /// A key kind: its key type, and everything about how it is named.
 pub trait Kind: Debug + Clone + PartialEq + Eq + Send + Sync + Sized + 'static {
     /// The kind's identifier: its metadata list name and its name in
-    /// `--decryption-order` (`age`, `gcp_kms`, ...).
+    /// `--decryption-order` (`age`, `pgp`, `kms`, ...).
     const ID: &'static str;
     /// Command-line flags and environment variable.
     const CLI: CliSpec;
