@@ -17,9 +17,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use aes::cipher::BlockEncrypt;
 use aes::Aes256;
-use aes_gcm::aead::generic_array::typenum::U32;
+use aes_gcm::aead::generic_array::typenum;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{AesGcm, KeyInit};
@@ -32,10 +31,15 @@ use rsops_format::Value;
 use zeroize::Zeroizing;
 
 /// AES-256-GCM with the 32-byte nonce sops uses.
-type Gcm32 = AesGcm<Aes256, U32>;
+type Gcm32 = AesGcm<Aes256, typenum::U32>;
 
 /// Length of the IV sops writes.
 const IV_LEN: usize = 32;
+/// Longest IV a value may carry. Go's sops decrypts with
+/// `cipher.NewGCMWithNonceSize(len(iv))`, so any non-empty length works
+/// there; rsops accepts 1 to 64 bytes and refuses the rest
+/// ([`CipherError::InvalidIvLength`]).
+pub const MAX_IV_LEN: usize = 64;
 /// Length of the GCM tag.
 const TAG_LEN: usize = 16;
 /// Start of every encrypted value.
@@ -134,8 +138,9 @@ pub enum CipherError {
         /// `data`, `iv` or `tag`.
         field: &'static str,
     },
-    /// The IV decodes to zero bytes.
-    #[error("invalid IV length {0} in an encrypted value")]
+    /// The IV decodes to a length rsops does not decrypt: zero (which Go
+    /// refuses too) or more than [`MAX_IV_LEN`] bytes.
+    #[error("unsupported IV length {0} in an encrypted value (1 to 64 bytes are supported)")]
     InvalidIvLength(usize),
     /// GCM authentication failed: wrong key, wrong AAD or tampered value.
     #[error("could not decrypt with AES_GCM: message authentication failed")]
@@ -201,7 +206,7 @@ pub fn encrypt(
     plaintext: &[u8],
     aad: &[u8],
     ty: ValueType,
-) -> String {
+) -> Result<String, CipherError> {
     ValueCipher::new(key).encrypt(iv, plaintext, aad, ty)
 }
 
@@ -227,7 +232,7 @@ pub fn is_encrypted(s: &str) -> bool {
 pub struct ValueCipher {
     /// GCM with the 32-byte nonce: the path every sops-written value takes.
     gcm: Gcm32,
-    /// The bare block cipher, for values with another IV length.
+    /// The key schedule, for GCM with another IV length.
     aes: Aes256,
 }
 
@@ -248,17 +253,9 @@ impl ValueCipher {
     }
 
     /// Encrypts plaintext bytes with this IV and AAD; returns the `ENC[...]`
-    /// string.
-    ///
-    /// A plaintext beyond the AES-GCM limit (about 64 GiB, impossible for
-    /// a sops file) yields an empty string; use [`ValueCipher::try_encrypt`]
-    /// to get that as an error.
-    pub fn encrypt(&self, iv: &[u8; 32], plaintext: &[u8], aad: &[u8], ty: ValueType) -> String {
-        self.try_encrypt(iv, plaintext, aad, ty).unwrap_or_default()
-    }
-
-    /// Like [`ValueCipher::encrypt`], reporting an oversized plaintext.
-    pub fn try_encrypt(
+    /// string, or [`CipherError::TooLong`] for a plaintext beyond the
+    /// AES-GCM limit (about 64 GiB).
+    pub fn encrypt(
         &self,
         iv: &[u8; 32],
         plaintext: &[u8],
@@ -313,8 +310,10 @@ impl ValueCipher {
         decode_b64_into(fields.data, buf, "data")?;
         decode_b64_into(fields.tag, buf, "tag")?;
         iv.decode(fields.iv)?;
-        if iv.as_slice().is_empty() {
-            return Err(CipherError::InvalidIvLength(0));
+        // Go's sops fails on the nonce size before it looks at the tag.
+        let iv_len = iv.as_slice().len();
+        if iv_len == 0 || iv_len > MAX_IV_LEN {
+            return Err(CipherError::InvalidIvLength(iv_len));
         }
         self.open(iv.as_slice(), aad, buf)?;
         ValueType::from_name(fields.ty).ok_or_else(|| CipherError::UnknownType(shorten(fields.ty)))
@@ -330,17 +329,13 @@ impl ValueCipher {
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(buf.get(tag_start..).ok_or(CipherError::Authentication)?);
         buf.truncate(tag_start);
+        let tag = GenericArray::from_slice(&tag);
         let ok = if iv.len() == IV_LEN {
             self.gcm
-                .decrypt_in_place_detached(
-                    GenericArray::from_slice(iv),
-                    aad,
-                    buf,
-                    GenericArray::from_slice(&tag),
-                )
+                .decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buf, tag)
                 .is_ok()
         } else {
-            generic_gcm::open(&self.aes, iv, aad, buf, &tag)
+            self.open_other_iv_length(iv, aad, buf, tag)?
         };
         if ok {
             Ok(())
@@ -348,6 +343,40 @@ impl ValueCipher {
             zeroize::Zeroize::zeroize(buf);
             Err(CipherError::Authentication)
         }
+    }
+
+    /// [`ValueCipher::open`] for an IV that is not 32 bytes long (never
+    /// written by sops, but decrypted by Go's sops with a GCM of that nonce
+    /// size): the `aes-gcm` crate's GCM for that nonce size, from 1 to
+    /// [`MAX_IV_LEN`] bytes. `Ok(false)` when authentication fails.
+    fn open_other_iv_length(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &GenericArray<u8, typenum::U16>,
+    ) -> Result<bool, CipherError> {
+        macro_rules! open_with_nonce_sizes {
+            ($($n:literal => $size:ident),* $(,)?) => {
+                match iv.len() {
+                    $($n => AesGcm::<Aes256, typenum::$size>::from(self.aes.clone())
+                        .decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buf, tag)
+                        .is_ok(),)*
+                    other => return Err(CipherError::InvalidIvLength(other)),
+                }
+            };
+        }
+        Ok(open_with_nonce_sizes! {
+            1 => U1, 2 => U2, 3 => U3, 4 => U4, 5 => U5, 6 => U6, 7 => U7, 8 => U8,
+            9 => U9, 10 => U10, 11 => U11, 12 => U12, 13 => U13, 14 => U14, 15 => U15,
+            16 => U16, 17 => U17, 18 => U18, 19 => U19, 20 => U20, 21 => U21, 22 => U22,
+            23 => U23, 24 => U24, 25 => U25, 26 => U26, 27 => U27, 28 => U28, 29 => U29,
+            30 => U30, 31 => U31, 32 => U32, 33 => U33, 34 => U34, 35 => U35, 36 => U36,
+            37 => U37, 38 => U38, 39 => U39, 40 => U40, 41 => U41, 42 => U42, 43 => U43,
+            44 => U44, 45 => U45, 46 => U46, 47 => U47, 48 => U48, 49 => U49, 50 => U50,
+            51 => U51, 52 => U52, 53 => U53, 54 => U54, 55 => U55, 56 => U56, 57 => U57,
+            58 => U58, 59 => U59, 60 => U60, 61 => U61, 62 => U62, 63 => U63, 64 => U64,
+        })
     }
 }
 
@@ -438,8 +467,9 @@ fn decode_b64_into(text: &str, out: &mut Vec<u8>, field: &'static str) -> Result
     }
 }
 
-/// Room for an IV decoded on the stack (sops writes 32 bytes).
-const IV_INLINE: usize = 48;
+/// Room for an IV decoded on the stack: every length rsops decrypts (base64
+/// decodes in groups of 3 bytes).
+const IV_INLINE: usize = MAX_IV_LEN.div_ceil(3) * 3;
 
 /// A decoded IV: on the stack when it is short (always, for values sops
 /// writes), on the heap otherwise.
@@ -489,164 +519,6 @@ impl IvBuf {
             &self.heap
         } else {
             self.inline.get(..self.len).unwrap_or(&[])
-        }
-    }
-}
-
-/// GCM decryption for IVs that are not 32 bytes long (never written by sops,
-/// but accepted because Go uses whatever length the IV decodes to).
-///
-/// Straight from NIST SP 800-38D with a bitwise, branch-free GF(2^128)
-/// multiplication; slow but only used for such unusual values.
-mod generic_gcm {
-    use super::{Aes256, BlockEncrypt, GenericArray, TAG_LEN};
-
-    /// The GHASH reduction constant (x^128 + x^7 + x^2 + x + 1, bit-reflected).
-    const R: u128 = 0xE1 << 120;
-
-    /// Multiplication in GF(2^128) as GCM defines it, without data-dependent
-    /// branches.
-    fn gf_mul(x: u128, y: u128) -> u128 {
-        let mut z = 0u128;
-        let mut v = y;
-        for i in 0..128 {
-            let bit = (x >> (127 - i)) & 1;
-            z ^= v & bit.wrapping_neg();
-            let lsb = v & 1;
-            v = (v >> 1) ^ (R & lsb.wrapping_neg());
-        }
-        z
-    }
-
-    /// Encrypts one block.
-    fn encrypt_block(aes: &Aes256, block: u128) -> u128 {
-        let mut b = GenericArray::from(block.to_be_bytes());
-        aes.encrypt_block(&mut b);
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&b);
-        u128::from_be_bytes(out)
-    }
-
-    /// Folds `data` (zero-padded to whole blocks) into the GHASH state `y`.
-    fn ghash_update(h: u128, mut y: u128, data: &[u8]) -> u128 {
-        for chunk in data.chunks(16) {
-            let mut block = [0u8; 16];
-            block[..chunk.len()].copy_from_slice(chunk);
-            y = gf_mul(y ^ u128::from_be_bytes(block), h);
-        }
-        y
-    }
-
-    /// The length block `[bits(a)]_64 ‖ [bits(b)]_64`.
-    fn len_block(a: usize, b: usize) -> u128 {
-        let bits = |n: usize| (n as u128).wrapping_mul(8) & u128::from(u64::MAX);
-        (bits(a) << 64) | bits(b)
-    }
-
-    /// Increments the low 32 bits of a counter block.
-    fn inc32(block: u128) -> u128 {
-        let low = (block as u32).wrapping_add(1);
-        (block & !u128::from(u32::MAX)) | u128::from(low)
-    }
-
-    /// Verifies `tag` and decrypts `buf` in place; false on authentication
-    /// failure (then `buf` is left as ciphertext).
-    pub(super) fn open(
-        aes: &Aes256,
-        iv: &[u8],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8; TAG_LEN],
-    ) -> bool {
-        let h = encrypt_block(aes, 0);
-        let j0 = if iv.len() == 12 {
-            let mut block = [0u8; 16];
-            block[..12].copy_from_slice(iv);
-            block[15] = 1;
-            u128::from_be_bytes(block)
-        } else {
-            let y = ghash_update(h, 0, iv);
-            gf_mul(y ^ len_block(0, iv.len()), h)
-        };
-        let mut s = ghash_update(h, 0, aad);
-        s = ghash_update(h, s, buf);
-        s = gf_mul(s ^ len_block(aad.len(), buf.len()), h);
-        let expected = (encrypt_block(aes, j0) ^ s).to_be_bytes();
-        let diff = expected
-            .iter()
-            .zip(tag.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
-            return false;
-        }
-        let mut counter = j0;
-        for chunk in buf.chunks_mut(16) {
-            counter = inc32(counter);
-            let stream = encrypt_block(aes, counter).to_be_bytes();
-            for (byte, k) in chunk.iter_mut().zip(stream.iter()) {
-                *byte ^= k;
-            }
-        }
-        true
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use aes::cipher::KeyInit;
-
-        /// Reference encryption with the same primitives, to cross-check.
-        fn seal(aes: &Aes256, iv: &[u8], aad: &[u8], pt: &[u8]) -> (Vec<u8>, [u8; 16]) {
-            let h = encrypt_block(aes, 0);
-            let j0 = if iv.len() == 12 {
-                let mut block = [0u8; 16];
-                block[..12].copy_from_slice(iv);
-                block[15] = 1;
-                u128::from_be_bytes(block)
-            } else {
-                gf_mul(ghash_update(h, 0, iv) ^ len_block(0, iv.len()), h)
-            };
-            let mut ct = pt.to_vec();
-            let mut counter = j0;
-            for chunk in ct.chunks_mut(16) {
-                counter = inc32(counter);
-                let stream = encrypt_block(aes, counter).to_be_bytes();
-                for (byte, k) in chunk.iter_mut().zip(stream.iter()) {
-                    *byte ^= k;
-                }
-            }
-            let mut s = ghash_update(h, 0, aad);
-            s = ghash_update(h, s, &ct);
-            s = gf_mul(s ^ len_block(aad.len(), ct.len()), h);
-            (ct, (encrypt_block(aes, j0) ^ s).to_be_bytes())
-        }
-
-        #[test]
-        fn generic_gcm_matches_aes_gcm_for_32_byte_iv() {
-            let key = [7u8; 32];
-            let aes = Aes256::new(GenericArray::from_slice(&key));
-            let iv = [9u8; 32];
-            let (ct, tag) = seal(&aes, &iv, b"a:b:", b"some plaintext longer than a block");
-            let enc = crate::cipher::encrypt(
-                &key,
-                &iv,
-                b"some plaintext longer than a block",
-                b"a:b:",
-                crate::cipher::ValueType::Str,
-            );
-            let fields = crate::cipher::split_enc(&enc).expect("well-formed");
-            use base64::Engine as _;
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(fields.data)
-                .expect("b64");
-            let tag2 = base64::engine::general_purpose::STANDARD
-                .decode(fields.tag)
-                .expect("b64");
-            assert_eq!(ct, data);
-            assert_eq!(tag.to_vec(), tag2);
-            let mut buf = ct.clone();
-            assert!(open(&aes, &iv, b"a:b:", &mut buf, &tag));
-            assert_eq!(buf, b"some plaintext longer than a block");
         }
     }
 }
@@ -1191,10 +1063,10 @@ mod tests {
         let cipher = ValueCipher::new(&vector_key());
         for &(n, pt, ty, aad, expected) in VECTORS {
             let got = cipher.encrypt(&iv(n), pt.as_bytes(), aad.as_bytes(), ty);
-            assert_eq!(got, expected, "vector {n}");
+            assert_eq!(got.as_deref(), Ok(expected), "vector {n}");
             assert_eq!(
-                encrypt(&vector_key(), &iv(n), pt.as_bytes(), aad.as_bytes(), ty),
-                expected
+                encrypt(&vector_key(), &iv(n), pt.as_bytes(), aad.as_bytes(), ty).as_deref(),
+                Ok(expected)
             );
         }
     }
@@ -1276,7 +1148,8 @@ mod tests {
             mac.as_bytes(),
             aad.as_bytes(),
             ValueType::Str,
-        );
+        )
+        .expect("encrypts");
         assert_eq!(enc, MAC_ENC);
         let d = decrypt(&vector_key(), MAC_ENC, aad.as_bytes()).expect("decrypts");
         assert_eq!(d.plaintext.as_slice(), mac.as_bytes());
@@ -1374,7 +1247,7 @@ mod tests {
         }
         // An empty plaintext gives an empty data field, which the sops
         // pattern (`data:(.+)`) does not match: empty values stay "".
-        let empty = encrypt(&key, &iv(1), b"", b"x:", ValueType::Str);
+        let empty = encrypt(&key, &iv(1), b"", b"x:", ValueType::Str).expect("encrypts");
         assert!(empty.starts_with("ENC[AES256_GCM,data:,iv:"));
         assert_eq!(
             decrypt(&key, &empty, b"x:").unwrap_err(),
@@ -1472,21 +1345,66 @@ mod tests {
         assert_eq!(got.plaintext.as_slice(), b"Alice");
     }
 
+    /// Values with IVs of other lengths than the 32 bytes sops writes, as
+    /// Go's `cipher.NewGCMWithNonceSize(len(iv))` decrypts them. Made with
+    /// Python `cryptography` (whose AESGCM takes nonces of 8 to 128 bytes):
+    /// key 00..1f, AAD `name:`, IV = 0x2a repeated `len` times,
+    /// `ct = AESGCM(key).encrypt(iv, plaintext, aad)`, data = `ct[:-16]`,
+    /// tag = `ct[-16:]`, each in standard base64.
+    /// (IV length, plaintext, value string).
+    const OTHER_IV_VECTORS: &[(usize, &str, &str)] = &[
+        (12, "Alice", "ENC[AES256_GCM,data:3FNu8cc=,iv:KioqKioqKioqKioq,tag:e9ZrgQ9XjXIGHg4wuuCVwA==,type:str]"),
+        (16, "hello world, more than one block!", "ENC[AES256_GCM,data:BS0pc0d5ZiDcd5TtfMZye6V90JPxmrjYL78LPIdRs9T5,iv:KioqKioqKioqKioqKioqKg==,tag:Vs0II2mrSnf0nWw3LOY1yQ==,type:str]"),
+        (64, "Alice", "ENC[AES256_GCM,data:MuUEZ6w=,iv:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKg==,tag:3SpSH8D2aLs+dJhgByvo3w==,type:str]"),
+    ];
+
+    /// Made as [`OTHER_IV_VECTORS`], with a 65-byte IV: valid for Go,
+    /// refused here.
+    const IV65_ENC: &str = "ENC[AES256_GCM,data:1tuxzEs=,iv:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=,tag:j6oVRMwPuwDdL/7CWjW07w==,type:str]";
+
     #[test]
-    fn other_iv_lengths_use_generic_gcm() {
-        // Computed with Python `cryptography` AESGCM (key 00..1f, AAD "name:").
-        // 12-byte IV of 0x2a, plaintext "Alice":
-        let enc12 = "ENC[AES256_GCM,data:3FNu8cc=,iv:KioqKioqKioqKioq,tag:e9ZrgQ9XjXIGHg4wuuCVwA==,type:str]";
-        let d = decrypt(&vector_key(), enc12, b"name:").expect("12-byte IV");
-        assert_eq!(d.plaintext.as_slice(), b"Alice");
-        assert_eq!(d.iv.len(), 12);
-        // 16-byte IV of 0x2a, plaintext "hello world, more than one block!":
-        let enc16 = "ENC[AES256_GCM,data:BS0pc0d5ZiDcd5TtfMZye6V90JPxmrjYL78LPIdRs9T5,iv:KioqKioqKioqKioqKioqKg==,tag:Vs0II2mrSnf0nWw3LOY1yQ==,type:str]";
-        let d = decrypt(&vector_key(), enc16, b"name:").expect("16-byte IV");
-        assert_eq!(d.plaintext.as_slice(), b"hello world, more than one block!");
+    fn other_iv_lengths_decrypt_like_go() {
+        let cipher = ValueCipher::new(&vector_key());
+        for &(len, pt, enc) in OTHER_IV_VECTORS {
+            let d = cipher.decrypt(enc, b"name:").expect("decrypts");
+            assert_eq!(d.plaintext.as_slice(), pt.as_bytes(), "IV of {len} bytes");
+            assert_eq!(d.iv, vec![0x2a; len]);
+            assert_eq!(
+                cipher.decrypt(enc, b"other:").unwrap_err(),
+                CipherError::Authentication,
+                "IV of {len} bytes"
+            );
+            let tampered = enc
+                .replacen("tag:", "tag:A", 1)
+                .replacen("==,type", "=,type", 1);
+            assert_eq!(
+                cipher.decrypt(&tampered, b"name:").unwrap_err(),
+                CipherError::Authentication,
+                "IV of {len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn iv_lengths_beyond_the_limit_are_refused() {
+        let err = decrypt(&vector_key(), IV65_ENC, b"name:").unwrap_err();
+        assert_eq!(err, CipherError::InvalidIvLength(65));
+        assert!(err.to_string().contains("IV length 65"), "{err}");
+        // The length is checked before the tag, as Go builds the GCM first.
+        let short = IV65_ENC.replacen("tag:j6oVRMwPuwDdL/7CWjW07w==", "tag:AA==", 1);
         assert_eq!(
-            decrypt(&vector_key(), enc16, b"other:").unwrap_err(),
-            CipherError::Authentication
+            decrypt(&vector_key(), &short, b"name:").unwrap_err(),
+            CipherError::InvalidIvLength(65)
+        );
+        // An IV of 200 bytes is decoded on the heap and refused as well.
+        let long = VECTORS[1].4.replacen(
+            "iv:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+            &format!("iv:{}", STANDARD.encode([2u8; 200])),
+            1,
+        );
+        assert_eq!(
+            decrypt(&vector_key(), &long, b"name:").unwrap_err(),
+            CipherError::InvalidIvLength(200)
         );
     }
 
@@ -1838,7 +1756,7 @@ mod tests {
             ty in any_type(),
         ) {
             let cipher = ValueCipher::new(&key);
-            let enc = cipher.encrypt(&iv, &pt, &aad, ty);
+            let enc = cipher.encrypt(&iv, &pt, &aad, ty).expect("encrypts");
             prop_assert!(is_encrypted(&enc));
             let suffix = format!(",type:{}]", ty);
             prop_assert!(enc.ends_with(&suffix));

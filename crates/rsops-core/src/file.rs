@@ -193,7 +193,7 @@ pub fn encrypt_streaming(
     }
     let computed = encryptor.finish();
     let mut md = new_metadata(opts, &key, service, now).map_err(StreamError::Core)?;
-    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
+    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified).map_err(StreamError::Core)?;
     writer.drain_into(out).map_err(StreamError::Io)?;
     let rest = writer.finish(md.to_tree()).map_err(StreamError::Dump)?;
     out.write_all(&rest).map_err(StreamError::Io)?;
@@ -343,7 +343,7 @@ fn seal(
         return Ok(());
     }
     md.last_modified = timestamp(now);
-    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
+    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified)?;
     Ok(())
 }
 
@@ -380,7 +380,7 @@ pub fn rotate(
         Some(&opened.stash),
     )?;
     md.last_modified = stamp;
-    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
+    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified)?;
     Ok(())
 }
 

@@ -5,13 +5,19 @@ use crate::cipher::{self, ValueCipher, ValueType};
 use crate::error::CoreError;
 
 /// Encrypts the hex MAC with a fresh IV and AAD = `last_modified`.
-pub fn encrypt_mac(cipher: &ValueCipher, mac_hex: &str, last_modified: &str) -> String {
-    cipher.encrypt(
-        &cipher::random_iv(),
-        mac_hex.as_bytes(),
-        last_modified.as_bytes(),
-        ValueType::Str,
-    )
+pub fn encrypt_mac(
+    cipher: &ValueCipher,
+    mac_hex: &str,
+    last_modified: &str,
+) -> Result<String, CoreError> {
+    cipher
+        .encrypt(
+            &cipher::random_iv(),
+            mac_hex.as_bytes(),
+            last_modified.as_bytes(),
+            ValueType::Str,
+        )
+        .map_err(CoreError::MacEncrypt)
 }
 
 /// Checks the stored (encrypted) MAC against the computed one. The AAD is
