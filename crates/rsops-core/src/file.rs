@@ -32,16 +32,7 @@ pub struct EncryptOptions {
 
 /// `lastmodified` / `created_at` text for `now`: RFC 3339 UTC, seconds.
 pub fn timestamp(now: OffsetDateTime) -> String {
-    let t = now.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    rsops_format::go::format_rfc3339_utc(now)
 }
 
 /// Encrypts plaintext documents in place with a new data key and returns

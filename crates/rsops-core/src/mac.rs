@@ -33,8 +33,8 @@ pub fn verify_mac(
             computed: computed.to_owned(),
         });
     }
-    let aad =
-        cipher::normalize_time_seconds(last_modified).unwrap_or_else(|| last_modified.to_owned());
+    let aad = rsops_format::go::normalize_time_seconds(last_modified)
+        .unwrap_or_else(|| last_modified.to_owned());
     let d = cipher
         .decrypt(stored, aad.as_bytes())
         .map_err(CoreError::MacDecrypt)?;
