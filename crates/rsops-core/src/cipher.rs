@@ -6,9 +6,8 @@
 //!   functions [`encrypt`] and [`decrypt`] are thin wrappers for one-off use).
 //! * [`encode_scalar`] / [`decode_scalar`] turn tree scalars into the
 //!   plaintext bytes sops encrypts and hashes, and back, with Go's parsing
-//!   rules (`strconv.Atoi`, `ParseFloat`, `ParseBool`, RFC 3339 times).
-//! * [`normalize_time_nano`] / [`normalize_time_seconds`] reproduce Go's
-//!   `RFC3339Nano` / `RFC3339` re-formatting of a parsed timestamp.
+//!   rules (`strconv.Atoi`, `ParseFloat`, `ParseBool`, RFC 3339 times, all
+//!   from [`rsops_format::go`]).
 //!
 //! Value strings are parsed by hand (no regex) with the semantics of the sops
 //! regular expression `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`.
@@ -17,9 +16,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use aes::cipher::BlockEncrypt;
 use aes::Aes256;
-use aes_gcm::aead::generic_array::typenum::U32;
+use aes_gcm::aead::generic_array::typenum;
 use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{AesGcm, KeyInit};
@@ -27,15 +25,20 @@ use base64::alphabet;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::{DecodePaddingMode, Engine as _};
 use rand::RngCore;
-use rsops_format::number::format_float_plain;
+use rsops_format::go;
 use rsops_format::Value;
 use zeroize::Zeroizing;
 
 /// AES-256-GCM with the 32-byte nonce sops uses.
-type Gcm32 = AesGcm<Aes256, U32>;
+type Gcm32 = AesGcm<Aes256, typenum::U32>;
 
 /// Length of the IV sops writes.
 const IV_LEN: usize = 32;
+/// Longest IV a value may carry. Go's sops decrypts with
+/// `cipher.NewGCMWithNonceSize(len(iv))`, so any non-empty length works
+/// there; rsops accepts 1 to 64 bytes and refuses the rest
+/// ([`CipherError::InvalidIvLength`]).
+pub const MAX_IV_LEN: usize = 64;
 /// Length of the GCM tag.
 const TAG_LEN: usize = 16;
 /// Start of every encrypted value.
@@ -134,8 +137,9 @@ pub enum CipherError {
         /// `data`, `iv` or `tag`.
         field: &'static str,
     },
-    /// The IV decodes to zero bytes.
-    #[error("invalid IV length {0} in an encrypted value")]
+    /// The IV decodes to a length rsops does not decrypt: zero (which Go
+    /// refuses too) or more than [`MAX_IV_LEN`] bytes.
+    #[error("unsupported IV length {0} in an encrypted value (1 to 64 bytes are supported)")]
     InvalidIvLength(usize),
     /// GCM authentication failed: wrong key, wrong AAD or tampered value.
     #[error("could not decrypt with AES_GCM: message authentication failed")]
@@ -201,7 +205,7 @@ pub fn encrypt(
     plaintext: &[u8],
     aad: &[u8],
     ty: ValueType,
-) -> String {
+) -> Result<String, CipherError> {
     ValueCipher::new(key).encrypt(iv, plaintext, aad, ty)
 }
 
@@ -227,7 +231,7 @@ pub fn is_encrypted(s: &str) -> bool {
 pub struct ValueCipher {
     /// GCM with the 32-byte nonce: the path every sops-written value takes.
     gcm: Gcm32,
-    /// The bare block cipher, for values with another IV length.
+    /// The key schedule, for GCM with another IV length.
     aes: Aes256,
 }
 
@@ -248,17 +252,9 @@ impl ValueCipher {
     }
 
     /// Encrypts plaintext bytes with this IV and AAD; returns the `ENC[...]`
-    /// string.
-    ///
-    /// A plaintext beyond the AES-GCM limit (about 64 GiB, impossible for
-    /// a sops file) yields an empty string; use [`ValueCipher::try_encrypt`]
-    /// to get that as an error.
-    pub fn encrypt(&self, iv: &[u8; 32], plaintext: &[u8], aad: &[u8], ty: ValueType) -> String {
-        self.try_encrypt(iv, plaintext, aad, ty).unwrap_or_default()
-    }
-
-    /// Like [`ValueCipher::encrypt`], reporting an oversized plaintext.
-    pub fn try_encrypt(
+    /// string, or [`CipherError::TooLong`] for a plaintext beyond the
+    /// AES-GCM limit (about 64 GiB).
+    pub fn encrypt(
         &self,
         iv: &[u8; 32],
         plaintext: &[u8],
@@ -313,8 +309,10 @@ impl ValueCipher {
         decode_b64_into(fields.data, buf, "data")?;
         decode_b64_into(fields.tag, buf, "tag")?;
         iv.decode(fields.iv)?;
-        if iv.as_slice().is_empty() {
-            return Err(CipherError::InvalidIvLength(0));
+        // Go's sops fails on the nonce size before it looks at the tag.
+        let iv_len = iv.as_slice().len();
+        if iv_len == 0 || iv_len > MAX_IV_LEN {
+            return Err(CipherError::InvalidIvLength(iv_len));
         }
         self.open(iv.as_slice(), aad, buf)?;
         ValueType::from_name(fields.ty).ok_or_else(|| CipherError::UnknownType(shorten(fields.ty)))
@@ -330,17 +328,13 @@ impl ValueCipher {
         let mut tag = [0u8; TAG_LEN];
         tag.copy_from_slice(buf.get(tag_start..).ok_or(CipherError::Authentication)?);
         buf.truncate(tag_start);
+        let tag = GenericArray::from_slice(&tag);
         let ok = if iv.len() == IV_LEN {
             self.gcm
-                .decrypt_in_place_detached(
-                    GenericArray::from_slice(iv),
-                    aad,
-                    buf,
-                    GenericArray::from_slice(&tag),
-                )
+                .decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buf, tag)
                 .is_ok()
         } else {
-            generic_gcm::open(&self.aes, iv, aad, buf, &tag)
+            self.open_other_iv_length(iv, aad, buf, tag)?
         };
         if ok {
             Ok(())
@@ -348,6 +342,40 @@ impl ValueCipher {
             zeroize::Zeroize::zeroize(buf);
             Err(CipherError::Authentication)
         }
+    }
+
+    /// [`ValueCipher::open`] for an IV that is not 32 bytes long (never
+    /// written by sops, but decrypted by Go's sops with a GCM of that nonce
+    /// size): the `aes-gcm` crate's GCM for that nonce size, from 1 to
+    /// [`MAX_IV_LEN`] bytes. `Ok(false)` when authentication fails.
+    fn open_other_iv_length(
+        &self,
+        iv: &[u8],
+        aad: &[u8],
+        buf: &mut [u8],
+        tag: &GenericArray<u8, typenum::U16>,
+    ) -> Result<bool, CipherError> {
+        macro_rules! open_with_nonce_sizes {
+            ($($n:literal => $size:ident),* $(,)?) => {
+                match iv.len() {
+                    $($n => AesGcm::<Aes256, typenum::$size>::from(self.aes.clone())
+                        .decrypt_in_place_detached(GenericArray::from_slice(iv), aad, buf, tag)
+                        .is_ok(),)*
+                    other => return Err(CipherError::InvalidIvLength(other)),
+                }
+            };
+        }
+        Ok(open_with_nonce_sizes! {
+            1 => U1, 2 => U2, 3 => U3, 4 => U4, 5 => U5, 6 => U6, 7 => U7, 8 => U8,
+            9 => U9, 10 => U10, 11 => U11, 12 => U12, 13 => U13, 14 => U14, 15 => U15,
+            16 => U16, 17 => U17, 18 => U18, 19 => U19, 20 => U20, 21 => U21, 22 => U22,
+            23 => U23, 24 => U24, 25 => U25, 26 => U26, 27 => U27, 28 => U28, 29 => U29,
+            30 => U30, 31 => U31, 32 => U32, 33 => U33, 34 => U34, 35 => U35, 36 => U36,
+            37 => U37, 38 => U38, 39 => U39, 40 => U40, 41 => U41, 42 => U42, 43 => U43,
+            44 => U44, 45 => U45, 46 => U46, 47 => U47, 48 => U48, 49 => U49, 50 => U50,
+            51 => U51, 52 => U52, 53 => U53, 54 => U54, 55 => U55, 56 => U56, 57 => U57,
+            58 => U58, 59 => U59, 60 => U60, 61 => U61, 62 => U62, 63 => U63, 64 => U64,
+        })
     }
 }
 
@@ -438,8 +466,9 @@ fn decode_b64_into(text: &str, out: &mut Vec<u8>, field: &'static str) -> Result
     }
 }
 
-/// Room for an IV decoded on the stack (sops writes 32 bytes).
-const IV_INLINE: usize = 48;
+/// Room for an IV decoded on the stack: every length rsops decrypts (base64
+/// decodes in groups of 3 bytes).
+const IV_INLINE: usize = MAX_IV_LEN.div_ceil(3) * 3;
 
 /// A decoded IV: on the stack when it is short (always, for values sops
 /// writes), on the heap otherwise.
@@ -493,164 +522,6 @@ impl IvBuf {
     }
 }
 
-/// GCM decryption for IVs that are not 32 bytes long (never written by sops,
-/// but accepted because Go uses whatever length the IV decodes to).
-///
-/// Straight from NIST SP 800-38D with a bitwise, branch-free GF(2^128)
-/// multiplication; slow but only used for such unusual values.
-mod generic_gcm {
-    use super::{Aes256, BlockEncrypt, GenericArray, TAG_LEN};
-
-    /// The GHASH reduction constant (x^128 + x^7 + x^2 + x + 1, bit-reflected).
-    const R: u128 = 0xE1 << 120;
-
-    /// Multiplication in GF(2^128) as GCM defines it, without data-dependent
-    /// branches.
-    fn gf_mul(x: u128, y: u128) -> u128 {
-        let mut z = 0u128;
-        let mut v = y;
-        for i in 0..128 {
-            let bit = (x >> (127 - i)) & 1;
-            z ^= v & bit.wrapping_neg();
-            let lsb = v & 1;
-            v = (v >> 1) ^ (R & lsb.wrapping_neg());
-        }
-        z
-    }
-
-    /// Encrypts one block.
-    fn encrypt_block(aes: &Aes256, block: u128) -> u128 {
-        let mut b = GenericArray::from(block.to_be_bytes());
-        aes.encrypt_block(&mut b);
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&b);
-        u128::from_be_bytes(out)
-    }
-
-    /// Folds `data` (zero-padded to whole blocks) into the GHASH state `y`.
-    fn ghash_update(h: u128, mut y: u128, data: &[u8]) -> u128 {
-        for chunk in data.chunks(16) {
-            let mut block = [0u8; 16];
-            block[..chunk.len()].copy_from_slice(chunk);
-            y = gf_mul(y ^ u128::from_be_bytes(block), h);
-        }
-        y
-    }
-
-    /// The length block `[bits(a)]_64 ‖ [bits(b)]_64`.
-    fn len_block(a: usize, b: usize) -> u128 {
-        let bits = |n: usize| (n as u128).wrapping_mul(8) & u128::from(u64::MAX);
-        (bits(a) << 64) | bits(b)
-    }
-
-    /// Increments the low 32 bits of a counter block.
-    fn inc32(block: u128) -> u128 {
-        let low = (block as u32).wrapping_add(1);
-        (block & !u128::from(u32::MAX)) | u128::from(low)
-    }
-
-    /// Verifies `tag` and decrypts `buf` in place; false on authentication
-    /// failure (then `buf` is left as ciphertext).
-    pub(super) fn open(
-        aes: &Aes256,
-        iv: &[u8],
-        aad: &[u8],
-        buf: &mut [u8],
-        tag: &[u8; TAG_LEN],
-    ) -> bool {
-        let h = encrypt_block(aes, 0);
-        let j0 = if iv.len() == 12 {
-            let mut block = [0u8; 16];
-            block[..12].copy_from_slice(iv);
-            block[15] = 1;
-            u128::from_be_bytes(block)
-        } else {
-            let y = ghash_update(h, 0, iv);
-            gf_mul(y ^ len_block(0, iv.len()), h)
-        };
-        let mut s = ghash_update(h, 0, aad);
-        s = ghash_update(h, s, buf);
-        s = gf_mul(s ^ len_block(aad.len(), buf.len()), h);
-        let expected = (encrypt_block(aes, j0) ^ s).to_be_bytes();
-        let diff = expected
-            .iter()
-            .zip(tag.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
-            return false;
-        }
-        let mut counter = j0;
-        for chunk in buf.chunks_mut(16) {
-            counter = inc32(counter);
-            let stream = encrypt_block(aes, counter).to_be_bytes();
-            for (byte, k) in chunk.iter_mut().zip(stream.iter()) {
-                *byte ^= k;
-            }
-        }
-        true
-    }
-
-    #[cfg(test)]
-    mod tests {
-        use super::*;
-        use aes::cipher::KeyInit;
-
-        /// Reference encryption with the same primitives, to cross-check.
-        fn seal(aes: &Aes256, iv: &[u8], aad: &[u8], pt: &[u8]) -> (Vec<u8>, [u8; 16]) {
-            let h = encrypt_block(aes, 0);
-            let j0 = if iv.len() == 12 {
-                let mut block = [0u8; 16];
-                block[..12].copy_from_slice(iv);
-                block[15] = 1;
-                u128::from_be_bytes(block)
-            } else {
-                gf_mul(ghash_update(h, 0, iv) ^ len_block(0, iv.len()), h)
-            };
-            let mut ct = pt.to_vec();
-            let mut counter = j0;
-            for chunk in ct.chunks_mut(16) {
-                counter = inc32(counter);
-                let stream = encrypt_block(aes, counter).to_be_bytes();
-                for (byte, k) in chunk.iter_mut().zip(stream.iter()) {
-                    *byte ^= k;
-                }
-            }
-            let mut s = ghash_update(h, 0, aad);
-            s = ghash_update(h, s, &ct);
-            s = gf_mul(s ^ len_block(aad.len(), ct.len()), h);
-            (ct, (encrypt_block(aes, j0) ^ s).to_be_bytes())
-        }
-
-        #[test]
-        fn generic_gcm_matches_aes_gcm_for_32_byte_iv() {
-            let key = [7u8; 32];
-            let aes = Aes256::new(GenericArray::from_slice(&key));
-            let iv = [9u8; 32];
-            let (ct, tag) = seal(&aes, &iv, b"a:b:", b"some plaintext longer than a block");
-            let enc = crate::cipher::encrypt(
-                &key,
-                &iv,
-                b"some plaintext longer than a block",
-                b"a:b:",
-                crate::cipher::ValueType::Str,
-            );
-            let fields = crate::cipher::split_enc(&enc).expect("well-formed");
-            use base64::Engine as _;
-            let data = base64::engine::general_purpose::STANDARD
-                .decode(fields.data)
-                .expect("b64");
-            let tag2 = base64::engine::general_purpose::STANDARD
-                .decode(fields.tag)
-                .expect("b64");
-            assert_eq!(ct, data);
-            assert_eq!(tag.to_vec(), tag2);
-            let mut buf = ct.clone();
-            assert!(open(&aes, &iv, b"a:b:", &mut buf, &tag));
-            assert_eq!(buf, b"some plaintext longer than a block");
-        }
-    }
-}
-
 /// Typed plaintext of a tree scalar (§3.3): `Str`/`Bytes` → (bytes, `str`),
 /// `Int` → decimal, `Float` → Go `'f'` formatting, `Bool` → `True`/`False`,
 /// `Time` → its RFC 3339 text (already normalised by the store); `Null`,
@@ -663,7 +534,7 @@ pub fn encode_scalar(v: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
         Value::Str(s) => (s.as_bytes().to_vec(), ValueType::Str),
         Value::Bytes(b) => (b.clone(), ValueType::Str),
         Value::Int(i) => (i.to_string().into_bytes(), ValueType::Int),
-        Value::Float(f) => (format_float_plain(*f).into_bytes(), ValueType::Float),
+        Value::Float(f) => (go::format_float_plain(*f).into_bytes(), ValueType::Float),
         Value::Bool(true) => (b"True".to_vec(), ValueType::Bool),
         Value::Bool(false) => (b"False".to_vec(), ValueType::Bool),
         Value::Time(t) => (t.as_bytes().to_vec(), ValueType::Time),
@@ -682,7 +553,7 @@ pub fn encode_scalar(v: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
 /// * `bool` → Go `strconv.ParseBool` (`1 t T TRUE true True`,
 ///   `0 f F FALSE false False`);
 /// * `time` → RFC 3339 as Go 1.25's `Time.UnmarshalText` reads it, kept as
-///   its `RFC3339Nano` text (see [`normalize_time_nano`]);
+///   its `RFC3339Nano` text (see [`go::normalize_time_nano`]);
 /// * `comment` → the text as a string value ([`Value::from_bytes`]); the
 ///   caller turns it into a comment.
 pub fn decode_scalar(plaintext: &[u8], ty: ValueType) -> Result<Value, CipherError> {
@@ -691,18 +562,18 @@ pub fn decode_scalar(plaintext: &[u8], ty: ValueType) -> Result<Value, CipherErr
         ValueType::Str | ValueType::Bytes | ValueType::Comment => {
             Ok(Value::from_bytes(plaintext.to_vec()))
         }
-        ValueType::Int => go_atoi(plaintext).map(Value::Int).ok_or_else(invalid),
+        ValueType::Int => go::atoi(plaintext).map(Value::Int).ok_or_else(invalid),
         ValueType::Float => std::str::from_utf8(plaintext)
             .ok()
-            .and_then(go_parse_float)
+            .and_then(go::parse_float)
             .map(Value::Float)
             .ok_or_else(invalid),
-        ValueType::Bool => go_parse_bool(plaintext)
+        ValueType::Bool => go::parse_bool(plaintext)
             .map(Value::Bool)
             .ok_or_else(invalid),
         ValueType::Time => std::str::from_utf8(plaintext)
             .ok()
-            .and_then(normalize_time_nano)
+            .and_then(go::normalize_time_nano)
             .map(Value::Time)
             .ok_or_else(invalid),
     }
@@ -724,420 +595,6 @@ pub(crate) fn with_scalar_bytes(v: &Value, f: impl FnOnce(&[u8])) {
                 f(&bytes);
             }
         }
-    }
-}
-
-/// Go `strconv.Atoi` on a 64-bit platform: optional `+`/`-`, at least one
-/// ASCII digit, nothing else, within `i64`.
-fn go_atoi(s: &[u8]) -> Option<i64> {
-    let (negative, digits) = match s.split_first()? {
-        (b'-', rest) => (true, rest),
-        (b'+', rest) => (false, rest),
-        _ => (false, s),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    // Accumulate as a negative number so that i64::MIN fits.
-    let mut n: i64 = 0;
-    for &c in digits {
-        let d = i64::from(c.wrapping_sub(b'0'));
-        if !(0..=9).contains(&d) {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_sub(d)?;
-    }
-    if negative {
-        Some(n)
-    } else {
-        n.checked_neg()
-    }
-}
-
-/// Go `strconv.ParseBool`.
-fn go_parse_bool(s: &[u8]) -> Option<bool> {
-    match s {
-        b"1" | b"t" | b"T" | b"TRUE" | b"true" | b"True" => Some(true),
-        b"0" | b"f" | b"F" | b"FALSE" | b"false" | b"False" => Some(false),
-        _ => None,
-    }
-}
-
-/// Go `strconv.ParseFloat(s, 64)`; `None` on a syntax or overflow error.
-fn go_parse_float(s: &str) -> Option<f64> {
-    if let Some(f) = go_float_special(s.as_bytes()) {
-        return Some(f);
-    }
-    let bytes = s.as_bytes();
-    let (negative, body) = match bytes.first()? {
-        b'-' => (true, &bytes[1..]),
-        b'+' => (false, &bytes[1..]),
-        _ => (false, bytes),
-    };
-    let hex = body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x';
-    if bytes.contains(&b'_') && !go_underscores_ok(bytes) {
-        return None;
-    }
-    let value = if hex {
-        parse_hex_float(body.get(2..)?)?
-    } else {
-        parse_dec_float(body)?
-    };
-    if value.is_infinite() {
-        return None; // Go: ErrRange
-    }
-    Some(if negative { -value } else { value })
-}
-
-/// Go's `Inf`, `Infinity` (optionally signed) and `NaN` (unsigned), any case.
-fn go_float_special(s: &[u8]) -> Option<f64> {
-    let (sign, rest, signed) = match s.first()? {
-        b'+' => (1.0, &s[1..], true),
-        b'-' => (-1.0, &s[1..], true),
-        _ => (1.0, s, false),
-    };
-    if rest.eq_ignore_ascii_case(b"inf") || rest.eq_ignore_ascii_case(b"infinity") {
-        return Some(sign * f64::INFINITY);
-    }
-    if !signed && rest.eq_ignore_ascii_case(b"nan") {
-        return Some(f64::NAN);
-    }
-    None
-}
-
-/// Go's rule for `_` in number literals: each underscore must sit between two
-/// digits, or between a base prefix and a digit.
-fn go_underscores_ok(s: &[u8]) -> bool {
-    let s = match s.first() {
-        Some(b'+' | b'-') => &s[1..],
-        _ => s,
-    };
-    #[derive(PartialEq)]
-    enum Saw {
-        Start,
-        Digit,
-        Underscore,
-        Other,
-    }
-    let mut saw = Saw::Start;
-    let mut i = 0;
-    let mut hex = false;
-    if s.len() >= 2 && s[0] == b'0' && matches!(s[1] | 0x20, b'b' | b'o' | b'x') {
-        i = 2;
-        saw = Saw::Digit;
-        hex = (s[1] | 0x20) == b'x';
-    }
-    for &c in s.get(i..).unwrap_or_default() {
-        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-            saw = Saw::Digit;
-        } else if c == b'_' {
-            if saw != Saw::Digit {
-                return false;
-            }
-            saw = Saw::Underscore;
-        } else {
-            if saw == Saw::Underscore {
-                return false;
-            }
-            saw = Saw::Other;
-        }
-    }
-    saw != Saw::Underscore
-}
-
-/// A decimal float body (sign removed): digits with at most one `.`, at least
-/// one digit, optional `e[±]digits`; `_` already validated.
-fn parse_dec_float(body: &[u8]) -> Option<f64> {
-    let mut clean = String::with_capacity(body.len());
-    let mut i = 0;
-    let mut saw_dot = false;
-    let mut saw_digit = false;
-    while let Some(&c) = body.get(i) {
-        match c {
-            b'_' => {}
-            b'.' if !saw_dot => {
-                saw_dot = true;
-                clean.push('.');
-            }
-            b'0'..=b'9' => {
-                saw_digit = true;
-                clean.push(char::from(c));
-            }
-            _ => break,
-        }
-        i += 1;
-    }
-    if !saw_digit {
-        return None;
-    }
-    if let Some(&c) = body.get(i) {
-        if c | 0x20 != b'e' {
-            return None;
-        }
-        clean.push('e');
-        i += 1;
-        if let Some(&sign @ (b'+' | b'-')) = body.get(i) {
-            clean.push(char::from(sign));
-            i += 1;
-        }
-        if !body.get(i)?.is_ascii_digit() {
-            return None;
-        }
-        for &c in body.get(i..)? {
-            match c {
-                b'_' => {}
-                b'0'..=b'9' => clean.push(char::from(c)),
-                _ => return None,
-            }
-        }
-    }
-    clean.parse::<f64>().ok()
-}
-
-/// A hexadecimal float body after `0x`: hex digits with at most one `.`, at
-/// least one digit, then a mandatory `p[±]digits` binary exponent. Rounded to
-/// nearest, ties to even, like Go.
-fn parse_hex_float(body: &[u8]) -> Option<f64> {
-    let mut mantissa: u64 = 0;
-    let mut exp: i64 = 0;
-    let mut sticky = false;
-    let mut saw_dot = false;
-    let mut saw_digit = false;
-    let mut i = 0;
-    while let Some(&c) = body.get(i) {
-        if c == b'_' {
-            i += 1;
-            continue;
-        }
-        if c == b'.' && !saw_dot {
-            saw_dot = true;
-            i += 1;
-            continue;
-        }
-        let Some(d) = char::from(c).to_digit(16) else {
-            break;
-        };
-        saw_digit = true;
-        if mantissa >> 60 == 0 {
-            mantissa = (mantissa << 4) | u64::from(d);
-            if saw_dot {
-                exp -= 4;
-            }
-        } else {
-            sticky |= d != 0;
-            if !saw_dot {
-                exp += 4;
-            }
-        }
-        i += 1;
-    }
-    if !saw_digit || body.get(i).map(|c| c | 0x20) != Some(b'p') {
-        return None;
-    }
-    i += 1;
-    let mut exp_negative = false;
-    if let Some(&sign @ (b'+' | b'-')) = body.get(i) {
-        exp_negative = sign == b'-';
-        i += 1;
-    }
-    if !body.get(i)?.is_ascii_digit() {
-        return None;
-    }
-    let mut e: i64 = 0;
-    for &c in body.get(i..)? {
-        match c {
-            b'_' => {}
-            b'0'..=b'9' => e = (e * 10 + i64::from(c - b'0')).min(1_000_000),
-            _ => return None,
-        }
-    }
-    exp += if exp_negative { -e } else { e };
-    Some(round_binary(mantissa, exp, sticky))
-}
-
-/// The double nearest to `mantissa × 2^exp` (plus a sticky "something
-/// non-zero below" bit), ties to even; overflow gives infinity.
-fn round_binary(mantissa: u64, exp: i64, sticky: bool) -> f64 {
-    if mantissa == 0 {
-        return 0.0;
-    }
-    let lead = i64::from(mantissa.leading_zeros());
-    let m = u128::from(mantissa << lead) << 64 | u128::from(sticky);
-    // Value = m × 2^(exp − lead − 64); the leading bit of m is bit 127.
-    let top = exp - lead + 63; // exponent of the leading bit
-    if top > 1023 {
-        return f64::INFINITY;
-    }
-    // Bits to drop so that 53 (normal) or fewer (subnormal) remain.
-    let shift = if top >= -1022 { 75 } else { 75 + (-1022 - top) };
-    if shift >= 128 {
-        // Below the smallest subnormal: only a value above its half rounds up.
-        let above_half = shift == 128 && m > 1u128 << 127;
-        return if above_half { f64::from_bits(1) } else { 0.0 };
-    }
-    let shift = shift as u32;
-    let kept = m >> shift;
-    let rem = m & ((1u128 << shift) - 1);
-    let half = 1u128 << (shift - 1);
-    let mut kept = kept as u64;
-    if rem > half || (rem == half && kept & 1 == 1) {
-        kept += 1;
-    }
-    if top >= -1022 {
-        let mut top = top;
-        if kept == 1 << 53 {
-            kept >>= 1;
-            top += 1;
-            if top > 1023 {
-                return f64::INFINITY;
-            }
-        }
-        let biased = (top + 1023) as u64;
-        f64::from_bits((biased << 52) | (kept & ((1 << 52) - 1)))
-    } else {
-        // Subnormal: the exponent field is 0; rounding up to 2^52 becomes
-        // the smallest normal number, which the same bits encode.
-        f64::from_bits(kept)
-    }
-}
-
-/// A timestamp as Go's RFC 3339 parsers read it.
-struct Timestamp<'a> {
-    /// Year, month, day, hour, minute, second.
-    fields: [u32; 6],
-    /// Fractional-second digits (possibly more than 9).
-    fraction: &'a str,
-    /// UTC offset in minutes.
-    offset_minutes: i32,
-}
-
-/// Go `Time.UnmarshalText` then `MarshalText` (`RFC3339Nano`): nanosecond
-/// text with trailing zeros removed and `Z` for a zero offset; `None` if the
-/// text is not a timestamp or cannot be written back.
-///
-/// Observed with the sops 3.11 binary (Go 1.25): the parser is as lenient
-/// as `time.Parse(RFC3339, …)` (one-digit hour, `,` before the fraction,
-/// offsets up to `+24:60`), but an offset of 24 hours or more then fails
-/// `MarshalText`, so sops cannot use the value (exit 25); it is refused here.
-pub fn normalize_time_nano(s: &str) -> Option<String> {
-    let t = parse_timestamp(s)?;
-    if t.offset_minutes.unsigned_abs() >= 24 * 60 {
-        return None;
-    }
-    let digits = t
-        .fraction
-        .get(..t.fraction.len().min(9))?
-        .trim_end_matches('0');
-    Some(format_timestamp(&t, digits))
-}
-
-/// Go `time.Parse(RFC3339, s)` then `Format(RFC3339)` (FORMAT.md §7.2, the
-/// MAC's AAD): whole seconds, `…+00:00` → `…Z`, other offsets kept. Go's
-/// lenient parser also takes a one-digit hour, `,` before the fraction and
-/// offsets up to `24:60`.
-pub fn normalize_time_seconds(s: &str) -> Option<String> {
-    let t = parse_timestamp(s)?;
-    Some(format_timestamp(&t, ""))
-}
-
-/// Formats `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±hh:mm)`.
-fn format_timestamp(t: &Timestamp<'_>, fraction: &str) -> String {
-    let [y, mo, d, h, mi, se] = t.fields;
-    let mut out = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}");
-    if !fraction.is_empty() {
-        out.push('.');
-        out.push_str(fraction);
-    }
-    if t.offset_minutes == 0 {
-        out.push('Z');
-    } else {
-        let sign = if t.offset_minutes < 0 { '-' } else { '+' };
-        let abs = t.offset_minutes.unsigned_abs();
-        out.push_str(&format!("{sign}{:02}:{:02}", abs / 60, abs % 60));
-    }
-    out
-}
-
-/// Reads exactly `n` ASCII digits at the start of `s`.
-fn take_digits(s: &str, n: usize) -> Option<(u32, &str)> {
-    let head = s.get(..n)?;
-    if !head.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some((head.parse().ok()?, s.get(n..)?))
-}
-
-/// Strips one expected byte.
-fn expect_char(s: &str, c: char) -> Option<&str> {
-    s.strip_prefix(c)
-}
-
-/// Parses an RFC 3339 timestamp like Go's `time.Parse(RFC3339, …)`:
-/// `YYYY-MM-DDTH[H]:MM:SS[(.|,)digits](Z|±hh:mm)`, fields range-checked
-/// (the day against the month), zone offset up to `24:60`.
-fn parse_timestamp(s: &str) -> Option<Timestamp<'_>> {
-    let (year, s) = take_digits(s, 4)?;
-    let (month, s) = take_digits(expect_char(s, '-')?, 2)?;
-    let (day, s) = take_digits(expect_char(s, '-')?, 2)?;
-    let s = expect_char(s, 'T')?;
-    let hour_len = if s.as_bytes().get(1)?.is_ascii_digit() {
-        2
-    } else {
-        1
-    };
-    let (hour, s) = take_digits(s, hour_len)?;
-    let (minute, s) = take_digits(expect_char(s, ':')?, 2)?;
-    let (second, mut s) = take_digits(expect_char(s, ':')?, 2)?;
-    if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(month, year)
-        || hour > 23
-        || minute > 59
-        || second > 59
-    {
-        return None;
-    }
-    let mut fraction = "";
-    let bytes = s.as_bytes();
-    if bytes.len() >= 2 && matches!(bytes[0], b'.' | b',') && bytes[1].is_ascii_digit() {
-        let n = 1 + bytes[1..].iter().take_while(|b| b.is_ascii_digit()).count();
-        fraction = s.get(1..n)?;
-        s = s.get(n..)?;
-    }
-    let offset_minutes = if s == "Z" { 0 } else { parse_offset(s)? };
-    Some(Timestamp {
-        fields: [year, month, day, hour, minute, second],
-        fraction,
-        offset_minutes,
-    })
-}
-
-/// `±hh:mm` (exactly), hh ≤ 24 and mm ≤ 60 as Go's `Parse` allows.
-fn parse_offset(s: &str) -> Option<i32> {
-    if s.len() != 6 {
-        return None;
-    }
-    let negative = match s.as_bytes().first()? {
-        b'+' => false,
-        b'-' => true,
-        _ => return None,
-    };
-    let (hours, rest) = take_digits(s.get(1..)?, 2)?;
-    let (minutes, _) = take_digits(expect_char(rest, ':')?, 2)?;
-    if hours > 24 || minutes > 60 {
-        return None;
-    }
-    let total = i32::try_from(hours * 60 + minutes).ok()?;
-    Some(if negative { -total } else { total })
-}
-
-/// Days in a month of the proleptic Gregorian calendar.
-fn days_in_month(month: u32, year: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
     }
 }
 
@@ -1191,10 +648,10 @@ mod tests {
         let cipher = ValueCipher::new(&vector_key());
         for &(n, pt, ty, aad, expected) in VECTORS {
             let got = cipher.encrypt(&iv(n), pt.as_bytes(), aad.as_bytes(), ty);
-            assert_eq!(got, expected, "vector {n}");
+            assert_eq!(got.as_deref(), Ok(expected), "vector {n}");
             assert_eq!(
-                encrypt(&vector_key(), &iv(n), pt.as_bytes(), aad.as_bytes(), ty),
-                expected
+                encrypt(&vector_key(), &iv(n), pt.as_bytes(), aad.as_bytes(), ty).as_deref(),
+                Ok(expected)
             );
         }
     }
@@ -1268,7 +725,7 @@ mod tests {
         }
         let mac = hex::encode_upper(h.finalize());
         assert_eq!(mac, "FC10C39A24F36FF235A419B786368D8577C8383AA237256564722E8F3540123636231FF65E8F4BA3112461DDFDDAC89D92DA474E4D4793A64707DB35AFDE0715");
-        let aad = normalize_time_seconds("2024-01-01T00:00:00Z").expect("valid");
+        let aad = go::normalize_time_seconds("2024-01-01T00:00:00Z").expect("valid");
         assert_eq!(aad, "2024-01-01T00:00:00Z");
         let enc = encrypt(
             &vector_key(),
@@ -1276,19 +733,20 @@ mod tests {
             mac.as_bytes(),
             aad.as_bytes(),
             ValueType::Str,
-        );
+        )
+        .expect("encrypts");
         assert_eq!(enc, MAC_ENC);
         let d = decrypt(&vector_key(), MAC_ENC, aad.as_bytes()).expect("decrypts");
         assert_eq!(d.plaintext.as_slice(), mac.as_bytes());
         // The MAC AAD survives an edit to `+00:00` / `.000Z` but not `+01:00`.
         for edited in ["2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00.000Z"] {
-            let aad = normalize_time_seconds(edited).expect("valid");
+            let aad = go::normalize_time_seconds(edited).expect("valid");
             assert!(
                 decrypt(&vector_key(), MAC_ENC, aad.as_bytes()).is_ok(),
                 "{edited}"
             );
         }
-        let aad = normalize_time_seconds("2024-01-01T00:00:00+01:00").expect("valid");
+        let aad = go::normalize_time_seconds("2024-01-01T00:00:00+01:00").expect("valid");
         assert_eq!(
             decrypt(&vector_key(), MAC_ENC, aad.as_bytes()).unwrap_err(),
             CipherError::Authentication
@@ -1374,7 +832,7 @@ mod tests {
         }
         // An empty plaintext gives an empty data field, which the sops
         // pattern (`data:(.+)`) does not match: empty values stay "".
-        let empty = encrypt(&key, &iv(1), b"", b"x:", ValueType::Str);
+        let empty = encrypt(&key, &iv(1), b"", b"x:", ValueType::Str).expect("encrypts");
         assert!(empty.starts_with("ENC[AES256_GCM,data:,iv:"));
         assert_eq!(
             decrypt(&key, &empty, b"x:").unwrap_err(),
@@ -1472,21 +930,66 @@ mod tests {
         assert_eq!(got.plaintext.as_slice(), b"Alice");
     }
 
+    /// Values with IVs of other lengths than the 32 bytes sops writes, as
+    /// Go's `cipher.NewGCMWithNonceSize(len(iv))` decrypts them. Made with
+    /// Python `cryptography` (whose AESGCM takes nonces of 8 to 128 bytes):
+    /// key 00..1f, AAD `name:`, IV = 0x2a repeated `len` times,
+    /// `ct = AESGCM(key).encrypt(iv, plaintext, aad)`, data = `ct[:-16]`,
+    /// tag = `ct[-16:]`, each in standard base64.
+    /// (IV length, plaintext, value string).
+    const OTHER_IV_VECTORS: &[(usize, &str, &str)] = &[
+        (12, "Alice", "ENC[AES256_GCM,data:3FNu8cc=,iv:KioqKioqKioqKioq,tag:e9ZrgQ9XjXIGHg4wuuCVwA==,type:str]"),
+        (16, "hello world, more than one block!", "ENC[AES256_GCM,data:BS0pc0d5ZiDcd5TtfMZye6V90JPxmrjYL78LPIdRs9T5,iv:KioqKioqKioqKioqKioqKg==,tag:Vs0II2mrSnf0nWw3LOY1yQ==,type:str]"),
+        (64, "Alice", "ENC[AES256_GCM,data:MuUEZ6w=,iv:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKg==,tag:3SpSH8D2aLs+dJhgByvo3w==,type:str]"),
+    ];
+
+    /// Made as [`OTHER_IV_VECTORS`], with a 65-byte IV: valid for Go,
+    /// refused here.
+    const IV65_ENC: &str = "ENC[AES256_GCM,data:1tuxzEs=,iv:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=,tag:j6oVRMwPuwDdL/7CWjW07w==,type:str]";
+
     #[test]
-    fn other_iv_lengths_use_generic_gcm() {
-        // Computed with Python `cryptography` AESGCM (key 00..1f, AAD "name:").
-        // 12-byte IV of 0x2a, plaintext "Alice":
-        let enc12 = "ENC[AES256_GCM,data:3FNu8cc=,iv:KioqKioqKioqKioq,tag:e9ZrgQ9XjXIGHg4wuuCVwA==,type:str]";
-        let d = decrypt(&vector_key(), enc12, b"name:").expect("12-byte IV");
-        assert_eq!(d.plaintext.as_slice(), b"Alice");
-        assert_eq!(d.iv.len(), 12);
-        // 16-byte IV of 0x2a, plaintext "hello world, more than one block!":
-        let enc16 = "ENC[AES256_GCM,data:BS0pc0d5ZiDcd5TtfMZye6V90JPxmrjYL78LPIdRs9T5,iv:KioqKioqKioqKioqKioqKg==,tag:Vs0II2mrSnf0nWw3LOY1yQ==,type:str]";
-        let d = decrypt(&vector_key(), enc16, b"name:").expect("16-byte IV");
-        assert_eq!(d.plaintext.as_slice(), b"hello world, more than one block!");
+    fn other_iv_lengths_decrypt_like_go() {
+        let cipher = ValueCipher::new(&vector_key());
+        for &(len, pt, enc) in OTHER_IV_VECTORS {
+            let d = cipher.decrypt(enc, b"name:").expect("decrypts");
+            assert_eq!(d.plaintext.as_slice(), pt.as_bytes(), "IV of {len} bytes");
+            assert_eq!(d.iv, vec![0x2a; len]);
+            assert_eq!(
+                cipher.decrypt(enc, b"other:").unwrap_err(),
+                CipherError::Authentication,
+                "IV of {len} bytes"
+            );
+            let tampered = enc
+                .replacen("tag:", "tag:A", 1)
+                .replacen("==,type", "=,type", 1);
+            assert_eq!(
+                cipher.decrypt(&tampered, b"name:").unwrap_err(),
+                CipherError::Authentication,
+                "IV of {len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn iv_lengths_beyond_the_limit_are_refused() {
+        let err = decrypt(&vector_key(), IV65_ENC, b"name:").unwrap_err();
+        assert_eq!(err, CipherError::InvalidIvLength(65));
+        assert!(err.to_string().contains("IV length 65"), "{err}");
+        // The length is checked before the tag, as Go builds the GCM first.
+        let short = IV65_ENC.replacen("tag:j6oVRMwPuwDdL/7CWjW07w==", "tag:AA==", 1);
         assert_eq!(
-            decrypt(&vector_key(), enc16, b"other:").unwrap_err(),
-            CipherError::Authentication
+            decrypt(&vector_key(), &short, b"name:").unwrap_err(),
+            CipherError::InvalidIvLength(65)
+        );
+        // An IV of 200 bytes is decoded on the heap and refused as well.
+        let long = VECTORS[1].4.replacen(
+            "iv:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=",
+            &format!("iv:{}", STANDARD.encode([2u8; 200])),
+            1,
+        );
+        assert_eq!(
+            decrypt(&vector_key(), &long, b"name:").unwrap_err(),
+            CipherError::InvalidIvLength(200)
         );
     }
 
@@ -1526,150 +1029,42 @@ mod tests {
     }
 
     #[test]
-    fn parse_bool_spellings() {
-        for s in ["1", "t", "T", "TRUE", "true", "True"] {
-            assert_eq!(
-                decode_scalar(s.as_bytes(), ValueType::Bool),
-                Ok(Value::Bool(true)),
-                "{s}"
-            );
-        }
-        for s in ["0", "f", "F", "FALSE", "false", "False"] {
-            assert_eq!(
-                decode_scalar(s.as_bytes(), ValueType::Bool),
-                Ok(Value::Bool(false)),
-                "{s}"
-            );
-        }
-        for s in ["", "yes", "no", "tRUE", "True ", "2", "on"] {
-            assert_eq!(
-                decode_scalar(s.as_bytes(), ValueType::Bool),
-                Err(CipherError::InvalidPlaintext(ValueType::Bool)),
-                "{s}"
-            );
-        }
-    }
-
-    #[test]
-    fn parse_int_like_go_atoi() {
-        let ok: &[(&str, i64)] = &[
-            ("30", 30),
-            ("-16", -16),
-            ("+5", 5),
-            ("007", 7),
-            ("-0", 0),
-            ("9223372036854775807", i64::MAX),
-            ("-9223372036854775808", i64::MIN),
-            ("+0000000000000000000000000001", 1),
-        ];
-        for &(s, n) in ok {
-            assert_eq!(
-                decode_scalar(s.as_bytes(), ValueType::Int),
-                Ok(Value::Int(n)),
-                "{s}"
-            );
-        }
-        for s in [
-            "",
-            "-",
-            "+",
-            "9223372036854775808",
-            "-9223372036854775809",
-            "99999999999999999999",
-            "1_000",
-            "0x10",
-            " 1",
-            "1.0",
-            "1e3",
-        ] {
-            let err = decode_scalar(s.as_bytes(), ValueType::Int).unwrap_err();
-            assert_eq!(err, CipherError::InvalidPlaintext(ValueType::Int), "{s}");
-            assert!(s.is_empty() || !err.to_string().contains(s));
-        }
-    }
-
-    fn float(s: &str) -> Option<f64> {
-        match decode_scalar(s.as_bytes(), ValueType::Float) {
-            Ok(Value::Float(f)) => Some(f),
-            _ => None,
-        }
-    }
-
-    #[test]
     #[allow(clippy::approx_constant)] // 3.14 is the spec's vector, not π
-    fn parse_float_like_go() {
-        let ok: &[(&str, f64)] = &[
-            ("3.14", 3.14),
-            ("1", 1.0),
-            ("10000000000", 1e10),
-            ("0.0000001", 1e-7),
-            ("100000000000000000000", 1e20),
-            ("1e3", 1000.0),
-            ("1E+3", 1000.0),
-            ("1.", 1.0),
-            (".5", 0.5),
-            ("+.5e-1", 0.05),
-            ("1_000.5", 1000.5),
-            ("1e-400", 0.0),
-            ("0x1p-2", 0.25),
-            ("0x1.8p1", 3.0),
-            ("-0x_1P+4", -16.0),
-            ("0x.8p0", 0.5),
-            ("0x1fffffffffffffp0", 9007199254740991.0),
+    fn decode_scalar_reads_like_go() {
+        let ok = [
+            ("t", ValueType::Bool, Value::Bool(true)),
+            ("False", ValueType::Bool, Value::Bool(false)),
+            ("+5", ValueType::Int, Value::Int(5)),
+            ("-9223372036854775808", ValueType::Int, Value::Int(i64::MIN)),
+            ("3.14", ValueType::Float, Value::Float(3.14)),
+            ("0x1p-2", ValueType::Float, Value::Float(0.25)),
+            ("1_000.5", ValueType::Float, Value::Float(1000.5)),
+            (
+                "2024-01-02T3:04:05.100Z",
+                ValueType::Time,
+                Value::Time("2024-01-02T03:04:05.1Z".into()),
+            ),
         ];
-        for &(s, want) in ok {
-            assert_eq!(float(s).map(f64::to_bits), Some(want.to_bits()), "{s}");
+        for (text, ty, want) in ok {
+            assert_eq!(decode_scalar(text.as_bytes(), ty), Ok(want), "{text}");
         }
-        assert_eq!(float("-0").map(f64::to_bits), Some((-0.0f64).to_bits()));
-        assert_eq!(float("+Inf"), Some(f64::INFINITY));
-        assert_eq!(float("-Inf"), Some(f64::NEG_INFINITY));
-        assert_eq!(float("inf"), Some(f64::INFINITY));
-        assert_eq!(float("-INFINITY"), Some(f64::NEG_INFINITY));
-        assert_eq!(float("+infinity"), Some(f64::INFINITY));
-        assert!(float("NaN").is_some_and(f64::is_nan));
-        assert!(float("nan").is_some_and(f64::is_nan));
-        for bad in [
-            "",
-            "+nan",
-            "-NaN",
-            "infin",
-            "infx",
-            "1e400",
-            "-1e400",
-            "1e",
-            "e1",
-            ".",
-            "1..2",
-            "1.2.3",
-            "_1",
-            "1_",
-            "1__0",
-            "1_.5",
-            "1._5",
-            "0x1",
-            "0x1p",
-            "0xp1",
-            "0x",
-            "1 ",
-            " 1",
-            "1f",
-            "0x1.fffffffffffff8p1023",
-            "0x1p1024",
-        ] {
-            assert_eq!(float(bad), None, "{bad:?}");
+        let bad = [
+            ("yes", ValueType::Bool),
+            ("1_000", ValueType::Int),
+            ("9223372036854775808", ValueType::Int),
+            ("1e400", ValueType::Float),
+            ("2024-01-02T03:04:05+24:00", ValueType::Time),
+            ("2024-01-02", ValueType::Time),
+        ];
+        for (text, ty) in bad {
+            let err = decode_scalar(text.as_bytes(), ty).unwrap_err();
+            assert_eq!(err, CipherError::InvalidPlaintext(ty), "{text}");
+            assert!(!err.to_string().contains(text));
         }
-        // Hex rounding: ties to even, sticky digits beyond 16, subnormals.
-        assert_eq!(float("0x1.00000000000008p0"), Some(1.0));
-        assert_eq!(float("0x1.000000000000080001p0"), Some(1.0 + f64::EPSILON));
         assert_eq!(
-            float("0x1.00000000000018p0"),
-            Some(1.0 + 2.0 * f64::EPSILON)
+            decode_scalar(&[b'1', 0xff], ValueType::Float),
+            Err(CipherError::InvalidPlaintext(ValueType::Float))
         );
-        assert_eq!(float("0x1p-1074"), Some(f64::from_bits(1)));
-        assert_eq!(float("0x1p-1075"), Some(0.0));
-        assert_eq!(float("0x1.8p-1075"), Some(f64::from_bits(1)));
-        assert_eq!(float("0x1.fffffffffffffp1023"), Some(f64::MAX));
-        assert_eq!(float("0x0p99999999"), Some(0.0));
     }
 
     #[test]
@@ -1703,104 +1098,6 @@ mod tests {
         assert!(encode_scalar(&Value::Null).is_none());
         assert!(encode_scalar(&Value::Map(rsops_format::Map::new())).is_none());
         assert!(encode_scalar(&Value::List(rsops_format::List::default())).is_none());
-    }
-
-    #[test]
-    fn time_normalisation_nano() {
-        let cases: &[(&str, &str)] = &[
-            ("2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z"),
-            ("2024-01-02T03:04:05Z", "2024-01-02T03:04:05Z"),
-            ("2006-01-02T15:04:05+07:06", "2006-01-02T15:04:05+07:06"),
-            ("2024-01-02T03:04:05.1Z", "2024-01-02T03:04:05.1Z"),
-            ("2024-01-02T03:04:05.100000000Z", "2024-01-02T03:04:05.1Z"),
-            ("2024-01-02T03:04:05.000Z", "2024-01-02T03:04:05Z"),
-            (
-                "2024-01-02T03:04:05.1234567891Z",
-                "2024-01-02T03:04:05.123456789Z",
-            ),
-            ("2024-01-02T03:04:05+00:00", "2024-01-02T03:04:05Z"),
-            ("2024-01-02T03:04:05-00:00", "2024-01-02T03:04:05Z"),
-            ("2024-01-02T03:04:05.5-05:30", "2024-01-02T03:04:05.5-05:30"),
-            ("2024-02-29T23:59:59+23:59", "2024-02-29T23:59:59+23:59"),
-            ("0000-02-29T00:00:00Z", "0000-02-29T00:00:00Z"),
-            // Observed with the sops 3.11 binary (Go 1.25 UnmarshalText):
-            ("2024-01-02T3:04:05Z", "2024-01-02T03:04:05Z"),
-            ("2024-01-02T3:04:05+01:00", "2024-01-02T03:04:05+01:00"),
-            ("2024-01-02T03:04:05,5Z", "2024-01-02T03:04:05.5Z"),
-            (
-                "2024-01-02T03:04:05.1234567891+05:30",
-                "2024-01-02T03:04:05.123456789+05:30",
-            ),
-        ];
-        for &(input, want) in cases {
-            assert_eq!(normalize_time_nano(input).as_deref(), Some(want), "{input}");
-            assert_eq!(
-                decode_scalar(input.as_bytes(), ValueType::Time),
-                Ok(Value::Time(want.into()))
-            );
-        }
-        for bad in [
-            "",
-            "2024-01-02",
-            "2025-01-02 03:04:05",
-            "2024-01-02t03:04:05Z",
-            "2024-01-02T03:04:05z",
-            "2024-01-02T03:04:05",
-            "2024-01-02T03:04:05.Z",
-            "2024-01-02T03:04:05,Z",
-            // Parsed by Go but refused by MarshalText (offset ≥ 24 h) [obs]:
-            "2024-01-02T03:04:05+24:00",
-            "2024-01-02T03:04:05+23:60",
-            "2024-01-02T03:04:05+24:60",
-            "2024-01-02T03:04:05+25:00",
-            "2024-01-02T03:04:05+01:61",
-            "2024-01-02T03:04:05+0100",
-            "2024-01-02T03:04:05Z ",
-            "2023-02-29T00:00:00Z",
-            "2024-13-01T00:00:00Z",
-            "2024-01-02T24:00:00Z",
-            "2024-01-02T23:60:00Z",
-            "2024-01-02T23:59:60Z",
-            "2024-02-30T03:04:05Z",
-            "2024-01-02T123:04:05Z",
-            "+024-01-02T03:04:05Z",
-            "2024-01-02T03:04:05Zé",
-        ] {
-            assert_eq!(normalize_time_nano(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn time_normalisation_seconds() {
-        let cases: &[(&str, &str)] = &[
-            ("2026-05-22T20:16:23Z", "2026-05-22T20:16:23Z"),
-            ("2026-05-22T20:16:23+00:00", "2026-05-22T20:16:23Z"),
-            ("2026-05-22T20:16:23.000Z", "2026-05-22T20:16:23Z"),
-            ("2026-05-22T20:16:23.999999999Z", "2026-05-22T20:16:23Z"),
-            ("2026-05-22T20:16:23+01:00", "2026-05-22T20:16:23+01:00"),
-            ("2026-05-22T20:16:23-07:30", "2026-05-22T20:16:23-07:30"),
-            // Go's lenient time.Parse:
-            ("2026-05-22T2:16:23Z", "2026-05-22T02:16:23Z"),
-            ("2026-05-22T20:16:23,5Z", "2026-05-22T20:16:23Z"),
-            ("2026-05-22T20:16:23+24:00", "2026-05-22T20:16:23+24:00"),
-            ("2026-05-22T20:16:23+24:60", "2026-05-22T20:16:23+25:00"),
-        ];
-        for &(input, want) in cases {
-            assert_eq!(
-                normalize_time_seconds(input).as_deref(),
-                Some(want),
-                "{input}"
-            );
-        }
-        for bad in [
-            "",
-            "2026-05-22",
-            "2026-05-22 20:16:23Z",
-            "2026-05-22T20:16:23+25:00",
-            "2026-05-22T20:16:23",
-        ] {
-            assert_eq!(normalize_time_seconds(bad), None, "{bad:?}");
-        }
     }
 
     #[test]
@@ -1838,7 +1135,7 @@ mod tests {
             ty in any_type(),
         ) {
             let cipher = ValueCipher::new(&key);
-            let enc = cipher.encrypt(&iv, &pt, &aad, ty);
+            let enc = cipher.encrypt(&iv, &pt, &aad, ty).expect("encrypts");
             prop_assert!(is_encrypted(&enc));
             let suffix = format!(",type:{}]", ty);
             prop_assert!(enc.ends_with(&suffix));
@@ -1882,23 +1179,6 @@ mod tests {
             prop_assert_eq!(decode_scalar(&bytes, ty).expect("parses"), Value::Int(n));
         }
 
-        #[test]
-        fn decimal_floats_match_rust_parsing(s in "[+-]?[0-9]{1,25}(\\.[0-9]{0,25})?([eE][+-]?[0-9]{1,3})?") {
-            let want: f64 = s.parse().expect("valid");
-            prop_assume!(want.is_finite());
-            prop_assert_eq!(float(&s).map(f64::to_bits), Some(want.to_bits()));
-        }
 
-        #[test]
-        fn time_normalisation_is_idempotent(
-            y in 0u32..10000, mo in 1u32..13, d in 1u32..29, h in 0u32..24, mi in 0u32..60, se in 0u32..60,
-            frac in "(\\.[0-9]{1,12})?", zone in "Z|[+-](0[0-9]|1[0-9]|2[0-3]):[0-5][0-9]",
-        ) {
-            let s = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}{frac}{zone}");
-            let n = normalize_time_nano(&s).expect("valid");
-            prop_assert_eq!(normalize_time_nano(&n), Some(n.clone()));
-            let sec = normalize_time_seconds(&s).expect("valid");
-            prop_assert_eq!(normalize_time_seconds(&n), Some(sec));
-        }
     }
 }

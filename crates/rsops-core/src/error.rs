@@ -26,6 +26,14 @@ pub enum CoreError {
         /// Its type.
         type_name: &'static str,
     },
+    /// A value could not be encrypted.
+    #[error("Could not encrypt value at {path}: {source}")]
+    Encrypt {
+        /// Path of the value (`a:b:`).
+        path: String,
+        /// Why.
+        source: CipherError,
+    },
     /// An encrypted value could not be decrypted.
     #[error("Could not decrypt value at {path}: {source}")]
     Decrypt {
@@ -51,6 +59,9 @@ pub enum CoreError {
         /// MAC of the decrypted values.
         computed: String,
     },
+    /// The MAC could not be encrypted.
+    #[error("Cannot encrypt MAC: {0}")]
+    MacEncrypt(CipherError),
     /// The stored MAC could not be decrypted.
     #[error("Cannot decrypt MAC: {0}")]
     MacDecrypt(CipherError),

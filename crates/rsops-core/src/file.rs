@@ -32,16 +32,7 @@ pub struct EncryptOptions {
 
 /// `lastmodified` / `created_at` text for `now`: RFC 3339 UTC, seconds.
 pub fn timestamp(now: OffsetDateTime) -> String {
-    let t = now.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    rsops_format::go::format_rfc3339_utc(now)
 }
 
 /// Encrypts plaintext documents in place with a new data key and returns
@@ -193,7 +184,7 @@ pub fn encrypt_streaming(
     }
     let computed = encryptor.finish();
     let mut md = new_metadata(opts, &key, service, now).map_err(StreamError::Core)?;
-    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
+    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified).map_err(StreamError::Core)?;
     writer.drain_into(out).map_err(StreamError::Io)?;
     let rest = writer.finish(md.to_tree()).map_err(StreamError::Dump)?;
     out.write_all(&rest).map_err(StreamError::Io)?;
@@ -343,7 +334,7 @@ fn seal(
         return Ok(());
     }
     md.last_modified = timestamp(now);
-    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
+    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified)?;
     Ok(())
 }
 
@@ -380,7 +371,7 @@ pub fn rotate(
         Some(&opened.stash),
     )?;
     md.last_modified = stamp;
-    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified);
+    md.mac = mac::encrypt_mac(&cipher, &computed, &md.last_modified)?;
     Ok(())
 }
 

@@ -5,13 +5,19 @@ use crate::cipher::{self, ValueCipher, ValueType};
 use crate::error::CoreError;
 
 /// Encrypts the hex MAC with a fresh IV and AAD = `last_modified`.
-pub fn encrypt_mac(cipher: &ValueCipher, mac_hex: &str, last_modified: &str) -> String {
-    cipher.encrypt(
-        &cipher::random_iv(),
-        mac_hex.as_bytes(),
-        last_modified.as_bytes(),
-        ValueType::Str,
-    )
+pub fn encrypt_mac(
+    cipher: &ValueCipher,
+    mac_hex: &str,
+    last_modified: &str,
+) -> Result<String, CoreError> {
+    cipher
+        .encrypt(
+            &cipher::random_iv(),
+            mac_hex.as_bytes(),
+            last_modified.as_bytes(),
+            ValueType::Str,
+        )
+        .map_err(CoreError::MacEncrypt)
 }
 
 /// Checks the stored (encrypted) MAC against the computed one. The AAD is
@@ -27,8 +33,8 @@ pub fn verify_mac(
             computed: computed.to_owned(),
         });
     }
-    let aad =
-        cipher::normalize_time_seconds(last_modified).unwrap_or_else(|| last_modified.to_owned());
+    let aad = rsops_format::go::normalize_time_seconds(last_modified)
+        .unwrap_or_else(|| last_modified.to_owned());
     let d = cipher
         .decrypt(stored, aad.as_bytes())
         .map_err(CoreError::MacDecrypt)?;

@@ -165,7 +165,7 @@ fn text(v: &Value) -> Option<String> {
     match v {
         Value::Str(s) | Value::Time(s) => Some(s.clone()),
         Value::Int(i) => Some(i.to_string()),
-        Value::Float(f) => Some(rsops_format::number::format_float_plain(*f)),
+        Value::Float(f) => Some(rsops_format::go::format_float_plain(*f)),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }

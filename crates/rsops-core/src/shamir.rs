@@ -406,7 +406,8 @@ mod tests {
 
     #[test]
     fn sops_written_shares_combine_to_the_data_key() {
-        use crate::cipher::{decrypt, normalize_time_seconds};
+        use crate::cipher::decrypt;
+        use rsops_format::go::normalize_time_seconds;
         use sha2::{Digest, Sha512};
 
         let yaml =

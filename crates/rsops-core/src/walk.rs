@@ -316,7 +316,14 @@ impl<'a> Walker<'a> {
                     let iv = stash
                         .and_then(|s| s.lookup(aad, ty, &plaintext))
                         .unwrap_or_else(cipher::random_iv);
-                    let enc = Value::Str(self.cipher.encrypt(&iv, &plaintext, aad, ty));
+                    let enc = self
+                        .cipher
+                        .encrypt(&iv, &plaintext, aad, ty)
+                        .map_err(|source| CoreError::Encrypt {
+                            path: self.aad.clone(),
+                            source,
+                        })?;
+                    let enc = Value::Str(enc);
                     // The plaintext leaves memory zeroed, not just freed.
                     std::mem::replace(v, enc).wipe();
                 }
@@ -406,7 +413,11 @@ impl<'a> Walker<'a> {
                     .unwrap_or_else(cipher::random_iv);
                 let enc = self
                     .cipher
-                    .encrypt(&iv, text, aad.as_bytes(), ValueType::Comment);
+                    .encrypt(&iv, text, aad.as_bytes(), ValueType::Comment)
+                    .map_err(|source| CoreError::Encrypt {
+                        path: aad.clone(),
+                        source,
+                    })?;
                 if let Some(rule) = self.unencrypted_comment_conflict(&enc) {
                     return Err(rule);
                 }

@@ -24,8 +24,8 @@ use std::collections::HashMap;
 use crate::dotenv::{key_text, scalar_text};
 use crate::error::FormatError;
 use crate::flatten::replace_bytes;
+use crate::go;
 use crate::json::push_go_lossy;
-use crate::number::format_float_yaml;
 use crate::tree::{Key, List, ListItem, Map, MapItem, Value};
 
 /// Name used in parse errors.
@@ -557,16 +557,8 @@ fn go_v(value: &Value, out: &mut Vec<u8>) {
             out.push(b']');
         }
         Value::List(l) => go_v_list(l, out),
-        Value::Float(f) => out.extend_from_slice(
-            match *f {
-                f if f.is_nan() => "NaN".to_owned(),
-                f if f == f64::INFINITY => "+Inf".to_owned(),
-                f if f == f64::NEG_INFINITY => "-Inf".to_owned(),
-                f => format_float_yaml(f),
-            }
-            .as_bytes(),
-        ),
-        Value::Time(t) => out.extend_from_slice(go_time_string(t).as_bytes()),
+        Value::Float(f) => out.extend_from_slice(go::format_float_g(*f).as_bytes()),
+        Value::Time(t) => out.extend_from_slice(go::time::time_string(t).as_bytes()),
         other => out.extend_from_slice(&scalar_text(other).unwrap_or_default()),
     }
 }
@@ -587,24 +579,6 @@ fn go_v_list(list: &List, out: &mut Vec<u8>) {
         }
     }
     out.push(b']');
-}
-
-/// Go's `time.Time.String()` of an RFC 3339 time, approximately:
-/// `2024-01-02 03:04:05.5 +0000 UTC`.
-fn go_time_string(t: &str) -> String {
-    let (Some(date), Some(rest)) = (t.get(..10), t.get(11..)) else {
-        return t.to_owned();
-    };
-    let zone_at = rest.find(['Z', 'z', '+', '-']).unwrap_or(rest.len());
-    let (clock, zone) = rest.split_at(zone_at);
-    let zone = match zone {
-        "Z" | "z" | "" => "+0000 UTC".to_owned(),
-        z => {
-            let z = z.replace(':', "");
-            format!("{z} {z}")
-        }
-    };
-    format!("{date} {clock} {zone}")
 }
 
 /// Key length used for alignment, counting the quotes go-ini adds.

@@ -15,7 +15,7 @@
 //! make it quadratic.
 
 use crate::error::FormatError;
-use crate::number::format_float_json;
+use crate::go::format_float_json;
 use crate::tree::{Entry, Key, List, ListItem, Map, MapItem, Value};
 
 /// Name used in parse errors.
@@ -356,9 +356,9 @@ impl Parser<'_> {
             .get(start..self.pos)
             .and_then(|b| std::str::from_utf8(b).ok())
             .ok_or_else(|| self.error_at(start, "invalid number"))?;
-        match text.parse::<f64>() {
-            Ok(f) if f.is_finite() => Ok(Value::Float(f)),
-            _ => Err(self.error_at(start, "number out of range for a float64")),
+        match crate::go::parse_float(text) {
+            Some(f) => Ok(Value::Float(f)),
+            None => Err(self.error_at(start, "number out of range for a float64")),
         }
     }
 
@@ -545,7 +545,7 @@ impl Writer {
                 None => {
                     return Err(FormatError::Emit(format!(
                         "json: unsupported value: {}",
-                        crate::number::format_float_plain(*f)
+                        crate::go::format_float_plain(*f)
                     )))
                 }
             },

@@ -136,6 +136,8 @@ pub fn core_failure(e: CoreError, encrypting: bool) -> Failure {
         CoreError::NonStringKey { .. } | CoreError::NotEncrypted { .. } | CoreError::Decrypt { .. } => {
             Failure::new(tree, e.to_string())
         }
+        CoreError::Encrypt { .. } => Failure::new(exit::ERROR_ENCRYPTING_TREE, e.to_string()),
+        CoreError::MacEncrypt(_) => Failure::new(exit::ERROR_ENCRYPTING_MAC, e.to_string()),
         CoreError::EncryptedCommentMatchesRule => Failure::new(tree, e.to_string()),
         CoreError::SelectionConflict => Failure::new(exit::GENERIC, e.to_string()),
         other => Failure::new(exit::GENERIC, other.to_string()),
@@ -157,5 +159,33 @@ pub fn deliver(
     match output.output.as_deref() {
         Some(path) => crate::io::write_atomic(path, data, sensitivity),
         None => crate::io::write_stdout(data),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsops_core::cipher::CipherError;
+
+    #[test]
+    fn value_cipher_failures_map_to_sops_exit_codes() {
+        let encrypt = || CoreError::Encrypt {
+            path: "a:".into(),
+            source: CipherError::TooLong,
+        };
+        assert_eq!(
+            core_failure(encrypt(), true).code,
+            exit::ERROR_ENCRYPTING_TREE
+        );
+        assert_eq!(core_failure(encrypt(), false).code, 23);
+        let mac = CoreError::MacEncrypt(CipherError::TooLong);
+        assert_eq!(core_failure(mac, true).code, exit::ERROR_ENCRYPTING_MAC);
+        let iv = || CoreError::Decrypt {
+            path: "a:".into(),
+            source: CipherError::InvalidIvLength(65),
+        };
+        assert_eq!(core_failure(iv(), false).code, exit::ERROR_DECRYPTING_TREE);
+        assert_eq!(core_failure(iv(), false).code, 25);
+        assert!(core_failure(iv(), false).message.contains("IV length 65"));
     }
 }

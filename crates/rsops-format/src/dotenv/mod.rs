@@ -12,8 +12,8 @@
 
 use crate::error::FormatError;
 use crate::flatten::replace_bytes;
+use crate::go::format_float_flat;
 use crate::json::push_go_lossy;
-use crate::number::format_float_flat;
 use crate::tree::{Comment, Entry, Key, Map, MapItem, Source, Value};
 
 mod quoted;
@@ -281,32 +281,9 @@ pub(crate) fn scalar_text(value: &Value) -> Option<Vec<u8>> {
         Value::Int(i) => i.to_string().into_bytes(),
         Value::Float(f) => format_float_flat(*f).into_bytes(),
         Value::Bool(b) => b.to_string().into_bytes(),
-        Value::Time(t) => rfc3339_seconds(t).into_bytes(),
+        Value::Time(t) => crate::go::time::rfc3339_seconds(t).into_bytes(),
         Value::Null => b"<nil>".to_vec(),
     })
-}
-
-/// Drops the fractional seconds of an RFC 3339 time
-/// (`2024-01-02T03:04:05.5+02:00` → `2024-01-02T03:04:05+02:00`), which is
-/// how Go's `time.RFC3339` layout writes a time.
-pub(crate) fn rfc3339_seconds(t: &str) -> String {
-    let Some(tpos) = t.find(['T', 't']) else {
-        return t.to_owned();
-    };
-    let after = tpos + 1;
-    // HH:MM:SS is 8 bytes; a fraction starts right after it.
-    let frac_start = after + 8;
-    if t.as_bytes().get(frac_start) != Some(&b'.') {
-        return t.to_owned();
-    }
-    let digits = t
-        .get(frac_start + 1..)
-        .map(|rest| rest.bytes().take_while(u8::is_ascii_digit).count())
-        .unwrap_or(0);
-    match (t.get(..frac_start), t.get(frac_start + 1 + digits..)) {
-        (Some(head), Some(tail)) => format!("{head}{tail}"),
-        _ => t.to_owned(),
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! integers (Go `strconv.ParseInt(s, 0, 64)` after removing every `_`),
 //! unsigned integers, YAML-style floats and go-yaml's own `0b`/`0o` fallbacks.
 
+use crate::go::{self, parse_int, parse_uint};
 use crate::tree::Value;
 
 /// Resolves a **plain** (unquoted, untagged) scalar to a typed value the way
@@ -102,33 +103,37 @@ fn lookup_table(text: &str) -> Option<Resolved> {
 /// A scalar starting with `.`: Go `strconv.ParseFloat` on the text itself
 /// (underscores allowed between digits), rejecting overflow.
 fn dot_float(text: &str) -> Option<f64> {
-    if !go_underscore_ok(text) {
+    if !go::underscores_ok(text.as_bytes()) {
         return None;
     }
     let plain: String = text.chars().filter(|c| *c != '_').collect();
     if !plain.starts_with('.') || !is_yaml_style_float(&plain) {
         return None;
     }
-    parse_finite_float(&plain)
+    go::parse_float(&plain)
 }
 
 /// A scalar starting with a sign or a digit: timestamp, int, uint, float,
 /// then go-yaml's `0b`/`0o` fallbacks.
 fn numeric(text: &str, allow_time: bool) -> Resolved {
     if allow_time {
-        if let Some(t) = parse_timestamp(text) {
-            return t;
+        if let Some(t) = go::time::parse_yaml_layouts(text) {
+            return if t.marshalable() {
+                Resolved::Time(t.rfc3339_nano())
+            } else {
+                Resolved::BadTime
+            };
         }
     }
     let plain: String = text.chars().filter(|c| *c != '_').collect();
-    if let Some(i) = parse_int(&plain, None) {
+    if let Some(i) = parse_int(&plain, 0) {
         return Resolved::Int(i);
     }
-    if let Some(u) = parse_uint(&plain, None) {
+    if let Some(u) = parse_uint(&plain, 0) {
         return Resolved::Uint(u);
     }
     if is_yaml_style_float(&plain) {
-        if let Some(f) = parse_finite_float(&plain) {
+        if let Some(f) = go::parse_float(&plain) {
             return Resolved::Float(f);
         }
     }
@@ -136,75 +141,19 @@ fn numeric(text: &str, allow_time: bool) -> Resolved {
     // `ParseInt(rest, radix)`, which accepts a sign there (`0b-101` = -5).
     for (prefix, radix) in [("0b", 2), ("0o", 8)] {
         if let Some(rest) = plain.strip_prefix(prefix) {
-            if let Some(i) = parse_int(rest, Some(radix)) {
+            if let Some(i) = parse_int(rest, radix) {
                 return Resolved::Int(i);
             }
-            if let Some(u) = parse_uint(rest, Some(radix)) {
+            if let Some(u) = parse_uint(rest, radix) {
                 return Resolved::Uint(u);
             }
         } else if let Some(rest) = plain.strip_prefix(&format!("-{prefix}")) {
-            if let Some(i) = parse_int(&format!("-{rest}"), Some(radix)) {
+            if let Some(i) = parse_int(&format!("-{rest}"), radix) {
                 return Resolved::Int(i);
             }
         }
     }
     Resolved::Str
-}
-
-/// Go `strconv.ParseInt(s, base, 64)` without underscores (`base` `None` = 0).
-fn parse_int(s: &str, base: Option<u32>) -> Option<i64> {
-    let (negative, rest) = match s.as_bytes().first() {
-        Some(b'+') => (false, &s[1..]),
-        Some(b'-') => (true, &s[1..]),
-        _ => (false, s),
-    };
-    let magnitude = parse_uint(rest, base)?;
-    if negative {
-        if magnitude <= 1u64 << 63 {
-            Some(0i64.wrapping_sub_unsigned(magnitude))
-        } else {
-            None
-        }
-    } else {
-        i64::try_from(magnitude).ok()
-    }
-}
-
-/// Go `strconv.ParseUint(s, base, 64)` without underscores (`base` `None` =
-/// 0: `0x`, `0b`, `0o` prefixes and legacy octal `0…`). No sign allowed.
-fn parse_uint(s: &str, base: Option<u32>) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    let (radix, digits) = match base {
-        Some(radix) => (radix, s),
-        None => base_prefix(s),
-    };
-    let mut value: u64 = 0;
-    for c in digits.chars() {
-        let d = c.to_digit(36).filter(|d| *d < radix)?;
-        value = value
-            .checked_mul(u64::from(radix))?
-            .checked_add(u64::from(d))?;
-    }
-    Some(value)
-}
-
-/// Go's base-0 prefix detection: radix and the remaining digits.
-fn base_prefix(s: &str) -> (u32, &str) {
-    let b = s.as_bytes();
-    if b.first() != Some(&b'0') {
-        return (10, s);
-    }
-    if b.len() >= 3 {
-        match b.get(1).map(u8::to_ascii_lowercase) {
-            Some(b'b') => return (2, &s[2..]),
-            Some(b'o') => return (8, &s[2..]),
-            Some(b'x') => return (16, &s[2..]),
-            _ => {}
-        }
-    }
-    (8, &s[1..])
 }
 
 /// go-yaml's `yamlStyleFloat`:
@@ -246,272 +195,6 @@ fn is_yaml_style_float(s: &str) -> bool {
         }
     }
     i == b.len()
-}
-
-/// Parses a string matching [`is_yaml_style_float`]; `None` on overflow
-/// (Go returns a range error there, and go-yaml keeps the string).
-fn parse_finite_float(s: &str) -> Option<f64> {
-    // Normalise to a form Rust's parser surely accepts: [-]int.frac[e[-]exp].
-    let (sign, rest) = match s.as_bytes().first() {
-        Some(b'-') => ("-", &s[1..]),
-        Some(b'+') => ("", &s[1..]),
-        _ => ("", s),
-    };
-    let (mantissa, exponent) = match rest.find(['e', 'E']) {
-        Some(p) => (&rest[..p], Some(&rest[p + 1..])),
-        None => (rest, None),
-    };
-    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let mut norm = String::with_capacity(s.len() + 4);
-    norm.push_str(sign);
-    norm.push_str(if int_part.is_empty() { "0" } else { int_part });
-    norm.push('.');
-    norm.push_str(if frac_part.is_empty() { "0" } else { frac_part });
-    if let Some(exp) = exponent {
-        norm.push('e');
-        norm.push_str(exp.strip_prefix('+').unwrap_or(exp));
-    }
-    norm.parse::<f64>().ok().filter(|f| f.is_finite())
-}
-
-/// Go's `underscoreOK`: underscores only between digits (or after a base
-/// prefix), never first or last.
-fn go_underscore_ok(s: &str) -> bool {
-    let mut b = s.as_bytes();
-    if matches!(b.first(), Some(b'+' | b'-')) {
-        b = &b[1..];
-    }
-    let mut saw = b'^';
-    let mut i = 0;
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1].eq_ignore_ascii_case(&b'x');
-    }
-    while let Some(&c) = b.get(i) {
-        i += 1;
-        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-            saw = b'0';
-            continue;
-        }
-        if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-            continue;
-        }
-        if saw == b'_' {
-            return false;
-        }
-        saw = b'!';
-    }
-    saw != b'_'
-}
-
-/// A cursor over the text for the timestamp layouts.
-struct Cursor<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Cursor<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn digit_at(&self, off: usize) -> Option<u32> {
-        self.b
-            .get(self.i + off)
-            .filter(|c| c.is_ascii_digit())
-            .map(|c| u32::from(c - b'0'))
-    }
-
-    /// Go `getnum(s, false)`: one or two digits.
-    fn num12(&mut self) -> Option<u32> {
-        let first = self.digit_at(0)?;
-        match self.digit_at(1) {
-            Some(second) => {
-                self.i += 2;
-                Some(first * 10 + second)
-            }
-            None => {
-                self.i += 1;
-                Some(first)
-            }
-        }
-    }
-
-    /// Exactly two digits (Go `getnum(s, true)`).
-    fn num2(&mut self) -> Option<u32> {
-        let v = self.digit_at(0)? * 10 + self.digit_at(1)?;
-        self.i += 2;
-        Some(v)
-    }
-
-    fn eat(&mut self, c: u8) -> bool {
-        if self.peek() == Some(c) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn at_end(&self) -> bool {
-        self.i >= self.b.len()
-    }
-}
-
-/// The fields of a parsed timestamp.
-#[derive(Default)]
-struct Stamp {
-    year: u32,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-    nanos: u32,
-    /// Zone offset in minutes east of UTC.
-    offset_min: i32,
-}
-
-fn is_leap(year: u32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-fn days_in(month: u32, year: u32) -> u32 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// go-yaml's `parseTimestamp`: Go `time.Parse` with the layouts
-/// `2006-1-2T15:4:5.999999999Z07:00` (also with `t`),
-/// `2006-1-2 15:4:5.999999999` and `2006-1-2`. Returns the RFC3339Nano
-/// text, or `BadTime` when Go could parse but not marshal it.
-fn parse_timestamp(text: &str) -> Option<Resolved> {
-    let b = text.as_bytes();
-    let year_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
-    if year_digits != 4 || b.get(4) != Some(&b'-') {
-        return None;
-    }
-    let mut cur = Cursor { b, i: 0 };
-    let mut st = Stamp {
-        year: text.get(..4)?.parse().ok()?,
-        ..Stamp::default()
-    };
-    cur.i = 5;
-    st.month = cur.num12().filter(|m| (1..=12).contains(m))?;
-    if !cur.eat(b'-') {
-        return None;
-    }
-    st.day = cur.num12()?;
-    if st.day < 1 || st.day > days_in(st.month, st.year) {
-        return None;
-    }
-    if cur.at_end() {
-        return Some(Resolved::Time(format_stamp(&st)));
-    }
-    match cur.peek() {
-        Some(b'T' | b't') => {
-            cur.i += 1;
-            parse_clock(&mut cur, &mut st)?;
-            parse_zone(&mut cur, &mut st)?;
-        }
-        Some(b' ') => {
-            while cur.eat(b' ') {}
-            parse_clock(&mut cur, &mut st)?;
-        }
-        _ => return None,
-    }
-    if !cur.at_end() {
-        return None;
-    }
-    if st.offset_min.unsigned_abs() >= 24 * 60 {
-        return Some(Resolved::BadTime);
-    }
-    Some(Resolved::Time(format_stamp(&st)))
-}
-
-/// `15:4:5` with optional `.999999999` (or `,`) fraction.
-fn parse_clock(cur: &mut Cursor<'_>, st: &mut Stamp) -> Option<()> {
-    st.hour = cur.num12().filter(|h| *h < 24)?;
-    if !cur.eat(b':') {
-        return None;
-    }
-    st.minute = cur.num12().filter(|m| *m < 60)?;
-    if !cur.eat(b':') {
-        return None;
-    }
-    st.second = cur.num12().filter(|s| *s < 60)?;
-    if matches!(cur.peek(), Some(b'.' | b',')) && cur.digit_at(1).is_some() {
-        cur.i += 1;
-        let mut nanos: u32 = 0;
-        let mut count = 0;
-        while let Some(d) = cur.digit_at(0) {
-            if count < 9 {
-                nanos = nanos * 10 + d;
-                count += 1;
-            }
-            cur.i += 1;
-        }
-        for _ in count..9 {
-            nanos *= 10;
-        }
-        st.nanos = nanos;
-    }
-    Some(())
-}
-
-/// `Z` or `±hh:mm` (Go accepts hours ≤ 24 and minutes ≤ 60 there).
-fn parse_zone(cur: &mut Cursor<'_>, st: &mut Stamp) -> Option<()> {
-    if cur.eat(b'Z') {
-        return Some(());
-    }
-    let sign = match cur.peek()? {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    cur.i += 1;
-    let hours = cur.num2()?;
-    if !cur.eat(b':') {
-        return None;
-    }
-    let minutes = cur.num2()?;
-    if hours > 24 || minutes > 60 {
-        return None;
-    }
-    st.offset_min = sign * i32::try_from(hours * 60 + minutes).ok()?;
-    Some(())
-}
-
-/// Go `Format(time.RFC3339Nano)`: trailing fractional zeros removed, `Z`
-/// for a zero offset.
-fn format_stamp(st: &Stamp) -> String {
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        st.year, st.month, st.day, st.hour, st.minute, st.second
-    );
-    if st.nanos != 0 {
-        let frac = format!("{:09}", st.nanos);
-        out.push('.');
-        out.push_str(frac.trim_end_matches('0'));
-    }
-    if st.offset_min == 0 {
-        out.push('Z');
-    } else {
-        let sign = if st.offset_min < 0 { '-' } else { '+' };
-        let abs = st.offset_min.unsigned_abs();
-        out.push_str(&format!("{sign}{:02}:{:02}", abs / 60, abs % 60));
-    }
-    out
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use super::writer::{is_break, Writer};
 use crate::error::FormatError;
-use crate::number::format_float_yaml;
+use crate::go::format_float_yaml;
 use crate::tree::Value;
 use crate::yaml::resolve::resolve_plain;
 

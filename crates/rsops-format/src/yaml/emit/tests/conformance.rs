@@ -218,7 +218,7 @@ fn leaf() -> BoxedStrategy<Value> {
         1 => any::<i64>().prop_map(Value::Int),
         1 => any::<f64>()
             .prop_filter("float text", |f| {
-                let t = crate::number::format_float_yaml(*f);
+                let t = crate::go::format_float_yaml(*f);
                 !f.is_nan() && (t.contains(['.', 'e']) || f.is_infinite())
             })
             .prop_map(Value::Float),
