@@ -9,7 +9,7 @@ use rsops_core::config::Config;
 use rsops_core::env;
 use rsops_format::EmitOptions;
 
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 
 /// How many directories up the search goes.
 const MAX_DEPTH: usize = 100;
@@ -130,17 +130,14 @@ pub fn load_for_file(explicit: Option<&str>, file: Option<&Path>) -> CmdResult<O
 
 /// Reads and parses the config at `path`.
 fn read_config(path: PathBuf) -> CmdResult<Loaded> {
-    let bytes = std::fs::read(&path).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!(
-                "error loading config: could not read {}: {e}",
-                path.display()
-            ),
-        )
-    })?;
-    let config = Config::parse(&bytes)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("{e} (in {})", path.display())))?;
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(source) => return Err(Error::ConfigRead { path, source }),
+    };
+    let config = match Config::parse(&bytes) {
+        Ok(config) => config,
+        Err(source) => return Err(Error::ConfigParse { path, source }),
+    };
     let abs = std::path::absolute(&path).unwrap_or(path);
     let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(Loaded {
@@ -158,22 +155,14 @@ pub fn emit_options(loaded: Option<&Loaded>, indent: Option<i64>) -> CmdResult<E
     let json = pick(stores.and_then(|s| s.json_indent));
     let json_binary = pick(stores.and_then(|s| s.json_binary_indent));
     let yaml_indent = match yaml {
-        Some(n) if n < 0 => {
-            return Err(Failure::new(
-                exit::GENERIC,
-                "YAML Negative indentation not accepted",
-            ))
-        }
+        Some(n) if n < 0 => return Err(Error::YamlIndent),
         Some(0) | None => 4,
         Some(n) => n as usize,
     };
     let json_indent = |v: Option<i64>| -> CmdResult<Option<usize>> {
         match v {
             None | Some(-1) => Ok(None),
-            Some(n) if n < -1 => Err(Failure::new(
-                exit::GENERIC,
-                "JSON Indentation parameter smaller than -1 is not accepted",
-            )),
+            Some(n) if n < -1 => Err(Error::JsonIndent),
             Some(n) => Ok(Some(n as usize)),
         }
     };

@@ -4,10 +4,7 @@
 mod args;
 mod commands;
 mod config;
-// The registry lists every sops exit code, including those of commands
-// that are not implemented yet.
-#[allow(dead_code)]
-mod exit;
+mod error;
 mod io;
 mod signals;
 mod tempdir;
@@ -16,7 +13,7 @@ use rsops_keys::{KeyService, LocalKeyService};
 
 use crate::args::{Cli, Command, CommonArgs};
 use crate::commands::{decrypt, encrypt, filestatus};
-use crate::exit::{CmdResult, Failure};
+use crate::error::{CmdResult, Error, Usage};
 
 /// Prints a warning on stderr.
 pub(crate) fn warn(message: &str) {
@@ -29,10 +26,7 @@ pub(crate) fn key_service(common: &CommonArgs) -> CmdResult<Box<dyn KeyService>>
         warn("remote key services (--keyservice) are not supported yet and are ignored");
     }
     if !common.enable_local_keyservice {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "--enable-local-keyservice=false leaves no key service: remote key services are not supported yet",
-        ));
+        return Err(Error::NoKeyService);
     }
     Ok(Box::new(LocalKeyService::from_env()))
 }
@@ -98,10 +92,7 @@ fn legacy(cli: &Cli) -> CmdResult {
         );
     }
     let Some(file) = cli.file.as_deref() else {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified; see rsops --help",
-        ));
+        return Err(Error::Usage(Usage::Legacy));
     };
     let changes = commands::rotate::KeyChanges::from_flags(
         &l.changes,
@@ -173,13 +164,17 @@ fn main() {
     let cli = match args::parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { exit::GENERIC } else { 0 };
+            let code = if e.use_stderr() {
+                error::code::GENERIC
+            } else {
+                0
+            };
             let _ = e.print();
             std::process::exit(code);
         }
     };
-    if let Err(f) = run(cli) {
-        eprintln!("{}", f.message);
-        std::process::exit(f.code);
+    if let Err(e) = run(cli) {
+        eprintln!("{e}");
+        std::process::exit(e.exit_code());
     }
 }

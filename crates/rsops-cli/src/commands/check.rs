@@ -23,7 +23,7 @@ use rsops_format::{store, Format};
 
 use super::{decryption_order, stores};
 use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 
 /// Arguments of `rsops check`.
 #[derive(Debug, Args)]
@@ -133,12 +133,7 @@ pub fn run(args: &CheckArgs) -> CmdResult {
         }
     }
     if offending > 0 {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "rsops check: {offending} file(s) must be encrypted before they are committed (see above)"
-            ),
-        ));
+        return Err(Error::CheckFailed(offending));
     }
     if args.common.verbose {
         eprintln!("rsops check: {checked} file(s) matched by creation rules, all encrypted");
@@ -285,11 +280,9 @@ fn git_tracked_files() -> Option<Vec<PathBuf>> {
 
 /// Every file below `dir`, skipping `.git` directories and symlinks.
 fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> CmdResult {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        Failure::new(
-            exit::COULD_NOT_READ_INPUT_FILE,
-            format!("cannot list {}: {e}", dir.display()),
-        )
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::ListDir {
+        path: dir.to_path_buf(),
+        source,
     })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();

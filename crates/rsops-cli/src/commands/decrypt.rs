@@ -7,6 +7,7 @@
 //! per key, not once per file. Every file still has its MAC checked.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -18,9 +19,9 @@ use rsops_format::tree::Wipe;
 use rsops_format::{store, EmitOptions, Value};
 use rsops_keys::{KeyKind, KeyService};
 
-use super::{core_failure, decryption_order, deliver, dump_failure, read_failure, stores};
+use super::{decryption_order, deliver, stores};
 use crate::args::{CommonArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 use crate::io::{CommitBatch, Sensitivity};
 
 /// What `decrypt` needs from the command line.
@@ -63,16 +64,10 @@ pub fn run_many(req: &DecryptRequest<'_>, files: &[String]) -> CmdResult {
 /// its own file; there is no sensible single stdout or `--output` for many).
 pub(crate) fn check_many(output: &OutputArgs, count: usize) -> CmdResult {
     if count > 1 && !output.in_place {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            format!("Error: {count} files given: several files can only be processed in place; add -i (--in-place), or give one file"),
-        ));
+        return Err(Error::ManyWithoutInPlace(count));
     }
     if output.in_place && output.output.is_some() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot operate on both --output and --in-place",
-        ));
+        return Err(Error::InPlaceAndOutput);
     }
     Ok(())
 }
@@ -99,12 +94,7 @@ impl<'r> Session<'r> {
         let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
         let order = decryption_order(req.decryption_order)?;
         let path = match req.extract {
-            Some(p) => Some(treepath::parse(p).map_err(|e| {
-                Failure::new(
-                    exit::INVALID_TREE_PATH_FORMAT,
-                    format!("error parsing --extract path: {e}"),
-                )
-            })?),
+            Some(p) => Some(treepath::parse(p).map_err(Error::ExtractPath)?),
             None => None,
         };
         Ok(Session {
@@ -124,26 +114,19 @@ impl<'r> Session<'r> {
         let input = crate::io::read_input(file)?;
         let input_len = input.len();
         let (mut docs, meta_tree) = store::load_encrypted(input_format, &input)
-            .map_err(|e| read_failure(e, input_format))?;
+            .map_err(|e| Error::unmarshal(e, input_format))?;
         drop(input);
-        let meta_tree = meta_tree.ok_or_else(|| {
-            Failure::new(
-                exit::GENERIC,
-                "sops metadata not found: the file is not encrypted (or not a sops file of this type; try --input-type)",
-            )
-        })?;
-        let md = Metadata::from_tree(&meta_tree).map_err(|e| core_failure(e, false))?;
+        let meta_tree = meta_tree.ok_or(Error::MetadataNotFound)?;
+        let md = Metadata::from_tree(&meta_tree).map_err(Error::decrypting)?;
         let service = self.service.get()?;
         let key = self.keys.data_key(&md, service, &self.order)?;
         file::decrypt_with_key(&mut docs, &md, &key, self.req.ignore_mac)
-            .map_err(|e| core_failure(e, false))?;
+            .map_err(Error::decrypting)?;
         let out = match &self.path {
-            None => store::emit_plain(output_format, &docs, &self.opts).map_err(dump_failure)?,
+            None => store::emit_plain(output_format, &docs, &self.opts).map_err(Error::Dump)?,
             Some(path) => {
                 let first = docs.first().cloned().unwrap_or_default();
-                let value = treepath::get(&first, path).map_err(|e| {
-                    Failure::new(exit::GENERIC, format!("error truncating tree: {e}"))
-                })?;
+                let value = treepath::get(&first, path).map_err(Error::Truncate)?;
                 match value {
                     Value::Str(s) => s.as_bytes().to_vec(),
                     Value::Bytes(b) => b.clone(),
@@ -153,10 +136,10 @@ impl<'r> Session<'r> {
                         if let Some(d) = docs.first_mut() {
                             *d = m.clone();
                         }
-                        store::emit_plain(output_format, &docs, &self.opts).map_err(dump_failure)?
+                        store::emit_plain(output_format, &docs, &self.opts).map_err(Error::Dump)?
                     }
                     other => {
-                        store::emit_value(output_format, other, &self.opts).map_err(dump_failure)?
+                        store::emit_value(output_format, other, &self.opts).map_err(Error::Dump)?
                     }
                 }
             }
@@ -191,7 +174,7 @@ pub(crate) fn drop_in_background<T: Wipe + Send + 'static>(mut value: T) {
 /// all files.
 pub(crate) struct LazyService<'a> {
     common: &'a CommonArgs,
-    cell: OnceLock<Result<Box<dyn KeyService>, (i32, String)>>,
+    cell: OnceLock<Result<Box<dyn KeyService>, Arc<Error>>>,
 }
 
 impl<'a> LazyService<'a> {
@@ -207,16 +190,16 @@ impl<'a> LazyService<'a> {
     pub(crate) fn get(&self) -> CmdResult<&dyn KeyService> {
         let made = self
             .cell
-            .get_or_init(|| crate::key_service(self.common).map_err(|f| (f.code, f.message)));
+            .get_or_init(|| crate::key_service(self.common).map_err(Arc::new));
         match made {
             Ok(s) => Ok(s.as_ref()),
-            Err((code, message)) => Err(Failure::new(*code, message.clone())),
+            Err(e) => Err(Error::Shared(Arc::clone(e))),
         }
     }
 }
 
 /// The outcome of unwrapping one data key, kept for the other files.
-type Unwrapped = Result<DataKey, (i32, String)>;
+type Unwrapped = Result<DataKey, Arc<Error>>;
 
 /// Data keys already unwrapped in this process, by the identity of the
 /// metadata's key groups (every `enc` string with its master key, and the
@@ -242,14 +225,11 @@ impl KeyCache {
             Arc::clone(slots.entry(key_groups_id(md)).or_default())
         };
         let unwrapped = slot.get_or_init(|| {
-            datakey::unwrap(md, service, order).map_err(|e| {
-                let f = core_failure(e, false);
-                (f.code, f.message)
-            })
+            datakey::unwrap(md, service, order).map_err(|e| Arc::new(Error::decrypting(e)))
         });
         match unwrapped {
             Ok(k) => Ok(k.clone()),
-            Err((code, message)) => Err(Failure::new(*code, message.clone())),
+            Err(e) => Err(Error::Shared(Arc::clone(e))),
         }
     }
 
@@ -314,7 +294,7 @@ where
         }
         failed
     };
-    let mut failures: Vec<(usize, Failure)> = std::thread::scope(|scope| {
+    let mut failures: Vec<(usize, Error)> = std::thread::scope(|scope| {
         // Fewer workers if the system cannot start more threads.
         let handles: Vec<_> = (1..workers)
             .map_while(|_| {
@@ -327,28 +307,22 @@ where
         for h in handles {
             match h.join() {
                 Ok(mut f) => all.append(&mut f),
-                Err(_) => all.push((
-                    files.len(),
-                    Failure::new(exit::GENERIC, "internal error: a worker thread failed"),
-                )),
+                Err(_) => all.push((files.len(), Error::WorkerPanicked)),
             }
         }
         all
     });
     failures.extend(batch.finish());
     failures.sort_by_key(|(i, _)| *i);
-    let code = failures.first().map(|(_, f)| f.code);
-    let line = |(i, f): &(usize, Failure)| match files.get(*i) {
-        Some(name) => format!("{name}: {}", f.message),
-        None => f.message.clone(),
-    };
-    let Some(last) = failures.pop() else {
+    if failures.is_empty() {
         return Ok(());
-    };
-    for f in &failures {
-        eprintln!("{}", line(f));
     }
-    Err(Failure::new(code.unwrap_or(exit::GENERIC), line(&last)))
+    Err(Error::Files(
+        failures
+            .into_iter()
+            .map(|(i, e)| (files.get(i).map(PathBuf::from).unwrap_or_default(), e))
+            .collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -436,7 +410,7 @@ mod tests {
         let md = metadata("enc");
         for _ in 0..3 {
             let f = cache.data_key(&md, &service, &[]).unwrap_err();
-            assert_eq!(f.code, exit::COULD_NOT_RETRIEVE_KEY);
+            assert_eq!(f.exit_code(), crate::error::code::COULD_NOT_RETRIEVE_KEY);
         }
         assert_eq!(service.0.load(Ordering::SeqCst), 1);
     }
@@ -469,15 +443,19 @@ mod tests {
         files.insert(40, blocked.to_string_lossy().into_owned());
         let r = for_each_file(&files, |f| {
             if f.ends_with("/f7") {
-                return Err(Failure::new(exit::MAC_MISMATCH, "bad"));
+                return Err(Error::decrypting(rsops_core::CoreError::MacMissing {
+                    computed: String::new(),
+                }));
             }
             crate::io::write_atomic(f, f.as_bytes(), Sensitivity::Plaintext)
         });
         let failure = r.unwrap_err();
-        assert_eq!(failure.code, exit::MAC_MISMATCH);
-        assert!(failure
-            .message
-            .starts_with(&format!("{}: Could not write output file", files[40])));
+        assert_eq!(failure.exit_code(), crate::error::code::MAC_MISMATCH);
+        let text = failure.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with(&format!("{}: MAC mismatch", files[7])));
+        assert!(lines[1].starts_with(&format!("{}: Could not write output file", files[40])));
         for f in files
             .iter()
             .filter(|f| !f.ends_with("/f7") && !f.ends_with("blocked"))
@@ -494,17 +472,21 @@ mod tests {
         let files: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
         let r = for_each_file(&files, |f| {
             if f == "f3" || f == "f17" {
-                Err(Failure::new(
-                    if f == "f3" { 3 } else { 100 },
-                    format!("bad {f}"),
-                ))
+                Err(if f == "f3" {
+                    Error::WriteStdout(std::io::Error::other("bad"))
+                } else {
+                    Error::NonExistentFile(f.into())
+                })
             } else {
                 Ok(())
             }
         });
         let f = r.unwrap_err();
-        assert_eq!(f.code, 3);
-        assert_eq!(f.message, "f17: bad f17");
+        assert_eq!(f.exit_code(), 3);
+        assert_eq!(
+            f.to_string(),
+            "f3: Could not write to stdout: bad\nf17: Error: cannot operate on non-existent file f17"
+        );
         assert!(for_each_file(&files, |_| Ok(())).is_ok());
     }
 }

@@ -11,7 +11,7 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::Command;
 
 use clap::Args;
 use rsops_core::config::{rule_match_path, CreationRule, SelectionFields};
@@ -26,9 +26,9 @@ use zeroize::Zeroizing;
 
 use super::encrypt::{keys_from_flags, selection_of};
 use super::open::{self, Decrypted, Loaded};
-use super::{read_failure, stores};
+use super::stores;
 use crate::args::{CommonArgs, KeyArgs, SelectionArgs};
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, EditorError, Error, Usage};
 use crate::signals::{self, Policy};
 use crate::tempdir::{self, PrivateDir};
 
@@ -77,10 +77,7 @@ pub struct EditRequest<'a> {
 /// Runs `rsops edit`.
 pub fn run(args: &EditArgs) -> CmdResult {
     let Some(file) = args.file.as_deref() else {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified: rsops edit FILE",
-        ));
+        return Err(Error::Usage(Usage::Edit));
     };
     let selection = args.selection.to_fields();
     let req = EditRequest {
@@ -111,11 +108,11 @@ fn edit_file(file: &str, req: &EditRequest<'_>) -> CmdResult {
     let original = match std::fs::read(file) {
         Ok(bytes) => Some(bytes),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => {
-            return Err(Failure::new(
-                exit::COULD_NOT_READ_INPUT_FILE,
-                format!("Error reading file {file}: {e}"),
-            ))
+        Err(source) => {
+            return Err(Error::ReadFile {
+                path: file.into(),
+                source,
+            })
         }
     };
     let decrypted = match original {
@@ -134,33 +131,17 @@ fn edit_file(file: &str, req: &EditRequest<'_>) -> CmdResult {
 fn edit_decrypted(target: &str, mut d: Decrypted) -> CmdResult<Vec<u8>> {
     let editor = editor_command()?;
     let plain = Zeroizing::new(
-        store::emit_plain(d.file.output_format, &d.file.docs, &d.file.emit).map_err(|e| {
-            Failure::new(
-                exit::ERROR_DUMPING_TREE,
-                format!("Could not marshal tree: {e}"),
-            )
-        })?,
+        store::emit_plain(d.file.output_format, &d.file.docs, &d.file.emit)
+            .map_err(Error::Marshal)?,
     );
-    signals::install(Policy::Cancel).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Could not install the signal handlers: {e}"),
-        )
-    })?;
-    let dir = PrivateDir::new().map_err(|e| {
-        Failure::new(
-            exit::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!("Could not create temporary directory: {e}; check that $TMPDIR is writable"),
-        )
+    signals::install(Policy::Cancel).map_err(Error::Signals)?;
+    let dir = PrivateDir::new().map_err(|source| Error::TempDir {
+        source,
+        editing: true,
     })?;
     let path = dir
         .write_file(&tempdir::name_for(target), &plain)
-        .map_err(|e| {
-            Failure::new(
-                exit::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("Could not create temporary file: {e}"),
-            )
-        })?;
+        .map_err(Error::TempFile)?;
     d.file.docs = edit_until_valid(&editor, &path, &plain, &d.file)?;
     drop(dir);
     raise_version(&mut d.file.metadata)?;
@@ -177,17 +158,9 @@ fn edit_until_valid(
 ) -> CmdResult<Vec<Map>> {
     loop {
         run_editor(editor, path)?;
-        let edited = Zeroizing::new(std::fs::read(path).map_err(|e| {
-            Failure::new(
-                exit::COULD_NOT_READ_INPUT_FILE,
-                format!("Could not read edited file: {e}"),
-            )
-        })?);
+        let edited = Zeroizing::new(std::fs::read(path).map_err(Error::ReadEdited)?);
         if edited.as_slice() == original {
-            return Err(Failure::new(
-                exit::FILE_HAS_NOT_BEEN_MODIFIED,
-                "File has not changed, exiting.",
-            ));
+            return Err(Error::NotModified);
         }
         match check_edited(file, &edited) {
             Ok(docs) => return Ok(docs),
@@ -227,12 +200,7 @@ fn editor_command() -> CmdResult<Vec<String>> {
         if value.is_empty() {
             continue;
         }
-        let invalid = || {
-            Failure::new(
-                exit::NO_EDITOR_FOUND,
-                format!("Could not run editor: invalid ${var}: quote it as a shell command line"),
-            )
-        };
+        let invalid = || Error::Editor(EditorError::Invalid { var });
         let text = value.into_string().map_err(|_| invalid())?;
         let parts = shell_words::split(&text).map_err(|_| invalid())?;
         if parts.is_empty() {
@@ -245,10 +213,7 @@ fn editor_command() -> CmdResult<Vec<String>> {
             return Ok(vec![p.to_string_lossy().into_owned()]);
         }
     }
-    Err(Failure::new(
-        exit::NO_EDITOR_FOUND,
-        "Could not run editor: no editor available: rsops uses the editor named by SOPS_EDITOR or EDITOR, else the first of vim, nano, vi found in PATH, but none of them could be found",
-    ))
+    Err(Error::Editor(EditorError::NotFound))
 }
 
 /// The first executable file `name` in `PATH`.
@@ -268,40 +233,14 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 /// exit 201.
 fn run_editor(editor: &[String], path: &Path) -> CmdResult {
     let Some((program, args)) = editor.split_first() else {
-        return Err(Failure::new(
-            exit::NO_EDITOR_FOUND,
-            "Could not run editor: empty editor command",
-        ));
+        return Err(Error::Editor(EditorError::Empty));
     };
     let status = signals::run_child(Command::new(program).args(args).arg(path))
-        .map_err(|e| Failure::new(exit::NO_EDITOR_FOUND, format!("Could not run editor: {e}")))?;
+        .map_err(|e| Error::Editor(EditorError::Spawn(e)))?;
     if status.success() {
         return Ok(());
     }
-    Err(Failure::new(
-        exit::NO_EDITOR_FOUND,
-        format!("Could not run editor: {}", describe_status(status)),
-    ))
-}
-
-/// A failed child's status as Go prints it (`exit status 1`, `signal: killed`).
-pub fn describe_status(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    if let Some(code) = status.code() {
-        return format!("exit status {code}");
-    }
-    let name = match status.signal() {
-        Some(1) => "hangup".to_owned(),
-        Some(2) => "interrupt".to_owned(),
-        Some(6) => "aborted".to_owned(),
-        Some(9) => "killed".to_owned(),
-        Some(11) => "segmentation fault".to_owned(),
-        Some(13) => "broken pipe".to_owned(),
-        Some(15) => "terminated".to_owned(),
-        Some(n) => format!("signal {n}"),
-        None => "unknown status".to_owned(),
-    };
-    format!("signal: {name}")
+    Err(Error::Editor(EditorError::Failed(status)))
 }
 
 /// Raises `version` to ours when the file's is older (exit 202 when it is
@@ -320,14 +259,10 @@ fn raise_version(md: &mut Metadata) -> CmdResult {
             }
             Ok(())
         }
-        _ => Err(Failure::new(
-            exit::FAILED_TO_COMPARE_VERSIONS,
-            format!(
-                "Failed to compare document version {:?} with program version {:?}: not a semantic version",
-                md.version,
-                rsops_core::SOPS_VERSION
-            ),
-        )),
+        _ => Err(Error::CompareVersions {
+            file: md.version.clone(),
+            ours: rsops_core::SOPS_VERSION,
+        }),
     }
 }
 
@@ -398,7 +333,7 @@ fn matching_rule<'c>(
     let abs = std::path::absolute(name).unwrap_or_else(|_| name.into());
     l.config
         .creation_rule(&rule_match_path(&l.dir, &abs))
-        .map_err(|e| Failure::new(exit::GENERIC, e.to_string()))
+        .map_err(Error::Config)
 }
 
 /// How a new file is encrypted: flags over the creation rule, as `encrypt`.
@@ -409,8 +344,6 @@ struct Plan {
     mac_only_encrypted: bool,
 }
 
-const SELECTION_CONFLICT: &str = "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex";
-
 fn plan(rule: Option<&CreationRule>, req: &EditRequest<'_>, binary: bool) -> CmdResult<Plan> {
     let cli_keys = keys_from_flags(req.keys)?;
     let key_groups = if cli_keys.is_empty() {
@@ -419,26 +352,17 @@ fn plan(rule: Option<&CreationRule>, req: &EditRequest<'_>, binary: bool) -> Cmd
         vec![cli_keys]
     };
     if key_groups.iter().all(|g| g.is_empty()) {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "config file not found, or has no creation rules, and no keys provided through command line options: pass --age/--pgp (or SOPS_AGE_RECIPIENTS) or add a creation rule to .sops.yaml",
-        ));
+        return Err(Error::NoKeys);
     }
     if req.selection.count_set() > 1 {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            SELECTION_CONFLICT,
-        ));
+        return Err(Error::SelectionConflict);
     }
     let fields = match rule {
         Some(r) => r.selection.merged_over(req.selection),
         None => req.selection.clone(),
     };
     if fields.count_set() > 1 {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            SELECTION_CONFLICT,
-        ));
+        return Err(Error::SelectionConflict);
     }
     let selection = if binary {
         None
@@ -468,7 +392,7 @@ fn new_file(file: &str, req: &EditRequest<'_>) -> CmdResult<Decrypted> {
     let rule = matching_rule(config.as_ref(), match_name(file, req.common))?;
     let plan = plan(rule, req, input_format == Format::Binary)?;
     let docs = store::load_plain_with(input_format, example(input_format).as_bytes(), &emit)
-        .map_err(|e| read_failure(e, input_format))?;
+        .map_err(|e| Error::unmarshal(e, input_format))?;
     let service = crate::key_service(req.common)?;
     let key = DataKey::generate();
     let stamp = file::timestamp(time::OffsetDateTime::now_utc());
@@ -479,12 +403,7 @@ fn new_file(file: &str, req: &EditRequest<'_>) -> CmdResult<Decrypted> {
         service.as_ref(),
         &stamp,
     )
-    .map_err(|e| {
-        Failure::new(
-            exit::COULD_NOT_RETRIEVE_KEY,
-            format!("Error encrypting the data key with one or more master keys: {e}"),
-        )
-    })?;
+    .map_err(Error::WrapDataKey)?;
     let shamir_threshold = if key_groups.len() > 1 {
         threshold
     } else {
@@ -529,7 +448,6 @@ fn example(format: Format) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::process::ExitStatusExt;
 
     #[test]
     fn semver_ordering() {
@@ -574,7 +492,10 @@ mod tests {
         assert_eq!(md.version, rsops_core::SOPS_VERSION);
         md.version = "garbage".into();
         let e = raise_version(&mut md).unwrap_err();
-        assert_eq!(e.code, exit::FAILED_TO_COMPARE_VERSIONS);
+        assert_eq!(
+            e.exit_code(),
+            crate::error::code::FAILED_TO_COMPARE_VERSIONS
+        );
     }
 
     #[test]
@@ -590,18 +511,5 @@ mod tests {
             assert_eq!(docs.len(), 1, "{f:?}");
             assert!(!store::has_metadata(f, &docs));
         }
-    }
-
-    #[test]
-    fn statuses_read_like_go() {
-        assert_eq!(
-            describe_status(ExitStatus::from_raw(1 << 8)),
-            "exit status 1"
-        );
-        assert_eq!(describe_status(ExitStatus::from_raw(9)), "signal: killed");
-        assert_eq!(
-            describe_status(ExitStatus::from_raw(15)),
-            "signal: terminated"
-        );
     }
 }

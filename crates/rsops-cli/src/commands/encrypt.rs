@@ -12,9 +12,9 @@ use rsops_format::{store, EmitOptions, Format};
 use rsops_keys::{KeyService, MasterKey};
 
 use super::decrypt::{drop_in_background, LazyService, BACKGROUND_DROP_MIN_INPUT};
-use super::{core_failure, deliver, dump_failure, read_failure, stores};
+use super::{deliver, stores};
 use crate::args::{CommonArgs, KeyArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 use crate::io::Sensitivity;
 
 /// What `encrypt` needs from the command line.
@@ -37,10 +37,7 @@ pub struct EncryptRequest<'a> {
 pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
     super::check_output_flags(req.output, req.file)?;
     if req.file.is_none() && req.common.filename_override.is_none() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: --filename-override is required when encrypting from standard input (it selects the creation rule and the file type)",
-        ));
+        return Err(Error::StdinNeedsFilenameOverride);
     }
     let session = Session::new(req)?;
     session.encrypt_file(req.file)
@@ -98,9 +95,7 @@ impl<'r> Session<'r> {
             Some(l) => {
                 let abs = std::path::absolute(match_name).unwrap_or_else(|_| match_name.into());
                 let path = rule_match_path(&l.dir, &abs);
-                l.config
-                    .creation_rule(&path)
-                    .map_err(|e| Failure::new(exit::GENERIC, e.to_string()))?
+                l.config.creation_rule(&path).map_err(Error::Config)?
             }
             None => None,
         };
@@ -112,27 +107,18 @@ impl<'r> Session<'r> {
             rule.map(|r| r.key_groups.clone()).unwrap_or_default()
         };
         if key_groups.iter().all(|g| g.is_empty()) {
-            return Err(Failure::new(
-                exit::GENERIC,
-                "config file not found, or has no creation rules, and no keys provided through command line options: pass --age/--pgp (or SOPS_AGE_RECIPIENTS) or add a creation rule to .sops.yaml",
-            ));
+            return Err(Error::NoKeys);
         }
 
         if req.selection.count_set() > 1 {
-            return Err(Failure::new(
-                exit::CONFLICTING_PARAMETERS,
-                "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
-            ));
+            return Err(Error::SelectionConflict);
         }
         let fields = match rule {
             Some(r) => r.selection.merged_over(&req.selection),
             None => req.selection.clone(),
         };
         if fields.count_set() > 1 {
-            return Err(Failure::new(
-                exit::CONFLICTING_PARAMETERS,
-                "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
-            ));
+            return Err(Error::SelectionConflict);
         }
         let binary = input_format == Format::Binary;
         let selection = if binary {
@@ -174,30 +160,22 @@ impl<'r> Session<'r> {
             };
         }
         let mut docs = store::load_plain_with(input_format, &input, &self.opts)
-            .map_err(|e| read_failure(e, input_format))?;
+            .map_err(|e| Error::unmarshal(e, input_format))?;
         drop(input);
         if store::has_metadata(output_format, &docs) {
-            return Err(already_encrypted());
+            return Err(Error::AlreadyEncrypted);
         }
         let service = self.service.get()?;
         let md = file::encrypt(&mut docs, &opts, service, time::OffsetDateTime::now_utc())
-            .map_err(|e| core_failure(e, true))?;
+            .map_err(Error::encrypting)?;
         let out =
             store::emit_encrypted_in_place(output_format, &mut docs, md.to_tree(), &self.opts)
-                .map_err(dump_failure)?;
+                .map_err(Error::Dump)?;
         if out.len() >= BACKGROUND_DROP_MIN_INPUT {
             drop_in_background(docs);
         }
         deliver(req.output, file, &out, Sensitivity::Encrypted)
     }
-}
-
-/// The failure for a plaintext file that already has sops metadata.
-fn already_encrypted() -> Failure {
-    Failure::new(
-        exit::FILE_ALREADY_ENCRYPTED,
-        "The file you have provided contains a top-level entry called 'sops' (or, for dotenv, a key starting with 'sops_'): it is already encrypted, or uses a reserved key. Decrypt it first, or rename that key.",
-    )
 }
 
 /// The file the result goes to (as [`deliver`] chooses it); `None` for
@@ -238,16 +216,13 @@ impl Streamed<'_> {
 
     /// The sops failure for a streaming error (write errors here are those
     /// of standard output).
-    fn failure(&self, e: StreamError) -> Failure {
+    fn failure(&self, e: StreamError) -> Error {
         match e {
-            StreamError::Read(e) => read_failure(e, self.input_format),
-            StreamError::AlreadyEncrypted => already_encrypted(),
-            StreamError::Core(e) => core_failure(e, true),
-            StreamError::Dump(e) => dump_failure(e),
-            StreamError::Io(e) => Failure::new(
-                exit::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("Could not write to stdout: {e}"),
-            ),
+            StreamError::Read(e) => Error::unmarshal(e, self.input_format),
+            StreamError::AlreadyEncrypted => Error::AlreadyEncrypted,
+            StreamError::Core(e) => Error::encrypting(e),
+            StreamError::Dump(e) => Error::Dump(e),
+            StreamError::Io(e) => Error::WriteStdout(e),
         }
     }
 
@@ -363,7 +338,7 @@ pub fn selection_of(fields: &SelectionFields) -> CmdResult<Option<Selection>> {
         if let Some(pattern) = value.as_deref().filter(|p| !p.is_empty()) {
             return Selection::new(kind, pattern)
                 .map(Some)
-                .map_err(|e| Failure::new(exit::GENERIC, e.to_string()));
+                .map_err(Error::Selection);
         }
     }
     Ok(None)
@@ -372,16 +347,11 @@ pub fn selection_of(fields: &SelectionFields) -> CmdResult<Option<Selection>> {
 /// The master keys given by flags (or their environment variables), in
 /// sops's order: kms, gcp_kms, hckms, azure_kv, pgp, hc_vault, age.
 pub fn keys_from_flags(k: &KeyArgs) -> CmdResult<Vec<MasterKey>> {
-    let bad = |e: keyspec::KeySpecError| Failure::new(exit::GENERIC, e.to_string());
+    let bad = Error::KeySpec;
     let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
     let mut keys = Vec::new();
     let context = match nonempty(&k.encryption_context) {
-        Some(spec) => keyspec::encryption_context(&spec).ok_or_else(|| {
-            Failure::new(
-                exit::INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT,
-                "Invalid KMS encryption context format: use key:value pairs separated by commas",
-            )
-        })?,
+        Some(spec) => keyspec::encryption_context(&spec).ok_or(Error::EncryptionContext)?,
         None => Vec::new(),
     };
     if let Some(s) = nonempty(&k.kms) {

@@ -19,10 +19,10 @@ use rsops_core::env;
 use rsops_format::store;
 use zeroize::Zeroizing;
 
-use super::exec_env::{missing_arguments, run_as, shell_command, spawn_failure, status_result};
+use super::exec_env::{run_as, shell_command, status_result};
 use super::open;
 use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 use crate::signals::{self, Policy};
 use crate::tempdir::{self, PrivateDir};
 
@@ -58,7 +58,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// Runs `rsops exec-file`.
 pub fn run(args: &ExecFileArgs) -> CmdResult {
     let (Some(file), Some(command)) = (args.file.as_deref(), args.command.as_deref()) else {
-        return Err(missing_arguments());
+        return Err(Error::ExecArguments);
     };
     let name = args
         .filename
@@ -66,10 +66,7 @@ pub fn run(args: &ExecFileArgs) -> CmdResult {
         .filter(|n| !n.is_empty())
         .unwrap_or(tempdir::FALLBACK_NAME);
     if !tempdir::is_plain_name(name) {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "The provided filename is not a local path: --filename takes a plain file name, without directories",
-        ));
+        return Err(Error::NotLocalFilename);
     }
     let decrypted = open::decrypt(
         Some(file),
@@ -83,30 +80,18 @@ pub fn run(args: &ExecFileArgs) -> CmdResult {
             &decrypted.file.docs,
             &decrypted.file.emit,
         )
-        .map_err(super::dump_failure)?,
+        .map_err(Error::Dump)?,
     );
     drop(decrypted);
     if args.background {
         crate::warn("exec-file's --background option is deprecated and will be removed in a future version of sops");
     }
-    signals::install(Policy::Forward).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Could not install the signal handlers: {e}"),
-        )
+    signals::install(Policy::Forward).map_err(Error::Signals)?;
+    let dir = PrivateDir::new().map_err(|source| Error::TempDir {
+        source,
+        editing: false,
     })?;
-    let dir = PrivateDir::new().map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Could not create temporary directory: {e}; check that $TMPDIR is writable"),
-        )
-    })?;
-    let temp_failure = |e: std::io::Error| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Could not create the temporary file: {e}"),
-        )
-    };
+    let temp_failure = Error::ExecTempFile;
     let path = if args.no_fifo {
         dir.write_file(name, &plaintext).map_err(temp_failure)?
     } else {
@@ -115,12 +100,11 @@ pub fn run(args: &ExecFileArgs) -> CmdResult {
     let mut cmd = shell_command(&command.replace("{}", &path.to_string_lossy()));
     if let Some(user) = args.user.as_deref() {
         let (uid, gid) = run_as(&mut cmd, user)?;
-        dir.give_to(&path, uid, gid).map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("Could not give the temporary file to user {user}: {e}"),
-            )
-        })?;
+        dir.give_to(&path, uid, gid)
+            .map_err(|source| Error::GiveTempFile {
+                user: user.to_owned(),
+                source,
+            })?;
     }
     let written = if args.no_fifo {
         None
@@ -128,11 +112,11 @@ pub fn run(args: &ExecFileArgs) -> CmdResult {
         Some(feed_fifo(path.clone(), plaintext))
     };
     if args.background {
-        let child = cmd.spawn().map_err(spawn_failure)?;
+        let child = cmd.spawn().map_err(Error::Shell)?;
         wait_for_delivery(child, written);
         return Ok(());
     }
-    let status = signals::run_child(&mut cmd).map_err(spawn_failure)?;
+    let status = signals::run_child(&mut cmd).map_err(Error::Shell)?;
     drop(dir);
     status_result(status)
 }

@@ -19,7 +19,7 @@ use rsops_format::tree::{Comment, Entry, Key, Map, MapItem, Value, Wipe};
 
 use super::open::{self, Decrypted};
 use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 
 /// Arguments of `rsops git`.
 #[derive(Debug, Args)]
@@ -110,25 +110,12 @@ fn install(args: &InstallArgs) -> CmdResult {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("cannot run git ({e}); install git and make sure it is on PATH"),
-            )
-        })?;
+        .map_err(Error::Git)?;
     if !inside.success() {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "not inside a git repository: run rsops git install from the repository's work tree",
-        ));
+        return Err(Error::NotInRepository);
     }
     let bin = if args.absolute {
-        let exe = std::env::current_exe().map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("cannot find the path of this rsops binary ({e}); run without --absolute"),
-            )
-        })?;
+        let exe = std::env::current_exe().map_err(Error::CurrentExe)?;
         shell_words::quote(&exe.to_string_lossy()).into_owned()
     } else {
         "rsops".to_owned()
@@ -137,12 +124,9 @@ fn install(args: &InstallArgs) -> CmdResult {
         let status = std::process::Command::new("git")
             .args(["config", "--local", key, &value])
             .status()
-            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot run git config ({e})")))?;
+            .map_err(Error::GitConfig)?;
         if !status.success() {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("git config --local {key} failed; check that .git/config is writable"),
-            ));
+            return Err(Error::GitConfigFailed(key));
         }
         println!("{key} = {value}");
     }
@@ -176,8 +160,8 @@ fn decrypted_text(args: &TextconvArgs, raw: &[u8]) -> Option<Vec<u8>> {
     ) {
         Ok(d) => d,
         Err(f) => {
-            if f.code != exit::COULD_NOT_RETRIEVE_KEY {
-                crate::warn(&format!("{}: shown as stored: {}", args.file, f.message));
+            if !f.is_missing_key() {
+                crate::warn(&format!("{}: shown as stored: {}", args.file, f.message()));
             }
             return None;
         }
@@ -191,11 +175,9 @@ fn decrypted_text(args: &TextconvArgs, raw: &[u8]) -> Option<Vec<u8>> {
 /// `rsops git merge %O %A %B %P`. Every failure exits 1 so git records a
 /// conflict and keeps `%A` (the current, encrypted version).
 fn merge(args: &MergeArgs) -> CmdResult {
-    merge_files(args).map_err(|f| {
-        Failure::new(
-            exit::GENERIC,
-            format!("rsops git merge: {}: {}", args.path, f.message),
-        )
+    merge_files(args).map_err(|f| Error::Merge {
+        path: args.path.clone().into(),
+        source: Box::new(f),
     })
 }
 
@@ -233,14 +215,10 @@ fn merge_files(args: &MergeArgs) -> CmdResult {
             for p in &paths {
                 eprintln!("rsops git merge: {}: conflict at {p}", args.path);
             }
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!(
-                    "{} conflict(s); the file keeps the current branch's version (encrypted): apply the other branch's changes with rsops edit {}, then git add it",
-                    paths.len(),
-                    args.path
-                ),
-            ));
+            return Err(Error::MergeConflicts {
+                count: paths.len(),
+                path: args.path.clone().into(),
+            });
         }
     };
     let (mut sealer, mut other) = if take_theirs {

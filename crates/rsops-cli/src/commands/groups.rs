@@ -13,9 +13,9 @@ use rsops_core::keyspec;
 use rsops_core::metadata::{KeyGroup, Metadata};
 use rsops_keys::{KeyService, MasterKey};
 
-use super::{core_failure, deliver};
+use super::deliver;
 use crate::args::{CommonArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error, Usage};
 use crate::io::Sensitivity;
 
 /// Arguments of `rsops groups`.
@@ -108,10 +108,7 @@ fn add(args: &GroupsAddArgs) -> CmdResult {
     super::check_output_flags(&args.output, Some(file))?;
     let group = group_from_flags(args)?;
     if group.is_empty() {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "Error: the new key group has no keys: give at least one of --age, --pgp, --kms, --gcp-kms, --hckms, --azure-kv, --hc-vault-transit",
-        ));
+        return Err(Error::EmptyNewGroup);
     }
     let mut loaded = super::open::load(Some(file), &args.common)?;
     let service = crate::key_service(&args.common)?;
@@ -138,30 +135,18 @@ fn add(args: &GroupsAddArgs) -> CmdResult {
 fn delete(args: &GroupsDeleteArgs) -> CmdResult {
     let file = required_file(args.file.as_deref())?;
     super::check_output_flags(&args.output, Some(file))?;
-    let index: usize = args.index.trim().parse().map_err(|_| {
-        Failure::new(
-            exit::GENERIC,
-            format!(
-                "failed to parse [index] argument {:?}: give the 0-based index of the key group to delete",
-                args.index
-            ),
-        )
-    })?;
+    let index: usize = args
+        .index
+        .trim()
+        .parse()
+        .map_err(|_| Error::GroupIndex(args.index.clone()))?;
     let mut loaded = super::open::load(Some(file), &args.common)?;
     let count = loaded.metadata.key_groups.len();
     if index >= count {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "Error: there is no key group {index}: the file has {count} key group(s), numbered from 0"
-            ),
-        ));
+        return Err(Error::NoSuchGroup { index, count });
     }
     if count == 1 {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "Error: cannot delete the only key group of the file: nobody could decrypt it afterwards",
-        ));
+        return Err(Error::OnlyGroup);
     }
     let service = crate::key_service(&args.common)?;
     let key = recover_data_key(&loaded.metadata, service.as_ref())?;
@@ -172,13 +157,10 @@ fn delete(args: &GroupsDeleteArgs) -> CmdResult {
         .filter(|t| *t != 0)
         .unwrap_or(loaded.metadata.shamir_threshold);
     if groups.len() < threshold {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "removing this key group will make the Shamir threshold impossible to satisfy: Shamir threshold is {threshold}, but we only have {} key groups; lower it with --shamir-secret-sharing-threshold",
-                groups.len()
-            ),
-        ));
+        return Err(Error::ThresholdUnreachable {
+            threshold,
+            groups: groups.len(),
+        });
     }
     rewrap(
         &mut loaded.metadata,
@@ -195,14 +177,11 @@ fn delete(args: &GroupsDeleteArgs) -> CmdResult {
 /// The `--file` argument: required, and the file must exist (exit 2 as
 /// sops otherwise).
 fn required_file(file: Option<&str>) -> CmdResult<&str> {
-    let file = file.filter(|f| !f.is_empty()).ok_or_else(|| {
-        Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified: give the encrypted file with --file",
-        )
-    })?;
+    let file = file
+        .filter(|f| !f.is_empty())
+        .ok_or(Error::Usage(Usage::Groups))?;
     if !std::path::Path::new(file).exists() {
-        return Err(super::rotate::missing_file(file));
+        return Err(Error::MissingFile(file.into()));
     }
     Ok(file)
 }
@@ -210,18 +189,13 @@ fn required_file(file: Option<&str>) -> CmdResult<&str> {
 /// The master keys of the new group, in sops's order: pgp, kms, gcp_kms,
 /// hckms, hc_vault, azure_kv, age.
 fn group_from_flags(args: &GroupsAddArgs) -> CmdResult<Vec<MasterKey>> {
-    let bad = |e: keyspec::KeySpecError| Failure::new(exit::GENERIC, e.to_string());
+    let bad = Error::KeySpec;
     let context = match args
         .encryption_context
         .as_deref()
         .filter(|s| !s.trim().is_empty())
     {
-        Some(spec) => keyspec::encryption_context(spec).ok_or_else(|| {
-            Failure::new(
-                exit::INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT,
-                "Invalid KMS encryption context format: use key:value pairs separated by commas",
-            )
-        })?,
+        Some(spec) => keyspec::encryption_context(spec).ok_or(Error::EncryptionContext)?,
         None => Vec::new(),
     };
     let profile = args.aws_profile.as_deref().unwrap_or("");
@@ -261,7 +235,7 @@ pub(crate) fn master_keys(md: &Metadata) -> Vec<Vec<MasterKey>> {
 /// Recovers the data key, trying keys in file order (sops passes no
 /// decryption order to `groups`). Failure → exit 128 with the report.
 fn recover_data_key(md: &Metadata, service: &dyn KeyService) -> CmdResult<DataKey> {
-    datakey::unwrap(md, service, &[]).map_err(|e| core_failure(e, false))
+    datakey::unwrap(md, service, &[]).map_err(Error::decrypting)
 }
 
 /// Wraps `key` for `groups` (Shamir shares when there are several) and
@@ -279,8 +253,8 @@ pub(crate) fn rewrap(
 ) -> CmdResult {
     check_groups(groups)?;
     let stamp = timestamp(time::OffsetDateTime::now_utc());
-    let (mut wrapped, settled) = datakey::wrap(groups, threshold, key, service, &stamp)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("Could not generate data key: {e}")))?;
+    let (mut wrapped, settled) =
+        datakey::wrap(groups, threshold, key, service, &stamp).map_err(Error::GenerateDataKey)?;
     if keep_dates {
         datakey::keep_created_at(&md.key_groups, &mut wrapped);
     }
@@ -297,18 +271,10 @@ pub(crate) fn rewrap(
 /// message saying which group is at fault.
 pub(crate) fn check_groups(groups: &[Vec<MasterKey>]) -> CmdResult {
     if groups.is_empty() {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "Could not generate data key: no key groups provided",
-        ));
+        return Err(Error::NoKeyGroups);
     }
     if let Some(i) = groups.iter().position(Vec::is_empty) {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "Could not generate data key: key group {i} would have no keys: keep at least one key in every group, or delete the group with rsops groups delete"
-            ),
-        ));
+        return Err(Error::EmptyKeyGroup(i));
     }
     Ok(())
 }
@@ -331,7 +297,11 @@ mod tests {
     #[test]
     fn check_groups_names_the_empty_group() {
         let err = check_groups(&[vec![age("a")], vec![]]).unwrap_err();
-        assert!(err.message.contains("key group 1"), "{}", err.message);
+        assert!(
+            err.to_string().contains("key group 1"),
+            "{}",
+            err.to_string()
+        );
         assert!(check_groups(&[]).is_err());
         assert!(check_groups(&[vec![age("a")]]).is_ok());
     }
@@ -339,12 +309,14 @@ mod tests {
     #[test]
     fn required_file_exit_codes() {
         assert_eq!(
-            required_file(None).unwrap_err().code,
-            exit::NO_FILE_SPECIFIED
+            required_file(None).unwrap_err().exit_code(),
+            crate::error::code::NO_FILE_SPECIFIED
         );
         assert_eq!(
-            required_file(Some("/nonexistent/f.yaml")).unwrap_err().code,
-            exit::COULD_NOT_READ_INPUT_FILE
+            required_file(Some("/nonexistent/f.yaml"))
+                .unwrap_err()
+                .exit_code(),
+            crate::error::code::COULD_NOT_READ_INPUT_FILE
         );
     }
 }

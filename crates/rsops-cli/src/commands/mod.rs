@@ -17,13 +17,12 @@ pub mod set;
 pub mod unset;
 pub mod updatekeys;
 
-use rsops_core::datakey::{self, DataKeyReport};
-use rsops_core::CoreError;
-use rsops_format::{Format, FormatError};
+use rsops_core::datakey;
+use rsops_format::Format;
 use rsops_keys::KeyKind;
 
 use crate::args::{CommonArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 
 /// The input and output stores of a command (CLI.md §3): the flags, else
 /// the extension of `--filename-override` or of the file.
@@ -41,16 +40,10 @@ pub fn stores(common: &CommonArgs, file: Option<&str>) -> (Format, Format) {
 /// Checks `-i`/`--output` against each other and against stdin.
 pub fn check_output_flags(output: &OutputArgs, file: Option<&str>) -> CmdResult {
     if output.in_place && output.output.is_some() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot operate on both --output and --in-place",
-        ));
+        return Err(Error::InPlaceAndOutput);
     }
     if output.in_place && file.is_none() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot use --in-place with standard input; give a file name",
-        ));
+        return Err(Error::InPlaceStdin);
     }
     Ok(())
 }
@@ -60,85 +53,7 @@ pub fn check_output_flags(output: &OutputArgs, file: Option<&str>) -> CmdResult 
 pub fn decryption_order(spec: Option<&str>) -> CmdResult<Vec<KeyKind>> {
     match spec.filter(|s| !s.trim().is_empty()) {
         None => Ok(datakey::DEFAULT_DECRYPTION_ORDER.to_vec()),
-        Some(s) => datakey::parse_decryption_order(s)
-            .map_err(|m| Failure::new(exit::DUPLICATE_DECRYPTION_KEY_TYPE, m)),
-    }
-}
-
-/// The failure for a file the input store cannot parse.
-pub fn read_failure(e: FormatError, format: Format) -> Failure {
-    match e {
-        FormatError::NoDocument => Failure::new(exit::NEED_AT_LEAST_ONE_DOCUMENT, e.to_string()),
-        other => {
-            let what = match format {
-                Format::Binary => "JSON (the binary store keeps encrypted files as JSON; pass --input-type if the file is YAML, dotenv or INI)",
-                _ => format.name(),
-            };
-            Failure::new(
-                exit::COULD_NOT_READ_INPUT_FILE,
-                format!("Error unmarshalling input file: {other}; check that the file is valid {what} (or pass --input-type)"),
-            )
-        }
-    }
-}
-
-/// The failure for a tree the output store cannot render.
-pub fn dump_failure(e: FormatError) -> Failure {
-    Failure::new(exit::ERROR_DUMPING_TREE, format!("Error dumping file: {e}"))
-}
-
-/// One line summarising why no data key could be recovered, with a hint.
-fn data_key_line(report: &DataKeyReport) -> String {
-    let mut parts = Vec::new();
-    for (i, g) in report.groups.iter().enumerate() {
-        for k in &g.keys {
-            if let Some(e) = &k.error {
-                parts.push(format!("group {i}: {}: {e}", k.key));
-            }
-        }
-        if g.keys.is_empty() && !g.ok {
-            parts.push(format!("group {i}: not tried"));
-        }
-    }
-    let needed = if report.groups.len() > 1 {
-        format!(
-            " (Shamir threshold {}, {} part(s) recovered)",
-            report.threshold, report.recovered
-        )
-    } else {
-        String::new()
-    };
-    let mut reasons = parts.join("; ");
-    if !reasons.ends_with(['.', '?', '!']) {
-        reasons.push('.');
-    }
-    format!(
-        "Failed to get the data key required to decrypt the SOPS file{needed}: {reasons} Make the private key of one of these recipients available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, the GnuPG keyring, ...)."
-    )
-}
-
-/// Maps a core error to sops's exit code. `encrypting` selects between the
-/// encrypt-side and decrypt-side codes where sops distinguishes them.
-pub fn core_failure(e: CoreError, encrypting: bool) -> Failure {
-    let tree = if encrypting {
-        exit::ERROR_ENCRYPTING_TREE
-    } else {
-        exit::ERROR_DECRYPTING_TREE
-    };
-    match e {
-        CoreError::DataKey(report) => Failure::new(exit::COULD_NOT_RETRIEVE_KEY, data_key_line(&report)),
-        CoreError::MacMismatch { .. } | CoreError::MacMissing { .. } | CoreError::MacDecrypt(_) => {
-            Failure::new(
-                exit::MAC_MISMATCH,
-                format!("{e}. The file was modified outside sops/rsops or is corrupted; use --ignore-mac only if you trust its content"),
-            )
-        }
-        CoreError::NonStringKey { .. } | CoreError::NotEncrypted { .. } | CoreError::Decrypt { .. } => {
-            Failure::new(tree, e.to_string())
-        }
-        CoreError::EncryptedCommentMatchesRule => Failure::new(tree, e.to_string()),
-        CoreError::SelectionConflict => Failure::new(exit::GENERIC, e.to_string()),
-        other => Failure::new(exit::GENERIC, other.to_string()),
+        Some(s) => datakey::parse_decryption_order(s).map_err(Error::DecryptionOrder),
     }
 }
 

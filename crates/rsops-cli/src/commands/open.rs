@@ -5,9 +5,9 @@ use rsops_core::file::{self, Opened};
 use rsops_core::metadata::Metadata;
 use rsops_format::{store, EmitOptions, Format, Map};
 
-use super::{core_failure, decryption_order, dump_failure, read_failure};
+use super::decryption_order;
 use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 use crate::io::Sensitivity;
 
 /// An encrypted file as read from disk, before decryption.
@@ -40,15 +40,10 @@ pub fn load(path: Option<&str>, common: &CommonArgs) -> CmdResult<Loaded> {
     let emit = crate::config::emit_options(config.as_ref(), common.indent)?;
     let (input_format, output_format) = super::stores(common, path);
     let input = crate::io::read_input(path)?;
-    let (docs, meta) =
-        store::load_encrypted(input_format, &input).map_err(|e| read_failure(e, input_format))?;
-    let meta = meta.ok_or_else(|| {
-        Failure::new(
-            exit::GENERIC,
-            "sops metadata not found: the file is not encrypted (or not a sops file of this type; try --input-type)",
-        )
-    })?;
-    let metadata = Metadata::from_tree(&meta).map_err(|e| core_failure(e, false))?;
+    let (docs, meta) = store::load_encrypted(input_format, &input)
+        .map_err(|e| Error::unmarshal(e, input_format))?;
+    let meta = meta.ok_or(Error::MetadataNotFound)?;
+    let metadata = Metadata::from_tree(&meta).map_err(Error::decrypting)?;
     Ok(Loaded {
         docs,
         metadata,
@@ -76,7 +71,7 @@ pub fn decrypt(
         &order,
         ignore_mac,
     )
-    .map_err(|e| core_failure(e, false))?;
+    .map_err(Error::decrypting)?;
     Ok(Decrypted {
         file: loaded,
         opened,
@@ -93,7 +88,7 @@ impl Decrypted {
             &self.opened,
             time::OffsetDateTime::now_utc(),
         )
-        .map_err(|e| core_failure(e, true))?;
+        .map_err(Error::encrypting)?;
         self.file.render()
     }
 }
@@ -107,7 +102,7 @@ impl Loaded {
             &self.metadata.to_tree(),
             &self.emit,
         )
-        .map_err(dump_failure)
+        .map_err(Error::Dump)
     }
 }
 

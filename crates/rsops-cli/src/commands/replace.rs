@@ -10,9 +10,8 @@ use rsops_format::{store, Format};
 use zeroize::Zeroizing;
 
 use super::open;
-use super::read_failure;
 use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error, Usage};
 
 /// Arguments of `rsops replace`.
 #[derive(Debug, Args)]
@@ -36,10 +35,7 @@ pub struct ReplaceArgs {
 /// Runs `rsops replace`.
 pub fn run(args: &ReplaceArgs) -> CmdResult {
     let (Some(file), Some(plaintext)) = (args.file.as_deref(), args.plaintext.as_deref()) else {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: rsops replace needs two arguments: the encrypted file and the new plaintext (- for standard input)",
-        ));
+        return Err(Error::Usage(Usage::Replace));
     };
     // The encrypted file is read with the store of its own name; the
     // `--input-type` flag only applies to the plaintext.
@@ -64,12 +60,9 @@ pub fn run(args: &ReplaceArgs) -> CmdResult {
         Some(plaintext).filter(|p| *p != "-"),
     )?);
     let docs = store::load_plain_with(plain_format, &input, &decrypted.file.emit)
-        .map_err(|e| read_failure(e, plain_format))?;
+        .map_err(|e| Error::unmarshal(e, plain_format))?;
     if store::has_metadata(decrypted.file.output_format, &docs) {
-        return Err(Failure::new(
-            exit::FILE_ALREADY_ENCRYPTED,
-            "The new plaintext has a top-level entry called 'sops' (or, for dotenv, a key starting with 'sops_'): it is encrypted, or uses a key reserved for the metadata. Pass the decrypted content, or rename that key.",
-        ));
+        return Err(Error::PlaintextHasMetadata);
     }
     decrypted.file.docs = docs;
     let sealed = decrypted.seal()?;

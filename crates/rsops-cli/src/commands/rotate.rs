@@ -9,9 +9,9 @@ use rsops_core::file;
 use rsops_core::keyspec;
 use rsops_keys::MasterKey;
 
-use super::{core_failure, deliver};
+use super::deliver;
 use crate::args::{CommonArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error, Usage};
 use crate::io::Sensitivity;
 
 /// The `--add-*` / `--rm-*` flags (comma-separated lists), as sops has them.
@@ -133,12 +133,7 @@ impl KeyChanges {
         aws_profile: Option<&str>,
     ) -> CmdResult<KeyChanges> {
         let context = match encryption_context.filter(|s| !s.trim().is_empty()) {
-            Some(spec) => keyspec::encryption_context(spec).ok_or_else(|| {
-                Failure::new(
-                    exit::INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT,
-                    "Invalid KMS encryption context format: use key:value pairs separated by commas",
-                )
-            })?,
+            Some(spec) => keyspec::encryption_context(spec).ok_or(Error::EncryptionContext)?,
             None => Vec::new(),
         };
         let profile = aws_profile.unwrap_or("");
@@ -178,7 +173,7 @@ fn parse_side(
     context: &[(String, String)],
     profile: &str,
 ) -> CmdResult<Vec<MasterKey>> {
-    let bad = |e: keyspec::KeySpecError| Failure::new(exit::GENERIC, e.to_string());
+    let bad = Error::KeySpec;
     let spec = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
     let mut keys = Vec::new();
     if let Some(s) = spec(side.kms) {
@@ -244,14 +239,11 @@ pub struct RotateRequest<'a> {
 /// Runs `rsops rotate`.
 pub fn run(args: &RotateArgs) -> CmdResult {
     let Some(file) = args.file.as_deref() else {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified",
-        ));
+        return Err(Error::Usage(Usage::File));
     };
     super::check_output_flags(&args.output, Some(file))?;
     if args.changes.any() && !std::path::Path::new(file).exists() {
-        return Err(missing_with_changes(file));
+        return Err(Error::ChangeKeysOfMissingFile(file.into()));
     }
     let changes = KeyChanges::from_flags(&args.changes, args.encryption_context.as_deref(), None)?;
     rotate(&RotateRequest {
@@ -270,9 +262,9 @@ pub fn rotate(req: &RotateRequest<'_>) -> CmdResult {
     super::check_output_flags(req.output, Some(req.file))?;
     if !std::path::Path::new(req.file).exists() {
         return Err(if req.changes.is_empty() {
-            missing_file(req.file)
+            Error::MissingFile(req.file.into())
         } else {
-            missing_with_changes(req.file)
+            Error::ChangeKeysOfMissingFile(req.file.into())
         });
     }
     let mut opened = super::open::decrypt(
@@ -295,30 +287,12 @@ pub fn rotate(req: &RotateRequest<'_>) -> CmdResult {
     )
     .map_err(|e| match e {
         rsops_core::CoreError::KeyWrap { .. } | rsops_core::CoreError::KeyGroups(_) => {
-            Failure::new(exit::GENERIC, format!("Could not generate data key: {e}"))
+            Error::GenerateDataKey(e)
         }
-        other => core_failure(other, true),
+        other => Error::encrypting(other),
     })?;
     let out = opened.file.render()?;
     deliver(req.output, Some(req.file), &out, Sensitivity::Encrypted)
-}
-
-/// sops's exit 2 for a missing file without key changes.
-pub(crate) fn missing_file(file: &str) -> Failure {
-    Failure::new(
-        exit::COULD_NOT_READ_INPUT_FILE,
-        format!("Error reading file {file}: no such file or directory"),
-    )
-}
-
-/// sops's exit 49 for `--add-*`/`--rm-*` on a missing file.
-fn missing_with_changes(file: &str) -> Failure {
-    Failure::new(
-        exit::CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
-        format!(
-            "Error: cannot add or remove keys on non-existent file {file:?}, use the `edit` subcommand instead."
-        ),
-    )
 }
 
 #[cfg(test)]
@@ -368,14 +342,16 @@ mod tests {
             ..KeyChangeArgs::default()
         };
         assert_eq!(
-            KeyChanges::from_flags(&flags, None, None).unwrap_err().code,
-            exit::GENERIC
+            KeyChanges::from_flags(&flags, None, None)
+                .unwrap_err()
+                .exit_code(),
+            crate::error::code::GENERIC
         );
         assert_eq!(
             KeyChanges::from_flags(&KeyChangeArgs::default(), Some("nocolon"), None)
                 .unwrap_err()
-                .code,
-            exit::INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT
+                .exit_code(),
+            crate::error::code::INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT
         );
     }
 }

@@ -11,12 +11,12 @@ use std::path::Path;
 
 use clap::Args;
 use rsops_core::env;
-use rsops_core::treepath::{self, Component, EditError};
+use rsops_core::treepath::{self, Component};
 use rsops_format::{json, Value};
 
 use super::open;
 use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error, Usage};
 
 /// Arguments of `rsops set`.
 #[derive(Debug, Args)]
@@ -66,10 +66,7 @@ struct SetJob<'a> {
 /// Runs `rsops set`.
 pub fn run(args: &SetArgs) -> CmdResult {
     if args.value_file && args.value_stdin {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "Error: cannot use both --value-file and --value-stdin",
-        ));
+        return Err(Error::ValueFileAndStdin);
     }
     let (file, path_arg, value_arg) = positionals(args)?;
     let path = parse_path(path_arg, "Invalid set index format")?;
@@ -121,10 +118,7 @@ pub fn run_legacy_set_with(
 /// Splits a legacy `--set` argument into its path and its JSON value.
 fn split_legacy_spec(spec: &str) -> CmdResult<(&str, &str)> {
     let Some(at) = spec.find("] ") else {
-        return Err(Failure::new(
-            exit::INVALID_SET_FORMAT,
-            "Invalid --set format: expected a path and a JSON value separated by a space, e.g. --set '[\"key\"] \"value\"'",
-        ));
+        return Err(Error::LegacySetFormat);
     };
     let (left, right) = spec.split_at(at + 2);
     Ok((left.trim_end_matches(' '), right))
@@ -137,56 +131,41 @@ fn positionals(args: &SetArgs) -> CmdResult<(&str, &str, Option<&str>)> {
     let wanted = if args.value_stdin { 2 } else { 3 };
     let count = usize::from(args.file.is_some()) + args.rest.len();
     if count != wanted {
-        let message = if args.value_stdin {
-            "Error: file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used."
+        return Err(Error::Usage(if args.value_stdin {
+            Usage::SetStdin
         } else {
-            "Error: no file specified, or index and value are missing. Need precisely 3 positional arguments."
-        };
-        return Err(Failure::new(exit::NO_FILE_SPECIFIED, message));
+            Usage::Set
+        }));
     }
     match (all.next(), all.next(), all.next()) {
         (Some(f), Some(p), v) => Ok((f, p, v)),
-        _ => Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified, or index and value are missing",
-        )),
+        _ => Err(Error::Usage(Usage::Set)),
     }
 }
 
 /// Parses a set/unset path; any syntax error (or an empty path) is
 /// `message` with exit 7.
-pub(crate) fn parse_path(text: &str, message: &str) -> CmdResult<Vec<Component>> {
+pub(crate) fn parse_path(text: &str, context: &'static str) -> CmdResult<Vec<Component>> {
     match treepath::parse(text) {
         Ok(p) if !p.is_empty() => Ok(p),
-        Ok(_) => Err(Failure::new(
-            exit::INVALID_SET_FORMAT,
-            format!("{message}: the path is empty; write it like [\"key\"][0]"),
-        )),
-        Err(e) => Err(Failure::new(
-            exit::INVALID_SET_FORMAT,
-            format!("{message}: {e}; write the path like [\"key\"][0]"),
-        )),
+        Ok(_) => Err(Error::EmptySetPath { context }),
+        Err(source) => Err(Error::SetPath { context, source }),
     }
 }
 
 fn read_stdin() -> CmdResult<Vec<u8>> {
     use std::io::Read;
     let mut buf = Vec::new();
-    std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Error reading the value from stdin: {e}"),
-        )
-    })?;
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(Error::ReadValueStdin)?;
     Ok(buf)
 }
 
 fn read_value_file(path: &str) -> CmdResult<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Error reading the value file {path}: {e}"),
-        )
+    std::fs::read(path).map_err(|source| Error::ReadValueFile {
+        path: path.into(),
+        source,
     })
 }
 
@@ -200,11 +179,12 @@ fn apply(job: SetJob<'_>) -> CmdResult {
         job.decryption_order,
         job.ignore_mac,
     )?;
-    let doc =
-        decrypted.file.docs.first_mut().ok_or_else(|| {
-            Failure::new(exit::GENERIC, "the file has no document to set a value in")
-        })?;
-    let changed = treepath::set(doc, &job.path, job.value).map_err(edit_failure)?;
+    let doc = decrypted
+        .file
+        .docs
+        .first_mut()
+        .ok_or(Error::NoDocumentToSet)?;
+    let changed = treepath::set(doc, &job.path, job.value)?;
     if !changed && job.idempotent {
         return Ok(());
     }
@@ -225,33 +205,15 @@ pub(crate) fn ensure_exists(file: &str) -> CmdResult {
     if Path::new(file).exists() {
         return Ok(());
     }
-    Err(Failure::new(
-        exit::COULD_NOT_READ_INPUT_FILE,
-        format!("Error reading file: {file}: no such file or directory"),
-    ))
-}
-
-/// The failure for a path that cannot be applied to the tree.
-pub(crate) fn edit_failure(e: EditError) -> Failure {
-    Failure::new(exit::GENERIC, e.to_string())
+    Err(Error::MissingFileToChange(file.into()))
 }
 
 /// Reads a `set` value as sops 3.11 does (Go `encoding/json` into an
 /// interface, then the JSON store for objects).
 pub(crate) fn parse_value(text: &[u8]) -> CmdResult<Value> {
-    let invalid = || {
-        Failure::new(
-            exit::INVALID_SET_FORMAT,
-            "Value for --set is not valid JSON: give a JSON value, e.g. '\"text\"', 5, true or {\"k\": \"v\"}",
-        )
-    };
+    let invalid = || Error::SetValueNotJson;
     let kind = check_json(text).ok_or_else(invalid)?;
-    let format = || {
-        Failure::new(
-            exit::INVALID_SET_FORMAT,
-            "Invalid --set value format: a JSON array cannot be set as a whole; set its elements one by one",
-        )
-    };
+    let format = || Error::SetValueArray;
     match kind {
         JsonKind::Array => Err(format()),
         JsonKind::Object => json::parse(text).map(Value::Map).map_err(|_| format()),
@@ -553,11 +515,13 @@ mod tests {
     #[test]
     fn value_errors_use_exit_7() {
         let e = parse_value(b"[1]").unwrap_err();
-        assert_eq!(e.code, exit::INVALID_SET_FORMAT);
-        assert!(e.message.starts_with("Invalid --set value format"));
+        assert_eq!(e.exit_code(), crate::error::code::INVALID_SET_FORMAT);
+        assert!(e.to_string().starts_with("Invalid --set value format"));
         let e = parse_value(b"nope").unwrap_err();
-        assert_eq!(e.code, exit::INVALID_SET_FORMAT);
-        assert!(e.message.starts_with("Value for --set is not valid JSON"));
+        assert_eq!(e.exit_code(), crate::error::code::INVALID_SET_FORMAT);
+        assert!(e
+            .to_string()
+            .starts_with("Value for --set is not valid JSON"));
     }
 
     #[test]
@@ -568,19 +532,21 @@ mod tests {
         );
         assert_eq!(split_legacy_spec("[\"a\"] 7").unwrap(), ("[\"a\"]", "7"));
         assert_eq!(
-            split_legacy_spec("[\"a\"]7").unwrap_err().code,
-            exit::INVALID_SET_FORMAT
+            split_legacy_spec("[\"a\"]7").unwrap_err().exit_code(),
+            crate::error::code::INVALID_SET_FORMAT
         );
     }
 
     #[test]
     fn paths_must_parse_and_be_non_empty() {
         assert_eq!(
-            parse_path("", "Invalid set index format").unwrap_err().code,
-            exit::INVALID_SET_FORMAT
+            parse_path("", "Invalid set index format")
+                .unwrap_err()
+                .exit_code(),
+            crate::error::code::INVALID_SET_FORMAT
         );
         let e = parse_path("[x]", "Invalid set index format").unwrap_err();
-        assert!(e.message.starts_with("Invalid set index format"));
+        assert!(e.to_string().starts_with("Invalid set index format"));
         assert_eq!(parse_path("[\"a\"][1]", "m").unwrap().len(), 2);
     }
 }

@@ -8,9 +8,9 @@ use rsops_core::env;
 use rsops_core::treepath;
 
 use super::open;
-use super::set::{edit_failure, ensure_exists, parse_path, renew_on_write};
+use super::set::{ensure_exists, parse_path, renew_on_write};
 use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error, Usage};
 
 /// Arguments of `rsops unset`.
 #[derive(Debug, Args)]
@@ -40,12 +40,7 @@ pub struct UnsetArgs {
 pub fn run(args: &UnsetArgs) -> CmdResult {
     let (file, path_arg) = match (args.file.as_deref(), args.rest.as_slice()) {
         (Some(f), [p]) => (f, p.as_str()),
-        _ => {
-            return Err(Failure::new(
-                exit::NO_FILE_SPECIFIED,
-                "Error: no file specified, or index is missing: use rsops unset FILE PATH",
-            ))
-        }
+        _ => return Err(Error::Usage(Usage::Unset)),
     };
     let path = parse_path(path_arg, "Invalid unset index format")?;
     ensure_exists(file)?;
@@ -55,16 +50,15 @@ pub fn run(args: &UnsetArgs) -> CmdResult {
         args.decryption_order.as_deref(),
         args.ignore_mac,
     )?;
-    let doc = decrypted.file.docs.first_mut().ok_or_else(|| {
-        Failure::new(
-            exit::GENERIC,
-            "the file has no document to remove a value from",
-        )
-    })?;
+    let doc = decrypted
+        .file
+        .docs
+        .first_mut()
+        .ok_or(Error::NoDocumentToUnset)?;
     match treepath::unset(doc, &path) {
         Ok(()) => {}
         Err(e) if e.is_not_found() && args.idempotent => return Ok(()),
-        Err(e) => return Err(edit_failure(e)),
+        Err(e) => return Err(Error::Edit(e)),
     }
     renew_on_write(&mut decrypted);
     let bytes = decrypted.seal()?;
