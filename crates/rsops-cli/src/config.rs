@@ -30,9 +30,9 @@ pub struct Loaded {
 
 /// Finds the config: `explicit` (`--config`/`SOPS_CONFIG`), else the first
 /// `.sops.yaml` from the current directory upwards.
-pub fn find(explicit: Option<&str>) -> Option<PathBuf> {
-    if let Some(p) = explicit.filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit.filter(|p| !p.as_os_str().is_empty()) {
+        return Some(p.to_path_buf());
     }
     find_from(std::env::current_dir().ok()?)
 }
@@ -103,16 +103,16 @@ pub fn search_start(file: Option<&Path>, from_file_dir: bool) -> Option<PathBuf>
 /// [`find`] — which, when [`from_file_dir_enabled`], starts in the
 /// directory of `file` (the path used for rule matching: the
 /// `--filename-override` or the file argument).
-pub fn find_for_file(explicit: Option<&str>, file: Option<&Path>) -> Option<PathBuf> {
-    if let Some(p) = explicit.filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+pub fn find_for_file(explicit: Option<&Path>, file: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit.filter(|p| !p.as_os_str().is_empty()) {
+        return Some(p.to_path_buf());
     }
     find_from(search_start(file, from_file_dir_enabled())?)
 }
 
 /// Loads the config if there is one. A config that cannot be read or parsed
 /// is an error for every command (exit 1).
-pub fn load(explicit: Option<&str>) -> CmdResult<Option<Loaded>> {
+pub fn load(explicit: Option<&Path>) -> CmdResult<Option<Loaded>> {
     match find(explicit) {
         Some(path) => read_config(path).map(Some),
         None => Ok(None),
@@ -121,7 +121,7 @@ pub fn load(explicit: Option<&str>) -> CmdResult<Option<Loaded>> {
 
 /// Like [`load`], but honours the `RSOPS_CONFIG_FROM_FILE_DIR` opt-in for
 /// `file` (see [`find_for_file`]).
-pub fn load_for_file(explicit: Option<&str>, file: Option<&Path>) -> CmdResult<Option<Loaded>> {
+pub fn load_for_file(explicit: Option<&Path>, file: Option<&Path>) -> CmdResult<Option<Loaded>> {
     match find_for_file(explicit, file) {
         Some(path) => read_config(path).map(Some),
         None => Ok(None),
@@ -218,7 +218,10 @@ mod tests {
     #[test]
     fn explicit_config_wins() {
         assert_eq!(
-            find_for_file(Some("/x/.sops.yaml"), Some(Path::new("/y/f.yaml"))),
+            find_for_file(
+                Some(Path::new("/x/.sops.yaml")),
+                Some(Path::new("/y/f.yaml"))
+            ),
             Some(PathBuf::from("/x/.sops.yaml"))
         );
     }

@@ -7,7 +7,7 @@
 //! per key, not once per file. Every file still has its MAC checked.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -20,49 +20,35 @@ use rsops_format::{store, EmitOptions, Value};
 use rsops_keys::{KeyKind, KeyService};
 
 use super::{decryption_order, deliver, stores};
-use crate::args::{CommonArgs, OutputArgs};
 use crate::error::{CmdResult, Error};
 use crate::io::{CommitBatch, Sensitivity};
+use crate::settings::{Common, DecryptSettings, Output};
 
-/// What `decrypt` needs from the command line.
-pub struct DecryptRequest<'a> {
-    /// The file (stdin when `None`).
-    pub file: Option<&'a str>,
-    /// Shared flags.
-    pub common: &'a CommonArgs,
-    /// Output flags.
-    pub output: &'a OutputArgs,
-    /// `--extract`.
-    pub extract: Option<&'a str>,
-    /// `--ignore-mac`.
-    pub ignore_mac: bool,
-    /// `--decryption-order`.
-    pub decryption_order: Option<&'a str>,
-}
-
-/// Runs `decrypt` on `req.file` (or stdin).
-pub fn run(req: &DecryptRequest<'_>) -> CmdResult {
-    super::check_output_flags(req.output, req.file)?;
-    let session = Session::new(req)?;
-    let out = zeroize::Zeroizing::new(session.decrypt_file(req.file)?);
-    deliver(req.output, req.file, &out, Sensitivity::Plaintext)
+/// Runs `decrypt` on the file (or stdin).
+pub fn run(req: &DecryptSettings) -> CmdResult {
+    let file = req.files.first().map(PathBuf::as_path);
+    super::check_output_flags(&req.output, file)?;
+    let session = Session::new(req, file)?;
+    let out = zeroize::Zeroizing::new(session.decrypt_file(file)?);
+    deliver(&req.output, file, &out, Sensitivity::Plaintext)
 }
 
 /// Runs `decrypt -i` on several files: in parallel, each written in place;
 /// one line per failing file, and the exit code of the first failing file
 /// (in argument order). Without `-i`, several files are refused (exit 8).
-pub fn run_many(req: &DecryptRequest<'_>, files: &[String]) -> CmdResult {
-    check_many(req.output, files.len())?;
-    let session = Session::new(req)?;
+pub fn run_many(req: &DecryptSettings) -> CmdResult {
+    let files = &req.files;
+    check_many(&req.output, files.len())?;
+    let session = Session::new(req, files.first().map(PathBuf::as_path))?;
     for_each_file(files, |file| {
         let out = zeroize::Zeroizing::new(session.decrypt_file(Some(file))?);
-        deliver(req.output, Some(file), &out, Sensitivity::Plaintext)
+        deliver(&req.output, Some(file), &out, Sensitivity::Plaintext)
     })
 }
 
 /// Several files are only accepted with `-i` (each result goes back into
 /// its own file; there is no sensible single stdout or `--output` for many).
-pub(crate) fn check_many(output: &OutputArgs, count: usize) -> CmdResult {
+pub(crate) fn check_many(output: &Output, count: usize) -> CmdResult {
     if count > 1 && !output.in_place {
         return Err(Error::ManyWithoutInPlace(count));
     }
@@ -74,7 +60,7 @@ pub(crate) fn check_many(output: &OutputArgs, count: usize) -> CmdResult {
 
 /// What is shared by every file of one `decrypt` run.
 struct Session<'r> {
-    req: &'r DecryptRequest<'r>,
+    req: &'r DecryptSettings,
     opts: EmitOptions,
     order: Vec<KeyKind>,
     path: Option<Vec<Component>>,
@@ -84,16 +70,13 @@ struct Session<'r> {
 
 impl<'r> Session<'r> {
     /// Loads the configuration and checks the flags, in sops's order.
-    fn new(req: &'r DecryptRequest<'r>) -> CmdResult<Session<'r>> {
+    fn new(req: &'r DecryptSettings, file: Option<&Path>) -> CmdResult<Session<'r>> {
         // With RSOPS_CONFIG_FROM_FILE_DIR the search starts at the file.
-        let name = req.common.filename_override.as_deref().or(req.file);
-        let loaded = crate::config::load_for_file(
-            req.common.config.as_deref(),
-            name.map(std::path::Path::new),
-        )?;
+        let name = req.common.filename_override.as_deref().or(file);
+        let loaded = crate::config::load_for_file(req.common.config.as_deref(), name)?;
         let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
-        let order = decryption_order(req.decryption_order)?;
-        let path = match req.extract {
+        let order = decryption_order(req.decryption_order.as_deref())?;
+        let path = match req.extract.as_deref() {
             Some(p) => Some(treepath::parse(p).map_err(Error::ExtractPath)?),
             None => None,
         };
@@ -102,15 +85,15 @@ impl<'r> Session<'r> {
             opts,
             order,
             path,
-            service: LazyService::new(req.common),
+            service: LazyService::new(&req.common),
             keys: KeyCache::default(),
         })
     }
 
     /// Reads, decrypts (MAC checked unless `--ignore-mac`) and renders one
     /// file.
-    fn decrypt_file(&self, file: Option<&str>) -> CmdResult<Vec<u8>> {
-        let (input_format, output_format) = stores(self.req.common, file);
+    fn decrypt_file(&self, file: Option<&Path>) -> CmdResult<Vec<u8>> {
+        let (input_format, output_format) = stores(&self.req.common, file);
         let input = crate::io::read_input(file)?;
         let input_len = input.len();
         let (mut docs, meta_tree) = store::load_encrypted(input_format, &input)
@@ -173,13 +156,13 @@ pub(crate) fn drop_in_background<T: Wipe + Send + 'static>(mut value: T) {
 /// cannot be read fails as it would without a key service) and shared by
 /// all files.
 pub(crate) struct LazyService<'a> {
-    common: &'a CommonArgs,
+    common: &'a Common,
     cell: OnceLock<Result<Box<dyn KeyService>, Arc<Error>>>,
 }
 
 impl<'a> LazyService<'a> {
     /// A lazy key service for these flags.
-    pub(crate) fn new(common: &'a CommonArgs) -> Self {
+    pub(crate) fn new(common: &'a Common) -> Self {
         LazyService {
             common,
             cell: OnceLock::new(),
@@ -269,9 +252,9 @@ fn key_groups_id(md: &Metadata) -> String {
 /// `FILE: message`, in argument order: all but the last on stderr here, the
 /// last as the returned failure (which `main` prints), whose exit code is
 /// that of the first failing file.
-pub(crate) fn for_each_file<F>(files: &[String], work: F) -> CmdResult
+pub(crate) fn for_each_file<F>(files: &[PathBuf], work: F) -> CmdResult
 where
-    F: Fn(&str) -> CmdResult + Sync,
+    F: Fn(&Path) -> CmdResult + Sync,
 {
     // One file needs no core count (asking reads cgroup files).
     let workers = if files.len() > 1 {
@@ -320,7 +303,7 @@ where
     Err(Error::Files(
         failures
             .into_iter()
-            .map(|(i, e)| (files.get(i).map(PathBuf::from).unwrap_or_default(), e))
+            .map(|(i, e)| (files.get(i).cloned().unwrap_or_default(), e))
             .collect(),
     ))
 }
@@ -441,13 +424,15 @@ mod tests {
         let blocked = dir.path().join("blocked");
         std::fs::create_dir_all(blocked.join("inner")).unwrap();
         files.insert(40, blocked.to_string_lossy().into_owned());
-        let r = for_each_file(&files, |f| {
-            if f.ends_with("/f7") {
+        let paths: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+        let r = for_each_file(&paths, |f| {
+            if f.ends_with("f7") {
                 return Err(Error::decrypting(rsops_core::CoreError::MacMissing {
                     computed: String::new(),
                 }));
             }
-            crate::io::write_atomic(f, f.as_bytes(), Sensitivity::Plaintext)
+            let name = f.to_string_lossy().into_owned();
+            crate::io::write_atomic(f, name.as_bytes(), Sensitivity::Plaintext)
         });
         let failure = r.unwrap_err();
         assert_eq!(failure.exit_code(), crate::error::code::MAC_MISMATCH);
@@ -469,10 +454,10 @@ mod tests {
 
     #[test]
     fn failures_are_one_line_per_file_in_argument_order() {
-        let files: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+        let files: Vec<PathBuf> = (0..20).map(|i| format!("f{i}").into()).collect();
         let r = for_each_file(&files, |f| {
-            if f == "f3" || f == "f17" {
-                Err(if f == "f3" {
+            if f == Path::new("f3") || f == Path::new("f17") {
+                Err(if f == Path::new("f3") {
                     Error::WriteStdout(std::io::Error::other("bad"))
                 } else {
                     Error::NonExistentFile(f.into())

@@ -13,8 +13,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use clap::Args;
-use rsops_core::config::{rule_match_path, CreationRule, SelectionFields};
+use rsops_core::config::{rule_match_path, CreationRule};
 use rsops_core::datakey::{self, DataKey};
 use rsops_core::env;
 use rsops_core::file::{self, Opened};
@@ -24,84 +23,24 @@ use rsops_core::walk::IvStash;
 use rsops_format::{store, Format, Map};
 use zeroize::Zeroizing;
 
-use super::encrypt::{keys_from_flags, selection_of};
+use super::encrypt::selection_of;
 use super::open::{self, Decrypted, Loaded};
 use super::stores;
-use crate::args::{CommonArgs, KeyArgs, SelectionArgs};
-use crate::error::{CmdResult, EditorError, Error, Usage};
+use crate::error::{CmdResult, EditorError, Error};
+use crate::settings::{Common, EditSettings};
 use crate::signals::{self, Policy};
 use crate::tempdir::{self, PrivateDir};
 
-/// Arguments of `rsops edit`.
-#[derive(Debug, Args)]
-pub struct EditArgs {
-    /// The encrypted file (created from the creation rules when it does not exist).
-    pub file: Option<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    #[command(flatten)]
-    pub keys: KeyArgs,
-    #[command(flatten)]
-    pub selection: SelectionArgs,
-    /// Show the master keys in the editor (accepted for compatibility and ignored).
-    #[arg(short = 's', long)]
-    pub show_master_keys: bool,
-    /// Do not check the MAC.
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Order in which key types are tried, e.g. `age,pgp`.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
-
-/// What an edit needs besides the file name (shared by `rsops edit` and
-/// the legacy `rsops FILE`).
-#[derive(Debug, Clone, Copy)]
-pub struct EditRequest<'a> {
-    /// Shared flags (`--config`, `--input-type`, `--output-type`, ...).
-    pub common: &'a CommonArgs,
-    /// Key flags, used when the file is new.
-    pub keys: &'a KeyArgs,
-    /// Selection flags, used when the file is new.
-    pub selection: &'a SelectionFields,
-    /// `--mac-only-encrypted` (legacy mode only), used when the file is new.
-    pub mac_only_encrypted: bool,
-    /// `--ignore-mac`.
-    pub ignore_mac: bool,
-    /// `--decryption-order`.
-    pub decryption_order: Option<&'a str>,
-    /// `-s/--show-master-keys` (warned about and ignored).
-    pub show_master_keys: bool,
-}
-
-/// Runs `rsops edit`.
-pub fn run(args: &EditArgs) -> CmdResult {
-    let Some(file) = args.file.as_deref() else {
-        return Err(Error::Usage(Usage::Edit));
-    };
-    let selection = args.selection.to_fields();
-    let req = EditRequest {
-        common: &args.common,
-        keys: &args.keys,
-        selection: &selection,
-        mac_only_encrypted: false,
-        ignore_mac: args.ignore_mac,
-        decryption_order: args.decryption_order.as_deref(),
-        show_master_keys: args.show_master_keys,
-    };
-    edit_file(file, &req)
-}
-
-/// The legacy form `rsops [flags] FILE`: like `rsops edit`, except that the
-/// creation rules are loaded first, so a broken or non-matching
-/// `.sops.yaml` aborts even for an existing file (as sops does).
-pub fn run_legacy(file: &str, req: &EditRequest<'_>) -> CmdResult {
-    let config = load_config(file, req.common)?;
-    matching_rule(config.as_ref(), match_name(file, req.common))?;
-    edit_file(file, req)
-}
-
-fn edit_file(file: &str, req: &EditRequest<'_>) -> CmdResult {
+/// Runs `rsops edit FILE`, or the legacy form `rsops [flags] FILE`: like
+/// `rsops edit`, except that the creation rules are loaded first, so a
+/// broken or non-matching `.sops.yaml` aborts even for an existing file (as
+/// sops does).
+pub fn run(req: &EditSettings) -> CmdResult {
+    let file = req.file.as_path();
+    if req.legacy {
+        let config = load_config(file, &req.common)?;
+        matching_rule(config.as_ref(), match_name(file, &req.common))?;
+    }
     if req.show_master_keys {
         crate::warn("--show-master-keys is not supported: the editor shows the values only");
     }
@@ -116,7 +55,12 @@ fn edit_file(file: &str, req: &EditRequest<'_>) -> CmdResult {
         }
     };
     let decrypted = match original {
-        Some(_) => open::decrypt(Some(file), req.common, req.decryption_order, req.ignore_mac)?,
+        Some(_) => open::decrypt(
+            Some(file),
+            &req.common,
+            req.decryption_order.as_deref(),
+            req.ignore_mac,
+        )?,
         None => new_file(file, req)?,
     };
     let sealed = edit_decrypted(file, decrypted)?;
@@ -128,7 +72,7 @@ fn edit_file(file: &str, req: &EditRequest<'_>) -> CmdResult {
 
 /// Runs the editor on the plaintext of `d` until the result is valid, then
 /// re-encrypts it. The temporary directory is gone when this returns.
-fn edit_decrypted(target: &str, mut d: Decrypted) -> CmdResult<Vec<u8>> {
+fn edit_decrypted(target: &Path, mut d: Decrypted) -> CmdResult<Vec<u8>> {
     let editor = editor_command()?;
     let plain = Zeroizing::new(
         store::emit_plain(d.file.output_format, &d.file.docs, &d.file.emit)
@@ -310,22 +254,19 @@ fn parse_semver(text: &str) -> Option<Semver> {
 }
 
 /// The `.sops.yaml` for `file` (as `open::load` finds it).
-fn load_config(file: &str, common: &CommonArgs) -> CmdResult<Option<crate::config::Loaded>> {
-    crate::config::load_for_file(
-        common.config.as_deref(),
-        Some(Path::new(match_name(file, common))),
-    )
+fn load_config(file: &Path, common: &Common) -> CmdResult<Option<crate::config::Loaded>> {
+    crate::config::load_for_file(common.config.as_deref(), Some(match_name(file, common)))
 }
 
 /// The name creation rules are matched against.
-fn match_name<'a>(file: &'a str, common: &'a CommonArgs) -> &'a str {
+fn match_name<'a>(file: &'a Path, common: &'a Common) -> &'a Path {
     common.filename_override.as_deref().unwrap_or(file)
 }
 
 /// The creation rule for `name`, as `encrypt` finds it.
 fn matching_rule<'c>(
     config: Option<&'c crate::config::Loaded>,
-    name: &str,
+    name: &Path,
 ) -> CmdResult<Option<&'c CreationRule>> {
     let Some(l) = config else {
         return Ok(None);
@@ -344,8 +285,8 @@ struct Plan {
     mac_only_encrypted: bool,
 }
 
-fn plan(rule: Option<&CreationRule>, req: &EditRequest<'_>, binary: bool) -> CmdResult<Plan> {
-    let cli_keys = keys_from_flags(req.keys)?;
+fn plan(rule: Option<&CreationRule>, req: &EditSettings, binary: bool) -> CmdResult<Plan> {
+    let cli_keys = req.keys.master_keys()?;
     let key_groups = if cli_keys.is_empty() {
         rule.map(|r| r.key_groups.clone()).unwrap_or_default()
     } else {
@@ -358,7 +299,7 @@ fn plan(rule: Option<&CreationRule>, req: &EditRequest<'_>, binary: bool) -> Cmd
         return Err(Error::SelectionConflict);
     }
     let fields = match rule {
-        Some(r) => r.selection.merged_over(req.selection),
+        Some(r) => r.selection.merged_over(&req.selection),
         None => req.selection.clone(),
     };
     if fields.count_set() > 1 {
@@ -373,7 +314,7 @@ fn plan(rule: Option<&CreationRule>, req: &EditRequest<'_>, binary: bool) -> Cmd
         key_groups,
         shamir_threshold: req
             .keys
-            .shamir_secret_sharing_threshold
+            .shamir_threshold
             .filter(|t| *t != 0)
             .or(rule.map(|r| r.shamir_threshold))
             .unwrap_or(0),
@@ -385,15 +326,15 @@ fn plan(rule: Option<&CreationRule>, req: &EditRequest<'_>, binary: bool) -> Cmd
 
 /// A file that does not exist yet: the example content of its store, with a
 /// new data key wrapped for the keys of the flags or the creation rule.
-fn new_file(file: &str, req: &EditRequest<'_>) -> CmdResult<Decrypted> {
-    let config = load_config(file, req.common)?;
+fn new_file(file: &Path, req: &EditSettings) -> CmdResult<Decrypted> {
+    let config = load_config(file, &req.common)?;
     let emit = crate::config::emit_options(config.as_ref(), req.common.indent)?;
-    let (input_format, output_format) = stores(req.common, Some(file));
-    let rule = matching_rule(config.as_ref(), match_name(file, req.common))?;
+    let (input_format, output_format) = stores(&req.common, Some(file));
+    let rule = matching_rule(config.as_ref(), match_name(file, &req.common))?;
     let plan = plan(rule, req, input_format == Format::Binary)?;
     let docs = store::load_plain_with(input_format, example(input_format).as_bytes(), &emit)
         .map_err(|e| Error::unmarshal(e, input_format))?;
-    let service = crate::key_service(req.common)?;
+    let service = crate::key_service(&req.common)?;
     let key = DataKey::generate();
     let stamp = file::timestamp(time::OffsetDateTime::now_utc());
     let (key_groups, threshold) = datakey::wrap(

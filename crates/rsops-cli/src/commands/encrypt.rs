@@ -3,59 +3,44 @@
 //! several files in one process, in parallel (see `decrypt::for_each_file`).
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use rsops_core::config::{rule_match_path, SelectionFields};
 use rsops_core::file::{self, EncryptOptions, StreamError};
-use rsops_core::keyspec;
 use rsops_core::selection::{Selection, SelectionKind};
 use rsops_format::{store, EmitOptions, Format};
-use rsops_keys::{KeyService, MasterKey};
+use rsops_keys::KeyService;
 
 use super::decrypt::{drop_in_background, LazyService, BACKGROUND_DROP_MIN_INPUT};
 use super::{deliver, stores};
-use crate::args::{CommonArgs, KeyArgs, OutputArgs};
 use crate::error::{CmdResult, Error};
 use crate::io::Sensitivity;
+use crate::settings::{EncryptSettings, Output};
 
-/// What `encrypt` needs from the command line.
-pub struct EncryptRequest<'a> {
-    /// The file (stdin when `None`).
-    pub file: Option<&'a str>,
-    /// Shared flags.
-    pub common: &'a CommonArgs,
-    /// Output flags.
-    pub output: &'a OutputArgs,
-    /// Key flags.
-    pub keys: &'a KeyArgs,
-    /// Selection flags (the comment rules only exist in legacy mode).
-    pub selection: SelectionFields,
-    /// `--mac-only-encrypted`.
-    pub mac_only_encrypted: bool,
-}
-
-/// Runs `encrypt` on `req.file` (or stdin).
-pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
-    super::check_output_flags(req.output, req.file)?;
-    if req.file.is_none() && req.common.filename_override.is_none() {
+/// Runs `encrypt` on the file (or stdin).
+pub fn run(req: &EncryptSettings) -> CmdResult {
+    let file = req.files.first().map(PathBuf::as_path);
+    super::check_output_flags(&req.output, file)?;
+    if file.is_none() && req.common.filename_override.is_none() {
         return Err(Error::StdinNeedsFilenameOverride);
     }
-    let session = Session::new(req)?;
-    session.encrypt_file(req.file)
+    let session = Session::new(req, file)?;
+    session.encrypt_file(file)
 }
 
 /// Runs `encrypt -i` on several files: in parallel, each with its own new
 /// data key and creation rule, each written in place; one line per failing
 /// file, and the exit code of the first failing file (in argument order).
 /// Without `-i`, several files are refused (exit 8).
-pub fn run_many(req: &EncryptRequest<'_>, files: &[String]) -> CmdResult {
-    super::decrypt::check_many(req.output, files.len())?;
-    let session = Session::new(req)?;
-    super::decrypt::for_each_file(files, |file| session.encrypt_file(Some(file)))
+pub fn run_many(req: &EncryptSettings) -> CmdResult {
+    super::decrypt::check_many(&req.output, req.files.len())?;
+    let session = Session::new(req, req.files.first().map(PathBuf::as_path))?;
+    super::decrypt::for_each_file(&req.files, |file| session.encrypt_file(Some(file)))
 }
 
 /// What is shared by every file of one `encrypt` run.
 struct Session<'r> {
-    req: &'r EncryptRequest<'r>,
+    req: &'r EncryptSettings,
     loaded: Option<crate::config::Loaded>,
     opts: EmitOptions,
     service: LazyService<'r>,
@@ -63,34 +48,31 @@ struct Session<'r> {
 
 impl<'r> Session<'r> {
     /// Loads the configuration.
-    fn new(req: &'r EncryptRequest<'r>) -> CmdResult<Session<'r>> {
+    fn new(req: &'r EncryptSettings, file: Option<&Path>) -> CmdResult<Session<'r>> {
         // With RSOPS_CONFIG_FROM_FILE_DIR the search starts at the file.
-        let name = req.common.filename_override.as_deref().or(req.file);
-        let loaded = crate::config::load_for_file(
-            req.common.config.as_deref(),
-            name.map(std::path::Path::new),
-        )?;
+        let name = req.common.filename_override.as_deref().or(file);
+        let loaded = crate::config::load_for_file(req.common.config.as_deref(), name)?;
         let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
         Ok(Session {
             req,
             loaded,
             opts,
-            service: LazyService::new(req.common),
+            service: LazyService::new(&req.common),
         })
     }
 
     /// Encrypts one file (or stdin) with a new data key and writes the
     /// result where the flags say.
-    fn encrypt_file(&self, file: Option<&str>) -> CmdResult {
+    fn encrypt_file(&self, file: Option<&Path>) -> CmdResult {
         let req = self.req;
-        let (input_format, output_format) = stores(req.common, file);
+        let (input_format, output_format) = stores(&req.common, file);
 
         let match_name = req
             .common
             .filename_override
             .as_deref()
             .or(file)
-            .unwrap_or_default();
+            .unwrap_or(Path::new(""));
         let rule = match &self.loaded {
             Some(l) => {
                 let abs = std::path::absolute(match_name).unwrap_or_else(|_| match_name.into());
@@ -100,7 +82,7 @@ impl<'r> Session<'r> {
             None => None,
         };
 
-        let cli_keys = keys_from_flags(req.keys)?;
+        let cli_keys = req.keys.master_keys()?;
         let key_groups = if !cli_keys.is_empty() {
             vec![cli_keys]
         } else {
@@ -133,7 +115,7 @@ impl<'r> Session<'r> {
             !binary && (req.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted));
         let shamir_threshold = req
             .keys
-            .shamir_secret_sharing_threshold
+            .shamir_threshold
             .filter(|t| *t != 0)
             .or(rule.map(|r| r.shamir_threshold))
             .unwrap_or(0);
@@ -154,7 +136,7 @@ impl<'r> Session<'r> {
                 opts: &opts,
                 service: self.service.get()?,
             };
-            return match output_target(req.output, file) {
+            return match output_target(&req.output, file) {
                 Some(path) => job.to_file(path),
                 None => job.to_stdout(),
             };
@@ -174,13 +156,13 @@ impl<'r> Session<'r> {
         if out.len() >= BACKGROUND_DROP_MIN_INPUT {
             drop_in_background(docs);
         }
-        deliver(req.output, file, &out, Sensitivity::Encrypted)
+        deliver(&req.output, file, &out, Sensitivity::Encrypted)
     }
 }
 
 /// The file the result goes to (as [`deliver`] chooses it); `None` for
 /// standard output.
-fn output_target<'a>(output: &'a OutputArgs, file: Option<&'a str>) -> Option<&'a str> {
+fn output_target<'a>(output: &'a Output, file: Option<&'a Path>) -> Option<&'a Path> {
     match file {
         Some(f) if output.in_place => Some(f),
         _ => output.output.as_deref(),
@@ -228,7 +210,7 @@ impl Streamed<'_> {
 
     /// Streams into a temporary file next to `path`, renamed over it only
     /// when everything succeeded: on any error `path` is left untouched.
-    fn to_file(&self, path: &str) -> CmdResult {
+    fn to_file(&self, path: &Path) -> CmdResult {
         let mut failure = None;
         let written = crate::io::write_atomic_with(path, Sensitivity::Encrypted, |w| {
             self.run(w).map_err(|e| match e {
@@ -342,42 +324,4 @@ pub fn selection_of(fields: &SelectionFields) -> CmdResult<Option<Selection>> {
         }
     }
     Ok(None)
-}
-
-/// The master keys given by flags (or their environment variables), in
-/// sops's order: kms, gcp_kms, hckms, azure_kv, pgp, hc_vault, age.
-pub fn keys_from_flags(k: &KeyArgs) -> CmdResult<Vec<MasterKey>> {
-    let bad = Error::KeySpec;
-    let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
-    let mut keys = Vec::new();
-    let context = match nonempty(&k.encryption_context) {
-        Some(spec) => keyspec::encryption_context(&spec).ok_or(Error::EncryptionContext)?,
-        None => Vec::new(),
-    };
-    if let Some(s) = nonempty(&k.kms) {
-        keys.extend(keyspec::kms_arns(
-            &s,
-            &context,
-            k.aws_profile.as_deref().unwrap_or(""),
-        ));
-    }
-    if let Some(s) = nonempty(&k.gcp_kms) {
-        keys.extend(keyspec::gcp_kms_ids(&s));
-    }
-    if let Some(s) = nonempty(&k.hckms) {
-        keys.extend(keyspec::hckms_ids(&s).map_err(bad)?);
-    }
-    if let Some(s) = nonempty(&k.azure_kv) {
-        keys.extend(keyspec::azure_kv_urls(&s).map_err(bad)?);
-    }
-    if let Some(s) = nonempty(&k.pgp) {
-        keys.extend(keyspec::pgp_fingerprints(&s));
-    }
-    if let Some(s) = nonempty(&k.hc_vault_transit) {
-        keys.extend(keyspec::hc_vault_uris(&s).map_err(bad)?);
-    }
-    if let Some(s) = nonempty(&k.age) {
-        keys.extend(keyspec::age_recipients(&s).map_err(bad)?);
-    }
-    Ok(keys)
 }

@@ -10,50 +10,21 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 
-use clap::Args;
 use nix::unistd::{Gid, Uid, User};
-use rsops_core::env;
 use rsops_format::{dotenv, Key, Map, MapItem, Value};
 
 use super::open;
-use crate::args::CommonArgs;
 use crate::error::{CmdResult, Error};
+use crate::settings::ExecEnvSettings;
 use crate::signals::{self, Policy};
 
-/// Arguments of `rsops exec-env`.
-#[derive(Debug, Args)]
-pub struct ExecEnvArgs {
-    /// The encrypted file.
-    pub file: Option<String>,
-    /// The command, run with `/bin/sh -c`.
-    pub command: Option<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Do not wait for the command (deprecated in sops).
-    #[arg(long)]
-    pub background: bool,
-    /// Give the command only the file's values, not rsops's environment.
-    #[arg(long)]
-    pub pristine: bool,
-    /// Run the command as this user (needs the privilege to switch).
-    #[arg(long)]
-    pub user: Option<String>,
-    /// Replace rsops by the command instead of running a child.
-    #[arg(long)]
-    pub same_process: bool,
-    /// Order in which key types are tried, e.g. `age,pgp`.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
-
 /// Runs `rsops exec-env`.
-pub fn run(args: &ExecEnvArgs) -> CmdResult {
-    let (Some(file), Some(command)) = (args.file.as_deref(), args.command.as_deref()) else {
-        return Err(Error::ExecArguments);
-    };
+pub fn run(s: &ExecEnvSettings) -> CmdResult {
+    let args = &s.exec;
+    let (file, command) = (args.file.as_path(), args.command.as_str());
     if args.background {
         crate::warn("exec-env's --background option is deprecated and will be removed in a future version of sops");
-        if args.same_process {
+        if s.same_process {
             return Err(Error::SameProcessBackground);
         }
     }
@@ -65,14 +36,14 @@ pub fn run(args: &ExecEnvArgs) -> CmdResult {
     )?;
     let vars = env_vars(decrypted.file.docs.first())?;
     let mut cmd = shell_command(command);
-    if args.pristine {
+    if s.pristine {
         cmd.env_clear();
     }
     if let Some(user) = args.user.as_deref() {
         run_as(&mut cmd, user)?;
     }
     cmd.envs(vars);
-    if args.same_process {
+    if s.same_process {
         return Err(Error::Shell(cmd.exec()));
     }
     if args.background {

@@ -14,53 +14,24 @@ use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use clap::Args;
-use rsops_core::env;
 use rsops_format::store;
 use zeroize::Zeroizing;
 
 use super::exec_env::{run_as, shell_command, status_result};
 use super::open;
-use crate::args::CommonArgs;
 use crate::error::{CmdResult, Error};
+use crate::settings::ExecFileSettings;
 use crate::signals::{self, Policy};
 use crate::tempdir::{self, PrivateDir};
-
-/// Arguments of `rsops exec-file`.
-#[derive(Debug, Args)]
-pub struct ExecFileArgs {
-    /// The encrypted file.
-    pub file: Option<String>,
-    /// The command, run with `/bin/sh -c`; every `{}` becomes the path of the plaintext.
-    pub command: Option<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Do not wait for the command (deprecated in sops).
-    #[arg(long)]
-    pub background: bool,
-    /// Use a regular 0600 file instead of a FIFO.
-    #[arg(long)]
-    pub no_fifo: bool,
-    /// Run the command as this user (needs the privilege to switch).
-    #[arg(long)]
-    pub user: Option<String>,
-    /// Name of the temporary file (default: tmp-file); a plain file name.
-    #[arg(long)]
-    pub filename: Option<String>,
-    /// Order in which key types are tried, e.g. `age,pgp`.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
 
 /// How often a background run checks whether the child went away.
 const POLL: Duration = Duration::from_millis(50);
 
 /// Runs `rsops exec-file`.
-pub fn run(args: &ExecFileArgs) -> CmdResult {
-    let (Some(file), Some(command)) = (args.file.as_deref(), args.command.as_deref()) else {
-        return Err(Error::ExecArguments);
-    };
-    let name = args
+pub fn run(s: &ExecFileSettings) -> CmdResult {
+    let args = &s.exec;
+    let (file, command) = (args.file.as_path(), args.command.as_str());
+    let name = s
         .filename
         .as_deref()
         .filter(|n| !n.is_empty())
@@ -92,7 +63,7 @@ pub fn run(args: &ExecFileArgs) -> CmdResult {
         editing: false,
     })?;
     let temp_failure = Error::ExecTempFile;
-    let path = if args.no_fifo {
+    let path = if s.no_fifo {
         dir.write_file(name, &plaintext).map_err(temp_failure)?
     } else {
         dir.make_fifo(name).map_err(temp_failure)?
@@ -106,7 +77,7 @@ pub fn run(args: &ExecFileArgs) -> CmdResult {
                 source,
             })?;
     }
-    let written = if args.no_fifo {
+    let written = if s.no_fifo {
         None
     } else {
         Some(feed_fifo(path.clone(), plaintext))

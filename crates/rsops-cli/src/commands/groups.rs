@@ -6,104 +6,28 @@
 //! Also the key-group helpers `rotate` and `updatekeys` share: the master
 //! keys of a file's groups, and re-wrapping a data key for new groups.
 
-use clap::{Args, Subcommand};
+use std::path::Path;
+
 use rsops_core::datakey::{self, DataKey};
 use rsops_core::file::timestamp;
-use rsops_core::keyspec;
 use rsops_core::metadata::{KeyGroup, Metadata};
 use rsops_keys::{KeyService, MasterKey};
 
 use super::deliver;
-use crate::args::{CommonArgs, OutputArgs};
 use crate::error::{CmdResult, Error, Usage};
 use crate::io::Sensitivity;
-
-/// Arguments of `rsops groups`.
-#[derive(Debug, Args)]
-pub struct GroupsArgs {
-    /// `add` or `delete`.
-    #[command(subcommand)]
-    pub action: GroupsAction,
-}
-
-/// The `groups` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum GroupsAction {
-    /// Append a key group and re-split the data key (Shamir).
-    Add(GroupsAddArgs),
-    /// Delete the key group at INDEX (0-based) and re-split the data key.
-    Delete(GroupsDeleteArgs),
-}
-
-/// Arguments of `rsops groups add`.
-#[derive(Debug, Args)]
-pub struct GroupsAddArgs {
-    /// The encrypted file.
-    #[arg(short = 'f', long)]
-    pub file: Option<String>,
-    /// OpenPGP fingerprints of the new group (repeatable).
-    #[arg(long)]
-    pub pgp: Vec<String>,
-    /// AWS KMS ARNs of the new group (repeatable).
-    #[arg(long)]
-    pub kms: Vec<String>,
-    /// AWS profile for the KMS keys.
-    #[arg(long)]
-    pub aws_profile: Option<String>,
-    /// GCP KMS resource IDs of the new group (repeatable).
-    #[arg(long)]
-    pub gcp_kms: Vec<String>,
-    /// HuaweiCloud KMS key IDs (`region:key-uuid`) of the new group (repeatable).
-    #[arg(long)]
-    pub hckms: Vec<String>,
-    /// Azure Key Vault key URLs of the new group (repeatable).
-    #[arg(long)]
-    pub azure_kv: Vec<String>,
-    /// HashiCorp Vault transit key URIs of the new group (repeatable).
-    #[arg(long)]
-    pub hc_vault_transit: Vec<String>,
-    /// age recipients of the new group (repeatable; each may be a comma list).
-    #[arg(long)]
-    pub age: Vec<String>,
-    /// New Shamir threshold (default: keep the file's).
-    #[arg(long)]
-    pub shamir_secret_sharing_threshold: Option<usize>,
-    /// KMS encryption context for the new KMS keys, `k1:v1,k2:v2`.
-    #[arg(long)]
-    pub encryption_context: Option<String>,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-/// Arguments of `rsops groups delete`.
-#[derive(Debug, Args)]
-pub struct GroupsDeleteArgs {
-    /// The encrypted file.
-    #[arg(short = 'f', long)]
-    pub file: Option<String>,
-    /// Index (0-based) of the group to delete.
-    pub index: String,
-    /// New Shamir threshold (default: keep the file's).
-    #[arg(long)]
-    pub shamir_secret_sharing_threshold: Option<usize>,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
+use crate::settings::{self, GroupsAddSettings, GroupsDeleteSettings, GroupsSettings};
 
 /// Runs `rsops groups add|delete`.
-pub fn run(args: &GroupsArgs) -> CmdResult {
-    match &args.action {
-        GroupsAction::Add(a) => add(a),
-        GroupsAction::Delete(a) => delete(a),
+pub fn run(args: &GroupsSettings) -> CmdResult {
+    match args {
+        GroupsSettings::Add(a) => add(a),
+        GroupsSettings::Delete(a) => delete(a),
     }
 }
 
 /// `groups add`: append the group the flags describe.
-fn add(args: &GroupsAddArgs) -> CmdResult {
+fn add(args: &GroupsAddSettings) -> CmdResult {
     let file = required_file(args.file.as_deref())?;
     super::check_output_flags(&args.output, Some(file))?;
     let group = group_from_flags(args)?;
@@ -116,7 +40,7 @@ fn add(args: &GroupsAddArgs) -> CmdResult {
     let mut groups = master_keys(&loaded.metadata);
     groups.push(group);
     let threshold = args
-        .shamir_secret_sharing_threshold
+        .shamir_threshold
         .filter(|t| *t != 0)
         .unwrap_or(loaded.metadata.shamir_threshold);
     rewrap(
@@ -132,7 +56,7 @@ fn add(args: &GroupsAddArgs) -> CmdResult {
 }
 
 /// `groups delete`: remove the group at the index.
-fn delete(args: &GroupsDeleteArgs) -> CmdResult {
+fn delete(args: &GroupsDeleteSettings) -> CmdResult {
     let file = required_file(args.file.as_deref())?;
     super::check_output_flags(&args.output, Some(file))?;
     let index: usize = args
@@ -153,7 +77,7 @@ fn delete(args: &GroupsDeleteArgs) -> CmdResult {
     let mut groups = master_keys(&loaded.metadata);
     groups.remove(index);
     let threshold = args
-        .shamir_secret_sharing_threshold
+        .shamir_threshold
         .filter(|t| *t != 0)
         .unwrap_or(loaded.metadata.shamir_threshold);
     if groups.len() < threshold {
@@ -176,11 +100,11 @@ fn delete(args: &GroupsDeleteArgs) -> CmdResult {
 
 /// The `--file` argument: required, and the file must exist (exit 2 as
 /// sops otherwise).
-fn required_file(file: Option<&str>) -> CmdResult<&str> {
+fn required_file(file: Option<&Path>) -> CmdResult<&Path> {
     let file = file
-        .filter(|f| !f.is_empty())
+        .filter(|f| !f.as_os_str().is_empty())
         .ok_or(Error::Usage(Usage::Groups))?;
-    if !std::path::Path::new(file).exists() {
+    if !file.exists() {
         return Err(Error::MissingFile(file.into()));
     }
     Ok(file)
@@ -188,40 +112,10 @@ fn required_file(file: Option<&str>) -> CmdResult<&str> {
 
 /// The master keys of the new group, in sops's order: pgp, kms, gcp_kms,
 /// hckms, hc_vault, azure_kv, age.
-fn group_from_flags(args: &GroupsAddArgs) -> CmdResult<Vec<MasterKey>> {
-    let bad = Error::KeySpec;
-    let context = match args
-        .encryption_context
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-    {
-        Some(spec) => keyspec::encryption_context(spec).ok_or(Error::EncryptionContext)?,
-        None => Vec::new(),
-    };
+fn group_from_flags(args: &GroupsAddSettings) -> CmdResult<Vec<MasterKey>> {
+    let context = settings::encryption_context(args.encryption_context.as_deref())?;
     let profile = args.aws_profile.as_deref().unwrap_or("");
-    let mut group = Vec::new();
-    for fp in &args.pgp {
-        group.extend(keyspec::pgp_fingerprints(fp));
-    }
-    for arn in &args.kms {
-        group.extend(keyspec::kms_arns(arn, &context, profile));
-    }
-    for id in &args.gcp_kms {
-        group.extend(keyspec::gcp_kms_ids(id));
-    }
-    for id in &args.hckms {
-        group.extend(keyspec::hckms_ids(id).map_err(bad)?);
-    }
-    for uri in &args.hc_vault_transit {
-        group.extend(keyspec::hc_vault_uris(uri).map_err(bad)?);
-    }
-    for url in &args.azure_kv {
-        group.extend(keyspec::azure_kv_urls(url).map_err(bad)?);
-    }
-    for recipient in &args.age {
-        group.extend(keyspec::age_recipients(recipient).map_err(bad)?);
-    }
-    Ok(group)
+    settings::master_keys(&args.keys, &context, profile)
 }
 
 /// The master keys of every key group of the file, in file order.
@@ -313,7 +207,7 @@ mod tests {
             crate::error::code::NO_FILE_SPECIFIED
         );
         assert_eq!(
-            required_file(Some("/nonexistent/f.yaml"))
+            required_file(Some(Path::new("/nonexistent/f.yaml")))
                 .unwrap_err()
                 .exit_code(),
             crate::error::code::COULD_NOT_READ_INPUT_FILE

@@ -21,32 +21,23 @@ use rsops_core::datakey;
 use rsops_format::Format;
 use rsops_keys::KeyKind;
 
-use crate::args::{CommonArgs, OutputArgs};
+use std::path::Path;
+
 use crate::error::{CmdResult, Error};
+use crate::settings::{Common, Output};
 
 /// The input and output stores of a command (CLI.md §3): the flags, else
 /// the extension of `--filename-override` or of the file.
-pub fn stores(common: &CommonArgs, file: Option<&str>) -> (Format, Format) {
-    let path = common.filename_override.as_deref().or(file).unwrap_or("");
-    let inferred = Format::from_path(path);
-    let pick = |flag: &Option<String>| {
-        flag.as_deref()
-            .and_then(Format::from_name)
-            .unwrap_or(inferred)
-    };
-    (pick(&common.input_type), pick(&common.output_type))
+pub fn stores(common: &Common, file: Option<&Path>) -> (Format, Format) {
+    let path = common.filename_override.as_deref().or(file);
+    let inferred = Format::from_path(&path.map(Path::to_string_lossy).unwrap_or_default());
+    (
+        common.input_type.unwrap_or(inferred),
+        common.output_type.unwrap_or(inferred),
+    )
 }
 
-/// Checks `-i`/`--output` against each other and against stdin.
-pub fn check_output_flags(output: &OutputArgs, file: Option<&str>) -> CmdResult {
-    if output.in_place && output.output.is_some() {
-        return Err(Error::InPlaceAndOutput);
-    }
-    if output.in_place && file.is_none() {
-        return Err(Error::InPlaceStdin);
-    }
-    Ok(())
-}
+pub use crate::settings::check_output as check_output_flags;
 
 /// The key-type order for decryption (`--decryption-order` or
 /// `SOPS_DECRYPTION_ORDER`, default `age,pgp`).
@@ -59,8 +50,8 @@ pub fn decryption_order(spec: Option<&str>) -> CmdResult<Vec<KeyKind>> {
 
 /// Writes the result where the flags say: in place, `--output`, or stdout.
 pub fn deliver(
-    output: &OutputArgs,
-    file: Option<&str>,
+    output: &Output,
+    file: Option<&Path>,
     data: &[u8],
     sensitivity: crate::io::Sensitivity,
 ) -> CmdResult {

@@ -6,9 +6,11 @@ use rsops_core::metadata::Metadata;
 use rsops_format::{store, EmitOptions, Format, Map};
 
 use super::decryption_order;
-use crate::args::CommonArgs;
+use std::path::Path;
+
 use crate::error::{CmdResult, Error};
 use crate::io::Sensitivity;
+use crate::settings::Common;
 
 /// An encrypted file as read from disk, before decryption.
 pub struct Loaded {
@@ -33,10 +35,9 @@ pub struct Decrypted {
 }
 
 /// Reads and parses an encrypted file (no decryption).
-pub fn load(path: Option<&str>, common: &CommonArgs) -> CmdResult<Loaded> {
+pub fn load(path: Option<&Path>, common: &Common) -> CmdResult<Loaded> {
     let name = common.filename_override.as_deref().or(path);
-    let config =
-        crate::config::load_for_file(common.config.as_deref(), name.map(std::path::Path::new))?;
+    let config = crate::config::load_for_file(common.config.as_deref(), name)?;
     let emit = crate::config::emit_options(config.as_ref(), common.indent)?;
     let (input_format, output_format) = super::stores(common, path);
     let input = crate::io::read_input(path)?;
@@ -56,8 +57,8 @@ pub fn load(path: Option<&str>, common: &CommonArgs) -> CmdResult<Loaded> {
 /// Reads and decrypts an encrypted file, checking its MAC unless
 /// `ignore_mac`.
 pub fn decrypt(
-    path: Option<&str>,
-    common: &CommonArgs,
+    path: Option<&Path>,
+    common: &Common,
     order: Option<&str>,
     ignore_mac: bool,
 ) -> CmdResult<Decrypted> {
@@ -107,6 +108,6 @@ impl Loaded {
 }
 
 /// Writes encrypted bytes over `path` atomically.
-pub fn write_back(path: &str, data: &[u8]) -> CmdResult {
+pub fn write_back(path: &Path, data: &[u8]) -> CmdResult {
     crate::io::write_atomic(path, data, Sensitivity::Encrypted)
 }

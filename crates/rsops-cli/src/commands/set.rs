@@ -9,110 +9,35 @@
 
 use std::path::Path;
 
-use clap::Args;
-use rsops_core::env;
 use rsops_core::treepath::{self, Component};
 use rsops_format::{json, Value};
 
 use super::open;
-use crate::args::CommonArgs;
-use crate::error::{CmdResult, Error, Usage};
+use crate::error::{CmdResult, Error};
+use crate::settings::{SetChange, SetSettings, SetValue};
 
-/// Arguments of `rsops set`.
-#[derive(Debug, Args)]
-pub struct SetArgs {
-    /// The encrypted file, changed in place.
-    pub file: Option<String>,
-    /// The tree path, e.g. `["db"]["password"]`, then the JSON value (or,
-    /// with --value-file, the path of a file holding it; omitted with
-    /// --value-stdin).
-    #[arg(allow_negative_numbers = true, value_name = "PATH [VALUE]")]
-    pub rest: Vec<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// VALUE is the path of a file holding the JSON value (keeps the secret
-    /// out of process listings).
-    #[arg(long)]
-    pub value_file: bool,
-    /// Read the JSON value from stdin (keeps the secret out of process
-    /// listings); then only FILE and PATH are given.
-    #[arg(long)]
-    pub value_stdin: bool,
-    /// Accepted for compatibility with sops; has no effect on `set`.
-    #[arg(long)]
-    pub shamir_secret_sharing_threshold: Option<usize>,
-    /// Do not check the MAC.
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Order in which key types are tried, e.g. `age,pgp`.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-    /// Leave the file untouched when PATH already holds VALUE.
-    #[arg(long)]
-    pub idempotent: bool,
-}
-
-/// One change to apply to a file.
-struct SetJob<'a> {
-    file: &'a str,
-    path: Vec<Component>,
-    value: Value,
-    common: &'a CommonArgs,
-    ignore_mac: bool,
-    decryption_order: Option<&'a str>,
-    idempotent: bool,
-}
-
-/// Runs `rsops set`.
-pub fn run(args: &SetArgs) -> CmdResult {
-    if args.value_file && args.value_stdin {
-        return Err(Error::ValueFileAndStdin);
-    }
-    let (file, path_arg, value_arg) = positionals(args)?;
-    let path = parse_path(path_arg, "Invalid set index format")?;
-    let json = if args.value_stdin {
-        read_stdin()?
-    } else if args.value_file {
-        read_value_file(value_arg.unwrap_or_default())?
-    } else {
-        value_arg.unwrap_or_default().as_bytes().to_vec()
+/// Runs `rsops set` and the legacy `--set 'PATH VALUE' FILE`. A legacy
+/// spec is split right after the first `] ` into the path (trailing spaces
+/// trimmed) and the JSON value; sops reads the value before the path, so
+/// its errors come first. The file is rewritten in place.
+pub fn run(s: &SetSettings) -> CmdResult {
+    let (path, value) = match &s.change {
+        SetChange::Args { path, value } => {
+            let path = parse_path(path, "Invalid set index format")?;
+            let json = match value {
+                SetValue::Stdin => read_stdin()?,
+                SetValue::File(file) => read_value_file(file)?,
+                SetValue::Json(text) => text.as_bytes().to_vec(),
+            };
+            (path, parse_value(&json)?)
+        }
+        SetChange::Legacy(spec) => {
+            let (path_text, json) = split_legacy_spec(spec)?;
+            let value = parse_value(json.as_bytes())?;
+            (parse_path(path_text, "Invalid --set format")?, value)
+        }
     };
-    let value = parse_value(&json)?;
-    apply(SetJob {
-        file,
-        path,
-        value,
-        common: &args.common,
-        ignore_mac: args.ignore_mac,
-        decryption_order: args.decryption_order.as_deref(),
-        idempotent: args.idempotent,
-    })
-}
-
-/// sops's legacy `--set 'PATH VALUE' FILE` with the legacy `--ignore-mac`
-/// and `--decryption-order` flags: `spec` is split right after the first
-/// `] ` into the path (trailing spaces trimmed) and the JSON value; the file
-/// is rewritten in place.
-pub fn run_legacy_set_with(
-    file: &str,
-    spec: &str,
-    common: &CommonArgs,
-    ignore_mac: bool,
-    decryption_order: Option<&str>,
-) -> CmdResult {
-    let (path_text, json) = split_legacy_spec(spec)?;
-    // sops reads the value before the path: its errors come first.
-    let value = parse_value(json.as_bytes())?;
-    let path = parse_path(path_text, "Invalid --set format")?;
-    apply(SetJob {
-        file,
-        path,
-        value,
-        common,
-        ignore_mac,
-        decryption_order,
-        idempotent: false,
-    })
+    apply(s, path, value)
 }
 
 /// Splits a legacy `--set` argument into its path and its JSON value.
@@ -122,25 +47,6 @@ fn split_legacy_spec(spec: &str) -> CmdResult<(&str, &str)> {
     };
     let (left, right) = spec.split_at(at + 2);
     Ok((left.trim_end_matches(' '), right))
-}
-
-/// The file, path and (unless `--value-stdin`) value arguments, checking
-/// their number like sops (exit 100).
-fn positionals(args: &SetArgs) -> CmdResult<(&str, &str, Option<&str>)> {
-    let mut all = args.file.iter().chain(args.rest.iter()).map(String::as_str);
-    let wanted = if args.value_stdin { 2 } else { 3 };
-    let count = usize::from(args.file.is_some()) + args.rest.len();
-    if count != wanted {
-        return Err(Error::Usage(if args.value_stdin {
-            Usage::SetStdin
-        } else {
-            Usage::Set
-        }));
-    }
-    match (all.next(), all.next(), all.next()) {
-        (Some(f), Some(p), v) => Ok((f, p, v)),
-        _ => Err(Error::Usage(Usage::Set)),
-    }
 }
 
 /// Parses a set/unset path; any syntax error (or an empty path) is
@@ -162,7 +68,7 @@ fn read_stdin() -> CmdResult<Vec<u8>> {
     Ok(buf)
 }
 
-fn read_value_file(path: &str) -> CmdResult<Vec<u8>> {
+fn read_value_file(path: &Path) -> CmdResult<Vec<u8>> {
     std::fs::read(path).map_err(|source| Error::ReadValueFile {
         path: path.into(),
         source,
@@ -171,12 +77,12 @@ fn read_value_file(path: &str) -> CmdResult<Vec<u8>> {
 
 /// Decrypts the file, sets the value, and writes the file back unless
 /// `--idempotent` found nothing to change.
-fn apply(job: SetJob<'_>) -> CmdResult {
-    ensure_exists(job.file)?;
+fn apply(job: &SetSettings, path: Vec<Component>, value: Value) -> CmdResult {
+    ensure_exists(&job.file)?;
     let mut decrypted = open::decrypt(
-        Some(job.file),
-        job.common,
-        job.decryption_order,
+        Some(&job.file),
+        &job.common,
+        job.decryption_order.as_deref(),
         job.ignore_mac,
     )?;
     let doc = decrypted
@@ -184,13 +90,13 @@ fn apply(job: SetJob<'_>) -> CmdResult {
         .docs
         .first_mut()
         .ok_or(Error::NoDocumentToSet)?;
-    let changed = treepath::set(doc, &job.path, job.value)?;
+    let changed = treepath::set(doc, &path, value)?;
     if !changed && job.idempotent {
         return Ok(());
     }
     renew_on_write(&mut decrypted);
     let bytes = decrypted.seal()?;
-    open::write_back(job.file, &bytes)
+    open::write_back(&job.file, &bytes)
 }
 
 /// sops stamps a new `lastmodified` (and so a new MAC) whenever it writes
@@ -201,8 +107,8 @@ pub(crate) fn renew_on_write(decrypted: &mut open::Decrypted) {
 }
 
 /// sops reports a missing file as a read error (exit 2).
-pub(crate) fn ensure_exists(file: &str) -> CmdResult {
-    if Path::new(file).exists() {
+pub(crate) fn ensure_exists(file: &Path) -> CmdResult {
+    if file.exists() {
         return Ok(());
     }
     Err(Error::MissingFileToChange(file.into()))

@@ -12,7 +12,6 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use rsops_core::config::{rule_match_path, ConfigError};
 use rsops_core::datakey;
 use rsops_core::metadata::{KeyGroup, Metadata};
@@ -21,23 +20,8 @@ use rsops_keys::MasterKey;
 
 use super::decryption_order;
 use super::open::Loaded;
-use crate::args::CommonArgs;
 use crate::error::{CmdResult, Error, Usage};
-
-/// Arguments of `rsops updatekeys`.
-#[derive(Debug, Args)]
-pub struct UpdatekeysArgs {
-    /// Encrypted files, or directories to search for encrypted files.
-    pub files: Vec<String>,
-    /// Pre-approve all changes and run non-interactively.
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Order in which key types are tried when recovering the data key.
-    #[arg(long, env = rsops_core::env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
+use crate::settings::{Common, UpdatekeysSettings};
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +48,7 @@ enum Origin {
 }
 
 /// Runs `rsops updatekeys`.
-pub fn run(args: &UpdatekeysArgs) -> CmdResult {
+pub fn run(args: &UpdatekeysSettings) -> CmdResult {
     if !crate::config::from_file_dir_enabled()
         && crate::config::find(args.common.config.as_deref()).is_none()
     {
@@ -95,10 +79,10 @@ pub fn run(args: &UpdatekeysArgs) -> CmdResult {
 
 /// Expands the arguments: files as given, directories into the files under
 /// them (sorted, `.git` and symbolic links to directories skipped).
-fn targets(args: &[String]) -> CmdResult<Vec<(PathBuf, Origin)>> {
+fn targets(args: &[PathBuf]) -> CmdResult<Vec<(PathBuf, Origin)>> {
     let mut out = Vec::new();
     for arg in args {
-        let path = PathBuf::from(arg);
+        let path = arg.clone();
         if path.is_dir() {
             walk(&path, &mut out).map_err(|source| Error::ReadDir {
                 path: path.clone(),
@@ -146,7 +130,7 @@ fn report(path: &Path, outcome: &Outcome) {
 fn update_file(
     path: &Path,
     origin: Origin,
-    args: &UpdatekeysArgs,
+    args: &UpdatekeysSettings,
     order: &[rsops_keys::KeyKind],
 ) -> CmdResult<Outcome> {
     let walked = origin == Origin::Walked;
@@ -241,16 +225,14 @@ fn update_file(
         false,
     )?;
     let out = loaded.render()?;
-    super::open::write_back(&abs.to_string_lossy(), &out)?;
+    super::open::write_back(&abs, &out)?;
     Ok(Outcome::Updated)
 }
 
 /// The input store: `--input-type`, else from the file name.
-fn input_format(common: &CommonArgs, path: &Path) -> Format {
+fn input_format(common: &Common, path: &Path) -> Format {
     common
         .input_type
-        .as_deref()
-        .and_then(Format::from_name)
         .unwrap_or_else(|| Format::from_path(&path.to_string_lossy()))
 }
 
