@@ -199,7 +199,7 @@ pub enum Error {
     #[error(transparent)]
     Selection(#[from] SelectionError),
     /// `--extract` is not a tree path.
-    #[error("error parsing --extract path: {0}")]
+    #[error("error parsing --extract path: {0}\nhint: write the path like [\"key\"][0], e.g. --extract '[\"data\"][\"password\"]'")]
     ExtractPath(#[source] PathError),
     /// A `set`/`unset` path is empty.
     #[error("{context}: the path is empty; write it like [\"key\"][0]")]
@@ -246,7 +246,7 @@ pub enum Error {
         source: io::Error,
     },
     /// `.sops.yaml` does not parse.
-    #[error("{source} (in {})", path.display())]
+    #[error("{source} (in {})\nhint: correct {}, or name another file with --config (or SOPS_CONFIG)", path.display(), path.display())]
     ConfigParse {
         /// The config path.
         path: PathBuf,
@@ -269,7 +269,7 @@ pub enum Error {
     #[error("config file not found: updatekeys takes the keys from the creation rules of .sops.yaml; create one (or pass --config)")]
     NoConfig,
     /// `updatekeys`: the config has no creation rules.
-    #[error("The config file {} does not contain any creation rule", .0.display())]
+    #[error("The config file {} does not contain any creation rule\nhint: add a creation_rules entry with the keys to {}", .0.display(), .0.display())]
     NoCreationRules(PathBuf),
     /// `updatekeys`: the matching rule has an empty key group.
     #[error("the creation rule matching {} has an empty key group (or no keys): add keys to it in {}", file.display(), config.display())]
@@ -470,7 +470,7 @@ pub enum Error {
 
     // --- Editor and child processes -----------------------------------------
     /// `edit`: the editor could not be run or failed.
-    #[error("Could not run editor: {0}")]
+    #[error("Could not run editor: {}{}", .0, editor_hint(.0))]
     Editor(EditorError),
     /// `edit`: the edited file is unchanged.
     #[error("File has not changed, exiting.")]
@@ -510,7 +510,7 @@ pub enum Error {
     #[error("user: {0}")]
     UserLookup(#[source] nix::Error),
     /// `--user` names no user.
-    #[error("user: unknown user {0}")]
+    #[error("user: unknown user {0}\nhint: give --user the name of an existing account")]
     UnknownUser(String),
     /// The child command failed: rsops exits with its code.
     #[error("{}", describe_status(*.0))]
@@ -727,6 +727,16 @@ impl Error {
             lines.pop();
         }
         lines.join("\n")
+    }
+}
+
+/// The recommendation for an editor that could not run.
+fn editor_hint(e: &EditorError) -> &'static str {
+    match e {
+        EditorError::Spawn(_) | EditorError::Empty => {
+            "\nhint: set SOPS_EDITOR (or EDITOR) to an installed editor, e.g. SOPS_EDITOR=nano"
+        }
+        EditorError::Invalid { .. } | EditorError::NotFound | EditorError::Failed(_) => "",
     }
 }
 
