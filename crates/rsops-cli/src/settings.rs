@@ -43,7 +43,11 @@ impl From<CommonFlags> for Common {
     fn from(f: CommonFlags) -> Common {
         Common {
             config: f.config.filter(|p| !p.as_os_str().is_empty()),
-            input_type: f.input_type.as_deref().and_then(Format::from_name),
+            input_type: f
+                .input_type
+                .input_type
+                .as_deref()
+                .and_then(Format::from_name),
             output_type: f.output_type.as_deref().and_then(Format::from_name),
             filename_override: f.filename_override,
             indent: f.indent,
@@ -566,14 +570,19 @@ impl Settings {
                     files: a.file,
                     common: a.common.into(),
                     output: a.output.into(),
-                    extract: a.extract,
+                    extract: a.extract.extract,
                     ignore_mac: a.ignore_mac.ignore_mac,
                     decryption_order: a.decryption_order.decryption_order,
                 })
             }
             Command::Filestatus(a) => Settings::Filestatus(FilestatusSettings {
                 file: a.0.file,
-                input_type: a.0.input_type.as_deref().and_then(Format::from_name),
+                input_type: a
+                    .0
+                    .input_type
+                    .input_type
+                    .as_deref()
+                    .and_then(Format::from_name),
             }),
             Command::Edit(a) => {
                 let a = a.0;
@@ -586,7 +595,7 @@ impl Settings {
                     mac_only_encrypted: false,
                     ignore_mac: a.ignore_mac.ignore_mac,
                     decryption_order: a.decryption_order.decryption_order,
-                    show_master_keys: a.show_master_keys,
+                    show_master_keys: a.show_master_keys.show_master_keys,
                     legacy: false,
                 })
             }
@@ -603,7 +612,7 @@ impl Settings {
                     common: a.common.into(),
                     ignore_mac: a.ignore_mac.ignore_mac,
                     decryption_order: a.decryption_order.decryption_order,
-                    idempotent: a.idempotent,
+                    idempotent: a.idempotent.idempotent,
                 })
             }
             Command::Replace(a) => {
@@ -649,7 +658,7 @@ impl Settings {
             }),
             Command::Groups(a) => Settings::Groups(match a.0.action {
                 cli::GroupsAction::Add(a) => GroupsSettings::Add(GroupsAddSettings {
-                    file: a.file,
+                    file: a.file.file,
                     keys: a.keys.specs(),
                     encryption_context: a.encryption_context.encryption_context,
                     aws_profile: a.aws_profile.aws_profile,
@@ -658,7 +667,7 @@ impl Settings {
                     common: a.common.into(),
                 }),
                 cli::GroupsAction::Delete(a) => GroupsSettings::Delete(GroupsDeleteSettings {
-                    file: a.file,
+                    file: a.file.file,
                     index: a.index,
                     shamir_threshold: a.shamir.shamir_secret_sharing_threshold,
                     output: a.output.into(),
@@ -766,7 +775,7 @@ fn set(a: cli::SetArgs) -> CmdResult<SetSettings> {
         common: a.common.into(),
         ignore_mac: a.ignore_mac.ignore_mac,
         decryption_order: a.decryption_order.decryption_order,
-        idempotent: a.idempotent,
+        idempotent: a.idempotent.idempotent,
     })
 }
 
@@ -829,7 +838,7 @@ fn legacy(l: cli::LegacyArgs, file: Option<PathBuf>) -> CmdResult<Settings> {
             files: vec![file],
             common,
             output: l.output.into(),
-            extract: l.extract,
+            extract: l.extract.extract,
             ignore_mac,
             decryption_order,
         }));
@@ -856,7 +865,7 @@ fn legacy(l: cli::LegacyArgs, file: Option<PathBuf>) -> CmdResult<Settings> {
         mac_only_encrypted,
         ignore_mac,
         decryption_order,
-        show_master_keys: l.show_master_keys,
+        show_master_keys: l.show_master_keys.show_master_keys,
         legacy: true,
     }))
 }

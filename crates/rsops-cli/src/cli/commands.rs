@@ -7,8 +7,9 @@ use clap::{Args, Subcommand};
 use rsops_core::env;
 
 use super::flags::{
-    AwsProfile, CommentSelectionFlags, CommonFlags, DecryptionOrder, EncryptionContext, IgnoreMac,
-    MacOnlyEncrypted, OutputFlags, SelectionFlags, ShamirThreshold,
+    AwsProfile, CommentSelectionFlags, CommonFlags, DecryptionOrder, EncryptionContext, Extract,
+    GroupsFile, Idempotent, IgnoreMac, InputType, MacOnlyEncrypted, OutputFlags, SelectionFlags,
+    ShamirThreshold, ShowMasterKeys,
 };
 use super::keys::{GroupKeyFlags, KeyChangeFlags, KeyFlags};
 
@@ -55,9 +56,8 @@ pub struct DecryptArgs {
     pub common: CommonFlags,
     #[command(flatten)]
     pub output: OutputFlags,
-    /// Print only the value at this path, e.g. `["data"]["password"]`.
-    #[arg(long)]
-    pub extract: Option<String>,
+    #[command(flatten)]
+    pub extract: Extract,
     #[command(flatten)]
     pub ignore_mac: IgnoreMac,
     #[command(flatten)]
@@ -69,9 +69,8 @@ pub struct DecryptArgs {
 pub struct FilestatusArgs {
     /// The file to inspect.
     pub file: Option<PathBuf>,
-    /// Input store (default: from the extension).
-    #[arg(long)]
-    pub input_type: Option<String>,
+    #[command(flatten)]
+    pub input_type: InputType,
 }
 
 /// `rsops edit`.
@@ -85,9 +84,8 @@ pub struct EditArgs {
     pub keys: NewFileKeys,
     #[command(flatten)]
     pub selection: SelectionFlags,
-    /// Show the master keys in the editor (accepted for compatibility and ignored).
-    #[arg(short = 's', long)]
-    pub show_master_keys: bool,
+    #[command(flatten)]
+    pub show_master_keys: ShowMasterKeys,
     #[command(flatten)]
     pub ignore_mac: IgnoreMac,
     #[command(flatten)]
@@ -121,9 +119,8 @@ pub struct SetArgs {
     pub ignore_mac: IgnoreMac,
     #[command(flatten)]
     pub decryption_order: DecryptionOrder,
-    /// Leave the file untouched when PATH already holds VALUE.
-    #[arg(long)]
-    pub idempotent: bool,
+    #[command(flatten)]
+    pub idempotent: Idempotent,
 }
 
 /// `rsops unset`.
@@ -143,9 +140,8 @@ pub struct UnsetArgs {
     pub ignore_mac: IgnoreMac,
     #[command(flatten)]
     pub decryption_order: DecryptionOrder,
-    /// Succeed without writing when PATH does not exist.
-    #[arg(long)]
-    pub idempotent: bool,
+    #[command(flatten)]
+    pub idempotent: Idempotent,
 }
 
 /// `rsops replace`.
@@ -216,9 +212,8 @@ pub enum GroupsAction {
 /// `rsops groups add`.
 #[derive(Debug, Args)]
 pub struct GroupsAddArgs {
-    /// The encrypted file.
-    #[arg(short = 'f', long)]
-    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub file: GroupsFile,
     #[command(flatten)]
     pub keys: GroupKeyFlags,
     #[command(flatten)]
@@ -237,9 +232,8 @@ pub struct GroupsAddArgs {
 /// `rsops groups delete`.
 #[derive(Debug, Args)]
 pub struct GroupsDeleteArgs {
-    /// The encrypted file.
-    #[arg(short = 'f', long)]
-    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub file: GroupsFile,
     /// Index (0-based) of the group to delete.
     pub index: String,
     /// New Shamir threshold (default: keep the file's).
@@ -400,9 +394,8 @@ pub struct LegacyArgs {
     /// Set one value in place: `--set '["a"]["b"] "value"'`.
     #[arg(long)]
     pub set: Option<String>,
-    /// Show the master keys in the editor (accepted; rsops shows values only).
-    #[arg(short = 's', long)]
-    pub show_master_keys: bool,
+    #[command(flatten)]
+    pub show_master_keys: ShowMasterKeys,
     /// Keys to add to or remove from FILE.
     #[command(flatten)]
     pub changes: KeyChangeFlags,
@@ -427,9 +420,8 @@ pub struct LegacyArgs {
     pub comment_selection: CommentSelectionFlags,
     #[command(flatten)]
     pub mac_only_encrypted: MacOnlyEncrypted,
-    /// Print only the value at this path (with -d).
-    #[arg(long)]
-    pub extract: Option<String>,
+    #[command(flatten)]
+    pub extract: Extract,
     #[command(flatten)]
     pub ignore_mac: IgnoreMac,
     #[command(flatten)]

@@ -12,9 +12,8 @@ pub struct CommonFlags {
     /// Path of the `.sops.yaml` to use instead of searching for one.
     #[arg(long, env = env::SOPS_CONFIG)]
     pub config: Option<PathBuf>,
-    /// Input store: yaml, json, dotenv, ini or binary (default: from the extension).
-    #[arg(long)]
-    pub input_type: Option<String>,
+    #[command(flatten)]
+    pub input_type: InputType,
     /// Output store: yaml, json, dotenv, ini or binary (default: from the extension).
     #[arg(long)]
     pub output_type: Option<String>,
@@ -33,6 +32,47 @@ pub struct CommonFlags {
     /// More logging (accepted for compatibility).
     #[arg(long)]
     pub verbose: bool,
+}
+
+/// `--input-type`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct InputType {
+    /// Input store: yaml, json, dotenv, ini or binary (default: from the extension).
+    #[arg(long)]
+    pub input_type: Option<String>,
+}
+
+/// `--extract`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct Extract {
+    /// Print only the value at this path, e.g. `["data"]["password"]`.
+    #[arg(long)]
+    pub extract: Option<String>,
+}
+
+/// `-s`/`--show-master-keys`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ShowMasterKeys {
+    /// Show the master keys in the editor (accepted for compatibility and ignored).
+    #[arg(short = 's', long)]
+    pub show_master_keys: bool,
+}
+
+/// `--idempotent` (set, unset).
+#[derive(Debug, Args, Default, Clone)]
+pub struct Idempotent {
+    /// Succeed without writing when nothing changes (set: PATH already
+    /// holds VALUE; unset: PATH does not exist).
+    #[arg(long)]
+    pub idempotent: bool,
+}
+
+/// `-f`/`--file` (groups).
+#[derive(Debug, Args, Default, Clone)]
+pub struct GroupsFile {
+    /// The encrypted file.
+    #[arg(short = 'f', long)]
+    pub file: Option<PathBuf>,
 }
 
 /// Where output goes.
