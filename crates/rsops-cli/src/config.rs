@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rsops_core::config::Config;
+use rsops_core::config::{rule_match_path, Config, CreationRule};
 use rsops_core::env;
 use rsops_format::EmitOptions;
 
@@ -26,6 +26,21 @@ pub struct Loaded {
     pub dir: PathBuf,
     /// Its absolute path (for messages).
     pub path: PathBuf,
+}
+
+/// The creation rule of `config` for the file `name` (matched relative to
+/// the config's directory); `None` without a config or rules.
+pub fn creation_rule<'c>(
+    config: Option<&'c Loaded>,
+    name: &Path,
+) -> CmdResult<Option<&'c CreationRule>> {
+    let Some(l) = config else {
+        return Ok(None);
+    };
+    let abs = std::path::absolute(name).unwrap_or_else(|_| name.into());
+    l.config
+        .creation_rule(&rule_match_path(&l.dir, &abs))
+        .map_err(Error::Config)
 }
 
 /// Finds the config: `explicit` (`--config`/`SOPS_CONFIG`), else the first

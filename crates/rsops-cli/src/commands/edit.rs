@@ -13,17 +13,15 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use rsops_core::config::{rule_match_path, CreationRule};
 use rsops_core::datakey::{self, DataKey};
 use rsops_core::env;
 use rsops_core::file::{self, Opened};
 use rsops_core::metadata::Metadata;
-use rsops_core::selection::Selection;
 use rsops_core::walk::IvStash;
 use rsops_format::{store, Format, Map};
 use zeroize::Zeroizing;
 
-use super::encrypt::selection_of;
+use super::encrypt::Binary;
 use super::open::{self, Decrypted, Loaded};
 use super::stores;
 use crate::error::{CmdResult, EditorError, Error};
@@ -39,7 +37,7 @@ pub fn run(req: &EditSettings) -> CmdResult {
     let file = req.file.as_path();
     if req.legacy {
         let config = load_config(file, &req.common)?;
-        matching_rule(config.as_ref(), match_name(file, &req.common))?;
+        crate::config::creation_rule(config.as_ref(), match_name(file, &req.common))?;
     }
     if req.show_master_keys {
         crate::warn("--show-master-keys is not supported: the editor shows the values only");
@@ -263,75 +261,21 @@ fn match_name<'a>(file: &'a Path, common: &'a Common) -> &'a Path {
     common.filename_override.as_deref().unwrap_or(file)
 }
 
-/// The creation rule for `name`, as `encrypt` finds it.
-fn matching_rule<'c>(
-    config: Option<&'c crate::config::Loaded>,
-    name: &Path,
-) -> CmdResult<Option<&'c CreationRule>> {
-    let Some(l) = config else {
-        return Ok(None);
-    };
-    let abs = std::path::absolute(name).unwrap_or_else(|_| name.into());
-    l.config
-        .creation_rule(&rule_match_path(&l.dir, &abs))
-        .map_err(Error::Config)
-}
-
-/// How a new file is encrypted: flags over the creation rule, as `encrypt`.
-struct Plan {
-    key_groups: Vec<Vec<rsops_keys::MasterKey>>,
-    shamir_threshold: usize,
-    selection: Option<Selection>,
-    mac_only_encrypted: bool,
-}
-
-fn plan(rule: Option<&CreationRule>, req: &EditSettings, binary: bool) -> CmdResult<Plan> {
-    let cli_keys = req.keys.master_keys()?;
-    let key_groups = if cli_keys.is_empty() {
-        rule.map(|r| r.key_groups.clone()).unwrap_or_default()
-    } else {
-        vec![cli_keys]
-    };
-    if key_groups.iter().all(|g| g.is_empty()) {
-        return Err(Error::NoKeys);
-    }
-    if req.selection.count_set() > 1 {
-        return Err(Error::SelectionConflict);
-    }
-    let fields = match rule {
-        Some(r) => r.selection.merged_over(&req.selection),
-        None => req.selection.clone(),
-    };
-    if fields.count_set() > 1 {
-        return Err(Error::SelectionConflict);
-    }
-    let selection = if binary {
-        None
-    } else {
-        Some(selection_of(&fields)?.unwrap_or_else(Selection::default_rule))
-    };
-    Ok(Plan {
-        key_groups,
-        shamir_threshold: req
-            .keys
-            .shamir_threshold
-            .filter(|t| *t != 0)
-            .or(rule.map(|r| r.shamir_threshold))
-            .unwrap_or(0),
-        selection,
-        mac_only_encrypted: !binary
-            && (req.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted)),
-    })
-}
-
 /// A file that does not exist yet: the example content of its store, with a
 /// new data key wrapped for the keys of the flags or the creation rule.
 fn new_file(file: &Path, req: &EditSettings) -> CmdResult<Decrypted> {
     let config = load_config(file, &req.common)?;
     let emit = crate::config::emit_options(config.as_ref(), req.common.indent)?;
     let (input_format, output_format) = stores(&req.common, Some(file));
-    let rule = matching_rule(config.as_ref(), match_name(file, &req.common))?;
-    let plan = plan(rule, req, input_format == Format::Binary)?;
+    let rule = crate::config::creation_rule(config.as_ref(), match_name(file, &req.common))?;
+    let binary = input_format == Format::Binary;
+    let plan = super::encrypt::options(
+        rule,
+        &req.keys,
+        &req.selection,
+        req.mac_only_encrypted,
+        binary.then_some(Binary::Quiet),
+    )?;
     let docs = store::load_plain_with(input_format, example(input_format).as_bytes(), &emit)
         .map_err(|e| Error::unmarshal(e, input_format))?;
     let service = crate::key_service(&req.common)?;

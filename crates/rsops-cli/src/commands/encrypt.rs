@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rsops_core::config::{rule_match_path, SelectionFields};
+use rsops_core::config::{CreationRule, SelectionFields};
 use rsops_core::file::{self, EncryptOptions, StreamError};
 use rsops_core::selection::{Selection, SelectionKind};
 use rsops_format::{store, EmitOptions, Format};
@@ -15,7 +15,7 @@ use super::decrypt::{drop_in_background, LazyService, BACKGROUND_DROP_MIN_INPUT}
 use super::{deliver, stores};
 use crate::error::{CmdResult, Error};
 use crate::io::Sensitivity;
-use crate::settings::{EncryptSettings, Output};
+use crate::settings::{EncryptSettings, NewKeys, Output};
 
 /// Runs `encrypt` on the file (or stdin).
 pub fn run(req: &EncryptSettings) -> CmdResult {
@@ -73,59 +73,14 @@ impl<'r> Session<'r> {
             .as_deref()
             .or(file)
             .unwrap_or(Path::new(""));
-        let rule = match &self.loaded {
-            Some(l) => {
-                let abs = std::path::absolute(match_name).unwrap_or_else(|_| match_name.into());
-                let path = rule_match_path(&l.dir, &abs);
-                l.config.creation_rule(&path).map_err(Error::Config)?
-            }
-            None => None,
-        };
-
-        let cli_keys = req.keys.master_keys()?;
-        let key_groups = if !cli_keys.is_empty() {
-            vec![cli_keys]
-        } else {
-            rule.map(|r| r.key_groups.clone()).unwrap_or_default()
-        };
-        if key_groups.iter().all(|g| g.is_empty()) {
-            return Err(Error::NoKeys);
-        }
-
-        if req.selection.count_set() > 1 {
-            return Err(Error::SelectionConflict);
-        }
-        let fields = match rule {
-            Some(r) => r.selection.merged_over(&req.selection),
-            None => req.selection.clone(),
-        };
-        if fields.count_set() > 1 {
-            return Err(Error::SelectionConflict);
-        }
-        let binary = input_format == Format::Binary;
-        let selection = if binary {
-            if fields.count_set() > 0 {
-                crate::warn("Using an encrypted regex or suffix does not make sense with the binary store; it is ignored");
-            }
-            None
-        } else {
-            Some(selection_of(&fields)?.unwrap_or_else(Selection::default_rule))
-        };
-        let mac_only_encrypted =
-            !binary && (req.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted));
-        let shamir_threshold = req
-            .keys
-            .shamir_threshold
-            .filter(|t| *t != 0)
-            .or(rule.map(|r| r.shamir_threshold))
-            .unwrap_or(0);
-
-        let opts = EncryptOptions {
-            key_groups,
-            shamir_threshold,
-            selection,
-            mac_only_encrypted,
-        };
+        let rule = crate::config::creation_rule(self.loaded.as_ref(), match_name)?;
+        let opts = options(
+            rule,
+            &req.keys,
+            &req.selection,
+            req.mac_only_encrypted,
+            (input_format == Format::Binary).then_some(Binary::Warn),
+        )?;
         let input = crate::io::read_input(file)?;
         if store::can_stream(input_format, output_format, &input) {
             let job = Streamed {
@@ -298,6 +253,66 @@ impl Write for HeldStdout {
             None => Ok(()),
         }
     }
+}
+
+/// A file of the binary store, whose selection rules are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binary {
+    /// Warn when a selection rule is set (`encrypt`).
+    Warn,
+    /// Ignore it silently (`edit` of a new file).
+    Quiet,
+}
+
+/// How a new file is encrypted (`encrypt`, and `edit` of a new file): the
+/// keys of the flags, else those of the creation rule; the selection of
+/// the flags over the rule's (ignored for the binary store); `--mac-only-encrypted` or the rule's; the flags' Shamir
+/// threshold, else the rule's.
+pub(crate) fn options(
+    rule: Option<&CreationRule>,
+    keys: &NewKeys,
+    selection: &SelectionFields,
+    mac_only_encrypted: bool,
+    binary: Option<Binary>,
+) -> CmdResult<EncryptOptions> {
+    let cli_keys = keys.master_keys()?;
+    let key_groups = if !cli_keys.is_empty() {
+        vec![cli_keys]
+    } else {
+        rule.map(|r| r.key_groups.clone()).unwrap_or_default()
+    };
+    if key_groups.iter().all(|g| g.is_empty()) {
+        return Err(Error::NoKeys);
+    }
+    if selection.count_set() > 1 {
+        return Err(Error::SelectionConflict);
+    }
+    let fields = match rule {
+        Some(r) => r.selection.merged_over(selection),
+        None => selection.clone(),
+    };
+    if fields.count_set() > 1 {
+        return Err(Error::SelectionConflict);
+    }
+    let selection = if let Some(binary) = binary {
+        if binary == Binary::Warn && fields.count_set() > 0 {
+            crate::warn("Using an encrypted regex or suffix does not make sense with the binary store; it is ignored");
+        }
+        None
+    } else {
+        Some(selection_of(&fields)?.unwrap_or_else(Selection::default_rule))
+    };
+    Ok(EncryptOptions {
+        key_groups,
+        shamir_threshold: keys
+            .shamir_threshold
+            .filter(|t| *t != 0)
+            .or(rule.map(|r| r.shamir_threshold))
+            .unwrap_or(0),
+        selection,
+        mac_only_encrypted: binary.is_none()
+            && (mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted)),
+    })
 }
 
 /// The one selection rule the fields set, compiled.
