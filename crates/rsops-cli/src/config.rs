@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use rsops_core::config::Config;
+use rsops_core::config::{rule_match_path, Config, CreationRule};
 use rsops_core::env;
 use rsops_format::EmitOptions;
 
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 
 /// How many directories up the search goes.
 const MAX_DEPTH: usize = 100;
@@ -28,11 +28,26 @@ pub struct Loaded {
     pub path: PathBuf,
 }
 
+/// The creation rule of `config` for the file `name` (matched relative to
+/// the config's directory); `None` without a config or rules.
+pub fn creation_rule<'c>(
+    config: Option<&'c Loaded>,
+    name: &Path,
+) -> CmdResult<Option<&'c CreationRule>> {
+    let Some(l) = config else {
+        return Ok(None);
+    };
+    let abs = std::path::absolute(name).unwrap_or_else(|_| name.into());
+    l.config
+        .creation_rule(&rule_match_path(&l.dir, &abs))
+        .map_err(Error::Config)
+}
+
 /// Finds the config: `explicit` (`--config`/`SOPS_CONFIG`), else the first
 /// `.sops.yaml` from the current directory upwards.
-pub fn find(explicit: Option<&str>) -> Option<PathBuf> {
-    if let Some(p) = explicit.filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit.filter(|p| !p.as_os_str().is_empty()) {
+        return Some(p.to_path_buf());
     }
     find_from(std::env::current_dir().ok()?)
 }
@@ -103,16 +118,16 @@ pub fn search_start(file: Option<&Path>, from_file_dir: bool) -> Option<PathBuf>
 /// [`find`] — which, when [`from_file_dir_enabled`], starts in the
 /// directory of `file` (the path used for rule matching: the
 /// `--filename-override` or the file argument).
-pub fn find_for_file(explicit: Option<&str>, file: Option<&Path>) -> Option<PathBuf> {
-    if let Some(p) = explicit.filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+pub fn find_for_file(explicit: Option<&Path>, file: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit.filter(|p| !p.as_os_str().is_empty()) {
+        return Some(p.to_path_buf());
     }
     find_from(search_start(file, from_file_dir_enabled())?)
 }
 
 /// Loads the config if there is one. A config that cannot be read or parsed
 /// is an error for every command (exit 1).
-pub fn load(explicit: Option<&str>) -> CmdResult<Option<Loaded>> {
+pub fn load(explicit: Option<&Path>) -> CmdResult<Option<Loaded>> {
     match find(explicit) {
         Some(path) => read_config(path).map(Some),
         None => Ok(None),
@@ -121,7 +136,7 @@ pub fn load(explicit: Option<&str>) -> CmdResult<Option<Loaded>> {
 
 /// Like [`load`], but honours the `RSOPS_CONFIG_FROM_FILE_DIR` opt-in for
 /// `file` (see [`find_for_file`]).
-pub fn load_for_file(explicit: Option<&str>, file: Option<&Path>) -> CmdResult<Option<Loaded>> {
+pub fn load_for_file(explicit: Option<&Path>, file: Option<&Path>) -> CmdResult<Option<Loaded>> {
     match find_for_file(explicit, file) {
         Some(path) => read_config(path).map(Some),
         None => Ok(None),
@@ -130,17 +145,14 @@ pub fn load_for_file(explicit: Option<&str>, file: Option<&Path>) -> CmdResult<O
 
 /// Reads and parses the config at `path`.
 fn read_config(path: PathBuf) -> CmdResult<Loaded> {
-    let bytes = std::fs::read(&path).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!(
-                "error loading config: could not read {}: {e}",
-                path.display()
-            ),
-        )
-    })?;
-    let config = Config::parse(&bytes)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("{e} (in {})", path.display())))?;
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(source) => return Err(Error::ConfigRead { path, source }),
+    };
+    let config = match Config::parse(&bytes) {
+        Ok(config) => config,
+        Err(source) => return Err(Error::ConfigParse { path, source }),
+    };
     let abs = std::path::absolute(&path).unwrap_or(path);
     let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(Loaded {
@@ -158,22 +170,14 @@ pub fn emit_options(loaded: Option<&Loaded>, indent: Option<i64>) -> CmdResult<E
     let json = pick(stores.and_then(|s| s.json_indent));
     let json_binary = pick(stores.and_then(|s| s.json_binary_indent));
     let yaml_indent = match yaml {
-        Some(n) if n < 0 => {
-            return Err(Failure::new(
-                exit::GENERIC,
-                "YAML Negative indentation not accepted",
-            ))
-        }
+        Some(n) if n < 0 => return Err(Error::YamlIndent),
         Some(0) | None => 4,
         Some(n) => n as usize,
     };
     let json_indent = |v: Option<i64>| -> CmdResult<Option<usize>> {
         match v {
             None | Some(-1) => Ok(None),
-            Some(n) if n < -1 => Err(Failure::new(
-                exit::GENERIC,
-                "JSON Indentation parameter smaller than -1 is not accepted",
-            )),
+            Some(n) if n < -1 => Err(Error::JsonIndent),
             Some(n) => Ok(Some(n as usize)),
         }
     };
@@ -229,7 +233,10 @@ mod tests {
     #[test]
     fn explicit_config_wins() {
         assert_eq!(
-            find_for_file(Some("/x/.sops.yaml"), Some(Path::new("/y/f.yaml"))),
+            find_for_file(
+                Some(Path::new("/x/.sops.yaml")),
+                Some(Path::new("/y/f.yaml"))
+            ),
             Some(PathBuf::from("/x/.sops.yaml"))
         );
     }

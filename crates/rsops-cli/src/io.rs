@@ -34,34 +34,28 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use tempfile::NamedTempFile;
 
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
 
 /// Reads the input file, or stdin when `path` is `None`.
-pub fn read_input(path: Option<&str>) -> CmdResult<Vec<u8>> {
-    match path {
+pub fn read_input<P: AsRef<Path>>(path: Option<P>) -> CmdResult<Vec<u8>> {
+    match path.as_ref().map(AsRef::as_ref) {
         None => {
             let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-                Failure::new(
-                    exit::COULD_NOT_READ_INPUT_FILE,
-                    format!("Error reading from stdin: {e}"),
-                )
-            })?;
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(Error::ReadStdin)?;
             Ok(buf)
         }
         // The existence check only runs when reading fails (one `stat` less
         // per file); the messages are those of checking first.
-        Some(p) => fs::read(p).map_err(|e| {
-            if Path::new(p).exists() {
-                Failure::new(
-                    exit::COULD_NOT_READ_INPUT_FILE,
-                    format!("Error reading file {p}: {e}"),
-                )
+        Some(p) => fs::read(p).map_err(|source| {
+            if p.exists() {
+                Error::ReadFile {
+                    path: p.to_path_buf(),
+                    source,
+                }
             } else {
-                Failure::new(
-                    exit::NO_FILE_SPECIFIED,
-                    format!("Error: cannot operate on non-existent file {p}"),
-                )
+                Error::NonExistentFile(p.to_path_buf())
             }
         }),
     }
@@ -78,7 +72,7 @@ pub enum Sensitivity {
 
 /// Writes `data` to `path` atomically (temp file in the same directory,
 /// then rename). An existing file keeps its permissions.
-pub fn write_atomic(path: &str, data: &[u8], sensitivity: Sensitivity) -> CmdResult {
+pub fn write_atomic(path: impl AsRef<Path>, data: &[u8], sensitivity: Sensitivity) -> CmdResult {
     write_atomic_with(path, sensitivity, |out| out.write_all(data))
 }
 
@@ -89,11 +83,11 @@ pub fn write_atomic(path: &str, data: &[u8], sensitivity: Sensitivity) -> CmdRes
 ///
 /// Inside [`CommitBatch::run`] the file is only staged here (written, not
 /// yet synced nor renamed); the batch commits it.
-pub fn write_atomic_with<F>(path: &str, sensitivity: Sensitivity, fill: F) -> CmdResult
+pub fn write_atomic_with<F>(path: impl AsRef<Path>, sensitivity: Sensitivity, fill: F) -> CmdResult
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
-    let staged = stage(path, sensitivity, fill)?;
+    let staged = stage(path.as_ref(), sensitivity, fill)?;
     match try_stage(staged) {
         None => Ok(()),
         Some(staged) => staged.commit(),
@@ -101,25 +95,25 @@ where
 }
 
 /// The failure for any step of writing `path`.
-fn write_failure(path: &str, e: &std::io::Error) -> Failure {
-    Failure::new(
-        exit::COULD_NOT_WRITE_OUTPUT_FILE,
-        format!("Could not write output file {path}: {e}; check that the directory exists and is writable"),
-    )
+fn write_failure(path: &Path, source: std::io::Error) -> Error {
+    Error::WriteFile {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Writes the temporary file of `path` (content and permissions), without
 /// syncing or renaming it.
-fn stage<F>(path: &str, sensitivity: Sensitivity, fill: F) -> CmdResult<Staged>
+fn stage<F>(path: &Path, sensitivity: Sensitivity, fill: F) -> CmdResult<Staged>
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
-    let target = Path::new(path);
+    let target = path;
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let fail = |e: std::io::Error| write_failure(path, &e);
+    let fail = |e: std::io::Error| write_failure(path, e);
     let existing_mode = fs::metadata(target).ok().map(|m| m.permissions());
     // Removed on SIGINT/SIGTERM/SIGHUP too (a listener ends the process
     // after removing every registered temporary file).
@@ -143,7 +137,7 @@ where
     let mode = existing_mode.or_else(|| new_file_permissions(sensitivity));
     set_permissions(tmp.as_file(), mode).map_err(fail)?;
     Ok(Staged {
-        path: path.to_owned(),
+        path: path.to_path_buf(),
         target: target.to_path_buf(),
         tmp,
         _registration: registration,
@@ -188,7 +182,7 @@ fn set_permissions(file: &File, mode: Option<Permissions>) -> std::io::Result<()
 /// removes the temporary file.
 struct Staged {
     /// The target as the user named it (for messages).
-    path: String,
+    path: PathBuf,
     /// The file to replace.
     target: PathBuf,
     /// The complete new content, in the target's directory.
@@ -208,9 +202,9 @@ impl Staged {
         } = self;
         tmp.as_file()
             .sync_all()
-            .map_err(|e| write_failure(&path, &e))?;
+            .map_err(|e| write_failure(&path, e))?;
         tmp.persist(&target)
-            .map_err(|e| write_failure(&path, &e.error))?;
+            .map_err(|e| write_failure(&path, e.error))?;
         Ok(())
     }
 }
@@ -231,7 +225,7 @@ pub struct CommitBatch {
     /// Staged files of finished work, with their tags.
     pending: Mutex<Vec<(usize, Staged)>>,
     /// Commit failures with their tags.
-    failures: Mutex<Vec<(usize, Failure)>>,
+    failures: Mutex<Vec<(usize, Error)>>,
 }
 
 thread_local! {
@@ -315,7 +309,7 @@ impl CommitBatch {
 
     /// Commits every file still staged and returns all commit failures
     /// (tag and failure), in no particular order.
-    pub fn finish(&self) -> Vec<(usize, Failure)> {
+    pub fn finish(&self) -> Vec<(usize, Error)> {
         let rest = std::mem::take(&mut *self.lock_pending());
         self.commit(rest);
         std::mem::take(&mut *self.lock_failures())
@@ -355,7 +349,7 @@ impl CommitBatch {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_failures(&self) -> MutexGuard<'_, Vec<(usize, Failure)>> {
+    fn lock_failures(&self) -> MutexGuard<'_, Vec<(usize, Error)>> {
         self.failures.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -363,17 +357,15 @@ impl CommitBatch {
 /// Writes `data` to stdout.
 pub fn write_stdout(data: &[u8]) -> CmdResult {
     let mut out = std::io::stdout().lock();
-    out.write_all(data).and_then(|_| out.flush()).map_err(|e| {
-        Failure::new(
-            exit::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!("Could not write to stdout: {e}"),
-        )
-    })
+    out.write_all(data)
+        .and_then(|_| out.flush())
+        .map_err(Error::WriteStdout)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::code;
     use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
@@ -426,7 +418,7 @@ mod tests {
             Err(std::io::Error::other("boom"))
         })
         .unwrap_err();
-        assert_eq!(f.code, exit::COULD_NOT_WRITE_OUTPUT_FILE);
+        assert_eq!(f.exit_code(), code::COULD_NOT_WRITE_OUTPUT_FILE);
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert!(others(dir.path(), &["f"]).is_empty());
     }
@@ -481,10 +473,10 @@ mod tests {
         let f = batch
             .run(0, || {
                 write_atomic(&a, b"new", Sensitivity::Plaintext)?;
-                Err(Failure::new(exit::GENERIC, "later step failed"))
+                Err(Error::NoDocumentToSet)
             })
             .unwrap_err();
-        assert_eq!(f.message, "later step failed");
+        assert!(matches!(f, Error::NoDocumentToSet), "{f}");
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             batch.run(1, || {
                 write_atomic(&b, b"new", Sensitivity::Plaintext)?;
@@ -521,9 +513,9 @@ mod tests {
         assert_eq!(failures.len(), 1);
         let (tag, f) = &failures[0];
         assert_eq!(*tag, 7);
-        assert_eq!(f.code, exit::COULD_NOT_WRITE_OUTPUT_FILE);
+        assert_eq!(f.exit_code(), code::COULD_NOT_WRITE_OUTPUT_FILE);
         assert!(f
-            .message
+            .to_string()
             .starts_with(&format!("Could not write output file {target}: ")));
         assert_eq!(fs::read(&ok).unwrap(), b"fine");
         assert!(others(dir.path(), &["d", "ok"]).is_empty());
@@ -533,18 +525,20 @@ mod tests {
     fn read_input_tells_a_missing_file_from_an_unreadable_one() {
         let dir = tempfile::tempdir().unwrap();
         let missing = path_in(&dir, "missing");
-        let f = read_input(Some(&missing)).unwrap_err();
-        assert_eq!(f.code, exit::NO_FILE_SPECIFIED);
+        let f = read_input(Some(Path::new(&missing))).unwrap_err();
+        assert_eq!(f.exit_code(), code::NO_FILE_SPECIFIED);
         assert_eq!(
-            f.message,
+            f.to_string(),
             format!("Error: cannot operate on non-existent file {missing}")
         );
         let d = dir.path().to_string_lossy().into_owned();
-        let f = read_input(Some(&d)).unwrap_err();
-        assert_eq!(f.code, exit::COULD_NOT_READ_INPUT_FILE);
-        assert!(f.message.starts_with(&format!("Error reading file {d}: ")));
+        let f = read_input(Some(Path::new(&d))).unwrap_err();
+        assert_eq!(f.exit_code(), code::COULD_NOT_READ_INPUT_FILE);
+        assert!(f
+            .to_string()
+            .starts_with(&format!("Error reading file {d}: ")));
         let file = path_in(&dir, "f");
         fs::write(&file, b"content").unwrap();
-        assert_eq!(read_input(Some(&file)).unwrap(), b"content");
+        assert_eq!(read_input(Some(Path::new(&file))).unwrap(), b"content");
     }
 }

@@ -90,8 +90,9 @@ pub fn is_plain_name(name: &str) -> bool {
 
 /// The temporary file name for editing `target`: its base name (so that the
 /// editor sees the extension), else [`FALLBACK_NAME`].
-pub fn name_for(target: &str) -> String {
-    Path::new(target)
+pub fn name_for(target: impl AsRef<Path>) -> String {
+    target
+        .as_ref()
         .file_name()
         .and_then(|n| n.to_str())
         .filter(|n| is_plain_name(n))

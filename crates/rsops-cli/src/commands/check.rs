@@ -11,7 +11,6 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use rsops_core::config::{rule_match_path, ConfigError, CreationRule};
 use rsops_core::file;
 use rsops_core::metadata::Metadata;
@@ -22,22 +21,8 @@ use rsops_format::tree::Wipe;
 use rsops_format::{store, Format};
 
 use super::{decryption_order, stores};
-use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
-
-/// Arguments of `rsops check`.
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    /// Files or directories to check (directories recursively, skipping
-    /// `.git`). Without any: the files git tracks under the current
-    /// directory, or every file below it outside a git work tree.
-    pub paths: Vec<String>,
-    /// Order in which key types are tried for the MAC check.
-    #[arg(long, env = rsops_core::env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
+use crate::error::{CmdResult, Error};
+use crate::settings::{CheckSettings, Common};
 
 /// What is wrong with one file (never a value, only paths and reasons).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +77,7 @@ impl Problem {
 }
 
 /// Runs `rsops check`.
-pub fn run(args: &CheckArgs) -> CmdResult {
+pub fn run(args: &CheckSettings) -> CmdResult {
     let Some(config) = crate::config::load(args.common.config.as_deref())? else {
         crate::warn("no .sops.yaml found: no creation rule, so nothing to check");
         return Ok(());
@@ -127,18 +112,13 @@ pub fn run(args: &CheckArgs) -> CmdResult {
             }
         };
         checked += 1;
-        if let Some(problem) = checker.check_file(&name, rule)? {
+        if let Some(problem) = checker.check_file(file, &name, rule)? {
             offending += 1;
             eprintln!("{}", problem.line(&name));
         }
     }
     if offending > 0 {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "rsops check: {offending} file(s) must be encrypted before they are committed (see above)"
-            ),
-        ));
+        return Err(Error::CheckFailed(offending));
     }
     if args.common.verbose {
         eprintln!("rsops check: {checked} file(s) matched by creation rules, all encrypted");
@@ -148,16 +128,21 @@ pub fn run(args: &CheckArgs) -> CmdResult {
 
 /// Checks files one by one, opening the key service only when needed.
 struct Checker<'a> {
-    common: &'a CommonArgs,
+    common: &'a Common,
     order: Vec<rsops_keys::KeyKind>,
     service: Option<Box<dyn rsops_keys::KeyService>>,
 }
 
 impl Checker<'_> {
     /// The problem of one file a rule matches, if any.
-    fn check_file(&mut self, name: &str, rule: &CreationRule) -> CmdResult<Option<Problem>> {
-        let (format, _) = stores(self.common, Some(name));
-        let input = match std::fs::read(name) {
+    fn check_file(
+        &mut self,
+        file: &Path,
+        name: &str,
+        rule: &CreationRule,
+    ) -> CmdResult<Option<Problem>> {
+        let (format, _) = stores(self.common, Some(file));
+        let input = match std::fs::read(file) {
             Ok(b) => b,
             Err(e) => {
                 crate::warn(&format!("{name}: cannot be read ({e}); skipped"));
@@ -239,7 +224,7 @@ fn clear_leaves(
 
 /// The files to check: the arguments (directories walked), or by default
 /// the files git tracks under the current directory.
-fn collect_files(paths: &[String]) -> CmdResult<Vec<PathBuf>> {
+fn collect_files(paths: &[PathBuf]) -> CmdResult<Vec<PathBuf>> {
     if paths.is_empty() {
         if let Some(tracked) = git_tracked_files() {
             return Ok(tracked);
@@ -250,13 +235,13 @@ fn collect_files(paths: &[String]) -> CmdResult<Vec<PathBuf>> {
     }
     let mut out = Vec::new();
     for p in paths {
-        let path = Path::new(p);
+        let path = p.as_path();
         if path.is_dir() {
             walk_dir(path, &mut out)?;
         } else if path.exists() {
             out.push(path.to_path_buf());
         } else {
-            crate::warn(&format!("{p}: no such file; skipped"));
+            crate::warn(&format!("{}: no such file; skipped", p.display()));
         }
     }
     Ok(out)
@@ -285,11 +270,9 @@ fn git_tracked_files() -> Option<Vec<PathBuf>> {
 
 /// Every file below `dir`, skipping `.git` directories and symlinks.
 fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> CmdResult {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        Failure::new(
-            exit::COULD_NOT_READ_INPUT_FILE,
-            format!("cannot list {}: {e}", dir.display()),
-        )
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::ListDir {
+        path: dir.to_path_buf(),
+        source,
     })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();

@@ -7,6 +7,7 @@
 //! per key, not once per file. Every file still has its MAC checked.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
@@ -18,68 +19,48 @@ use rsops_format::tree::Wipe;
 use rsops_format::{store, EmitOptions, Value};
 use rsops_keys::{KeyKind, KeyService};
 
-use super::{core_failure, decryption_order, deliver, dump_failure, read_failure, stores};
-use crate::args::{CommonArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use super::{decryption_order, deliver, stores};
+use crate::error::{CmdResult, Error};
 use crate::io::{CommitBatch, Sensitivity};
+use crate::settings::{Common, DecryptSettings, Output};
 
-/// What `decrypt` needs from the command line.
-pub struct DecryptRequest<'a> {
-    /// The file (stdin when `None`).
-    pub file: Option<&'a str>,
-    /// Shared flags.
-    pub common: &'a CommonArgs,
-    /// Output flags.
-    pub output: &'a OutputArgs,
-    /// `--extract`.
-    pub extract: Option<&'a str>,
-    /// `--ignore-mac`.
-    pub ignore_mac: bool,
-    /// `--decryption-order`.
-    pub decryption_order: Option<&'a str>,
-}
-
-/// Runs `decrypt` on `req.file` (or stdin).
-pub fn run(req: &DecryptRequest<'_>) -> CmdResult {
-    super::check_output_flags(req.output, req.file)?;
-    let session = Session::new(req)?;
-    let out = zeroize::Zeroizing::new(session.decrypt_file(req.file)?);
-    deliver(req.output, req.file, &out, Sensitivity::Plaintext)
+/// Runs `decrypt` on the file (or stdin).
+pub fn run(req: &DecryptSettings) -> CmdResult {
+    let file = req.files.first().map(PathBuf::as_path);
+    super::check_output_flags(&req.output, file)?;
+    let session = Session::new(req, file)?;
+    let out = zeroize::Zeroizing::new(session.decrypt_file(file)?);
+    deliver(&req.output, file, &out, Sensitivity::Plaintext)
 }
 
 /// Runs `decrypt -i` on several files: in parallel, each written in place;
 /// one line per failing file, and the exit code of the first failing file
 /// (in argument order). Without `-i`, several files are refused (exit 8).
-pub fn run_many(req: &DecryptRequest<'_>, files: &[String]) -> CmdResult {
-    check_many(req.output, files.len())?;
-    let session = Session::new(req)?;
+pub fn run_many(req: &DecryptSettings) -> CmdResult {
+    let files = &req.files;
+    check_many(&req.output, files.len())?;
+    let session = Session::new(req, files.first().map(PathBuf::as_path))?;
     for_each_file(files, |file| {
         let out = zeroize::Zeroizing::new(session.decrypt_file(Some(file))?);
-        deliver(req.output, Some(file), &out, Sensitivity::Plaintext)
+        deliver(&req.output, Some(file), &out, Sensitivity::Plaintext)
     })
 }
 
 /// Several files are only accepted with `-i` (each result goes back into
 /// its own file; there is no sensible single stdout or `--output` for many).
-pub(crate) fn check_many(output: &OutputArgs, count: usize) -> CmdResult {
+pub(crate) fn check_many(output: &Output, count: usize) -> CmdResult {
     if count > 1 && !output.in_place {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            format!("Error: {count} files given: several files can only be processed in place; add -i (--in-place), or give one file"),
-        ));
+        return Err(Error::ManyWithoutInPlace(count));
     }
     if output.in_place && output.output.is_some() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot operate on both --output and --in-place",
-        ));
+        return Err(Error::InPlaceAndOutput);
     }
     Ok(())
 }
 
 /// What is shared by every file of one `decrypt` run.
 struct Session<'r> {
-    req: &'r DecryptRequest<'r>,
+    req: &'r DecryptSettings,
     opts: EmitOptions,
     order: Vec<KeyKind>,
     path: Option<Vec<Component>>,
@@ -89,22 +70,14 @@ struct Session<'r> {
 
 impl<'r> Session<'r> {
     /// Loads the configuration and checks the flags, in sops's order.
-    fn new(req: &'r DecryptRequest<'r>) -> CmdResult<Session<'r>> {
+    fn new(req: &'r DecryptSettings, file: Option<&Path>) -> CmdResult<Session<'r>> {
         // With RSOPS_CONFIG_FROM_FILE_DIR the search starts at the file.
-        let name = req.common.filename_override.as_deref().or(req.file);
-        let loaded = crate::config::load_for_file(
-            req.common.config.as_deref(),
-            name.map(std::path::Path::new),
-        )?;
+        let name = req.common.filename_override.as_deref().or(file);
+        let loaded = crate::config::load_for_file(req.common.config.as_deref(), name)?;
         let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
-        let order = decryption_order(req.decryption_order)?;
-        let path = match req.extract {
-            Some(p) => Some(treepath::parse(p).map_err(|e| {
-                Failure::new(
-                    exit::INVALID_TREE_PATH_FORMAT,
-                    format!("error parsing --extract path: {e}"),
-                )
-            })?),
+        let order = decryption_order(req.decryption_order.as_deref())?;
+        let path = match req.extract.as_deref() {
+            Some(p) => Some(treepath::parse(p).map_err(Error::ExtractPath)?),
             None => None,
         };
         Ok(Session {
@@ -112,38 +85,31 @@ impl<'r> Session<'r> {
             opts,
             order,
             path,
-            service: LazyService::new(req.common),
+            service: LazyService::new(&req.common),
             keys: KeyCache::default(),
         })
     }
 
     /// Reads, decrypts (MAC checked unless `--ignore-mac`) and renders one
     /// file.
-    fn decrypt_file(&self, file: Option<&str>) -> CmdResult<Vec<u8>> {
-        let (input_format, output_format) = stores(self.req.common, file);
+    fn decrypt_file(&self, file: Option<&Path>) -> CmdResult<Vec<u8>> {
+        let (input_format, output_format) = stores(&self.req.common, file);
         let input = crate::io::read_input(file)?;
         let input_len = input.len();
         let (mut docs, meta_tree) = store::load_encrypted(input_format, &input)
-            .map_err(|e| read_failure(e, input_format))?;
+            .map_err(|e| Error::unmarshal(e, input_format))?;
         drop(input);
-        let meta_tree = meta_tree.ok_or_else(|| {
-            Failure::new(
-                exit::GENERIC,
-                "sops metadata not found: the file is not encrypted (or not a sops file of this type; try --input-type)",
-            )
-        })?;
-        let md = Metadata::from_tree(&meta_tree).map_err(|e| core_failure(e, false))?;
+        let meta_tree = meta_tree.ok_or(Error::MetadataNotFound)?;
+        let md = Metadata::from_tree(&meta_tree).map_err(Error::decrypting)?;
         let service = self.service.get()?;
         let key = self.keys.data_key(&md, service, &self.order)?;
         file::decrypt_with_key(&mut docs, &md, &key, self.req.ignore_mac)
-            .map_err(|e| core_failure(e, false))?;
+            .map_err(Error::decrypting)?;
         let out = match &self.path {
-            None => store::emit_plain(output_format, &docs, &self.opts).map_err(dump_failure)?,
+            None => store::emit_plain(output_format, &docs, &self.opts).map_err(Error::Dump)?,
             Some(path) => {
                 let first = docs.first().cloned().unwrap_or_default();
-                let value = treepath::get(&first, path).map_err(|e| {
-                    Failure::new(exit::GENERIC, format!("error truncating tree: {e}"))
-                })?;
+                let value = treepath::get(&first, path).map_err(Error::Truncate)?;
                 match value {
                     Value::Str(s) => s.as_bytes().to_vec(),
                     Value::Bytes(b) => b.clone(),
@@ -153,10 +119,10 @@ impl<'r> Session<'r> {
                         if let Some(d) = docs.first_mut() {
                             *d = m.clone();
                         }
-                        store::emit_plain(output_format, &docs, &self.opts).map_err(dump_failure)?
+                        store::emit_plain(output_format, &docs, &self.opts).map_err(Error::Dump)?
                     }
                     other => {
-                        store::emit_value(output_format, other, &self.opts).map_err(dump_failure)?
+                        store::emit_value(output_format, other, &self.opts).map_err(Error::Dump)?
                     }
                 }
             }
@@ -190,13 +156,13 @@ pub(crate) fn drop_in_background<T: Wipe + Send + 'static>(mut value: T) {
 /// cannot be read fails as it would without a key service) and shared by
 /// all files.
 pub(crate) struct LazyService<'a> {
-    common: &'a CommonArgs,
-    cell: OnceLock<Result<Box<dyn KeyService>, (i32, String)>>,
+    common: &'a Common,
+    cell: OnceLock<Result<Box<dyn KeyService>, Arc<Error>>>,
 }
 
 impl<'a> LazyService<'a> {
     /// A lazy key service for these flags.
-    pub(crate) fn new(common: &'a CommonArgs) -> Self {
+    pub(crate) fn new(common: &'a Common) -> Self {
         LazyService {
             common,
             cell: OnceLock::new(),
@@ -207,16 +173,16 @@ impl<'a> LazyService<'a> {
     pub(crate) fn get(&self) -> CmdResult<&dyn KeyService> {
         let made = self
             .cell
-            .get_or_init(|| crate::key_service(self.common).map_err(|f| (f.code, f.message)));
+            .get_or_init(|| crate::key_service(self.common).map_err(Arc::new));
         match made {
             Ok(s) => Ok(s.as_ref()),
-            Err((code, message)) => Err(Failure::new(*code, message.clone())),
+            Err(e) => Err(Error::Shared(Arc::clone(e))),
         }
     }
 }
 
 /// The outcome of unwrapping one data key, kept for the other files.
-type Unwrapped = Result<DataKey, (i32, String)>;
+type Unwrapped = Result<DataKey, Arc<Error>>;
 
 /// Data keys already unwrapped in this process, by the identity of the
 /// metadata's key groups (every `enc` string with its master key, and the
@@ -242,14 +208,11 @@ impl KeyCache {
             Arc::clone(slots.entry(key_groups_id(md)).or_default())
         };
         let unwrapped = slot.get_or_init(|| {
-            datakey::unwrap(md, service, order).map_err(|e| {
-                let f = core_failure(e, false);
-                (f.code, f.message)
-            })
+            datakey::unwrap(md, service, order).map_err(|e| Arc::new(Error::decrypting(e)))
         });
         match unwrapped {
             Ok(k) => Ok(k.clone()),
-            Err((code, message)) => Err(Failure::new(*code, message.clone())),
+            Err(e) => Err(Error::Shared(Arc::clone(e))),
         }
     }
 
@@ -289,9 +252,9 @@ fn key_groups_id(md: &Metadata) -> String {
 /// `FILE: message`, in argument order: all but the last on stderr here, the
 /// last as the returned failure (which `main` prints), whose exit code is
 /// that of the first failing file.
-pub(crate) fn for_each_file<F>(files: &[String], work: F) -> CmdResult
+pub(crate) fn for_each_file<F>(files: &[PathBuf], work: F) -> CmdResult
 where
-    F: Fn(&str) -> CmdResult + Sync,
+    F: Fn(&Path) -> CmdResult + Sync,
 {
     // One file needs no core count (asking reads cgroup files).
     let workers = if files.len() > 1 {
@@ -314,7 +277,7 @@ where
         }
         failed
     };
-    let mut failures: Vec<(usize, Failure)> = std::thread::scope(|scope| {
+    let mut failures: Vec<(usize, Error)> = std::thread::scope(|scope| {
         // Fewer workers if the system cannot start more threads.
         let handles: Vec<_> = (1..workers)
             .map_while(|_| {
@@ -327,28 +290,22 @@ where
         for h in handles {
             match h.join() {
                 Ok(mut f) => all.append(&mut f),
-                Err(_) => all.push((
-                    files.len(),
-                    Failure::new(exit::GENERIC, "internal error: a worker thread failed"),
-                )),
+                Err(_) => all.push((files.len(), Error::WorkerPanicked)),
             }
         }
         all
     });
     failures.extend(batch.finish());
     failures.sort_by_key(|(i, _)| *i);
-    let code = failures.first().map(|(_, f)| f.code);
-    let line = |(i, f): &(usize, Failure)| match files.get(*i) {
-        Some(name) => format!("{name}: {}", f.message),
-        None => f.message.clone(),
-    };
-    let Some(last) = failures.pop() else {
+    if failures.is_empty() {
         return Ok(());
-    };
-    for f in &failures {
-        eprintln!("{}", line(f));
     }
-    Err(Failure::new(code.unwrap_or(exit::GENERIC), line(&last)))
+    Err(Error::Files(
+        failures
+            .into_iter()
+            .map(|(i, e)| (files.get(i).cloned().unwrap_or_default(), e))
+            .collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -436,7 +393,7 @@ mod tests {
         let md = metadata("enc");
         for _ in 0..3 {
             let f = cache.data_key(&md, &service, &[]).unwrap_err();
-            assert_eq!(f.code, exit::COULD_NOT_RETRIEVE_KEY);
+            assert_eq!(f.exit_code(), crate::error::code::COULD_NOT_RETRIEVE_KEY);
         }
         assert_eq!(service.0.load(Ordering::SeqCst), 1);
     }
@@ -467,17 +424,23 @@ mod tests {
         let blocked = dir.path().join("blocked");
         std::fs::create_dir_all(blocked.join("inner")).unwrap();
         files.insert(40, blocked.to_string_lossy().into_owned());
-        let r = for_each_file(&files, |f| {
-            if f.ends_with("/f7") {
-                return Err(Failure::new(exit::MAC_MISMATCH, "bad"));
+        let paths: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
+        let r = for_each_file(&paths, |f| {
+            if f.ends_with("f7") {
+                return Err(Error::decrypting(rsops_core::CoreError::MacMissing {
+                    computed: String::new(),
+                }));
             }
-            crate::io::write_atomic(f, f.as_bytes(), Sensitivity::Plaintext)
+            let name = f.to_string_lossy().into_owned();
+            crate::io::write_atomic(f, name.as_bytes(), Sensitivity::Plaintext)
         });
         let failure = r.unwrap_err();
-        assert_eq!(failure.code, exit::MAC_MISMATCH);
-        assert!(failure
-            .message
-            .starts_with(&format!("{}: Could not write output file", files[40])));
+        assert_eq!(failure.exit_code(), crate::error::code::MAC_MISMATCH);
+        let text = failure.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].starts_with(&format!("{}: MAC mismatch", files[7])));
+        assert!(lines[1].starts_with(&format!("{}: Could not write output file", files[40])));
         for f in files
             .iter()
             .filter(|f| !f.ends_with("/f7") && !f.ends_with("blocked"))
@@ -491,20 +454,24 @@ mod tests {
 
     #[test]
     fn failures_are_one_line_per_file_in_argument_order() {
-        let files: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+        let files: Vec<PathBuf> = (0..20).map(|i| format!("f{i}").into()).collect();
         let r = for_each_file(&files, |f| {
-            if f == "f3" || f == "f17" {
-                Err(Failure::new(
-                    if f == "f3" { 3 } else { 100 },
-                    format!("bad {f}"),
-                ))
+            if f == Path::new("f3") || f == Path::new("f17") {
+                Err(if f == Path::new("f3") {
+                    Error::WriteStdout(std::io::Error::other("bad"))
+                } else {
+                    Error::NonExistentFile(f.into())
+                })
             } else {
                 Ok(())
             }
         });
         let f = r.unwrap_err();
-        assert_eq!(f.code, 3);
-        assert_eq!(f.message, "f17: bad f17");
+        assert_eq!(f.exit_code(), 3);
+        assert_eq!(
+            f.to_string(),
+            "f3: Could not write to stdout: bad\nf17: Error: cannot operate on non-existent file f17"
+        );
         assert!(for_each_file(&files, |_| Ok(())).is_ok());
     }
 }

@@ -3,62 +3,44 @@
 //! several files in one process, in parallel (see `decrypt::for_each_file`).
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
-use rsops_core::config::{rule_match_path, SelectionFields};
+use rsops_core::config::{CreationRule, SelectionFields};
 use rsops_core::file::{self, EncryptOptions, StreamError};
-use rsops_core::keyspec;
 use rsops_core::selection::{Selection, SelectionKind};
 use rsops_format::{store, EmitOptions, Format};
-use rsops_keys::{KeyService, MasterKey};
+use rsops_keys::KeyService;
 
 use super::decrypt::{drop_in_background, LazyService, BACKGROUND_DROP_MIN_INPUT};
-use super::{core_failure, deliver, dump_failure, read_failure, stores};
-use crate::args::{CommonArgs, KeyArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use super::{deliver, stores};
+use crate::error::{CmdResult, Error};
 use crate::io::Sensitivity;
+use crate::settings::{EncryptSettings, NewKeys, Output};
 
-/// What `encrypt` needs from the command line.
-pub struct EncryptRequest<'a> {
-    /// The file (stdin when `None`).
-    pub file: Option<&'a str>,
-    /// Shared flags.
-    pub common: &'a CommonArgs,
-    /// Output flags.
-    pub output: &'a OutputArgs,
-    /// Key flags.
-    pub keys: &'a KeyArgs,
-    /// Selection flags (the comment rules only exist in legacy mode).
-    pub selection: SelectionFields,
-    /// `--mac-only-encrypted`.
-    pub mac_only_encrypted: bool,
-}
-
-/// Runs `encrypt` on `req.file` (or stdin).
-pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
-    super::check_output_flags(req.output, req.file)?;
-    if req.file.is_none() && req.common.filename_override.is_none() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: --filename-override is required when encrypting from standard input (it selects the creation rule and the file type)",
-        ));
+/// Runs `encrypt` on the file (or stdin).
+pub fn run(req: &EncryptSettings) -> CmdResult {
+    let file = req.files.first().map(PathBuf::as_path);
+    super::check_output_flags(&req.output, file)?;
+    if file.is_none() && req.common.filename_override.is_none() {
+        return Err(Error::StdinNeedsFilenameOverride);
     }
-    let session = Session::new(req)?;
-    session.encrypt_file(req.file)
+    let session = Session::new(req, file)?;
+    session.encrypt_file(file)
 }
 
 /// Runs `encrypt -i` on several files: in parallel, each with its own new
 /// data key and creation rule, each written in place; one line per failing
 /// file, and the exit code of the first failing file (in argument order).
 /// Without `-i`, several files are refused (exit 8).
-pub fn run_many(req: &EncryptRequest<'_>, files: &[String]) -> CmdResult {
-    super::decrypt::check_many(req.output, files.len())?;
-    let session = Session::new(req)?;
-    super::decrypt::for_each_file(files, |file| session.encrypt_file(Some(file)))
+pub fn run_many(req: &EncryptSettings) -> CmdResult {
+    super::decrypt::check_many(&req.output, req.files.len())?;
+    let session = Session::new(req, req.files.first().map(PathBuf::as_path))?;
+    super::decrypt::for_each_file(&req.files, |file| session.encrypt_file(Some(file)))
 }
 
 /// What is shared by every file of one `encrypt` run.
 struct Session<'r> {
-    req: &'r EncryptRequest<'r>,
+    req: &'r EncryptSettings,
     loaded: Option<crate::config::Loaded>,
     opts: EmitOptions,
     service: LazyService<'r>,
@@ -66,98 +48,39 @@ struct Session<'r> {
 
 impl<'r> Session<'r> {
     /// Loads the configuration.
-    fn new(req: &'r EncryptRequest<'r>) -> CmdResult<Session<'r>> {
+    fn new(req: &'r EncryptSettings, file: Option<&Path>) -> CmdResult<Session<'r>> {
         // With RSOPS_CONFIG_FROM_FILE_DIR the search starts at the file.
-        let name = req.common.filename_override.as_deref().or(req.file);
-        let loaded = crate::config::load_for_file(
-            req.common.config.as_deref(),
-            name.map(std::path::Path::new),
-        )?;
+        let name = req.common.filename_override.as_deref().or(file);
+        let loaded = crate::config::load_for_file(req.common.config.as_deref(), name)?;
         let opts = crate::config::emit_options(loaded.as_ref(), req.common.indent)?;
         Ok(Session {
             req,
             loaded,
             opts,
-            service: LazyService::new(req.common),
+            service: LazyService::new(&req.common),
         })
     }
 
     /// Encrypts one file (or stdin) with a new data key and writes the
     /// result where the flags say.
-    fn encrypt_file(&self, file: Option<&str>) -> CmdResult {
+    fn encrypt_file(&self, file: Option<&Path>) -> CmdResult {
         let req = self.req;
-        let (input_format, output_format) = stores(req.common, file);
+        let (input_format, output_format) = stores(&req.common, file);
 
         let match_name = req
             .common
             .filename_override
             .as_deref()
             .or(file)
-            .unwrap_or_default();
-        let rule = match &self.loaded {
-            Some(l) => {
-                let abs = std::path::absolute(match_name).unwrap_or_else(|_| match_name.into());
-                let path = rule_match_path(&l.dir, &abs);
-                l.config
-                    .creation_rule(&path)
-                    .map_err(|e| Failure::new(exit::GENERIC, e.to_string()))?
-            }
-            None => None,
-        };
-
-        let cli_keys = keys_from_flags(req.keys)?;
-        let key_groups = if !cli_keys.is_empty() {
-            vec![cli_keys]
-        } else {
-            rule.map(|r| r.key_groups.clone()).unwrap_or_default()
-        };
-        if key_groups.iter().all(|g| g.is_empty()) {
-            return Err(Failure::new(
-                exit::GENERIC,
-                "config file not found, or has no creation rules, and no keys provided through command line options: pass --age/--pgp (or SOPS_AGE_RECIPIENTS) or add a creation rule to .sops.yaml",
-            ));
-        }
-
-        if req.selection.count_set() > 1 {
-            return Err(Failure::new(
-                exit::CONFLICTING_PARAMETERS,
-                "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
-            ));
-        }
-        let fields = match rule {
-            Some(r) => r.selection.merged_over(&req.selection),
-            None => req.selection.clone(),
-        };
-        if fields.count_set() > 1 {
-            return Err(Failure::new(
-                exit::CONFLICTING_PARAMETERS,
-                "Error: cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex",
-            ));
-        }
-        let binary = input_format == Format::Binary;
-        let selection = if binary {
-            if fields.count_set() > 0 {
-                crate::warn("Using an encrypted regex or suffix does not make sense with the binary store; it is ignored");
-            }
-            None
-        } else {
-            Some(selection_of(&fields)?.unwrap_or_else(Selection::default_rule))
-        };
-        let mac_only_encrypted =
-            !binary && (req.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted));
-        let shamir_threshold = req
-            .keys
-            .shamir_secret_sharing_threshold
-            .filter(|t| *t != 0)
-            .or(rule.map(|r| r.shamir_threshold))
-            .unwrap_or(0);
-
-        let opts = EncryptOptions {
-            key_groups,
-            shamir_threshold,
-            selection,
-            mac_only_encrypted,
-        };
+            .unwrap_or(Path::new(""));
+        let rule = crate::config::creation_rule(self.loaded.as_ref(), match_name)?;
+        let opts = options(
+            rule,
+            &req.keys,
+            &req.selection,
+            req.mac_only_encrypted,
+            (input_format == Format::Binary).then_some(Binary::Warn),
+        )?;
         let input = crate::io::read_input(file)?;
         if store::can_stream(input_format, output_format, &input) {
             let job = Streamed {
@@ -168,41 +91,33 @@ impl<'r> Session<'r> {
                 opts: &opts,
                 service: self.service.get()?,
             };
-            return match output_target(req.output, file) {
+            return match output_target(&req.output, file) {
                 Some(path) => job.to_file(path),
                 None => job.to_stdout(),
             };
         }
         let mut docs = store::load_plain_with(input_format, &input, &self.opts)
-            .map_err(|e| read_failure(e, input_format))?;
+            .map_err(|e| Error::unmarshal(e, input_format))?;
         drop(input);
         if store::has_metadata(output_format, &docs) {
-            return Err(already_encrypted());
+            return Err(Error::AlreadyEncrypted);
         }
         let service = self.service.get()?;
         let md = file::encrypt(&mut docs, &opts, service, time::OffsetDateTime::now_utc())
-            .map_err(|e| core_failure(e, true))?;
+            .map_err(Error::encrypting)?;
         let out =
             store::emit_encrypted_in_place(output_format, &mut docs, md.to_tree(), &self.opts)
-                .map_err(dump_failure)?;
+                .map_err(Error::Dump)?;
         if out.len() >= BACKGROUND_DROP_MIN_INPUT {
             drop_in_background(docs);
         }
-        deliver(req.output, file, &out, Sensitivity::Encrypted)
+        deliver(&req.output, file, &out, Sensitivity::Encrypted)
     }
-}
-
-/// The failure for a plaintext file that already has sops metadata.
-fn already_encrypted() -> Failure {
-    Failure::new(
-        exit::FILE_ALREADY_ENCRYPTED,
-        "The file you have provided contains a top-level entry called 'sops' (or, for dotenv, a key starting with 'sops_'): it is already encrypted, or uses a reserved key. Decrypt it first, or rename that key.",
-    )
 }
 
 /// The file the result goes to (as [`deliver`] chooses it); `None` for
 /// standard output.
-fn output_target<'a>(output: &'a OutputArgs, file: Option<&'a str>) -> Option<&'a str> {
+fn output_target<'a>(output: &'a Output, file: Option<&'a Path>) -> Option<&'a Path> {
     match file {
         Some(f) if output.in_place => Some(f),
         _ => output.output.as_deref(),
@@ -238,22 +153,19 @@ impl Streamed<'_> {
 
     /// The sops failure for a streaming error (write errors here are those
     /// of standard output).
-    fn failure(&self, e: StreamError) -> Failure {
+    fn failure(&self, e: StreamError) -> Error {
         match e {
-            StreamError::Read(e) => read_failure(e, self.input_format),
-            StreamError::AlreadyEncrypted => already_encrypted(),
-            StreamError::Core(e) => core_failure(e, true),
-            StreamError::Dump(e) => dump_failure(e),
-            StreamError::Io(e) => Failure::new(
-                exit::COULD_NOT_WRITE_OUTPUT_FILE,
-                format!("Could not write to stdout: {e}"),
-            ),
+            StreamError::Read(e) => Error::unmarshal(e, self.input_format),
+            StreamError::AlreadyEncrypted => Error::AlreadyEncrypted,
+            StreamError::Core(e) => Error::encrypting(e),
+            StreamError::Dump(e) => Error::Dump(e),
+            StreamError::Io(e) => Error::WriteStdout(e),
         }
     }
 
     /// Streams into a temporary file next to `path`, renamed over it only
     /// when everything succeeded: on any error `path` is left untouched.
-    fn to_file(&self, path: &str) -> CmdResult {
+    fn to_file(&self, path: &Path) -> CmdResult {
         let mut failure = None;
         let written = crate::io::write_atomic_with(path, Sensitivity::Encrypted, |w| {
             self.run(w).map_err(|e| match e {
@@ -343,6 +255,66 @@ impl Write for HeldStdout {
     }
 }
 
+/// A file of the binary store, whose selection rules are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Binary {
+    /// Warn when a selection rule is set (`encrypt`).
+    Warn,
+    /// Ignore it silently (`edit` of a new file).
+    Quiet,
+}
+
+/// How a new file is encrypted (`encrypt`, and `edit` of a new file): the
+/// keys of the flags, else those of the creation rule; the selection of
+/// the flags over the rule's (ignored for the binary store); `--mac-only-encrypted` or the rule's; the flags' Shamir
+/// threshold, else the rule's.
+pub(crate) fn options(
+    rule: Option<&CreationRule>,
+    keys: &NewKeys,
+    selection: &SelectionFields,
+    mac_only_encrypted: bool,
+    binary: Option<Binary>,
+) -> CmdResult<EncryptOptions> {
+    let cli_keys = keys.master_keys()?;
+    let key_groups = if !cli_keys.is_empty() {
+        vec![cli_keys]
+    } else {
+        rule.map(|r| r.key_groups.clone()).unwrap_or_default()
+    };
+    if key_groups.iter().all(|g| g.is_empty()) {
+        return Err(Error::NoKeys);
+    }
+    if selection.count_set() > 1 {
+        return Err(Error::SelectionConflict);
+    }
+    let fields = match rule {
+        Some(r) => r.selection.merged_over(selection),
+        None => selection.clone(),
+    };
+    if fields.count_set() > 1 {
+        return Err(Error::SelectionConflict);
+    }
+    let selection = if let Some(binary) = binary {
+        if binary == Binary::Warn && fields.count_set() > 0 {
+            crate::warn("Using an encrypted regex or suffix does not make sense with the binary store; it is ignored");
+        }
+        None
+    } else {
+        Some(selection_of(&fields)?.unwrap_or_else(Selection::default_rule))
+    };
+    Ok(EncryptOptions {
+        key_groups,
+        shamir_threshold: keys
+            .shamir_threshold
+            .filter(|t| *t != 0)
+            .or(rule.map(|r| r.shamir_threshold))
+            .unwrap_or(0),
+        selection,
+        mac_only_encrypted: binary.is_none()
+            && (mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted)),
+    })
+}
+
 /// The one selection rule the fields set, compiled.
 pub fn selection_of(fields: &SelectionFields) -> CmdResult<Option<Selection>> {
     let pairs = [
@@ -363,51 +335,8 @@ pub fn selection_of(fields: &SelectionFields) -> CmdResult<Option<Selection>> {
         if let Some(pattern) = value.as_deref().filter(|p| !p.is_empty()) {
             return Selection::new(kind, pattern)
                 .map(Some)
-                .map_err(|e| Failure::new(exit::GENERIC, e.to_string()));
+                .map_err(Error::Selection);
         }
     }
     Ok(None)
-}
-
-/// The master keys given by flags (or their environment variables), in
-/// sops's order: kms, gcp_kms, hckms, azure_kv, pgp, hc_vault, age.
-pub fn keys_from_flags(k: &KeyArgs) -> CmdResult<Vec<MasterKey>> {
-    let bad = |e: keyspec::KeySpecError| Failure::new(exit::GENERIC, e.to_string());
-    let nonempty = |o: &Option<String>| o.clone().filter(|s| !s.trim().is_empty());
-    let mut keys = Vec::new();
-    let context = match nonempty(&k.encryption_context) {
-        Some(spec) => keyspec::encryption_context(&spec).ok_or_else(|| {
-            Failure::new(
-                exit::INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT,
-                "Invalid KMS encryption context format: use key:value pairs separated by commas",
-            )
-        })?,
-        None => Vec::new(),
-    };
-    if let Some(s) = nonempty(&k.kms) {
-        keys.extend(keyspec::kms_arns(
-            &s,
-            &context,
-            k.aws_profile.as_deref().unwrap_or(""),
-        ));
-    }
-    if let Some(s) = nonempty(&k.gcp_kms) {
-        keys.extend(keyspec::gcp_kms_ids(&s));
-    }
-    if let Some(s) = nonempty(&k.hckms) {
-        keys.extend(keyspec::hckms_ids(&s).map_err(bad)?);
-    }
-    if let Some(s) = nonempty(&k.azure_kv) {
-        keys.extend(keyspec::azure_kv_urls(&s).map_err(bad)?);
-    }
-    if let Some(s) = nonempty(&k.pgp) {
-        keys.extend(keyspec::pgp_fingerprints(&s));
-    }
-    if let Some(s) = nonempty(&k.hc_vault_transit) {
-        keys.extend(keyspec::hc_vault_uris(&s).map_err(bad)?);
-    }
-    if let Some(s) = nonempty(&k.age) {
-        keys.extend(keyspec::age_recipients(&s).map_err(bad)?);
-    }
-    Ok(keys)
 }

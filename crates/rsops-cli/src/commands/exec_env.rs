@@ -10,55 +10,22 @@ use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 
-use clap::Args;
 use nix::unistd::{Gid, Uid, User};
-use rsops_core::env;
 use rsops_format::{dotenv, Key, Map, MapItem, Value};
 
-use super::edit::describe_status;
 use super::open;
-use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
+use crate::settings::ExecEnvSettings;
 use crate::signals::{self, Policy};
 
-/// Arguments of `rsops exec-env`.
-#[derive(Debug, Args)]
-pub struct ExecEnvArgs {
-    /// The encrypted file.
-    pub file: Option<String>,
-    /// The command, run with `/bin/sh -c`.
-    pub command: Option<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Do not wait for the command (deprecated in sops).
-    #[arg(long)]
-    pub background: bool,
-    /// Give the command only the file's values, not rsops's environment.
-    #[arg(long)]
-    pub pristine: bool,
-    /// Run the command as this user (needs the privilege to switch).
-    #[arg(long)]
-    pub user: Option<String>,
-    /// Replace rsops by the command instead of running a child.
-    #[arg(long)]
-    pub same_process: bool,
-    /// Order in which key types are tried, e.g. `age,pgp`.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
-
 /// Runs `rsops exec-env`.
-pub fn run(args: &ExecEnvArgs) -> CmdResult {
-    let (Some(file), Some(command)) = (args.file.as_deref(), args.command.as_deref()) else {
-        return Err(missing_arguments());
-    };
+pub fn run(s: &ExecEnvSettings) -> CmdResult {
+    let args = &s.exec;
+    let (file, command) = (args.file.as_path(), args.command.as_str());
     if args.background {
         crate::warn("exec-env's --background option is deprecated and will be removed in a future version of sops");
-        if args.same_process {
-            return Err(Failure::new(
-                exit::CONFLICTING_PARAMETERS,
-                "Error: The --same-process flag cannot be used with --background",
-            ));
+        if s.same_process {
+            return Err(Error::SameProcessBackground);
         }
     }
     let decrypted = open::decrypt(
@@ -69,39 +36,22 @@ pub fn run(args: &ExecEnvArgs) -> CmdResult {
     )?;
     let vars = env_vars(decrypted.file.docs.first())?;
     let mut cmd = shell_command(command);
-    if args.pristine {
+    if s.pristine {
         cmd.env_clear();
     }
     if let Some(user) = args.user.as_deref() {
         run_as(&mut cmd, user)?;
     }
     cmd.envs(vars);
-    if args.same_process {
-        let err = cmd.exec();
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!("could not run /bin/sh: {err}"),
-        ));
+    if s.same_process {
+        return Err(Error::Shell(cmd.exec()));
     }
     if args.background {
-        return cmd.spawn().map(drop).map_err(spawn_failure);
+        return cmd.spawn().map(drop).map_err(Error::Shell);
     }
-    signals::install(Policy::Forward).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Could not install the signal handlers: {e}"),
-        )
-    })?;
-    let status = signals::run_child(&mut cmd).map_err(spawn_failure)?;
+    signals::install(Policy::Forward).map_err(Error::Signals)?;
+    let status = signals::run_child(&mut cmd).map_err(Error::Shell)?;
     status_result(status)
-}
-
-/// sops's message when FILE or COMMAND is missing.
-pub(crate) fn missing_arguments() -> Failure {
-    Failure::new(
-        exit::GENERIC,
-        "error: missing file to decrypt: pass FILE and COMMAND",
-    )
 }
 
 /// `/bin/sh -c command`.
@@ -111,26 +61,20 @@ pub(crate) fn shell_command(command: &str) -> Command {
     cmd
 }
 
-/// The failure for a child that could not be started.
-pub(crate) fn spawn_failure(e: std::io::Error) -> Failure {
-    Failure::new(exit::GENERIC, format!("could not run /bin/sh: {e}"))
-}
-
 /// rsops's result for the child's status: success, or the child's exit
 /// code (255 when a signal ended it, as sops).
 pub(crate) fn status_result(status: ExitStatus) -> CmdResult {
     if status.success() {
         return Ok(());
     }
-    let code = status.code().unwrap_or(255);
-    Err(Failure::new(code, describe_status(status)))
+    Err(Error::Child(status))
 }
 
 /// Makes `cmd` run as `user` with its HOME/USER/LOGNAME; returns the ids.
 pub(crate) fn run_as(cmd: &mut Command, user: &str) -> CmdResult<(Uid, Gid)> {
     let found = User::from_name(user)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("user: {e}")))?
-        .ok_or_else(|| Failure::new(exit::GENERIC, format!("user: unknown user {user}")))?;
+        .map_err(Error::UserLookup)?
+        .ok_or_else(|| Error::UnknownUser(user.to_owned()))?;
     cmd.uid(found.uid.as_raw())
         .gid(found.gid.as_raw())
         .env("HOME", &found.dir)
@@ -153,27 +97,13 @@ pub(crate) fn env_vars(doc: Option<&Map>) -> CmdResult<Vec<(OsString, OsString)>
         };
         let key = match &e.key {
             Key::Str(k) => k.clone(),
-            Key::Other(v) => {
-                return Err(Failure::new(
-                    exit::GENERIC,
-                    format!(
-                        "cannot use non-string keys in environment, got {}",
-                        v.type_name()
-                    ),
-                ))
-            }
+            Key::Other(v) => return Err(Error::EnvNonStringKey(v.type_name())),
         };
         if matches!(e.value, Value::Map(_) | Value::List(_)) {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("cannot use complex value in environment; offending key {key}"),
-            ));
+            return Err(Error::EnvComplexValue(key));
         }
         if key.contains('=') {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("cannot use keys with '=' in environment: {key}"),
-            ));
+            return Err(Error::EnvKeyWithEquals(key));
         }
         let value = env_value(&e.value)?;
         vars.push((OsString::from(key), OsString::from_vec(value)));
@@ -192,12 +122,7 @@ fn env_value(value: &Value) -> CmdResult<Vec<u8>> {
             // its output for a one-entry file `k=<value>\n`.
             let mut one = Map::new();
             one.push("k", other.clone());
-            let line = dotenv::emit(&one).map_err(|e| {
-                Failure::new(
-                    exit::GENERIC,
-                    format!("cannot use value in environment: {e}"),
-                )
-            })?;
+            let line = dotenv::emit(&one).map_err(Error::EnvValue)?;
             Ok(line
                 .strip_prefix(b"k=")
                 .and_then(|l| l.strip_suffix(b"\n"))
@@ -252,17 +177,17 @@ mod tests {
     #[test]
     fn nested_values_and_bad_keys_are_refused() {
         let e = env_vars(Some(&doc("A: 1\nC: [1]\n"))).unwrap_err();
-        assert_eq!(e.code, exit::GENERIC);
+        assert_eq!(e.exit_code(), crate::error::code::GENERIC);
         assert_eq!(
-            e.message,
+            e.to_string(),
             "cannot use complex value in environment; offending key C"
         );
         let e = env_vars(Some(&doc("D:\n  x: secret\n"))).unwrap_err();
-        assert!(!e.message.contains("secret"));
+        assert!(!e.to_string().contains("secret"));
         let e = env_vars(Some(&doc("\"a=b\": 1\n"))).unwrap_err();
-        assert!(e.message.contains("'='"));
+        assert!(e.to_string().contains("'='"));
         let e = env_vars(Some(&doc("1: x\n"))).unwrap_err();
-        assert!(e.message.contains("non-string"));
+        assert!(e.to_string().contains("non-string"));
     }
 
     #[test]
@@ -270,8 +195,14 @@ mod tests {
         use std::os::unix::process::ExitStatusExt;
         assert!(status_result(ExitStatus::from_raw(0)).is_ok());
         let e = status_result(ExitStatus::from_raw(7 << 8)).unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), (7, "exit status 7"));
+        assert_eq!(
+            (e.exit_code(), e.to_string().as_str()),
+            (7, "exit status 7")
+        );
         let e = status_result(ExitStatus::from_raw(9)).unwrap_err();
-        assert_eq!((e.code, e.message.as_str()), (255, "signal: killed"));
+        assert_eq!(
+            (e.exit_code(), e.to_string().as_str()),
+            (255, "signal: killed")
+        );
     }
 }

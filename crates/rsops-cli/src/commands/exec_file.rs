@@ -14,62 +14,30 @@ use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use clap::Args;
-use rsops_core::env;
 use rsops_format::store;
 use zeroize::Zeroizing;
 
-use super::exec_env::{missing_arguments, run_as, shell_command, spawn_failure, status_result};
+use super::exec_env::{run_as, shell_command, status_result};
 use super::open;
-use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
+use crate::settings::ExecFileSettings;
 use crate::signals::{self, Policy};
 use crate::tempdir::{self, PrivateDir};
-
-/// Arguments of `rsops exec-file`.
-#[derive(Debug, Args)]
-pub struct ExecFileArgs {
-    /// The encrypted file.
-    pub file: Option<String>,
-    /// The command, run with `/bin/sh -c`; every `{}` becomes the path of the plaintext.
-    pub command: Option<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Do not wait for the command (deprecated in sops).
-    #[arg(long)]
-    pub background: bool,
-    /// Use a regular 0600 file instead of a FIFO.
-    #[arg(long)]
-    pub no_fifo: bool,
-    /// Run the command as this user (needs the privilege to switch).
-    #[arg(long)]
-    pub user: Option<String>,
-    /// Name of the temporary file (default: tmp-file); a plain file name.
-    #[arg(long)]
-    pub filename: Option<String>,
-    /// Order in which key types are tried, e.g. `age,pgp`.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
 
 /// How often a background run checks whether the child went away.
 const POLL: Duration = Duration::from_millis(50);
 
 /// Runs `rsops exec-file`.
-pub fn run(args: &ExecFileArgs) -> CmdResult {
-    let (Some(file), Some(command)) = (args.file.as_deref(), args.command.as_deref()) else {
-        return Err(missing_arguments());
-    };
-    let name = args
+pub fn run(s: &ExecFileSettings) -> CmdResult {
+    let args = &s.exec;
+    let (file, command) = (args.file.as_path(), args.command.as_str());
+    let name = s
         .filename
         .as_deref()
         .filter(|n| !n.is_empty())
         .unwrap_or(tempdir::FALLBACK_NAME);
     if !tempdir::is_plain_name(name) {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "The provided filename is not a local path: --filename takes a plain file name, without directories",
-        ));
+        return Err(Error::NotLocalFilename);
     }
     let decrypted = open::decrypt(
         Some(file),
@@ -83,31 +51,19 @@ pub fn run(args: &ExecFileArgs) -> CmdResult {
             &decrypted.file.docs,
             &decrypted.file.emit,
         )
-        .map_err(super::dump_failure)?,
+        .map_err(Error::Dump)?,
     );
     drop(decrypted);
     if args.background {
         crate::warn("exec-file's --background option is deprecated and will be removed in a future version of sops");
     }
-    signals::install(Policy::Forward).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Could not install the signal handlers: {e}"),
-        )
+    signals::install(Policy::Forward).map_err(Error::Signals)?;
+    let dir = PrivateDir::new().map_err(|source| Error::TempDir {
+        source,
+        editing: false,
     })?;
-    let dir = PrivateDir::new().map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Could not create temporary directory: {e}; check that $TMPDIR is writable"),
-        )
-    })?;
-    let temp_failure = |e: std::io::Error| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Could not create the temporary file: {e}"),
-        )
-    };
-    let path = if args.no_fifo {
+    let temp_failure = Error::ExecTempFile;
+    let path = if s.no_fifo {
         dir.write_file(name, &plaintext).map_err(temp_failure)?
     } else {
         dir.make_fifo(name).map_err(temp_failure)?
@@ -115,24 +71,23 @@ pub fn run(args: &ExecFileArgs) -> CmdResult {
     let mut cmd = shell_command(&command.replace("{}", &path.to_string_lossy()));
     if let Some(user) = args.user.as_deref() {
         let (uid, gid) = run_as(&mut cmd, user)?;
-        dir.give_to(&path, uid, gid).map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("Could not give the temporary file to user {user}: {e}"),
-            )
-        })?;
+        dir.give_to(&path, uid, gid)
+            .map_err(|source| Error::GiveTempFile {
+                user: user.to_owned(),
+                source,
+            })?;
     }
-    let written = if args.no_fifo {
+    let written = if s.no_fifo {
         None
     } else {
         Some(feed_fifo(path.clone(), plaintext))
     };
     if args.background {
-        let child = cmd.spawn().map_err(spawn_failure)?;
+        let child = cmd.spawn().map_err(Error::Shell)?;
         wait_for_delivery(child, written);
         return Ok(());
     }
-    let status = signals::run_child(&mut cmd).map_err(spawn_failure)?;
+    let status = signals::run_child(&mut cmd).map_err(Error::Shell)?;
     drop(dir);
     status_result(status)
 }

@@ -2,28 +2,22 @@
 
 use rsops_format::{store, Format, Value};
 
-use crate::args::FilestatusArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error, Usage};
+use crate::settings::FilestatusSettings;
 
 /// Runs `filestatus`.
-pub fn run(args: &FilestatusArgs) -> CmdResult {
+pub fn run(args: &FilestatusSettings) -> CmdResult {
     let Some(file) = args.file.as_deref() else {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified",
-        ));
+        return Err(Error::Usage(Usage::File));
     };
     let format = args
         .input_type
-        .as_deref()
-        .and_then(Format::from_name)
-        .unwrap_or_else(|| Format::from_path(file));
+        .unwrap_or_else(|| Format::from_path(&file.to_string_lossy()));
     let input = crate::io::read_input(Some(file))?;
-    let (_, meta) = store::load_encrypted(format, &input).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("cannot read {file} as {}: {e}", format.name()),
-        )
+    let (_, meta) = store::load_encrypted(format, &input).map_err(|source| Error::Filestatus {
+        path: file.into(),
+        format,
+        source,
     })?;
     let nonempty = |m: &rsops_format::Map, k: &str| {
         m.get(k).is_some_and(|v| match v {

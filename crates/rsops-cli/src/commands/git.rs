@@ -13,79 +13,43 @@
 //!   encrypted: plaintext never reaches the work tree), names the
 //!   conflicting paths on stderr and exits 1, so git reports a conflict.
 
-use clap::{Args, Subcommand};
+use std::path::Path;
+
 use rsops_format::store;
 use rsops_format::tree::{Comment, Entry, Key, Map, MapItem, Value, Wipe};
 
 use super::open::{self, Decrypted};
-use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
-
-/// Arguments of `rsops git`.
-#[derive(Debug, Args)]
-pub struct GitArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub action: GitAction,
-}
-
-/// The `rsops git` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum GitAction {
-    /// Write the `rsops` diff and merge drivers into this repository's git config.
-    Install(InstallArgs),
-    /// Print a file decrypted (the diff driver's textconv; git passes FILE).
-    Textconv(TextconvArgs),
-    /// Three-way merge of an encrypted file (git passes %O %A %B %P).
-    Merge(MergeArgs),
-}
-
-/// Arguments of `rsops git install`.
-#[derive(Debug, Args)]
-pub struct InstallArgs {
-    /// Write the absolute path of this rsops binary into the drivers
-    /// instead of `rsops` (looked up on PATH when git runs them).
-    #[arg(long)]
-    pub absolute: bool,
-}
-
-/// Arguments of `rsops git textconv`.
-#[derive(Debug, Args)]
-pub struct TextconvArgs {
-    /// The file to show.
-    pub file: String,
-    /// Order in which key types are tried.
-    #[arg(long, env = rsops_core::env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-/// Arguments of `rsops git merge`.
-#[derive(Debug, Args)]
-pub struct MergeArgs {
-    /// The common ancestor's version (%O; empty when there is none).
-    pub ancestor: String,
-    /// The current branch's version (%A); receives the result.
-    pub current: String,
-    /// The other branch's version (%B).
-    pub other: String,
-    /// The file's path in the repository (%P): selects the store.
-    pub path: String,
-    /// Order in which key types are tried.
-    #[arg(long, env = rsops_core::env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
+use crate::error::{CmdResult, Error};
+use crate::settings::{GitOpen, GitSettings};
 
 /// Runs `rsops git`.
-pub fn run(args: &GitArgs) -> CmdResult {
-    match &args.action {
-        GitAction::Install(a) => install(a),
-        GitAction::Textconv(a) => textconv(a),
-        GitAction::Merge(a) => merge(a),
+pub fn run(args: &GitSettings) -> CmdResult {
+    match args {
+        GitSettings::Install { absolute } => install(*absolute),
+        GitSettings::Textconv { file, open } => textconv(file, open),
+        GitSettings::Merge {
+            ancestor,
+            current,
+            other,
+            path,
+            open,
+        } => merge(&Merge {
+            ancestor,
+            current,
+            other,
+            path,
+            open,
+        }),
     }
+}
+
+/// The files of `rsops git merge`.
+struct Merge<'a> {
+    ancestor: &'a Path,
+    current: &'a Path,
+    other: &'a Path,
+    path: &'a Path,
+    open: &'a GitOpen,
 }
 
 /// The git config entries `install` writes, for the binary `bin` (already
@@ -104,31 +68,18 @@ pub fn driver_config(bin: &str) -> Vec<(&'static str, String)> {
 }
 
 /// `rsops git install`.
-fn install(args: &InstallArgs) -> CmdResult {
+fn install(absolute: bool) -> CmdResult {
     let inside = std::process::Command::new("git")
         .args(["rev-parse", "--git-dir"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("cannot run git ({e}); install git and make sure it is on PATH"),
-            )
-        })?;
+        .map_err(Error::Git)?;
     if !inside.success() {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "not inside a git repository: run rsops git install from the repository's work tree",
-        ));
+        return Err(Error::NotInRepository);
     }
-    let bin = if args.absolute {
-        let exe = std::env::current_exe().map_err(|e| {
-            Failure::new(
-                exit::GENERIC,
-                format!("cannot find the path of this rsops binary ({e}); run without --absolute"),
-            )
-        })?;
+    let bin = if absolute {
+        let exe = std::env::current_exe().map_err(Error::CurrentExe)?;
         shell_words::quote(&exe.to_string_lossy()).into_owned()
     } else {
         "rsops".to_owned()
@@ -137,12 +88,9 @@ fn install(args: &InstallArgs) -> CmdResult {
         let status = std::process::Command::new("git")
             .args(["config", "--local", key, &value])
             .status()
-            .map_err(|e| Failure::new(exit::GENERIC, format!("cannot run git config ({e})")))?;
+            .map_err(Error::GitConfig)?;
         if !status.success() {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!("git config --local {key} failed; check that .git/config is writable"),
-            ));
+            return Err(Error::GitConfigFailed(key));
         }
         println!("{key} = {value}");
     }
@@ -153,31 +101,35 @@ fn install(args: &InstallArgs) -> CmdResult {
 }
 
 /// `rsops git textconv FILE`: the decrypted file, else the file as stored.
-fn textconv(args: &TextconvArgs) -> CmdResult {
-    let raw = crate::io::read_input(Some(&args.file))?;
-    let plain = decrypted_text(args, &raw);
+fn textconv(file: &Path, args: &GitOpen) -> CmdResult {
+    let raw = crate::io::read_input(Some(file))?;
+    let plain = decrypted_text(file, args, &raw);
     crate::io::write_stdout(plain.as_deref().unwrap_or(&raw))
 }
 
 /// The decrypted rendering of `raw`, or `None` when it is not an encrypted
 /// file or cannot be decrypted (a missing key is silent; anything else
 /// gets a warning on stderr).
-fn decrypted_text(args: &TextconvArgs, raw: &[u8]) -> Option<Vec<u8>> {
-    let (format, _) = super::stores(&args.common, Some(&args.file));
+fn decrypted_text(file: &Path, args: &GitOpen, raw: &[u8]) -> Option<Vec<u8>> {
+    let (format, _) = super::stores(&args.common, Some(file));
     match store::load_encrypted(format, raw) {
         Ok((_, Some(_))) => {}
         _ => return None,
     }
     let mut opened = match open::decrypt(
-        Some(&args.file),
+        Some(file),
         &args.common,
         args.decryption_order.as_deref(),
         false,
     ) {
         Ok(d) => d,
         Err(f) => {
-            if f.code != exit::COULD_NOT_RETRIEVE_KEY {
-                crate::warn(&format!("{}: shown as stored: {}", args.file, f.message));
+            if !f.is_missing_key() {
+                crate::warn(&format!(
+                    "{}: shown as stored: {}",
+                    file.display(),
+                    f.message()
+                ));
             }
             return None;
         }
@@ -190,30 +142,28 @@ fn decrypted_text(args: &TextconvArgs, raw: &[u8]) -> Option<Vec<u8>> {
 
 /// `rsops git merge %O %A %B %P`. Every failure exits 1 so git records a
 /// conflict and keeps `%A` (the current, encrypted version).
-fn merge(args: &MergeArgs) -> CmdResult {
-    merge_files(args).map_err(|f| {
-        Failure::new(
-            exit::GENERIC,
-            format!("rsops git merge: {}: {}", args.path, f.message),
-        )
+fn merge(args: &Merge<'_>) -> CmdResult {
+    merge_files(args).map_err(|f| Error::Merge {
+        path: args.path.into(),
+        source: Box::new(f),
     })
 }
 
-fn merge_files(args: &MergeArgs) -> CmdResult {
-    let mut common = args.common.clone();
+fn merge_files(args: &Merge<'_>) -> CmdResult {
+    let mut common = args.open.common.clone();
     if common.filename_override.is_none() {
-        common.filename_override = Some(args.path.clone());
+        common.filename_override = Some(args.path.to_path_buf());
     }
-    let order = args.decryption_order.as_deref();
-    let open_one = |p: &str| open::decrypt(Some(p), &common, order, false);
-    let ancestor_bytes = crate::io::read_input(Some(&args.ancestor))?;
+    let order = args.open.decryption_order.as_deref();
+    let open_one = |p: &Path| open::decrypt(Some(p), &common, order, false);
+    let ancestor_bytes = crate::io::read_input(Some(args.ancestor))?;
     let mut base = if ancestor_bytes.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(open_one(&args.ancestor)?)
+        Some(open_one(args.ancestor)?)
     };
-    let mut ours = open_one(&args.current)?;
-    let mut theirs = open_one(&args.other)?;
+    let mut ours = open_one(args.current)?;
+    let mut theirs = open_one(args.other)?;
 
     let base_docs = base.as_ref().map(|b| b.file.docs.as_slice());
     let merged = merge_documents(base_docs, &ours.file.docs, &theirs.file.docs);
@@ -231,16 +181,12 @@ fn merge_files(args: &MergeArgs) -> CmdResult {
             ours.file.docs.wipe();
             theirs.file.docs.wipe();
             for p in &paths {
-                eprintln!("rsops git merge: {}: conflict at {p}", args.path);
+                eprintln!("rsops git merge: {}: conflict at {p}", args.path.display());
             }
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!(
-                    "{} conflict(s); the file keeps the current branch's version (encrypted): apply the other branch's changes with rsops edit {}, then git add it",
-                    paths.len(),
-                    args.path
-                ),
-            ));
+            return Err(Error::MergeConflicts {
+                count: paths.len(),
+                path: args.path.into(),
+            });
         }
     };
     let (mut sealer, mut other) = if take_theirs {
@@ -255,7 +201,7 @@ fn merge_files(args: &MergeArgs) -> CmdResult {
     std::mem::swap(&mut sealer.file.docs, &mut merged);
     merged.wipe();
     let bytes = sealer.seal()?;
-    open::write_back(&args.current, &bytes)
+    open::write_back(args.current, &bytes)
 }
 
 /// What must agree between versions for their values to share a file: the

@@ -6,112 +6,33 @@
 //! Also the key-group helpers `rotate` and `updatekeys` share: the master
 //! keys of a file's groups, and re-wrapping a data key for new groups.
 
-use clap::{Args, Subcommand};
+use std::path::Path;
+
 use rsops_core::datakey::{self, DataKey};
 use rsops_core::file::timestamp;
-use rsops_core::keyspec;
 use rsops_core::metadata::{KeyGroup, Metadata};
 use rsops_keys::{KeyService, MasterKey};
 
-use super::{core_failure, deliver};
-use crate::args::{CommonArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use super::deliver;
+use crate::error::{CmdResult, Error, Usage};
 use crate::io::Sensitivity;
-
-/// Arguments of `rsops groups`.
-#[derive(Debug, Args)]
-pub struct GroupsArgs {
-    /// `add` or `delete`.
-    #[command(subcommand)]
-    pub action: GroupsAction,
-}
-
-/// The `groups` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum GroupsAction {
-    /// Append a key group and re-split the data key (Shamir).
-    Add(GroupsAddArgs),
-    /// Delete the key group at INDEX (0-based) and re-split the data key.
-    Delete(GroupsDeleteArgs),
-}
-
-/// Arguments of `rsops groups add`.
-#[derive(Debug, Args)]
-pub struct GroupsAddArgs {
-    /// The encrypted file.
-    #[arg(short = 'f', long)]
-    pub file: Option<String>,
-    /// OpenPGP fingerprints of the new group (repeatable).
-    #[arg(long)]
-    pub pgp: Vec<String>,
-    /// AWS KMS ARNs of the new group (repeatable).
-    #[arg(long)]
-    pub kms: Vec<String>,
-    /// AWS profile for the KMS keys.
-    #[arg(long)]
-    pub aws_profile: Option<String>,
-    /// GCP KMS resource IDs of the new group (repeatable).
-    #[arg(long)]
-    pub gcp_kms: Vec<String>,
-    /// HuaweiCloud KMS key IDs (`region:key-uuid`) of the new group (repeatable).
-    #[arg(long)]
-    pub hckms: Vec<String>,
-    /// Azure Key Vault key URLs of the new group (repeatable).
-    #[arg(long)]
-    pub azure_kv: Vec<String>,
-    /// HashiCorp Vault transit key URIs of the new group (repeatable).
-    #[arg(long)]
-    pub hc_vault_transit: Vec<String>,
-    /// age recipients of the new group (repeatable; each may be a comma list).
-    #[arg(long)]
-    pub age: Vec<String>,
-    /// New Shamir threshold (default: keep the file's).
-    #[arg(long)]
-    pub shamir_secret_sharing_threshold: Option<usize>,
-    /// KMS encryption context for the new KMS keys, `k1:v1,k2:v2`.
-    #[arg(long)]
-    pub encryption_context: Option<String>,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
-
-/// Arguments of `rsops groups delete`.
-#[derive(Debug, Args)]
-pub struct GroupsDeleteArgs {
-    /// The encrypted file.
-    #[arg(short = 'f', long)]
-    pub file: Option<String>,
-    /// Index (0-based) of the group to delete.
-    pub index: String,
-    /// New Shamir threshold (default: keep the file's).
-    #[arg(long)]
-    pub shamir_secret_sharing_threshold: Option<usize>,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub common: CommonArgs,
-}
+use crate::settings::{self, GroupsAddSettings, GroupsDeleteSettings, GroupsSettings};
 
 /// Runs `rsops groups add|delete`.
-pub fn run(args: &GroupsArgs) -> CmdResult {
-    match &args.action {
-        GroupsAction::Add(a) => add(a),
-        GroupsAction::Delete(a) => delete(a),
+pub fn run(args: &GroupsSettings) -> CmdResult {
+    match args {
+        GroupsSettings::Add(a) => add(a),
+        GroupsSettings::Delete(a) => delete(a),
     }
 }
 
 /// `groups add`: append the group the flags describe.
-fn add(args: &GroupsAddArgs) -> CmdResult {
+fn add(args: &GroupsAddSettings) -> CmdResult {
     let file = required_file(args.file.as_deref())?;
     super::check_output_flags(&args.output, Some(file))?;
     let group = group_from_flags(args)?;
     if group.is_empty() {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "Error: the new key group has no keys: give at least one of --age, --pgp, --kms, --gcp-kms, --hckms, --azure-kv, --hc-vault-transit",
-        ));
+        return Err(Error::EmptyNewGroup);
     }
     let mut loaded = super::open::load(Some(file), &args.common)?;
     let service = crate::key_service(&args.common)?;
@@ -119,7 +40,7 @@ fn add(args: &GroupsAddArgs) -> CmdResult {
     let mut groups = master_keys(&loaded.metadata);
     groups.push(group);
     let threshold = args
-        .shamir_secret_sharing_threshold
+        .shamir_threshold
         .filter(|t| *t != 0)
         .unwrap_or(loaded.metadata.shamir_threshold);
     rewrap(
@@ -135,50 +56,35 @@ fn add(args: &GroupsAddArgs) -> CmdResult {
 }
 
 /// `groups delete`: remove the group at the index.
-fn delete(args: &GroupsDeleteArgs) -> CmdResult {
+fn delete(args: &GroupsDeleteSettings) -> CmdResult {
     let file = required_file(args.file.as_deref())?;
     super::check_output_flags(&args.output, Some(file))?;
-    let index: usize = args.index.trim().parse().map_err(|_| {
-        Failure::new(
-            exit::GENERIC,
-            format!(
-                "failed to parse [index] argument {:?}: give the 0-based index of the key group to delete",
-                args.index
-            ),
-        )
-    })?;
+    let index: usize = args
+        .index
+        .trim()
+        .parse()
+        .map_err(|_| Error::GroupIndex(args.index.clone()))?;
     let mut loaded = super::open::load(Some(file), &args.common)?;
     let count = loaded.metadata.key_groups.len();
     if index >= count {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "Error: there is no key group {index}: the file has {count} key group(s), numbered from 0"
-            ),
-        ));
+        return Err(Error::NoSuchGroup { index, count });
     }
     if count == 1 {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "Error: cannot delete the only key group of the file: nobody could decrypt it afterwards",
-        ));
+        return Err(Error::OnlyGroup);
     }
     let service = crate::key_service(&args.common)?;
     let key = recover_data_key(&loaded.metadata, service.as_ref())?;
     let mut groups = master_keys(&loaded.metadata);
     groups.remove(index);
     let threshold = args
-        .shamir_secret_sharing_threshold
+        .shamir_threshold
         .filter(|t| *t != 0)
         .unwrap_or(loaded.metadata.shamir_threshold);
     if groups.len() < threshold {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "removing this key group will make the Shamir threshold impossible to satisfy: Shamir threshold is {threshold}, but we only have {} key groups; lower it with --shamir-secret-sharing-threshold",
-                groups.len()
-            ),
-        ));
+        return Err(Error::ThresholdUnreachable {
+            threshold,
+            groups: groups.len(),
+        });
     }
     rewrap(
         &mut loaded.metadata,
@@ -194,60 +100,22 @@ fn delete(args: &GroupsDeleteArgs) -> CmdResult {
 
 /// The `--file` argument: required, and the file must exist (exit 2 as
 /// sops otherwise).
-fn required_file(file: Option<&str>) -> CmdResult<&str> {
-    let file = file.filter(|f| !f.is_empty()).ok_or_else(|| {
-        Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified: give the encrypted file with --file",
-        )
-    })?;
-    if !std::path::Path::new(file).exists() {
-        return Err(super::rotate::missing_file(file));
+fn required_file(file: Option<&Path>) -> CmdResult<&Path> {
+    let file = file
+        .filter(|f| !f.as_os_str().is_empty())
+        .ok_or(Error::Usage(Usage::Groups))?;
+    if !file.exists() {
+        return Err(Error::MissingFile(file.into()));
     }
     Ok(file)
 }
 
 /// The master keys of the new group, in sops's order: pgp, kms, gcp_kms,
 /// hckms, hc_vault, azure_kv, age.
-fn group_from_flags(args: &GroupsAddArgs) -> CmdResult<Vec<MasterKey>> {
-    let bad = |e: keyspec::KeySpecError| Failure::new(exit::GENERIC, e.to_string());
-    let context = match args
-        .encryption_context
-        .as_deref()
-        .filter(|s| !s.trim().is_empty())
-    {
-        Some(spec) => keyspec::encryption_context(spec).ok_or_else(|| {
-            Failure::new(
-                exit::INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT,
-                "Invalid KMS encryption context format: use key:value pairs separated by commas",
-            )
-        })?,
-        None => Vec::new(),
-    };
+fn group_from_flags(args: &GroupsAddSettings) -> CmdResult<Vec<MasterKey>> {
+    let context = settings::encryption_context(args.encryption_context.as_deref())?;
     let profile = args.aws_profile.as_deref().unwrap_or("");
-    let mut group = Vec::new();
-    for fp in &args.pgp {
-        group.extend(keyspec::pgp_fingerprints(fp));
-    }
-    for arn in &args.kms {
-        group.extend(keyspec::kms_arns(arn, &context, profile));
-    }
-    for id in &args.gcp_kms {
-        group.extend(keyspec::gcp_kms_ids(id));
-    }
-    for id in &args.hckms {
-        group.extend(keyspec::hckms_ids(id).map_err(bad)?);
-    }
-    for uri in &args.hc_vault_transit {
-        group.extend(keyspec::hc_vault_uris(uri).map_err(bad)?);
-    }
-    for url in &args.azure_kv {
-        group.extend(keyspec::azure_kv_urls(url).map_err(bad)?);
-    }
-    for recipient in &args.age {
-        group.extend(keyspec::age_recipients(recipient).map_err(bad)?);
-    }
-    Ok(group)
+    settings::master_keys(&args.keys, &context, profile)
 }
 
 /// The master keys of every key group of the file, in file order.
@@ -261,7 +129,7 @@ pub(crate) fn master_keys(md: &Metadata) -> Vec<Vec<MasterKey>> {
 /// Recovers the data key, trying keys in file order (sops passes no
 /// decryption order to `groups`). Failure → exit 128 with the report.
 fn recover_data_key(md: &Metadata, service: &dyn KeyService) -> CmdResult<DataKey> {
-    datakey::unwrap(md, service, &[]).map_err(|e| core_failure(e, false))
+    datakey::unwrap(md, service, &[]).map_err(Error::decrypting)
 }
 
 /// Wraps `key` for `groups` (Shamir shares when there are several) and
@@ -279,8 +147,8 @@ pub(crate) fn rewrap(
 ) -> CmdResult {
     check_groups(groups)?;
     let stamp = timestamp(time::OffsetDateTime::now_utc());
-    let (mut wrapped, settled) = datakey::wrap(groups, threshold, key, service, &stamp)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("Could not generate data key: {e}")))?;
+    let (mut wrapped, settled) =
+        datakey::wrap(groups, threshold, key, service, &stamp).map_err(Error::GenerateDataKey)?;
     if keep_dates {
         datakey::keep_created_at(&md.key_groups, &mut wrapped);
     }
@@ -297,18 +165,10 @@ pub(crate) fn rewrap(
 /// message saying which group is at fault.
 pub(crate) fn check_groups(groups: &[Vec<MasterKey>]) -> CmdResult {
     if groups.is_empty() {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "Could not generate data key: no key groups provided",
-        ));
+        return Err(Error::NoKeyGroups);
     }
     if let Some(i) = groups.iter().position(Vec::is_empty) {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "Could not generate data key: key group {i} would have no keys: keep at least one key in every group, or delete the group with rsops groups delete"
-            ),
-        ));
+        return Err(Error::EmptyKeyGroup(i));
     }
     Ok(())
 }
@@ -331,7 +191,11 @@ mod tests {
     #[test]
     fn check_groups_names_the_empty_group() {
         let err = check_groups(&[vec![age("a")], vec![]]).unwrap_err();
-        assert!(err.message.contains("key group 1"), "{}", err.message);
+        assert!(
+            err.to_string().contains("key group 1"),
+            "{}",
+            err.to_string()
+        );
         assert!(check_groups(&[]).is_err());
         assert!(check_groups(&[vec![age("a")]]).is_ok());
     }
@@ -339,12 +203,14 @@ mod tests {
     #[test]
     fn required_file_exit_codes() {
         assert_eq!(
-            required_file(None).unwrap_err().code,
-            exit::NO_FILE_SPECIFIED
+            required_file(None).unwrap_err().exit_code(),
+            crate::error::code::NO_FILE_SPECIFIED
         );
         assert_eq!(
-            required_file(Some("/nonexistent/f.yaml")).unwrap_err().code,
-            exit::COULD_NOT_READ_INPUT_FILE
+            required_file(Some(Path::new("/nonexistent/f.yaml")))
+                .unwrap_err()
+                .exit_code(),
+            crate::error::code::COULD_NOT_READ_INPUT_FILE
         );
     }
 }

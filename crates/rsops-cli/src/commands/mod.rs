@@ -17,137 +17,41 @@ pub mod set;
 pub mod unset;
 pub mod updatekeys;
 
-use rsops_core::datakey::{self, DataKeyReport};
-use rsops_core::CoreError;
-use rsops_format::{Format, FormatError};
+use rsops_core::datakey;
+use rsops_format::Format;
 use rsops_keys::KeyKind;
 
-use crate::args::{CommonArgs, OutputArgs};
-use crate::exit::{self, CmdResult, Failure};
+use std::path::Path;
+
+use crate::error::{CmdResult, Error};
+use crate::settings::{Common, Output};
 
 /// The input and output stores of a command (CLI.md §3): the flags, else
 /// the extension of `--filename-override` or of the file.
-pub fn stores(common: &CommonArgs, file: Option<&str>) -> (Format, Format) {
-    let path = common.filename_override.as_deref().or(file).unwrap_or("");
-    let inferred = Format::from_path(path);
-    let pick = |flag: &Option<String>| {
-        flag.as_deref()
-            .and_then(Format::from_name)
-            .unwrap_or(inferred)
-    };
-    (pick(&common.input_type), pick(&common.output_type))
+pub fn stores(common: &Common, file: Option<&Path>) -> (Format, Format) {
+    let path = common.filename_override.as_deref().or(file);
+    let inferred = Format::from_path(&path.map(Path::to_string_lossy).unwrap_or_default());
+    (
+        common.input_type.unwrap_or(inferred),
+        common.output_type.unwrap_or(inferred),
+    )
 }
 
-/// Checks `-i`/`--output` against each other and against stdin.
-pub fn check_output_flags(output: &OutputArgs, file: Option<&str>) -> CmdResult {
-    if output.in_place && output.output.is_some() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot operate on both --output and --in-place",
-        ));
-    }
-    if output.in_place && file.is_none() {
-        return Err(Failure::new(
-            exit::CONFLICTING_PARAMETERS,
-            "Error: cannot use --in-place with standard input; give a file name",
-        ));
-    }
-    Ok(())
-}
+pub use crate::settings::check_output as check_output_flags;
 
 /// The key-type order for decryption (`--decryption-order` or
 /// `SOPS_DECRYPTION_ORDER`, default `age,pgp`).
 pub fn decryption_order(spec: Option<&str>) -> CmdResult<Vec<KeyKind>> {
     match spec.filter(|s| !s.trim().is_empty()) {
         None => Ok(datakey::DEFAULT_DECRYPTION_ORDER.to_vec()),
-        Some(s) => datakey::parse_decryption_order(s)
-            .map_err(|m| Failure::new(exit::DUPLICATE_DECRYPTION_KEY_TYPE, m)),
-    }
-}
-
-/// The failure for a file the input store cannot parse.
-pub fn read_failure(e: FormatError, format: Format) -> Failure {
-    match e {
-        FormatError::NoDocument => Failure::new(exit::NEED_AT_LEAST_ONE_DOCUMENT, e.to_string()),
-        other => {
-            let what = match format {
-                Format::Binary => "JSON (the binary store keeps encrypted files as JSON; pass --input-type if the file is YAML, dotenv or INI)",
-                _ => format.name(),
-            };
-            Failure::new(
-                exit::COULD_NOT_READ_INPUT_FILE,
-                format!("Error unmarshalling input file: {other}; check that the file is valid {what} (or pass --input-type)"),
-            )
-        }
-    }
-}
-
-/// The failure for a tree the output store cannot render.
-pub fn dump_failure(e: FormatError) -> Failure {
-    Failure::new(exit::ERROR_DUMPING_TREE, format!("Error dumping file: {e}"))
-}
-
-/// One line summarising why no data key could be recovered, with a hint.
-fn data_key_line(report: &DataKeyReport) -> String {
-    let mut parts = Vec::new();
-    for (i, g) in report.groups.iter().enumerate() {
-        for k in &g.keys {
-            if let Some(e) = &k.error {
-                parts.push(format!("group {i}: {}: {e}", k.key));
-            }
-        }
-        if g.keys.is_empty() && !g.ok {
-            parts.push(format!("group {i}: not tried"));
-        }
-    }
-    let needed = if report.groups.len() > 1 {
-        format!(
-            " (Shamir threshold {}, {} part(s) recovered)",
-            report.threshold, report.recovered
-        )
-    } else {
-        String::new()
-    };
-    let mut reasons = parts.join("; ");
-    if !reasons.ends_with(['.', '?', '!']) {
-        reasons.push('.');
-    }
-    format!(
-        "Failed to get the data key required to decrypt the SOPS file{needed}: {reasons} Make the private key of one of these recipients available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, the GnuPG keyring, ...)."
-    )
-}
-
-/// Maps a core error to sops's exit code. `encrypting` selects between the
-/// encrypt-side and decrypt-side codes where sops distinguishes them.
-pub fn core_failure(e: CoreError, encrypting: bool) -> Failure {
-    let tree = if encrypting {
-        exit::ERROR_ENCRYPTING_TREE
-    } else {
-        exit::ERROR_DECRYPTING_TREE
-    };
-    match e {
-        CoreError::DataKey(report) => Failure::new(exit::COULD_NOT_RETRIEVE_KEY, data_key_line(&report)),
-        CoreError::MacMismatch { .. } | CoreError::MacMissing { .. } | CoreError::MacDecrypt(_) => {
-            Failure::new(
-                exit::MAC_MISMATCH,
-                format!("{e}. The file was modified outside sops/rsops or is corrupted; use --ignore-mac only if you trust its content"),
-            )
-        }
-        CoreError::NonStringKey { .. } | CoreError::NotEncrypted { .. } | CoreError::Decrypt { .. } => {
-            Failure::new(tree, e.to_string())
-        }
-        CoreError::Encrypt { .. } => Failure::new(exit::ERROR_ENCRYPTING_TREE, e.to_string()),
-        CoreError::MacEncrypt(_) => Failure::new(exit::ERROR_ENCRYPTING_MAC, e.to_string()),
-        CoreError::EncryptedCommentMatchesRule => Failure::new(tree, e.to_string()),
-        CoreError::SelectionConflict => Failure::new(exit::GENERIC, e.to_string()),
-        other => Failure::new(exit::GENERIC, other.to_string()),
+        Some(s) => datakey::parse_decryption_order(s).map_err(Error::DecryptionOrder),
     }
 }
 
 /// Writes the result where the flags say: in place, `--output`, or stdout.
 pub fn deliver(
-    output: &OutputArgs,
-    file: Option<&str>,
+    output: &Output,
+    file: Option<&Path>,
     data: &[u8],
     sensitivity: crate::io::Sensitivity,
 ) -> CmdResult {
@@ -159,33 +63,5 @@ pub fn deliver(
     match output.output.as_deref() {
         Some(path) => crate::io::write_atomic(path, data, sensitivity),
         None => crate::io::write_stdout(data),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rsops_core::cipher::CipherError;
-
-    #[test]
-    fn value_cipher_failures_map_to_sops_exit_codes() {
-        let encrypt = || CoreError::Encrypt {
-            path: "a:".into(),
-            source: CipherError::TooLong,
-        };
-        assert_eq!(
-            core_failure(encrypt(), true).code,
-            exit::ERROR_ENCRYPTING_TREE
-        );
-        assert_eq!(core_failure(encrypt(), false).code, 23);
-        let mac = CoreError::MacEncrypt(CipherError::TooLong);
-        assert_eq!(core_failure(mac, true).code, exit::ERROR_ENCRYPTING_MAC);
-        let iv = || CoreError::Decrypt {
-            path: "a:".into(),
-            source: CipherError::InvalidIvLength(65),
-        };
-        assert_eq!(core_failure(iv(), false).code, exit::ERROR_DECRYPTING_TREE);
-        assert_eq!(core_failure(iv(), false).code, 25);
-        assert!(core_failure(iv(), false).message.contains("IV length 65"));
     }
 }

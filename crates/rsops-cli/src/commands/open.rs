@@ -5,10 +5,12 @@ use rsops_core::file::{self, Opened};
 use rsops_core::metadata::Metadata;
 use rsops_format::{store, EmitOptions, Format, Map};
 
-use super::{core_failure, decryption_order, dump_failure, read_failure};
-use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use super::decryption_order;
+use std::path::Path;
+
+use crate::error::{CmdResult, Error};
 use crate::io::Sensitivity;
+use crate::settings::Common;
 
 /// An encrypted file as read from disk, before decryption.
 pub struct Loaded {
@@ -33,22 +35,16 @@ pub struct Decrypted {
 }
 
 /// Reads and parses an encrypted file (no decryption).
-pub fn load(path: Option<&str>, common: &CommonArgs) -> CmdResult<Loaded> {
+pub fn load(path: Option<&Path>, common: &Common) -> CmdResult<Loaded> {
     let name = common.filename_override.as_deref().or(path);
-    let config =
-        crate::config::load_for_file(common.config.as_deref(), name.map(std::path::Path::new))?;
+    let config = crate::config::load_for_file(common.config.as_deref(), name)?;
     let emit = crate::config::emit_options(config.as_ref(), common.indent)?;
     let (input_format, output_format) = super::stores(common, path);
     let input = crate::io::read_input(path)?;
-    let (docs, meta) =
-        store::load_encrypted(input_format, &input).map_err(|e| read_failure(e, input_format))?;
-    let meta = meta.ok_or_else(|| {
-        Failure::new(
-            exit::GENERIC,
-            "sops metadata not found: the file is not encrypted (or not a sops file of this type; try --input-type)",
-        )
-    })?;
-    let metadata = Metadata::from_tree(&meta).map_err(|e| core_failure(e, false))?;
+    let (docs, meta) = store::load_encrypted(input_format, &input)
+        .map_err(|e| Error::unmarshal(e, input_format))?;
+    let meta = meta.ok_or(Error::MetadataNotFound)?;
+    let metadata = Metadata::from_tree(&meta).map_err(Error::decrypting)?;
     Ok(Loaded {
         docs,
         metadata,
@@ -61,8 +57,8 @@ pub fn load(path: Option<&str>, common: &CommonArgs) -> CmdResult<Loaded> {
 /// Reads and decrypts an encrypted file, checking its MAC unless
 /// `ignore_mac`.
 pub fn decrypt(
-    path: Option<&str>,
-    common: &CommonArgs,
+    path: Option<&Path>,
+    common: &Common,
     order: Option<&str>,
     ignore_mac: bool,
 ) -> CmdResult<Decrypted> {
@@ -76,7 +72,7 @@ pub fn decrypt(
         &order,
         ignore_mac,
     )
-    .map_err(|e| core_failure(e, false))?;
+    .map_err(Error::decrypting)?;
     Ok(Decrypted {
         file: loaded,
         opened,
@@ -93,7 +89,7 @@ impl Decrypted {
             &self.opened,
             time::OffsetDateTime::now_utc(),
         )
-        .map_err(|e| core_failure(e, true))?;
+        .map_err(Error::encrypting)?;
         self.file.render()
     }
 }
@@ -107,11 +103,11 @@ impl Loaded {
             &self.metadata.to_tree(),
             &self.emit,
         )
-        .map_err(dump_failure)
+        .map_err(Error::Dump)
     }
 }
 
 /// Writes encrypted bytes over `path` atomically.
-pub fn write_back(path: &str, data: &[u8]) -> CmdResult {
+pub fn write_back(path: &Path, data: &[u8]) -> CmdResult {
     crate::io::write_atomic(path, data, Sensitivity::Encrypted)
 }

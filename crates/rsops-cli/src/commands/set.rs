@@ -9,208 +9,94 @@
 
 use std::path::Path;
 
-use clap::Args;
-use rsops_core::env;
-use rsops_core::treepath::{self, Component, EditError};
+use rsops_core::treepath::{self, Component};
 use rsops_format::{json, Value};
 
 use super::open;
-use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
+use crate::error::{CmdResult, Error};
+use crate::settings::{SetChange, SetSettings, SetValue};
 
-/// Arguments of `rsops set`.
-#[derive(Debug, Args)]
-pub struct SetArgs {
-    /// The encrypted file, changed in place.
-    pub file: Option<String>,
-    /// The tree path, e.g. `["db"]["password"]`, then the JSON value (or,
-    /// with --value-file, the path of a file holding it; omitted with
-    /// --value-stdin).
-    #[arg(allow_negative_numbers = true, value_name = "PATH [VALUE]")]
-    pub rest: Vec<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// VALUE is the path of a file holding the JSON value (keeps the secret
-    /// out of process listings).
-    #[arg(long)]
-    pub value_file: bool,
-    /// Read the JSON value from stdin (keeps the secret out of process
-    /// listings); then only FILE and PATH are given.
-    #[arg(long)]
-    pub value_stdin: bool,
-    /// Accepted for compatibility with sops; has no effect on `set`.
-    #[arg(long)]
-    pub shamir_secret_sharing_threshold: Option<usize>,
-    /// Do not check the MAC.
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Order in which key types are tried, e.g. `age,pgp`.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-    /// Leave the file untouched when PATH already holds VALUE.
-    #[arg(long)]
-    pub idempotent: bool,
-}
-
-/// One change to apply to a file.
-struct SetJob<'a> {
-    file: &'a str,
-    path: Vec<Component>,
-    value: Value,
-    common: &'a CommonArgs,
-    ignore_mac: bool,
-    decryption_order: Option<&'a str>,
-    idempotent: bool,
-}
-
-/// Runs `rsops set`.
-pub fn run(args: &SetArgs) -> CmdResult {
-    if args.value_file && args.value_stdin {
-        return Err(Failure::new(
-            exit::GENERIC,
-            "Error: cannot use both --value-file and --value-stdin",
-        ));
-    }
-    let (file, path_arg, value_arg) = positionals(args)?;
-    let path = parse_path(path_arg, "Invalid set index format")?;
-    let json = if args.value_stdin {
-        read_stdin()?
-    } else if args.value_file {
-        read_value_file(value_arg.unwrap_or_default())?
-    } else {
-        value_arg.unwrap_or_default().as_bytes().to_vec()
+/// Runs `rsops set` and the legacy `--set 'PATH VALUE' FILE`. A legacy
+/// spec is split right after the first `] ` into the path (trailing spaces
+/// trimmed) and the JSON value; sops reads the value before the path, so
+/// its errors come first. The file is rewritten in place.
+pub fn run(s: &SetSettings) -> CmdResult {
+    let (path, value) = match &s.change {
+        SetChange::Args { path, value } => {
+            let path = parse_path(path, "Invalid set index format")?;
+            let json = match value {
+                SetValue::Stdin => read_stdin()?,
+                SetValue::File(file) => read_value_file(file)?,
+                SetValue::Json(text) => text.as_bytes().to_vec(),
+            };
+            (path, parse_value(&json)?)
+        }
+        SetChange::Legacy(spec) => {
+            let (path_text, json) = split_legacy_spec(spec)?;
+            let value = parse_value(json.as_bytes())?;
+            (parse_path(path_text, "Invalid --set format")?, value)
+        }
     };
-    let value = parse_value(&json)?;
-    apply(SetJob {
-        file,
-        path,
-        value,
-        common: &args.common,
-        ignore_mac: args.ignore_mac,
-        decryption_order: args.decryption_order.as_deref(),
-        idempotent: args.idempotent,
-    })
-}
-
-/// sops's legacy `--set 'PATH VALUE' FILE` with the legacy `--ignore-mac`
-/// and `--decryption-order` flags: `spec` is split right after the first
-/// `] ` into the path (trailing spaces trimmed) and the JSON value; the file
-/// is rewritten in place.
-pub fn run_legacy_set_with(
-    file: &str,
-    spec: &str,
-    common: &CommonArgs,
-    ignore_mac: bool,
-    decryption_order: Option<&str>,
-) -> CmdResult {
-    let (path_text, json) = split_legacy_spec(spec)?;
-    // sops reads the value before the path: its errors come first.
-    let value = parse_value(json.as_bytes())?;
-    let path = parse_path(path_text, "Invalid --set format")?;
-    apply(SetJob {
-        file,
-        path,
-        value,
-        common,
-        ignore_mac,
-        decryption_order,
-        idempotent: false,
-    })
+    apply(s, path, value)
 }
 
 /// Splits a legacy `--set` argument into its path and its JSON value.
 fn split_legacy_spec(spec: &str) -> CmdResult<(&str, &str)> {
     let Some(at) = spec.find("] ") else {
-        return Err(Failure::new(
-            exit::INVALID_SET_FORMAT,
-            "Invalid --set format: expected a path and a JSON value separated by a space, e.g. --set '[\"key\"] \"value\"'",
-        ));
+        return Err(Error::LegacySetFormat);
     };
     let (left, right) = spec.split_at(at + 2);
     Ok((left.trim_end_matches(' '), right))
 }
 
-/// The file, path and (unless `--value-stdin`) value arguments, checking
-/// their number like sops (exit 100).
-fn positionals(args: &SetArgs) -> CmdResult<(&str, &str, Option<&str>)> {
-    let mut all = args.file.iter().chain(args.rest.iter()).map(String::as_str);
-    let wanted = if args.value_stdin { 2 } else { 3 };
-    let count = usize::from(args.file.is_some()) + args.rest.len();
-    if count != wanted {
-        let message = if args.value_stdin {
-            "Error: file specified, or index and value are missing. Need precisely 2 positional arguments since --value-stdin is used."
-        } else {
-            "Error: no file specified, or index and value are missing. Need precisely 3 positional arguments."
-        };
-        return Err(Failure::new(exit::NO_FILE_SPECIFIED, message));
-    }
-    match (all.next(), all.next(), all.next()) {
-        (Some(f), Some(p), v) => Ok((f, p, v)),
-        _ => Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified, or index and value are missing",
-        )),
-    }
-}
-
 /// Parses a set/unset path; any syntax error (or an empty path) is
 /// `message` with exit 7.
-pub(crate) fn parse_path(text: &str, message: &str) -> CmdResult<Vec<Component>> {
+pub(crate) fn parse_path(text: &str, context: &'static str) -> CmdResult<Vec<Component>> {
     match treepath::parse(text) {
         Ok(p) if !p.is_empty() => Ok(p),
-        Ok(_) => Err(Failure::new(
-            exit::INVALID_SET_FORMAT,
-            format!("{message}: the path is empty; write it like [\"key\"][0]"),
-        )),
-        Err(e) => Err(Failure::new(
-            exit::INVALID_SET_FORMAT,
-            format!("{message}: {e}; write the path like [\"key\"][0]"),
-        )),
+        Ok(_) => Err(Error::EmptySetPath { context }),
+        Err(source) => Err(Error::SetPath { context, source }),
     }
 }
 
 fn read_stdin() -> CmdResult<Vec<u8>> {
     use std::io::Read;
     let mut buf = Vec::new();
-    std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Error reading the value from stdin: {e}"),
-        )
-    })?;
+    std::io::stdin()
+        .read_to_end(&mut buf)
+        .map_err(Error::ReadValueStdin)?;
     Ok(buf)
 }
 
-fn read_value_file(path: &str) -> CmdResult<Vec<u8>> {
-    std::fs::read(path).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("Error reading the value file {path}: {e}"),
-        )
+fn read_value_file(path: &Path) -> CmdResult<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::ReadValueFile {
+        path: path.into(),
+        source,
     })
 }
 
 /// Decrypts the file, sets the value, and writes the file back unless
 /// `--idempotent` found nothing to change.
-fn apply(job: SetJob<'_>) -> CmdResult {
-    ensure_exists(job.file)?;
+fn apply(job: &SetSettings, path: Vec<Component>, value: Value) -> CmdResult {
+    ensure_exists(&job.file)?;
     let mut decrypted = open::decrypt(
-        Some(job.file),
-        job.common,
-        job.decryption_order,
+        Some(&job.file),
+        &job.common,
+        job.decryption_order.as_deref(),
         job.ignore_mac,
     )?;
-    let doc =
-        decrypted.file.docs.first_mut().ok_or_else(|| {
-            Failure::new(exit::GENERIC, "the file has no document to set a value in")
-        })?;
-    let changed = treepath::set(doc, &job.path, job.value).map_err(edit_failure)?;
+    let doc = decrypted
+        .file
+        .docs
+        .first_mut()
+        .ok_or(Error::NoDocumentToSet)?;
+    let changed = treepath::set(doc, &path, value)?;
     if !changed && job.idempotent {
         return Ok(());
     }
     renew_on_write(&mut decrypted);
     let bytes = decrypted.seal()?;
-    open::write_back(job.file, &bytes)
+    open::write_back(&job.file, &bytes)
 }
 
 /// sops stamps a new `lastmodified` (and so a new MAC) whenever it writes
@@ -221,37 +107,19 @@ pub(crate) fn renew_on_write(decrypted: &mut open::Decrypted) {
 }
 
 /// sops reports a missing file as a read error (exit 2).
-pub(crate) fn ensure_exists(file: &str) -> CmdResult {
-    if Path::new(file).exists() {
+pub(crate) fn ensure_exists(file: &Path) -> CmdResult {
+    if file.exists() {
         return Ok(());
     }
-    Err(Failure::new(
-        exit::COULD_NOT_READ_INPUT_FILE,
-        format!("Error reading file: {file}: no such file or directory"),
-    ))
-}
-
-/// The failure for a path that cannot be applied to the tree.
-pub(crate) fn edit_failure(e: EditError) -> Failure {
-    Failure::new(exit::GENERIC, e.to_string())
+    Err(Error::MissingFileToChange(file.into()))
 }
 
 /// Reads a `set` value as sops 3.11 does (Go `encoding/json` into an
 /// interface, then the JSON store for objects).
 pub(crate) fn parse_value(text: &[u8]) -> CmdResult<Value> {
-    let invalid = || {
-        Failure::new(
-            exit::INVALID_SET_FORMAT,
-            "Value for --set is not valid JSON: give a JSON value, e.g. '\"text\"', 5, true or {\"k\": \"v\"}",
-        )
-    };
+    let invalid = || Error::SetValueNotJson;
     let kind = check_json(text).ok_or_else(invalid)?;
-    let format = || {
-        Failure::new(
-            exit::INVALID_SET_FORMAT,
-            "Invalid --set value format: a JSON array cannot be set as a whole; set its elements one by one",
-        )
-    };
+    let format = || Error::SetValueArray;
     match kind {
         JsonKind::Array => Err(format()),
         JsonKind::Object => json::parse(text).map(Value::Map).map_err(|_| format()),
@@ -553,11 +421,13 @@ mod tests {
     #[test]
     fn value_errors_use_exit_7() {
         let e = parse_value(b"[1]").unwrap_err();
-        assert_eq!(e.code, exit::INVALID_SET_FORMAT);
-        assert!(e.message.starts_with("Invalid --set value format"));
+        assert_eq!(e.exit_code(), crate::error::code::INVALID_SET_FORMAT);
+        assert!(e.to_string().starts_with("Invalid --set value format"));
         let e = parse_value(b"nope").unwrap_err();
-        assert_eq!(e.code, exit::INVALID_SET_FORMAT);
-        assert!(e.message.starts_with("Value for --set is not valid JSON"));
+        assert_eq!(e.exit_code(), crate::error::code::INVALID_SET_FORMAT);
+        assert!(e
+            .to_string()
+            .starts_with("Value for --set is not valid JSON"));
     }
 
     #[test]
@@ -568,19 +438,21 @@ mod tests {
         );
         assert_eq!(split_legacy_spec("[\"a\"] 7").unwrap(), ("[\"a\"]", "7"));
         assert_eq!(
-            split_legacy_spec("[\"a\"]7").unwrap_err().code,
-            exit::INVALID_SET_FORMAT
+            split_legacy_spec("[\"a\"]7").unwrap_err().exit_code(),
+            crate::error::code::INVALID_SET_FORMAT
         );
     }
 
     #[test]
     fn paths_must_parse_and_be_non_empty() {
         assert_eq!(
-            parse_path("", "Invalid set index format").unwrap_err().code,
-            exit::INVALID_SET_FORMAT
+            parse_path("", "Invalid set index format")
+                .unwrap_err()
+                .exit_code(),
+            crate::error::code::INVALID_SET_FORMAT
         );
         let e = parse_path("[x]", "Invalid set index format").unwrap_err();
-        assert!(e.message.starts_with("Invalid set index format"));
+        assert!(e.to_string().starts_with("Invalid set index format"));
         assert_eq!(parse_path("[\"a\"][1]", "m").unwrap().len(), 2);
     }
 }

@@ -12,32 +12,16 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use rsops_core::config::{rule_match_path, ConfigError};
 use rsops_core::datakey;
 use rsops_core::metadata::{KeyGroup, Metadata};
 use rsops_format::{store, Format};
 use rsops_keys::MasterKey;
 
+use super::decryption_order;
 use super::open::Loaded;
-use super::{core_failure, decryption_order, read_failure};
-use crate::args::CommonArgs;
-use crate::exit::{self, CmdResult, Failure};
-
-/// Arguments of `rsops updatekeys`.
-#[derive(Debug, Args)]
-pub struct UpdatekeysArgs {
-    /// Encrypted files, or directories to search for encrypted files.
-    pub files: Vec<String>,
-    /// Pre-approve all changes and run non-interactively.
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    /// Order in which key types are tried when recovering the data key.
-    #[arg(long, env = rsops_core::env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
+use crate::error::{CmdResult, Error, Usage};
+use crate::settings::{Common, UpdatekeysSettings};
 
 /// What happened to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,17 +48,14 @@ enum Origin {
 }
 
 /// Runs `rsops updatekeys`.
-pub fn run(args: &UpdatekeysArgs) -> CmdResult {
+pub fn run(args: &UpdatekeysSettings) -> CmdResult {
     if !crate::config::from_file_dir_enabled()
         && crate::config::find(args.common.config.as_deref()).is_none()
     {
-        return Err(no_config());
+        return Err(Error::NoConfig);
     }
     if args.files.is_empty() {
-        return Err(Failure::new(
-            exit::NO_FILE_SPECIFIED,
-            "Error: no file specified",
-        ));
+        return Err(Error::Usage(Usage::File));
     }
     let order = decryption_order(args.decryption_order.as_deref())?;
     let targets = targets(&args.files)?;
@@ -86,36 +67,26 @@ pub fn run(args: &UpdatekeysArgs) -> CmdResult {
             Err(f) if single => return Err(f),
             Err(f) => {
                 failed += 1;
-                eprintln!("{}: {}", path.display(), f.message);
+                eprintln!("{}: {f}", path.display());
             }
         }
     }
     if failed > 0 {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!("failed updating {failed} key(s)"),
-        ));
+        return Err(Error::UpdatekeysFailed(failed));
     }
     Ok(())
 }
 
-/// The "config file not found" failure.
-fn no_config() -> Failure {
-    Failure::new(
-        exit::GENERIC,
-        "config file not found: updatekeys takes the keys from the creation rules of .sops.yaml; create one (or pass --config)",
-    )
-}
-
 /// Expands the arguments: files as given, directories into the files under
 /// them (sorted, `.git` and symbolic links to directories skipped).
-fn targets(args: &[String]) -> CmdResult<Vec<(PathBuf, Origin)>> {
+fn targets(args: &[PathBuf]) -> CmdResult<Vec<(PathBuf, Origin)>> {
     let mut out = Vec::new();
     for arg in args {
-        let path = PathBuf::from(arg);
+        let path = arg.clone();
         if path.is_dir() {
-            walk(&path, &mut out).map_err(|e| {
-                Failure::new(exit::GENERIC, format!("Error reading directory {arg}: {e}"))
+            walk(&path, &mut out).map_err(|source| Error::ReadDir {
+                path: path.clone(),
+                source,
             })?;
         } else {
             out.push((path, Origin::Explicit));
@@ -159,17 +130,16 @@ fn report(path: &Path, outcome: &Outcome) {
 fn update_file(
     path: &Path,
     origin: Origin,
-    args: &UpdatekeysArgs,
+    args: &UpdatekeysSettings,
     order: &[rsops_keys::KeyKind],
 ) -> CmdResult<Outcome> {
     let walked = origin == Origin::Walked;
-    let abs = std::path::absolute(path)
-        .map_err(|e| Failure::new(exit::GENERIC, format!("Error: {}: {e}", path.display())))?;
+    let abs = std::path::absolute(path).map_err(|source| Error::Absolute {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if !abs.exists() {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!("stat {}: no such file or directory", abs.display()),
-        ));
+        return Err(Error::Stat(abs));
     }
     let common = &args.common;
     let match_path = common
@@ -178,25 +148,18 @@ fn update_file(
         .map(PathBuf::from)
         .unwrap_or_else(|| abs.clone());
     let config = crate::config::load_for_file(common.config.as_deref(), Some(&match_path))?
-        .ok_or_else(no_config)?;
+        .ok_or(Error::NoConfig)?;
     let format = input_format(common, &match_path);
-    let bytes = std::fs::read(&abs).map_err(|e| {
-        Failure::new(
-            exit::COULD_NOT_READ_INPUT_FILE,
-            format!("Error reading file {}: {e}", abs.display()),
-        )
+    let bytes = std::fs::read(&abs).map_err(|source| Error::ReadFile {
+        path: abs.clone(),
+        source,
     })?;
     let parsed = store::load_encrypted(format, &bytes);
     let (docs, meta) = match parsed {
         Ok((docs, Some(meta))) => (docs, meta),
         _ if walked => return Ok(Outcome::Skipped(None)),
-        Ok((_, None)) => {
-            return Err(Failure::new(
-                exit::GENERIC,
-                "sops metadata not found: the file is not encrypted (or not a sops file of this type; try --input-type)",
-            ))
-        }
-        Err(e) => return Err(read_failure(e, format)),
+        Ok((_, None)) => return Err(Error::MetadataNotFound),
+        Err(e) => return Err(Error::unmarshal(e, format)),
     };
     if !walked {
         eprintln!("Syncing keys for file {}", abs.display());
@@ -204,7 +167,7 @@ fn update_file(
     let metadata = match Metadata::from_tree(&meta) {
         Ok(md) => md,
         Err(_) if walked => return Ok(Outcome::Skipped(None)),
-        Err(e) => return Err(core_failure(e, false)),
+        Err(e) => return Err(Error::decrypting(e)),
     };
     let match_abs = std::path::absolute(&match_path).unwrap_or(match_path);
     let rule = match config
@@ -212,35 +175,23 @@ fn update_file(
         .creation_rule(&rule_match_path(&config.dir, &match_abs))
     {
         Ok(Some(rule)) => rule,
-        Ok(None) => {
-            return Err(Failure::new(
-                exit::GENERIC,
-                format!(
-                    "The config file {} does not contain any creation rule",
-                    config.path.display()
-                ),
-            ))
-        }
+        Ok(None) => return Err(Error::NoCreationRules(config.path.clone())),
         Err(ConfigError::NoMatchingRule) if walked => {
             return Ok(Outcome::Skipped(Some(
                 "no creation rule matches it".to_owned(),
             )))
         }
-        Err(e) => return Err(Failure::new(exit::GENERIC, e.to_string())),
+        Err(e) => return Err(Error::Config(e)),
     };
     if walked {
         eprintln!("Syncing keys for file {}", abs.display());
     }
     let new_groups = &rule.key_groups;
     if new_groups.is_empty() || new_groups.iter().any(Vec::is_empty) {
-        return Err(Failure::new(
-            exit::GENERIC,
-            format!(
-                "the creation rule matching {} has an empty key group (or no keys): add keys to it in {}",
-                abs.display(),
-                config.path.display()
-            ),
-        ));
+        return Err(Error::EmptyRuleGroup {
+            file: abs,
+            config: config.path.clone(),
+        });
     }
     let diffs = diff_key_groups(&metadata.key_groups, new_groups);
     let old_threshold = metadata.shamir_threshold;
@@ -256,8 +207,7 @@ fn update_file(
         return Ok(Outcome::Declined);
     }
     let service = crate::key_service(common)?;
-    let key =
-        datakey::unwrap(&metadata, service.as_ref(), order).map_err(|e| core_failure(e, false))?;
+    let key = datakey::unwrap(&metadata, service.as_ref(), order).map_err(Error::decrypting)?;
     let emit = crate::config::emit_options(Some(&config), common.indent)?;
     let mut loaded = Loaded {
         docs,
@@ -275,16 +225,14 @@ fn update_file(
         false,
     )?;
     let out = loaded.render()?;
-    super::open::write_back(&abs.to_string_lossy(), &out)?;
+    super::open::write_back(&abs, &out)?;
     Ok(Outcome::Updated)
 }
 
 /// The input store: `--input-type`, else from the file name.
-fn input_format(common: &CommonArgs, path: &Path) -> Format {
+fn input_format(common: &Common, path: &Path) -> Format {
     common
         .input_type
-        .as_deref()
-        .and_then(Format::from_name)
         .unwrap_or_else(|| Format::from_path(&path.to_string_lossy()))
 }
 
@@ -369,15 +317,10 @@ fn answer(input: &mut dyn BufRead, prompt: &mut dyn std::io::Write) -> CmdResult
         let _ = write!(prompt, "Is this okay? (y/n):");
         let _ = prompt.flush();
         let mut line = String::new();
-        let read = input
-            .read_line(&mut line)
-            .map_err(|e| Failure::new(exit::GENERIC, format!("Error reading the answer: {e}")))?;
+        let read = input.read_line(&mut line).map_err(Error::ReadAnswer)?;
         if read == 0 {
             let _ = writeln!(prompt);
-            return Err(Failure::new(
-                exit::GENERIC,
-                "Error: no answer to \"Is this okay?\" (standard input is closed): pass -y to update without asking",
-            ));
+            return Err(Error::NoAnswer);
         }
         match line.trim() {
             "y" => return Ok(true),
@@ -440,7 +383,7 @@ mod tests {
         assert_eq!(out, b"Is this okay? (y/n):Is this okay? (y/n):");
         assert!(!answer(&mut &b"n\n"[..], &mut Vec::new()).unwrap());
         let err = answer(&mut &b""[..], &mut Vec::new()).unwrap_err();
-        assert_eq!(err.code, exit::GENERIC);
-        assert!(err.message.contains("-y"));
+        assert_eq!(err.exit_code(), crate::error::code::GENERIC);
+        assert!(err.to_string().contains("-y"));
     }
 }

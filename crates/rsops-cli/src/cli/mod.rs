@@ -1,9 +1,21 @@
 //! The command line, as clap types: sops's subcommands and flags, and its
-//! legacy form `rsops [flags] FILE` (CLI.md §1, §2).
+//! legacy form `rsops [flags] FILE` (CLI.md §1, §2). This module is the
+//! only one that defines clap types; `crate::settings` turns them into the
+//! settings each command runs with, so commands never see them.
+//!
+//! * [`flags`]: flag groups several commands share, each defined once;
+//! * [`keys`]: the key-type flags, turned into (key kind, spec) pairs;
+//! * [`commands`]: the arguments of each subcommand and of legacy mode.
+
+pub mod commands;
+pub mod flags;
+pub mod keys;
 
 use clap::builder::StyledStr;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use rsops_core::env;
+
+pub use commands::*;
 
 /// The version clap prints.
 const VERSION: &str = concat!(
@@ -37,7 +49,12 @@ const ROOT_ENV: &[(&str, bool)] = &[
 
 /// A SOPS-compatible secrets-file encryption tool.
 #[derive(Debug, Parser)]
-#[command(name = "rsops", version = VERSION, disable_version_flag = true)]
+#[command(
+    name = "rsops",
+    version = VERSION,
+    disable_version_flag = true,
+    args_override_self = true
+)]
 pub struct Cli {
     /// The subcommand; without one, rsops runs in sops's legacy mode on FILE.
     #[command(subcommand)]
@@ -46,7 +63,7 @@ pub struct Cli {
     #[command(flatten)]
     pub legacy: LegacyArgs,
     /// The file (legacy mode).
-    pub file: Option<String>,
+    pub file: Option<std::path::PathBuf>,
 }
 
 /// The subcommands.
@@ -60,29 +77,34 @@ pub enum Command {
     /// Print whether a file is encrypted, as JSON.
     Filestatus(Deferred<FilestatusArgs>),
     /// Edit an encrypted file in $SOPS_EDITOR / $EDITOR.
-    Edit(Deferred<crate::commands::edit::EditArgs>),
+    Edit(Deferred<EditArgs>),
     /// Set one value of an encrypted file, e.g. `rsops set f.yaml '["a"]["b"]' '"v"'`.
-    Set(Deferred<crate::commands::set::SetArgs>),
+    Set(Deferred<SetArgs>),
     /// Remove one value of an encrypted file.
-    Unset(Deferred<crate::commands::unset::UnsetArgs>),
+    Unset(Deferred<UnsetArgs>),
     /// Replace the plaintext of an encrypted file, keeping unchanged ciphertexts.
-    Replace(Deferred<crate::commands::replace::ReplaceArgs>),
+    Replace(Deferred<ReplaceArgs>),
     /// Generate a new data key and re-encrypt every value.
-    Rotate(Deferred<crate::commands::rotate::RotateArgs>),
+    Rotate(Deferred<RotateArgs>),
     /// Re-wrap the data key for the keys the creation rules name now.
-    Updatekeys(Deferred<crate::commands::updatekeys::UpdatekeysArgs>),
+    Updatekeys(Deferred<UpdatekeysArgs>),
     /// Add or delete key groups.
-    Groups(Deferred<crate::commands::groups::GroupsArgs>),
+    Groups(Deferred<GroupsArgs>),
     /// Run a command with the file's values in its environment.
     #[command(name = "exec-env")]
-    ExecEnv(Deferred<crate::commands::exec_env::ExecEnvArgs>),
+    ExecEnv(Deferred<ExecEnvArgs>),
     /// Run a command with the decrypted file at a temporary path (a FIFO).
     #[command(name = "exec-file")]
-    ExecFile(Deferred<crate::commands::exec_file::ExecFileArgs>),
+    ExecFile(Deferred<ExecFileArgs>),
     /// Fail when files the creation rules select are not (fully) encrypted.
-    Check(Deferred<crate::commands::check::CheckArgs>),
+    Check(Deferred<CheckArgs>),
     /// Git integration: diff and merge drivers.
-    Git(Deferred<crate::commands::git::GitArgs>),
+    Git(Deferred<GitArgs>),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    Completion(Deferred<CompletionArgs>),
+    /// Print the manual page (roff).
+    #[command(hide = true)]
+    Man(Deferred<ManArgs>),
 }
 
 /// A subcommand's flags, added to its clap command only when that
@@ -142,13 +164,13 @@ impl<T: Args> Args for Deferred<T> {
 /// and `long_about` are put back, as in an eagerly built command.
 fn add_args<T: Args>(cmd: clap::Command) -> clap::Command {
     let abouts = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
-    with_abouts(T::augment_args(cmd), abouts)
+    with_abouts(T::augment_args(cmd), abouts).args_override_self(true)
 }
 
 /// [`add_args`] for `update_from` parsing.
 fn add_args_for_update<T: Args>(cmd: clap::Command) -> clap::Command {
     let abouts = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
-    with_abouts(T::augment_args_for_update(cmd), abouts)
+    with_abouts(T::augment_args_for_update(cmd), abouts).args_override_self(true)
 }
 
 /// Sets (or unsets) `about` and `long_about`.
@@ -245,225 +267,28 @@ fn subcommands_only() -> clap::Command {
     Command::augment_subcommands(clap::Command::new("rsops"))
         .version(VERSION)
         .disable_version_flag(true)
+        .args_override_self(true)
         .about(ABOUT)
         .long_about(None::<&'static str>)
 }
 
-/// Flags every command that reads or writes files shares.
-#[derive(Debug, Args, Default, Clone)]
-pub struct CommonArgs {
-    /// Path of the `.sops.yaml` to use instead of searching for one.
-    #[arg(long, env = env::SOPS_CONFIG)]
-    pub config: Option<String>,
-    /// Input store: yaml, json, dotenv, ini or binary (default: from the extension).
-    #[arg(long)]
-    pub input_type: Option<String>,
-    /// Output store: yaml, json, dotenv, ini or binary (default: from the extension).
-    #[arg(long)]
-    pub output_type: Option<String>,
-    /// Use this file name to infer types and match creation rules.
-    #[arg(long)]
-    pub filename_override: Option<String>,
-    /// Indentation of YAML/JSON output.
-    #[arg(long)]
-    pub indent: Option<i64>,
-    /// Key services to use (accepted for compatibility; remote key services are not supported yet).
-    #[arg(long, env = env::SOPS_KEYSERVICE, value_delimiter = ',')]
-    pub keyservice: Vec<String>,
-    /// Whether to use the local key service.
-    #[arg(long, env = env::SOPS_ENABLE_LOCAL_KEYSERVICE, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
-    pub enable_local_keyservice: bool,
-    /// More logging (accepted for compatibility).
-    #[arg(long)]
-    pub verbose: bool,
+/// The completion script for `shell` (`rsops completion SHELL`).
+pub fn completion(shell: clap_complete::Shell) -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rsops", &mut out);
+    out
 }
 
-/// Where output goes.
-#[derive(Debug, Args, Default, Clone)]
-pub struct OutputArgs {
-    /// Write the result over the input file.
-    #[arg(short = 'i', long)]
-    pub in_place: bool,
-    /// Write the result to this file.
-    #[arg(long)]
-    pub output: Option<String>,
-}
-
-/// Master-key flags.
-#[derive(Debug, Args, Default, Clone)]
-pub struct KeyArgs {
-    /// age recipients, comma-separated.
-    #[arg(short = 'a', long, env = env::SOPS_AGE_RECIPIENTS)]
-    pub age: Option<String>,
-    /// OpenPGP fingerprints, comma-separated.
-    #[arg(short = 'p', long, env = env::SOPS_PGP_FP)]
-    pub pgp: Option<String>,
-    /// AWS KMS ARNs, comma-separated.
-    #[arg(short = 'k', long, env = env::SOPS_KMS_ARN)]
-    pub kms: Option<String>,
-    /// AWS profile for the KMS keys.
-    #[arg(long)]
-    pub aws_profile: Option<String>,
-    /// GCP KMS resource IDs, comma-separated.
-    #[arg(long, env = env::SOPS_GCP_KMS_IDS)]
-    pub gcp_kms: Option<String>,
-    /// HuaweiCloud KMS key IDs, comma-separated.
-    #[arg(long, env = env::SOPS_HUAWEICLOUD_KMS_IDS)]
-    pub hckms: Option<String>,
-    /// Azure Key Vault key URLs, comma-separated.
-    #[arg(long, env = env::SOPS_AZURE_KEYVAULT_URLS)]
-    pub azure_kv: Option<String>,
-    /// HashiCorp Vault transit URIs, comma-separated.
-    #[arg(long, env = env::SOPS_VAULT_URIS)]
-    pub hc_vault_transit: Option<String>,
-    /// KMS encryption context, `k1:v1,k2:v2`.
-    #[arg(long)]
-    pub encryption_context: Option<String>,
-    /// Shamir threshold for key groups.
-    #[arg(long)]
-    pub shamir_secret_sharing_threshold: Option<usize>,
-}
-
-/// Selection flags (which values are encrypted).
-#[derive(Debug, Args, Default, Clone)]
-pub struct SelectionArgs {
-    /// Keys ending with this suffix stay in clear.
-    #[arg(long)]
-    pub unencrypted_suffix: Option<String>,
-    /// Only keys ending with this suffix are encrypted.
-    #[arg(long)]
-    pub encrypted_suffix: Option<String>,
-    /// Keys matching this regex stay in clear.
-    #[arg(long)]
-    pub unencrypted_regex: Option<String>,
-    /// Only keys matching this regex are encrypted.
-    #[arg(long)]
-    pub encrypted_regex: Option<String>,
-}
-
-/// `rsops encrypt`.
-#[derive(Debug, Args)]
-pub struct EncryptArgs {
-    /// The plaintext file (stdin when absent; then --filename-override is
-    /// required). Several files only with -i: each is encrypted in place,
-    /// in parallel, in one process.
-    pub file: Vec<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub keys: KeyArgs,
-    #[command(flatten)]
-    pub selection: SelectionArgs,
-    /// Hash only encrypted values into the MAC.
-    #[arg(long)]
-    pub mac_only_encrypted: bool,
-}
-
-/// `rsops decrypt`.
-#[derive(Debug, Args)]
-pub struct DecryptArgs {
-    /// The encrypted file (stdin when absent). Several files only with -i:
-    /// each is decrypted in place, in parallel, in one process, each
-    /// distinct data key unwrapped once.
-    pub file: Vec<String>,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    /// Print only the value at this path, e.g. `["data"]["password"]`.
-    #[arg(long)]
-    pub extract: Option<String>,
-    /// Do not check the MAC.
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Order in which key types are tried, e.g. `age,pgp`.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
-
-/// `rsops filestatus`.
-#[derive(Debug, Args)]
-pub struct FilestatusArgs {
-    /// The file to inspect.
-    pub file: Option<String>,
-    /// Input store (default: from the extension).
-    #[arg(long)]
-    pub input_type: Option<String>,
-}
-
-/// sops's legacy mode: `rsops -e FILE`, `rsops -d FILE`.
-#[derive(Debug, Args, Default)]
-pub struct LegacyArgs {
-    /// Encrypt FILE.
-    #[arg(short = 'e', long)]
-    pub encrypt: bool,
-    /// Decrypt FILE.
-    #[arg(short = 'd', long)]
-    pub decrypt: bool,
-    /// Generate a new data key and re-encrypt FILE (`--add-*`/`--rm-*` imply it).
-    #[arg(short = 'r', long)]
-    pub rotate: bool,
-    /// Set one value in place: `--set '["a"]["b"] "value"'`.
-    #[arg(long)]
-    pub set: Option<String>,
-    /// Show the master keys in the editor (accepted; rsops shows values only).
-    #[arg(short = 's', long)]
-    pub show_master_keys: bool,
-    /// Keys to add to or remove from FILE.
-    #[command(flatten)]
-    pub changes: crate::commands::rotate::KeyChangeArgs,
-    /// Print the version and exit.
-    #[arg(short = 'v', long)]
-    pub version: bool,
-    /// Does nothing: rsops never checks for updates.
-    #[arg(long, env = env::SOPS_DISABLE_VERSION_CHECK, value_parser = clap::builder::BoolishValueParser::new())]
-    pub disable_version_check: bool,
-    /// Does nothing: rsops never checks for updates.
-    #[arg(long)]
-    pub check_for_updates: bool,
-    #[command(flatten)]
-    pub common: CommonArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    #[command(flatten)]
-    pub keys: KeyArgs,
-    #[command(flatten)]
-    pub selection: SelectionArgs,
-    /// Keys after a comment matching this regex stay in clear.
-    #[arg(long)]
-    pub unencrypted_comment_regex: Option<String>,
-    /// Only values after a comment matching this regex are encrypted.
-    #[arg(long)]
-    pub encrypted_comment_regex: Option<String>,
-    /// Hash only encrypted values into the MAC.
-    #[arg(long)]
-    pub mac_only_encrypted: bool,
-    /// Print only the value at this path (with -d).
-    #[arg(long)]
-    pub extract: Option<String>,
-    /// Do not check the MAC.
-    #[arg(long)]
-    pub ignore_mac: bool,
-    /// Order in which key types are tried.
-    #[arg(long, env = env::SOPS_DECRYPTION_ORDER)]
-    pub decryption_order: Option<String>,
-}
-
-impl SelectionArgs {
-    /// The flags as config selection fields (the comment rules are
-    /// legacy-only flags and start unset).
-    pub fn to_fields(&self) -> rsops_core::config::SelectionFields {
-        rsops_core::config::SelectionFields {
-            unencrypted_suffix: self.unencrypted_suffix.clone(),
-            encrypted_suffix: self.encrypted_suffix.clone(),
-            unencrypted_regex: self.unencrypted_regex.clone(),
-            encrypted_regex: self.encrypted_regex.clone(),
-            unencrypted_comment_regex: None,
-            encrypted_comment_regex: None,
-        }
-    }
+/// The manual page, as roff (`rsops man`).
+pub fn man_page() -> Vec<u8> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    let mut cmd = Cli::command();
+    cmd.build();
+    // Writing to a Vec cannot fail.
+    let _ = clap_mangen::Man::new(cmd).render(&mut out);
+    out
 }
 
 #[cfg(test)]
@@ -527,7 +352,9 @@ mod tests {
                 let boolish = parser == std::any::TypeId::of::<bool>();
                 // Other checked types would need a check in root_env_is_valid.
                 assert!(
-                    boolish || parser == std::any::TypeId::of::<String>(),
+                    boolish
+                        || parser == std::any::TypeId::of::<String>()
+                        || parser == std::any::TypeId::of::<std::path::PathBuf>(),
                     "{name}"
                 );
                 Some((name, boolish))
@@ -605,7 +432,7 @@ mod tests {
             );
             names.push(name.to_owned());
         }
-        assert_eq!(names.len(), 14);
+        assert_eq!(names.len(), 16);
         let decrypt = built.find_subcommand("decrypt").unwrap();
         assert!(decrypt.get_arguments().any(|a| a.get_id() == "extract"));
     }
@@ -617,8 +444,14 @@ mod tests {
         let Some(Command::Decrypt(d)) = &cli.command else {
             panic!("not decrypt: {cli:?}");
         };
-        assert_eq!(d.file, ["a.yaml", "b.yaml"]);
-        assert!(d.output.in_place && d.ignore_mac);
+        assert_eq!(
+            d.file,
+            [
+                std::path::Path::new("a.yaml"),
+                std::path::Path::new("b.yaml")
+            ]
+        );
+        assert!(d.output.in_place && d.ignore_mac.ignore_mac);
         assert!(d.common.enable_local_keyservice);
 
         let cli = parse_from(["rsops", "groups", "add", "--file", "f.yaml", "--pgp", "FP"]);
@@ -632,7 +465,7 @@ mod tests {
 
         let cli = parse_from(["rsops", "-d", "f.yaml"]).unwrap();
         assert!(cli.command.is_none() && cli.legacy.decrypt);
-        assert_eq!(cli.file.as_deref(), Some("f.yaml"));
+        assert_eq!(cli.file.as_deref(), Some(std::path::Path::new("f.yaml")));
     }
 
     #[test]
