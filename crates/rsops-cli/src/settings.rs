@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rsops_core::config::SelectionFields;
 use rsops_core::keyspec;
 use rsops_format::Format;
-use rsops_keys::MasterKey;
+use rsops_keys::{KeyOptions, MasterKey};
 
 use crate::cli::flags::{CommonFlags, OutputFlags, SelectionFlags};
 use crate::cli::keys::{KeyChangeFlags, KeySpec};
@@ -121,25 +121,19 @@ pub fn encryption_context(spec: Option<&str>) -> CmdResult<Vec<(String, String)>
     }
 }
 
-/// The master keys of key specs, in their order. The one place that maps a
-/// key kind identifier to its parser.
+/// The master keys of key specs, in their order, each parsed by its kind.
 pub fn master_keys(
     specs: &[KeySpec],
     context: &[(String, String)],
     aws_profile: &str,
 ) -> CmdResult<Vec<MasterKey>> {
+    let options = KeyOptions {
+        encryption_context: context.to_vec(),
+        aws_profile: aws_profile.to_owned(),
+    };
     let mut keys = Vec::new();
     for KeySpec { kind, spec } in specs {
-        match *kind {
-            "kms" => keys.extend(keyspec::kms_arns(spec, context, aws_profile)),
-            "gcp_kms" => keys.extend(keyspec::gcp_kms_ids(spec)),
-            "hckms" => keys.extend(keyspec::hckms_ids(spec)?),
-            "azure_kv" => keys.extend(keyspec::azure_kv_urls(spec)?),
-            "pgp" => keys.extend(keyspec::pgp_fingerprints(spec)),
-            "hc_vault" => keys.extend(keyspec::hc_vault_uris(spec)?),
-            "age" => keys.extend(keyspec::age_recipients(spec)?),
-            other => unreachable!("no key kind {other:?}"),
-        }
+        keys.extend(keyspec::parse(*kind, spec, &options)?);
     }
     Ok(keys)
 }
@@ -982,17 +976,25 @@ mod tests {
     }
 
     #[test]
-    fn key_changes_parse_in_sops_order() {
+    fn key_changes_parse_in_registry_order() {
+        use rsops_keys::KeyKind;
         let flags = KeyChangeFlags {
-            add_age: Some("age19zt9lpwdukeu0vakyklywey3p54tpxj3lc4z39v6hem3e6fkuyhqf7rlyw".into()),
-            add_pgp: Some("E43F4C44E69FA1FBD74FA85A40B881A36B576BD1".into()),
-            rm_pgp: Some("AAAA".into()),
-            ..KeyChangeFlags::default()
+            add: vec![
+                (
+                    KeyKind::Age,
+                    Some("age19zt9lpwdukeu0vakyklywey3p54tpxj3lc4z39v6hem3e6fkuyhqf7rlyw".into()),
+                ),
+                (
+                    KeyKind::Pgp,
+                    Some("E43F4C44E69FA1FBD74FA85A40B881A36B576BD1".into()),
+                ),
+            ],
+            remove: vec![(KeyKind::Pgp, Some("AAAA".into()))],
         };
         assert!(flags.any());
         let changes = KeyChanges::from_flags(&flags, None, None).expect("parse");
         assert_eq!(changes.add.len(), 2);
-        assert_eq!(changes.add[0].kind(), rsops_keys::KeyKind::Pgp);
+        assert_eq!(changes.add[0].kind(), KeyKind::Age);
         assert_eq!(changes.remove, vec![MasterKey::pgp("AAAA")]);
         assert!(!KeyChangeFlags::default().any());
     }
@@ -1000,8 +1002,8 @@ mod tests {
     #[test]
     fn bad_recipient_and_context_are_errors() {
         let flags = KeyChangeFlags {
-            add_age: Some("not-a-recipient".into()),
-            ..KeyChangeFlags::default()
+            add: vec![(rsops_keys::KeyKind::Age, Some("not-a-recipient".into()))],
+            remove: Vec::new(),
         };
         assert!(matches!(
             KeyChanges::from_flags(&flags, None, None),

@@ -17,45 +17,6 @@ pub fn parse(
     kind.parse_spec(spec, options)
 }
 
-/// age recipients from a comma-separated list.
-pub fn age_recipients(spec: &str) -> Result<Vec<MasterKey>, KeySpecError> {
-    parse(KeyKind::Age, spec, &KeyOptions::default())
-}
-
-/// OpenPGP fingerprints from a comma-separated list.
-pub fn pgp_fingerprints(spec: &str) -> Vec<MasterKey> {
-    parse(KeyKind::Pgp, spec, &KeyOptions::default()).unwrap_or_default()
-}
-
-/// AWS KMS keys from a comma-separated list, with a context and profile.
-pub fn kms_arns(spec: &str, context: &[(String, String)], aws_profile: &str) -> Vec<MasterKey> {
-    let options = KeyOptions {
-        encryption_context: context.to_vec(),
-        aws_profile: aws_profile.to_owned(),
-    };
-    parse(KeyKind::Kms, spec, &options).unwrap_or_default()
-}
-
-/// GCP KMS keys from a comma-separated list.
-pub fn gcp_kms_ids(spec: &str) -> Vec<MasterKey> {
-    parse(KeyKind::GcpKms, spec, &KeyOptions::default()).unwrap_or_default()
-}
-
-/// Azure Key Vault keys from a comma-separated list.
-pub fn azure_kv_urls(spec: &str) -> Result<Vec<MasterKey>, KeySpecError> {
-    parse(KeyKind::AzureKv, spec, &KeyOptions::default())
-}
-
-/// Vault transit keys from a comma-separated list.
-pub fn hc_vault_uris(spec: &str) -> Result<Vec<MasterKey>, KeySpecError> {
-    parse(KeyKind::HcVault, spec, &KeyOptions::default())
-}
-
-/// HuaweiCloud KMS keys from a comma-separated list.
-pub fn hckms_ids(spec: &str) -> Result<Vec<MasterKey>, KeySpecError> {
-    parse(KeyKind::Hckms, spec, &KeyOptions::default())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,12 @@
-//! Every environment variable rsops reads, in one place.
+//! Every environment variable rsops reads, in one place, except the key
+//! kinds' key-list variables (`SOPS_AGE_RECIPIENTS`, `SOPS_PGP_FP`, ...),
+//! which each kind's module declares ([`crate::kind::CliSpec::env`]).
 //!
 //! The names and meanings are sops's (CONFIG.md §7); rsops reads no variable
 //! that is not listed here.
 
 /// Path of the `.sops.yaml` to use (same as `--config`).
 pub const SOPS_CONFIG: &str = "SOPS_CONFIG";
-/// age recipients, comma-separated (default of `--age`).
-pub const SOPS_AGE_RECIPIENTS: &str = "SOPS_AGE_RECIPIENTS";
 /// age identities, as text.
 pub const SOPS_AGE_KEY: &str = "SOPS_AGE_KEY";
 /// Path of an age identities file.
@@ -19,22 +19,10 @@ pub const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
 pub const SOPS_AGE_SSH_PRIVATE_KEY_CMD: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
 /// Set for `SOPS_AGE_KEY_CMD`: the recipient being decrypted.
 pub const SOPS_AGE_RECIPIENT: &str = "SOPS_AGE_RECIPIENT";
-/// OpenPGP fingerprints, comma-separated (default of `--pgp`).
-pub const SOPS_PGP_FP: &str = "SOPS_PGP_FP";
 /// The gpg binary to use as a fallback.
 pub const SOPS_GPG_EXEC: &str = "SOPS_GPG_EXEC";
 /// GnuPG home directory.
 pub const GNUPGHOME: &str = "GNUPGHOME";
-/// AWS KMS ARNs (default of `--kms`).
-pub const SOPS_KMS_ARN: &str = "SOPS_KMS_ARN";
-/// GCP KMS resource IDs (default of `--gcp-kms`).
-pub const SOPS_GCP_KMS_IDS: &str = "SOPS_GCP_KMS_IDS";
-/// HuaweiCloud KMS key IDs (default of `--hckms`).
-pub const SOPS_HUAWEICLOUD_KMS_IDS: &str = "SOPS_HUAWEICLOUD_KMS_IDS";
-/// Azure Key Vault URLs (default of `--azure-kv`).
-pub const SOPS_AZURE_KEYVAULT_URLS: &str = "SOPS_AZURE_KEYVAULT_URLS";
-/// Vault transit URIs (default of `--hc-vault-transit`).
-pub const SOPS_VAULT_URIS: &str = "SOPS_VAULT_URIS";
 /// Order in which key types are tried when decrypting.
 pub const SOPS_DECRYPTION_ORDER: &str = "SOPS_DECRYPTION_ORDER";
 /// Remote key services.

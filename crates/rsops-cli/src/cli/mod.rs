@@ -28,24 +28,26 @@ const VERSION: &str = concat!(
 /// derive renders it (a test checks that they agree).
 const ABOUT: &str = "A SOPS-compatible secrets-file encryption tool";
 
-/// Environment variables that flags of the root command read, with their
-/// value parser's check. A bad value is an error (exit 1) even when a
-/// subcommand is given, as with sops; a test checks the list against the
-/// definition.
+/// Environment variables that flags of the root command read, besides the
+/// key kinds' variables, with their value parser's check. A bad value is an
+/// error (exit 1) even when a subcommand is given, as with sops; a test
+/// checks [`root_env`] against the definition.
 const ROOT_ENV: &[(&str, bool)] = &[
     (env::SOPS_CONFIG, false),
     (env::SOPS_KEYSERVICE, false),
     (env::SOPS_ENABLE_LOCAL_KEYSERVICE, true),
-    (env::SOPS_AGE_RECIPIENTS, false),
-    (env::SOPS_PGP_FP, false),
-    (env::SOPS_KMS_ARN, false),
-    (env::SOPS_GCP_KMS_IDS, false),
-    (env::SOPS_HUAWEICLOUD_KMS_IDS, false),
-    (env::SOPS_AZURE_KEYVAULT_URLS, false),
-    (env::SOPS_VAULT_URIS, false),
     (env::SOPS_DECRYPTION_ORDER, false),
     (env::SOPS_DISABLE_VERSION_CHECK, true),
 ];
+
+/// Every variable the root command's flags read: [`ROOT_ENV`] and each key
+/// kind's list variable (a string).
+fn root_env() -> impl Iterator<Item = (&'static str, bool)> {
+    let kinds = rsops_keys::KeyKind::ALL
+        .iter()
+        .map(|kind| (kind.cli().env, false));
+    ROOT_ENV.iter().copied().chain(kinds)
+}
 
 /// A SOPS-compatible secrets-file encryption tool.
 #[derive(Debug, Parser)]
@@ -244,20 +246,18 @@ fn parse_subcommand(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
     parsed
 }
 
-/// Whether every variable of [`ROOT_ENV`] that is set would pass the root
+/// Whether every variable of [`root_env`] that is set would pass the root
 /// command's checks (UTF-8; a boolean where one is wanted). If one would
 /// not, the whole definition parses the command line and reports it.
 fn root_env_is_valid() -> bool {
     use clap::builder::TypedValueParser;
-    ROOT_ENV
-        .iter()
-        .all(|(name, boolish)| match std::env::var_os(name) {
-            None => true,
-            Some(v) if *boolish => clap::builder::BoolishValueParser::new()
-                .parse_ref(&clap::Command::new("rsops"), None, &v)
-                .is_ok(),
-            Some(v) => v.to_str().is_some(),
-        })
+    root_env().all(|(name, boolish)| match std::env::var_os(name) {
+        None => true,
+        Some(v) if boolish => clap::builder::BoolishValueParser::new()
+            .parse_ref(&clap::Command::new("rsops"), None, &v)
+            .is_ok(),
+        Some(v) => v.to_str().is_some(),
+    })
 }
 
 /// The root command with its settings (those of [`Cli`]'s attributes) and
@@ -338,7 +338,7 @@ mod tests {
         }
     }
 
-    /// [`ROOT_ENV`] lists exactly the variables the root command's flags
+    /// [`root_env`] lists exactly the variables the root command's flags
     /// read, and marks exactly the boolean ones.
     #[test]
     fn root_env_lists_the_root_flags_variables() {
@@ -360,10 +360,7 @@ mod tests {
                 Some((name, boolish))
             })
             .collect();
-        let mut listed: Vec<(String, bool)> = ROOT_ENV
-            .iter()
-            .map(|(n, b)| ((*n).to_owned(), *b))
-            .collect();
+        let mut listed: Vec<(String, bool)> = root_env().map(|(n, b)| (n.to_owned(), b)).collect();
         from_definition.sort();
         from_definition.dedup();
         listed.sort();
