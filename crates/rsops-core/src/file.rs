@@ -491,7 +491,12 @@ mod rotate_tests {
             &HexService,
             OffsetDateTime::UNIX_EPOCH,
         );
-        assert!(matches!(err, Err(CoreError::KeyGroups(_))));
+        assert!(matches!(
+            err,
+            Err(CoreError::KeyGroups(
+                crate::error::KeyGroupsError::EmptyGroup
+            ))
+        ));
     }
 }
 
@@ -743,7 +748,9 @@ mod stream_tests {
         no_keys.key_groups = vec![vec![]];
         assert!(matches!(
             streamed(b"a: 1\n", y, &no_keys),
-            Err(StreamError::Core(CoreError::KeyGroups(_)))
+            Err(StreamError::Core(CoreError::KeyGroups(
+                crate::error::KeyGroupsError::EmptyGroup
+            )))
         ));
         // Stores that are not written item by item.
         assert!(matches!(
