@@ -114,6 +114,7 @@ pub enum NoIdentity {
 
 /// OpenPGP: no secret key for the recipients of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PgpNoSecretKey {
     /// The master key's fingerprint as recorded in the file.
     pub fingerprint: String,
@@ -198,6 +199,7 @@ pub enum AgeEncryptError {
 /// Why OpenPGP encryption failed: what the in-process step found, and how
 /// the gpg fallback failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PgpEncryptError {
     /// The master key's fingerprint (or whatever key spec the file holds).
     pub fingerprint: String,
@@ -403,6 +405,7 @@ pub enum PgpDecryptError {
 /// `. Errors while loading age identities: …. Did not find keys in
 /// locations '…', and '…'.` (each part only when not empty).
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct IdentitySources {
     /// Problems met while loading, in source order.
     pub errors: Vec<IdentitySourceError>,
@@ -607,6 +610,7 @@ pub enum UnsupportedSshKey {
 /// and the kind of problem, never the text.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("line {line}: {problem}")]
+#[non_exhaustive]
 pub struct IdentityParseError {
     /// 1-based line number.
     pub line: usize,

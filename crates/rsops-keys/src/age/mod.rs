@@ -346,8 +346,14 @@ mod tests {
             )),
             "{message}"
         );
-        assert!(message.contains("sops/age/keys.txt'."), "{message}");
-        assert!(message.contains("set SOPS_AGE_KEY_FILE"), "{message}");
+        assert!(
+            message.ends_with(
+                "sops/age/keys.txt'. To decrypt with age, set SOPS_AGE_KEY_FILE to the path of \
+                 an age identities file (or SOPS_AGE_KEY to the identities, or SOPS_AGE_KEY_CMD \
+                 to a command printing them), or create the default keys file."
+            ),
+            "{message}"
+        );
     }
 
     #[test]
