@@ -47,6 +47,23 @@ pub enum KeyError {
     Source(#[source] IdentitySourceError),
 }
 
+impl KeyError {
+    /// The identifier of the key kind the error is about (`age`, `pgp`, …),
+    /// when it is known.
+    pub fn kind(&self) -> Option<&'static str> {
+        match self {
+            KeyError::Unsupported(kind) | KeyError::InvalidKey { kind, .. } => Some(kind),
+            KeyError::NoIdentity(NoIdentity::Age { .. })
+            | KeyError::Encrypt(EncryptFailure::Age(_))
+            | KeyError::Decrypt(DecryptFailure::Age(_))
+            | KeyError::Source(_) => Some("age"),
+            KeyError::NoIdentity(NoIdentity::Pgp(_))
+            | KeyError::Encrypt(EncryptFailure::Pgp(_))
+            | KeyError::Decrypt(DecryptFailure::Pgp(_)) => Some("pgp"),
+        }
+    }
+}
+
 /// Why a recipient string is not a usable key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -634,4 +651,71 @@ pub enum IdentityProblem {
     /// Anything else.
     #[error("unknown identity type")]
     UnknownType,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kind_names_the_key_kind() {
+        let age = KeyError::Decrypt(DecryptFailure::Age(AgeDecryptError::Passphrase));
+        assert_eq!(age.kind(), Some("age"));
+        let pgp = KeyError::Decrypt(DecryptFailure::Pgp(PgpDecryptError::Gpg(
+            GpgError::Failed {
+                summary: "gpg exited with exit status: 2".into(),
+            },
+        )));
+        assert_eq!(pgp.kind(), Some("pgp"));
+        assert_eq!(KeyError::Unsupported("azure_kv").kind(), Some("azure_kv"));
+    }
+
+    #[test]
+    fn messages_match_the_former_wording() {
+        let sources = Arc::new(IdentitySources {
+            errors: vec![IdentitySourceError::NoHome],
+            unused_locations: vec!["SOPS_AGE_KEY".into(), "SOPS_AGE_KEY_FILE".into()],
+        });
+        let no_match =
+            KeyError::Decrypt(DecryptFailure::Age(AgeDecryptError::NoMatchingIdentity {
+                missing_plugins: vec!["age-plugin-a".into(), "age-plugin-b".into()],
+                sources,
+            }));
+        assert_eq!(
+            no_match.to_string(),
+            "failed to decrypt the data key: no identity matched any of the recipients \
+             (plugin binaries not found in PATH: age-plugin-a, age-plugin-b). Errors while \
+             loading age identities: could not determine the user home directory. Did not find \
+             keys in locations 'SOPS_AGE_KEY' and 'SOPS_AGE_KEY_FILE'."
+        );
+        let no_key = KeyError::NoIdentity(NoIdentity::Pgp(PgpNoSecretKey {
+            fingerprint: "FP".into(),
+            recipients: vec![Some("AB".into()), None],
+            home: PathBuf::from("/h"),
+            protected_key_in_file: true,
+            gpg_spawn: Some("cannot run gpg: not found".into()),
+        }));
+        assert_eq!(
+            no_key.to_string(),
+            "no secret key for any of: FP (message encrypted to key IDs AB, an anonymous \
+             recipient); is the key in GNUPGHOME (/h), is gpg-agent running? (a \
+             passphrase-protected key was found in a key file; such keys are used only through \
+             gpg-agent) (cannot run gpg: not found)"
+        );
+        let encrypt = KeyError::Encrypt(EncryptFailure::Pgp(PgpEncryptError {
+            fingerprint: "FP".into(),
+            in_process: Some(PgpKeyProblem::NotFound {
+                home: PathBuf::from("/h"),
+                problem: Some("cannot read /h/pubring.kbx: denied".into()),
+            }),
+            gpg: GpgError::Spawn {
+                reason: "cannot run gpg: not found".into(),
+            },
+        }));
+        assert_eq!(
+            encrypt.to_string(),
+            "failed to encrypt the data key: key FP not found in /h (pubring.kbx, pubring.gpg) \
+             [cannot read /h/pubring.kbx: denied]; gpg fallback failed: cannot run gpg: not found"
+        );
+    }
 }
