@@ -3,12 +3,13 @@
 //! from the metadata (KEYS.md §1, §9, §10).
 
 use std::fmt;
+use std::sync::Arc;
 
 use rand::RngCore;
-use rsops_keys::{KeyKind, KeyService, MasterKey};
+use rsops_keys::{KeyError, KeyKind, KeyService, MasterKey};
 use zeroize::Zeroizing;
 
-use crate::error::CoreError;
+use crate::error::{CoreError, KeyGroupsError, MetadataError};
 use crate::metadata::{KeyEntry, KeyGroup, Metadata};
 use crate::shamir;
 
@@ -53,10 +54,10 @@ pub fn wrap(
     created_at: &str,
 ) -> Result<(Vec<KeyGroup>, usize), CoreError> {
     if groups.is_empty() {
-        return Err(CoreError::KeyGroups("no key groups provided".into()));
+        return Err(CoreError::KeyGroups(KeyGroupsError::NoGroups));
     }
     if groups.iter().any(|g| g.is_empty()) {
-        return Err(CoreError::KeyGroups("empty key group provided".into()));
+        return Err(CoreError::KeyGroups(KeyGroupsError::EmptyGroup));
     }
     let mut threshold = threshold;
     let parts: Vec<Zeroizing<Vec<u8>>> = if groups.len() > 1 {
@@ -64,15 +65,13 @@ pub fn wrap(
             threshold = groups.len();
         }
         if threshold < 2 {
-            return Err(CoreError::KeyGroups(
-                "threshold must be at least 2 when there are several key groups".into(),
-            ));
+            return Err(CoreError::KeyGroups(KeyGroupsError::ThresholdTooSmall));
         }
         if threshold > groups.len() {
-            return Err(CoreError::KeyGroups(format!(
-                "the Shamir threshold {threshold} is larger than the number of key groups ({})",
-                groups.len()
-            )));
+            return Err(CoreError::KeyGroups(KeyGroupsError::ThresholdTooLarge {
+                threshold,
+                groups: groups.len(),
+            }));
         }
         shamir::split(key.bytes(), groups.len(), threshold)?
     } else {
@@ -82,10 +81,12 @@ pub fn wrap(
     for (group, part) in groups.iter().zip(parts.iter()) {
         let mut entries = Vec::with_capacity(group.len());
         for mk in group {
-            let enc = service.encrypt(mk, part).map_err(|e| CoreError::KeyWrap {
-                key: mk.key_string(),
-                reason: e.to_string(),
-            })?;
+            let enc = service
+                .encrypt(mk, part)
+                .map_err(|source| CoreError::KeyWrap {
+                    key: mk.key_string(),
+                    source: Box::new(source),
+                })?;
             entries.push(KeyEntry {
                 key: mk.clone(),
                 enc,
@@ -106,8 +107,9 @@ pub fn wrap(
 pub struct KeyAttempt {
     /// The key string (public).
     pub key: String,
-    /// `None` on success, else why it failed.
-    pub error: Option<String>,
+    /// `None` on success, else why it failed (shared, so that reports can
+    /// be cloned).
+    pub error: Option<Arc<KeyError>>,
 }
 
 /// What happened to one key group.
@@ -222,7 +224,7 @@ pub fn unwrap(
                     }
                     Err(e) => attempt.keys.push(KeyAttempt {
                         key: entry.key.key_string(),
-                        error: Some(e.to_string()),
+                        error: Some(Arc::new(e)),
                     }),
                 }
             }
@@ -239,8 +241,7 @@ pub fn unwrap(
     } else {
         parts.swap_remove(0)
     };
-    DataKey::from_slice(&bytes)
-        .ok_or_else(|| CoreError::Metadata("the recovered data key is not 32 bytes long".into()))
+    DataKey::from_slice(&bytes).ok_or(CoreError::Metadata(MetadataError::DataKeyLength))
 }
 
 /// Parses a decryption order (`age,pgp`): unknown identifiers are ignored,
@@ -274,6 +275,160 @@ pub fn keep_created_at(old: &[KeyGroup], new: &mut [KeyGroup]) {
     for entry in new.iter_mut().flat_map(|g| g.keys.iter_mut()) {
         if let Some(created) = known.get(&entry.key.key_string()) {
             entry.created_at = (*created).to_owned();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use rsops_keys::age::AgeBackend;
+    use rsops_keys::error::{DecryptFailure, EncryptFailure, InvalidKeyReason};
+    use rsops_keys::pgp::PgpBackend;
+    use rsops_keys::LocalKeyService;
+
+    use super::*;
+
+    /// A key service with one age identity given as `SOPS_AGE_KEY`, and no
+    /// gpg.
+    fn service(age_key: &str) -> LocalKeyService {
+        let vars = HashMap::from([("SOPS_AGE_KEY".to_string(), age_key.to_string())]);
+        let home = std::env::temp_dir().join("rsops-datakey-tests-no-home");
+        LocalKeyService::new(
+            AgeBackend::with_env(vars, Some(home.clone())),
+            PgpBackend::new(home, "/nonexistent/rsops-gpg"),
+        )
+    }
+
+    #[test]
+    fn key_group_problems_are_typed_and_keep_their_wording() {
+        let key = DataKey::generate();
+        let svc = service("");
+        let age = || MasterKey::age("age1invalid");
+        let cases: [(Vec<Vec<MasterKey>>, usize, KeyGroupsError, &str); 4] = [
+            (
+                vec![],
+                0,
+                KeyGroupsError::NoGroups,
+                "no key groups provided",
+            ),
+            (
+                vec![vec![]],
+                0,
+                KeyGroupsError::EmptyGroup,
+                "empty key group provided",
+            ),
+            (
+                vec![vec![age()], vec![age()]],
+                1,
+                KeyGroupsError::ThresholdTooSmall,
+                "threshold must be at least 2 when there are several key groups",
+            ),
+            (
+                vec![vec![age()], vec![age()]],
+                3,
+                KeyGroupsError::ThresholdTooLarge {
+                    threshold: 3,
+                    groups: 2,
+                },
+                "the Shamir threshold 3 is larger than the number of key groups (2)",
+            ),
+        ];
+        for (groups, threshold, expected, text) in cases {
+            let err = wrap(&groups, threshold, &key, &svc, "").expect_err("refused");
+            match &err {
+                CoreError::KeyGroups(problem) => assert_eq!(problem, &expected),
+                other => panic!("unexpected {other:?}"),
+            }
+            assert_eq!(err.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn key_wrap_error_keeps_the_key_error_as_source() {
+        let err = wrap(
+            &[vec![MasterKey::age("bogus")]],
+            0,
+            &DataKey::generate(),
+            &service(""),
+            "",
+        )
+        .expect_err("invalid recipient");
+        let CoreError::KeyWrap { key, source } = &err else {
+            panic!("unexpected {err:?}");
+        };
+        assert_eq!(key, "bogus");
+        assert!(matches!(
+            **source,
+            KeyError::InvalidKey {
+                reason: InvalidKeyReason::AgeUnknownType,
+                ..
+            }
+        ));
+        assert!(std::error::Error::source(&err).is_some());
+        assert_eq!(
+            err.to_string(),
+            "Could not generate data key: failed to encrypt new data key with master key \
+             \"bogus\": invalid age key \"bogus\": failed to parse input, unknown recipient type"
+        );
+        // An encryption failure (not a parse failure) is an Encrypt error.
+        let pgp = MasterKey::pgp("0123456789ABCDEF0123456789ABCDEF01234567");
+        let err = wrap(&[vec![pgp]], 0, &DataKey::generate(), &service(""), "")
+            .expect_err("no key, no gpg");
+        let CoreError::KeyWrap { source, .. } = &err else {
+            panic!("unexpected {err:?}");
+        };
+        assert!(
+            matches!(**source, KeyError::Encrypt(EncryptFailure::Pgp(_))),
+            "{source:?}"
+        );
+    }
+
+    #[test]
+    fn data_key_report_never_shows_enc_or_identities() {
+        let marker = "MARKERSECRETDATA";
+        let identity = "AGE-SECRET-KEY-1MARKERIDENTITYQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+        let entry = |enc: String| KeyEntry {
+            key: MasterKey::age("age1recipient"),
+            enc,
+            created_at: String::new(),
+        };
+        let metadata = Metadata {
+            key_groups: vec![KeyGroup {
+                keys: vec![
+                    entry(format!(
+                        "-----BEGIN AGE ENCRYPTED FILE-----\n{marker}\n-----END AGE ENCRYPTED FILE-----\n"
+                    )),
+                    entry(format!("{marker} as a binary age file")),
+                ],
+            }],
+            shamir_threshold: 0,
+            last_modified: String::new(),
+            mac: String::new(),
+            selection: None,
+            mac_only_encrypted: false,
+            version: String::new(),
+        };
+        let err = unwrap(&metadata, &service(identity), &DEFAULT_DECRYPTION_ORDER)
+            .expect_err("nothing decrypts");
+        let CoreError::DataKey(report) = &err else {
+            panic!("unexpected {err:?}");
+        };
+        assert_eq!(report.groups[0].keys.len(), 2);
+        for attempt in &report.groups[0].keys {
+            let e = attempt.error.as_deref().expect("failed");
+            assert!(
+                matches!(
+                    e,
+                    KeyError::NoIdentity(_) | KeyError::Decrypt(DecryptFailure::Age(_))
+                ),
+                "{e:?}"
+            );
+        }
+        for shown in [err.to_string(), format!("{err:?}")] {
+            assert!(!shown.contains(marker), "{shown}");
+            assert!(!shown.contains("MARKERIDENTITY"), "{shown}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The error type of the core crate. No variant carries a secret value:
 //! paths are key names, MACs are digests sops itself prints.
 
+use rsops_keys::KeyError;
 use thiserror::Error;
 
 use crate::cipher::CipherError;
@@ -70,7 +71,7 @@ pub enum CoreError {
     MetadataNotFound,
     /// The metadata is malformed.
     #[error("invalid sops metadata: {0}")]
-    Metadata(String),
+    Metadata(#[source] MetadataError),
     /// More than one selection rule.
     #[error("cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex")]
     SelectionConflict,
@@ -81,17 +82,74 @@ pub enum CoreError {
     #[error("{0}")]
     DataKey(DataKeyReport),
     /// A master key could not wrap the data key.
-    #[error("Could not generate data key: failed to encrypt new data key with master key {key:?}: {reason}")]
+    #[error("Could not generate data key: failed to encrypt new data key with master key {key:?}: {source}")]
     KeyWrap {
         /// The master key's key string (public).
         key: String,
-        /// Why.
-        reason: String,
+        /// Why (boxed: key errors are large).
+        #[source]
+        source: Box<KeyError>,
     },
     /// No key groups / an empty key group / a bad threshold.
     #[error("{0}")]
-    KeyGroups(String),
+    KeyGroups(#[source] KeyGroupsError),
     /// Shamir splitting or combining failed.
     #[error(transparent)]
     Shamir(#[from] ShamirError),
+}
+
+/// What is wrong with a file's `sops` metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum MetadataError {
+    /// No master key in any list or group.
+    #[error("No keys found in file")]
+    NoKeys,
+    /// An item of `key_groups` is not a map.
+    #[error("key_groups entries must be maps")]
+    GroupNotMap,
+    /// An item of a key list (`age`, `pgp`, …) is not a map.
+    #[error("{list} entries must be maps")]
+    EntryNotMap {
+        /// The list's name.
+        list: &'static str,
+    },
+    /// A timestamp is not RFC 3339.
+    #[error("parsing time: {field} is not an RFC 3339 timestamp")]
+    BadTimestamp {
+        /// `lastmodified` or `created_at`.
+        field: &'static str,
+    },
+    /// `shamir_threshold` is not a number.
+    #[error("shamir_threshold is not an integer")]
+    ThresholdNotInteger,
+    /// `shamir_threshold` is fractional or out of range.
+    #[error("shamir_threshold is not an integer between 0 and 255")]
+    ThresholdOutOfRange,
+    /// The data key recovered from the master keys has the wrong length.
+    #[error("the recovered data key is not 32 bytes long")]
+    DataKeyLength,
+}
+
+/// Why key groups cannot wrap a data key.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum KeyGroupsError {
+    /// No group at all.
+    #[error("no key groups provided")]
+    NoGroups,
+    /// A group without master keys.
+    #[error("empty key group provided")]
+    EmptyGroup,
+    /// Several groups with a threshold of 1.
+    #[error("threshold must be at least 2 when there are several key groups")]
+    ThresholdTooSmall,
+    /// A threshold above the number of groups.
+    #[error("the Shamir threshold {threshold} is larger than the number of key groups ({groups})")]
+    ThresholdTooLarge {
+        /// The threshold asked for.
+        threshold: usize,
+        /// The number of groups.
+        groups: usize,
+    },
 }

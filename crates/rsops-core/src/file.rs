@@ -379,6 +379,7 @@ pub fn rotate(
 mod rotate_tests {
     use super::*;
     use rsops_format::tree::Value;
+    use rsops_keys::error::{AgeDecryptError, DecryptFailure};
     use rsops_keys::KeyError;
     use zeroize::Zeroizing;
 
@@ -391,14 +392,26 @@ mod rotate_tests {
             Ok(format!("{}:{}", key.key_string(), hex::encode(plaintext)))
         }
         fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-            let (who, data) = enc.split_once(':').ok_or(KeyError::Decrypt("bad".into()))?;
+            let (who, data) = enc.split_once(':').ok_or_else(malformed)?;
             if who != key.key_string() {
-                return Err(KeyError::Decrypt("wrong key".into()));
+                return Err(KeyError::Decrypt(DecryptFailure::Age(
+                    AgeDecryptError::NoMatchingIdentity {
+                        missing_plugins: Vec::new(),
+                        sources: Default::default(),
+                    },
+                )));
             }
             hex::decode(data)
                 .map(Zeroizing::new)
-                .map_err(|_| KeyError::Decrypt("bad hex".into()))
+                .map_err(|_| malformed())
         }
+    }
+
+    /// A `Decrypt` error for a value that is not one of this service's.
+    fn malformed() -> KeyError {
+        KeyError::Decrypt(DecryptFailure::Age(AgeDecryptError::Malformed {
+            source: age::DecryptError::InvalidHeader,
+        }))
     }
 
     fn doc() -> Map {
@@ -469,7 +482,12 @@ mod rotate_tests {
             &HexService,
             OffsetDateTime::UNIX_EPOCH,
         );
-        assert!(matches!(err, Err(CoreError::KeyGroups(_))));
+        assert!(matches!(
+            err,
+            Err(CoreError::KeyGroups(
+                crate::error::KeyGroupsError::EmptyGroup
+            ))
+        ));
     }
 }
 
@@ -721,7 +739,9 @@ mod stream_tests {
         no_keys.key_groups = vec![vec![]];
         assert!(matches!(
             streamed(b"a: 1\n", y, &no_keys),
-            Err(StreamError::Core(CoreError::KeyGroups(_)))
+            Err(StreamError::Core(CoreError::KeyGroups(
+                crate::error::KeyGroupsError::EmptyGroup
+            )))
         ));
         // Stores that are not written item by item.
         assert!(matches!(

@@ -4,7 +4,7 @@
 use rsops_format::tree::{List, ListItem, Map, Value};
 use rsops_keys::{FieldValue, Fields, KeyKind, MasterKey};
 
-use crate::error::CoreError;
+use crate::error::{CoreError, MetadataError};
 use crate::selection::{Selection, SelectionKind};
 
 /// One master key's entry: which key, and the data key (or share) it wraps.
@@ -66,14 +66,14 @@ impl Metadata {
                     .values()
                     .map(|g| match g {
                         Value::Map(m) => read_group(m),
-                        _ => Err(bad("key_groups entries must be maps")),
+                        _ => Err(bad(MetadataError::GroupNotMap)),
                     })
                     .collect::<Result<Vec<_>, _>>()?,
                 _ => Vec::new(),
             }
         };
         if key_groups.is_empty() || key_groups.iter().all(|g| g.keys.is_empty()) {
-            return Err(bad("No keys found in file"));
+            return Err(bad(MetadataError::NoKeys));
         }
         let mut selection = None;
         for kind in SelectionKind::ALL {
@@ -95,9 +95,9 @@ impl Metadata {
         )
         .is_err()
         {
-            return Err(bad(
-                "parsing time: lastmodified is not an RFC 3339 timestamp",
-            ));
+            return Err(bad(MetadataError::BadTimestamp {
+                field: "lastmodified",
+            }));
         }
         Ok(Metadata {
             key_groups,
@@ -156,8 +156,8 @@ impl Metadata {
     }
 }
 
-fn bad(msg: &str) -> CoreError {
-    CoreError::Metadata(msg.to_owned())
+fn bad(problem: MetadataError) -> CoreError {
+    CoreError::Metadata(problem)
 }
 
 /// A scalar as text (metadata is weakly typed in dotenv/INI).
@@ -186,12 +186,12 @@ fn integer(v: &Value) -> Result<usize, CoreError> {
         Value::Str(s) => s
             .trim()
             .parse::<f64>()
-            .map_err(|_| bad("shamir_threshold is not an integer"))?,
+            .map_err(|_| bad(MetadataError::ThresholdNotInteger))?,
         Value::Null => 0.0,
-        _ => return Err(bad("shamir_threshold is not an integer")),
+        _ => return Err(bad(MetadataError::ThresholdNotInteger)),
     };
     if n.fract() != 0.0 || !(0.0..=255.0).contains(&n) {
-        return Err(bad("shamir_threshold is not an integer between 0 and 255"));
+        return Err(bad(MetadataError::ThresholdOutOfRange));
     }
     Ok(n as usize)
 }
@@ -207,7 +207,7 @@ fn read_group(map: &Map) -> Result<KeyGroup, CoreError> {
         };
         for entry in list.values() {
             let Value::Map(e) = entry else {
-                return Err(CoreError::Metadata(format!("{name} entries must be maps")));
+                return Err(bad(MetadataError::EntryNotMap { list: name }));
             };
             keys.push(read_entry(kind, e)?);
         }
@@ -247,7 +247,9 @@ fn read_entry(kind: KeyKind, e: &Map) -> Result<KeyEntry, CoreError> {
         && time::OffsetDateTime::parse(&created_at, &time::format_description::well_known::Rfc3339)
             .is_err()
     {
-        return Err(bad("parsing time: created_at is not an RFC 3339 timestamp"));
+        return Err(bad(MetadataError::BadTimestamp {
+            field: "created_at",
+        }));
     }
     Ok(KeyEntry {
         key,
@@ -412,7 +414,58 @@ mod tests {
         let mut tree = Map::new();
         tree.push("lastmodified", Value::Str("2026-01-02T03:04:05Z".into()));
         tree.push("age", Value::List(List::default()));
-        assert!(Metadata::from_tree(&tree).is_err());
+        let err = Metadata::from_tree(&tree).expect_err("no keys");
+        assert!(matches!(err, CoreError::Metadata(MetadataError::NoKeys)));
+        assert_eq!(
+            err.to_string(),
+            "invalid sops metadata: No keys found in file"
+        );
+    }
+
+    #[test]
+    fn metadata_problems_are_typed_and_keep_their_wording() {
+        let with = |field: &str, value: Value| {
+            let mut tree = sample().to_tree();
+            tree.remove(field);
+            tree.push(field, value);
+            Metadata::from_tree(&tree).expect_err("refused")
+        };
+        let cases = [
+            (
+                with("lastmodified", Value::Str("yesterday".into())),
+                MetadataError::BadTimestamp {
+                    field: "lastmodified",
+                },
+                "parsing time: lastmodified is not an RFC 3339 timestamp",
+            ),
+            (
+                with("shamir_threshold", Value::Str("two".into())),
+                MetadataError::ThresholdNotInteger,
+                "shamir_threshold is not an integer",
+            ),
+            (
+                with("shamir_threshold", Value::Float(1.5)),
+                MetadataError::ThresholdOutOfRange,
+                "shamir_threshold is not an integer between 0 and 255",
+            ),
+            (
+                with(
+                    "age",
+                    Value::List(List {
+                        items: vec![ListItem::Value(Value::Int(1))],
+                    }),
+                ),
+                MetadataError::EntryNotMap { list: "age" },
+                "age entries must be maps",
+            ),
+        ];
+        for (err, expected, text) in cases {
+            match &err {
+                CoreError::Metadata(problem) => assert_eq!(problem, &expected),
+                other => panic!("unexpected {other:?}"),
+            }
+            assert_eq!(err.to_string(), format!("invalid sops metadata: {text}"));
+        }
     }
 
     #[test]

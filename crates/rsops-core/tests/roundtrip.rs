@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use rsops_core::file::{self, EncryptOptions};
 use rsops_core::selection::{Selection, SelectionKind};
 use rsops_format::tree::{Comment, List, ListItem, Map, MapItem, Value};
+use rsops_keys::error::{AgeDecryptError, DecryptFailure};
 use rsops_keys::{KeyError, KeyService, MasterKey};
 use zeroize::Zeroizing;
 
@@ -17,14 +18,26 @@ impl KeyService for HexService {
         Ok(format!("{}:{}", key.key_string(), hex::encode(plaintext)))
     }
     fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        let (who, data) = enc.split_once(':').ok_or(KeyError::Decrypt("bad".into()))?;
+        let (who, data) = enc.split_once(':').ok_or_else(malformed)?;
         if who != key.key_string() {
-            return Err(KeyError::Decrypt("wrong key".into()));
+            return Err(KeyError::Decrypt(DecryptFailure::Age(
+                AgeDecryptError::NoMatchingIdentity {
+                    missing_plugins: Vec::new(),
+                    sources: Default::default(),
+                },
+            )));
         }
         hex::decode(data)
             .map(Zeroizing::new)
-            .map_err(|_| KeyError::Decrypt("bad hex".into()))
+            .map_err(|_| malformed())
     }
+}
+
+/// A `Decrypt` error for a value that is not one of this service's.
+fn malformed() -> KeyError {
+    KeyError::Decrypt(DecryptFailure::Age(AgeDecryptError::Malformed {
+        source: age::DecryptError::InvalidHeader,
+    }))
 }
 
 fn scalar() -> impl Strategy<Value = Value> {

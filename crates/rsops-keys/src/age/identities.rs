@@ -8,6 +8,8 @@ use std::io::BufReader;
 
 use age::{plugin, ssh, x25519};
 
+use crate::error::{IdentityParseError, IdentityProblem, SshKeyError, UnsupportedSshKey};
+
 /// Prefix of an X25519 secret key (`AGE-SECRET-KEY-1…`).
 const X25519_PREFIX: &str = "AGE-SECRET-KEY-1";
 /// Prefix of a hybrid post-quantum secret key (`AGE-SECRET-KEY-PQ-1…`).
@@ -86,7 +88,7 @@ pub(super) fn is_encrypted_identity_file(text: &str) -> bool {
 ///
 /// The error is a reason without the location (the caller adds it) and never
 /// contains the rejected text.
-pub(super) fn parse_identities_text(text: &str) -> Result<IdentitySet, String> {
+pub(super) fn parse_identities_text(text: &str) -> Result<IdentitySet, IdentityParseError> {
     let mut set = IdentitySet::default();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -94,9 +96,9 @@ pub(super) fn parse_identities_text(text: &str) -> Result<IdentitySet, String> {
             continue;
         }
         for token in line.split_whitespace() {
-            parse_identity(token, &mut set).map_err(|reason| {
-                let line_number = index + 1;
-                format!("line {line_number}: {reason}")
+            parse_identity(token, &mut set).map_err(|problem| IdentityParseError {
+                line: index + 1,
+                problem,
             })?;
         }
     }
@@ -104,24 +106,21 @@ pub(super) fn parse_identities_text(text: &str) -> Result<IdentitySet, String> {
 }
 
 /// Parses one identity string and adds it to `set`.
-fn parse_identity(token: &str, set: &mut IdentitySet) -> Result<(), String> {
+fn parse_identity(token: &str, set: &mut IdentitySet) -> Result<(), IdentityProblem> {
     if token.starts_with(PLUGIN_PREFIX) {
         let identity = token
             .parse::<plugin::Identity>()
-            .map_err(|e| format!("malformed plugin identity: {e}"))?;
+            .map_err(IdentityProblem::MalformedPlugin)?;
         set.plugin.push(identity);
     } else if token.starts_with(PQ_PREFIX) {
-        return Err(
-            "post-quantum (AGE-SECRET-KEY-PQ-1) identities are not supported by rsops yet"
-                .to_string(),
-        );
+        return Err(IdentityProblem::PostQuantum);
     } else if token.starts_with(X25519_PREFIX) {
         let identity = token
             .parse::<x25519::Identity>()
-            .map_err(|e| format!("malformed secret key: {e}"))?;
+            .map_err(IdentityProblem::MalformedSecretKey)?;
         set.x25519.push(identity);
     } else {
-        return Err("unknown identity type".to_string());
+        return Err(IdentityProblem::UnknownType);
     }
     Ok(())
 }
@@ -130,33 +129,34 @@ fn parse_identity(token: &str, set: &mut IdentitySet) -> Result<(), String> {
 ///
 /// Only unencrypted keys are usable: a passphrase-protected key is reported
 /// as an error because rsops cannot ask for the passphrase yet.
-pub(super) fn parse_ssh_private_key(content: &[u8], path: &str) -> Result<ssh::Identity, String> {
+pub(super) fn parse_ssh_private_key(
+    content: &[u8],
+    path: &str,
+) -> Result<ssh::Identity, SshKeyError> {
     let identity = ssh::Identity::from_buffer(BufReader::new(content), Some(path.to_string()))
-        .map_err(|e| format!("malformed SSH identity in {path:?}: {e}"))?;
+        .map_err(|source| SshKeyError::Malformed {
+            path: path.to_string(),
+            source,
+        })?;
     match identity {
         ssh::Identity::Unencrypted(_) => Ok(identity),
-        ssh::Identity::Encrypted(_) => Err(format!(
-            "the SSH private key {path:?} is protected by a passphrase, and rsops cannot ask \
-             for it (no terminal prompt yet); use an unencrypted key or an age identity"
-        )),
-        ssh::Identity::Unsupported(key) => Err(format!(
-            "the SSH private key {path:?} is not supported: {}",
-            describe_unsupported(&key)
-        )),
+        ssh::Identity::Encrypted(_) => Err(SshKeyError::Encrypted {
+            path: path.to_string(),
+        }),
+        ssh::Identity::Unsupported(key) => Err(SshKeyError::Unsupported {
+            path: path.to_string(),
+            reason: unsupported_reason(&key),
+        }),
     }
 }
 
-/// A short description of an unsupported SSH key.
-fn describe_unsupported(key: &ssh::UnsupportedKey) -> String {
+/// Why an SSH key is unsupported.
+fn unsupported_reason(key: &ssh::UnsupportedKey) -> UnsupportedSshKey {
     match key {
-        ssh::UnsupportedKey::EncryptedPem => "encrypted PEM keys are not supported".to_string(),
-        ssh::UnsupportedKey::EncryptedSsh(cipher) => {
-            format!("the key is encrypted with the unsupported cipher {cipher}")
-        }
-        ssh::UnsupportedKey::Hardware(key_type) => {
-            format!("hardware security key type {key_type} (use an age plugin instead)")
-        }
-        ssh::UnsupportedKey::Type(key_type) => format!("unsupported key type {key_type}"),
+        ssh::UnsupportedKey::EncryptedPem => UnsupportedSshKey::EncryptedPem,
+        ssh::UnsupportedKey::EncryptedSsh(cipher) => UnsupportedSshKey::Cipher(cipher.clone()),
+        ssh::UnsupportedKey::Hardware(key_type) => UnsupportedSshKey::Hardware(key_type.clone()),
+        ssh::UnsupportedKey::Type(key_type) => UnsupportedSshKey::Type(key_type.clone()),
     }
 }
 
@@ -234,8 +234,15 @@ Bsq5yRs4AysXoxpQrKtYNpn4oN/Y6Z3rApudU=
         let secret_like = "NOT-A-KEY-BUT-SECRET-1234567890";
         let text = format!("{}\n{secret_like}\n", generated());
         let err = parse_identities_text(&text).expect_err("invalid line");
-        assert_eq!(err, "line 2: unknown identity type");
-        assert!(!err.contains(secret_like));
+        assert_eq!(
+            err,
+            IdentityParseError {
+                line: 2,
+                problem: IdentityProblem::UnknownType
+            }
+        );
+        assert_eq!(err.to_string(), "line 2: unknown identity type");
+        assert!(!format!("{err:?}").contains(secret_like));
     }
 
     #[test]
@@ -244,15 +251,21 @@ Bsq5yRs4AysXoxpQrKtYNpn4oN/Y6Z3rApudU=
         let last = key.pop();
         key.push(if last == Some('Q') { 'P' } else { 'Q' });
         let err = parse_identities_text(&key).expect_err("bad checksum");
-        assert!(err.starts_with("line 1: malformed secret key"), "{err}");
-        assert!(!err.contains(&key));
+        assert!(
+            matches!(err.problem, IdentityProblem::MalformedSecretKey(_)),
+            "{err:?}"
+        );
+        let text = err.to_string();
+        assert!(text.starts_with("line 1: malformed secret key"), "{text}");
+        assert!(!text.contains(&key));
     }
 
     #[test]
     fn post_quantum_identity_is_a_clear_error() {
         let err = parse_identities_text("AGE-SECRET-KEY-PQ-1XXXXXXXX").expect_err("pq");
-        assert!(err.contains("post-quantum"), "{err}");
-        assert!(!err.contains("XXXXXXXX"));
+        assert_eq!(err.problem, IdentityProblem::PostQuantum);
+        assert!(err.to_string().contains("post-quantum"), "{err}");
+        assert!(!err.to_string().contains("XXXXXXXX"));
     }
 
     #[test]
@@ -287,8 +300,15 @@ Bsq5yRs4AysXoxpQrKtYNpn4oN/Y6Z3rApudU=
         let err = parse_ssh_private_key(TEST_SSH_ED25519_ENCRYPTED.as_bytes(), "/k/id_ed25519")
             .err()
             .expect("encrypted key is refused");
-        assert!(err.contains("passphrase"), "{err}");
-        assert!(err.contains("/k/id_ed25519"), "{err}");
+        assert!(
+            matches!(&err, SshKeyError::Encrypted { path } if path == "/k/id_ed25519"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the SSH private key \"/k/id_ed25519\" is protected by a passphrase, and rsops \
+             cannot ask for it (no terminal prompt yet); use an unencrypted key or an age identity"
+        );
     }
 
     #[test]
@@ -296,8 +316,14 @@ Bsq5yRs4AysXoxpQrKtYNpn4oN/Y6Z3rApudU=
         let err = parse_ssh_private_key(b"not a key at all, secret stuff\n", "k")
             .err()
             .expect("garbage is refused");
-        assert!(err.starts_with("malformed SSH identity in \"k\""), "{err}");
-        assert!(!err.contains("secret stuff"));
+        assert!(matches!(err, SshKeyError::Malformed { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("malformed SSH identity in \"k\""),
+            "{text}"
+        );
+        assert!(!text.contains("secret stuff"));
+        assert!(!format!("{err:?}").contains("secret stuff"));
     }
 
     proptest::proptest! {
@@ -310,6 +336,8 @@ Bsq5yRs4AysXoxpQrKtYNpn4oN/Y6Z3rApudU=
         fn rejected_tokens_are_never_echoed(token in "[A-Z0-9-]{16,40}", line in 0usize..4) {
             let text = format!("{}{token}\n", "# c\n".repeat(line));
             if let Err(err) = parse_identities_text(&text) {
+                proptest::prop_assert_eq!(err.line, line + 1);
+                let err = err.to_string();
                 proptest::prop_assert!(!err.contains(&token), "{}", err);
                 let prefix = format!("line {}: ", line + 1);
                 proptest::prop_assert!(err.starts_with(&prefix), "{}", err);

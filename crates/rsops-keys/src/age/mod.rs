@@ -20,7 +20,7 @@ use age::secrecy::SecretString;
 use age::{plugin, Decryptor};
 use zeroize::Zeroizing;
 
-use crate::error::KeyError;
+use crate::error::{AgeDecryptError, DecryptFailure, KeyError, NoIdentity};
 use identities::IdentitySet;
 pub use key::{AgeKey, AgeSpecError};
 use sources::{EnvSnapshot, LoadedIdentities};
@@ -84,7 +84,9 @@ impl AgeBackend {
     pub fn decrypt(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let loaded = self.identities();
         if loaded.identities.is_empty() {
-            return Err(KeyError::NoIdentity(loaded.no_identity_message()));
+            return Err(KeyError::NoIdentity(NoIdentity::Age {
+                sources: loaded.sources.clone(),
+            }));
         }
         decrypt_with(loaded, enc)
     }
@@ -118,34 +120,33 @@ fn normalize_input(enc: &str) -> Cow<'_, str> {
 
 /// Decrypts `enc` with every loaded identity.
 fn decrypt_with(loaded: &LoadedIdentities, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let failed = |e: AgeDecryptError| KeyError::Decrypt(DecryptFailure::Age(e));
     let input = normalize_input(enc);
-    let decryptor = Decryptor::new_buffered(ArmoredReader::new(input.as_bytes())).map_err(|e| {
-        KeyError::Decrypt(format!(
-            "failed to create reader for decrypting sops data key with age: {e}"
-        ))
-    })?;
+    let decryptor = Decryptor::new_buffered(ArmoredReader::new(input.as_bytes()))
+        .map_err(|source| failed(AgeDecryptError::Malformed { source }))?;
     if decryptor.is_scrypt() {
-        return Err(KeyError::Decrypt(
-            "the age file is encrypted with a passphrase (scrypt), not to a recipient".to_string(),
-        ));
+        return Err(failed(AgeDecryptError::Passphrase));
     }
     let mut missing_plugins = Vec::new();
     let plugins = plugin_identities(&loaded.identities, &mut missing_plugins);
     let all = native_identities(&loaded.identities)
         .chain(plugins.iter().map(|p| p as &dyn age::Identity));
-    let mut reader = decryptor.decrypt(all).map_err(|e| match e {
-        age::DecryptError::NoMatchingKeys => {
-            KeyError::Decrypt(no_match_reason(loaded, &missing_plugins))
-        }
-        other => KeyError::Decrypt(format!(
-            "failed to create reader for decrypting sops data key with age: {other}{}",
-            loaded.explanation()
-        )),
+    let mut reader = decryptor.decrypt(all).map_err(|e| {
+        failed(match e {
+            age::DecryptError::NoMatchingKeys => AgeDecryptError::NoMatchingIdentity {
+                missing_plugins,
+                sources: loaded.sources.clone(),
+            },
+            source => AgeDecryptError::Unwrap {
+                source,
+                sources: loaded.sources.clone(),
+            },
+        })
     })?;
     let mut plaintext = Zeroizing::new(Vec::with_capacity(input.len()));
     reader
         .read_to_end(&mut plaintext)
-        .map_err(|e| KeyError::Decrypt(format!("failed to read the age decrypted data: {e}")))?;
+        .map_err(|source| failed(AgeDecryptError::Read { source }))?;
     Ok(plaintext)
 }
 
@@ -170,19 +171,6 @@ fn plugin_identities(
         }
     }
     out
-}
-
-/// The reason given when identities exist but none could decrypt.
-fn no_match_reason(loaded: &LoadedIdentities, missing_plugins: &[String]) -> String {
-    let mut reason = "no identity matched any of the recipients".to_string();
-    if !missing_plugins.is_empty() {
-        reason.push_str(&format!(
-            " (plugin binaries not found in PATH: {})",
-            missing_plugins.join(", ")
-        ));
-    }
-    reason.push_str(&loaded.explanation());
-    reason
 }
 
 /// User interaction for age plugins: messages go to standard error; no
@@ -317,16 +305,25 @@ mod tests {
         let home = tempfile::tempdir().expect("tempdir");
         let (secret, _) = generated();
         let age = backend(&[(env::SOPS_AGE_KEY, &secret)], home.path());
-        match age.decrypt(&enc) {
-            Err(KeyError::Decrypt(reason)) => {
-                assert!(
-                    reason.starts_with("no identity matched any of the recipients"),
-                    "{reason}"
-                );
-                assert!(!reason.contains(&secret));
-                assert!(!reason.contains("AGE-SECRET-KEY"));
-            }
-            other => panic!("unexpected {:?}", other.map(|_| ())),
+        let err = age.decrypt(&enc).expect_err("wrong identity");
+        let KeyError::Decrypt(DecryptFailure::Age(AgeDecryptError::NoMatchingIdentity {
+            missing_plugins,
+            ..
+        })) = &err
+        else {
+            panic!("unexpected {err:?}");
+        };
+        assert!(missing_plugins.is_empty());
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "failed to decrypt the data key: no identity matched any of the recipients"
+            ),
+            "{text}"
+        );
+        for shown in [text, format!("{err:?}")] {
+            assert!(!shown.contains(&secret));
+            assert!(!shown.contains("AGE-SECRET-KEY"));
         }
     }
 
@@ -337,7 +334,7 @@ mod tests {
         let (_, recipient) = generated();
         let enc = age.encrypt(&recipient, &[0u8; 32]).expect("encrypt");
         let message = match age.decrypt(&enc) {
-            Err(KeyError::NoIdentity(message)) => message,
+            Err(KeyError::NoIdentity(e @ NoIdentity::Age { .. })) => e.to_string(),
             other => panic!("unexpected {:?}", other.map(|_| ())),
         };
         let h = home.path().display();
@@ -349,8 +346,14 @@ mod tests {
             )),
             "{message}"
         );
-        assert!(message.contains("sops/age/keys.txt'."), "{message}");
-        assert!(message.contains("set SOPS_AGE_KEY_FILE"), "{message}");
+        assert!(
+            message.ends_with(
+                "sops/age/keys.txt'. To decrypt with age, set SOPS_AGE_KEY_FILE to the path of \
+                 an age identities file (or SOPS_AGE_KEY to the identities, or SOPS_AGE_KEY_CMD \
+                 to a command printing them), or create the default keys file."
+            ),
+            "{message}"
+        );
     }
 
     #[test]
@@ -452,8 +455,20 @@ mod tests {
         let (_, recipient) = generated();
         let enc = age.encrypt(&recipient, &[0u8; 32]).expect("encrypt");
         match age.decrypt(&enc) {
-            Err(KeyError::Decrypt(reason)) => {
-                assert!(reason.contains("age-plugin-rsopsnonexistent"), "{reason}")
+            Err(KeyError::Decrypt(DecryptFailure::Age(
+                ref e @ AgeDecryptError::NoMatchingIdentity {
+                    ref missing_plugins,
+                    ..
+                },
+            ))) => {
+                assert_eq!(missing_plugins, &["age-plugin-rsopsnonexistent"]);
+                assert!(
+                    e.to_string().starts_with(
+                        "no identity matched any of the recipients (plugin binaries not \
+                         found in PATH: age-plugin-rsopsnonexistent)"
+                    ),
+                    "{e}"
+                );
             }
             other => panic!("unexpected {:?}", other.map(|_| ())),
         }
@@ -484,10 +499,104 @@ mod tests {
     fn unknown_recipient_type_is_invalid_key() {
         let age = AgeBackend::with_env(HashMap::new(), None);
         match age.encrypt("not-a-recipient", &[0u8; 32]) {
-            Err(KeyError::InvalidKey { reason, .. }) => {
-                assert_eq!(reason, "failed to parse input, unknown recipient type")
+            Err(e @ KeyError::InvalidKey { .. }) => {
+                assert!(matches!(
+                    e,
+                    KeyError::InvalidKey {
+                        reason: crate::error::InvalidKeyReason::AgeUnknownType,
+                        ..
+                    }
+                ));
+                assert_eq!(
+                    e.to_string(),
+                    "invalid age key \"not-a-recipient\": failed to parse input, unknown \
+                     recipient type"
+                );
             }
             other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    /// Asserts that neither `Display` nor `Debug` of `err` shows `marker`.
+    fn assert_hidden(err: &KeyError, marker: &str) {
+        assert!(!err.to_string().contains(marker), "{err}");
+        assert!(!format!("{err:?}").contains(marker), "{err:?}");
+    }
+
+    #[test]
+    fn identity_file_contents_are_never_shown() {
+        let marker = "AGE-SECRET-KEY-1MARKERQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
+        let home = tempfile::tempdir().expect("tempdir");
+        let key_file = home.path().join("keys.txt");
+        std::fs::write(&key_file, format!("# comment\n{marker}\n")).expect("write");
+        let ssh_file = home.path().join("id_marker");
+        std::fs::write(
+            &ssh_file,
+            format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{marker}\n"),
+        )
+        .expect("write");
+        let key_path = key_file.display().to_string();
+        let ssh_path = ssh_file.display().to_string();
+        let (_, recipient) = generated();
+        for vars in [
+            vec![(env::SOPS_AGE_KEY_FILE, key_path.as_str())],
+            vec![(env::SOPS_AGE_KEY, marker)],
+            vec![(env::SOPS_AGE_SSH_PRIVATE_KEY_FILE, ssh_path.as_str())],
+        ] {
+            let age = backend(&vars, home.path());
+            let enc = age.encrypt(&recipient, &[1u8; 32]).expect("encrypt");
+            let err = age.decrypt(&enc).expect_err("no usable identity");
+            assert!(
+                matches!(err, KeyError::NoIdentity(NoIdentity::Age { .. })),
+                "{err:?}"
+            );
+            assert!(err
+                .to_string()
+                .contains(". Errors while loading age identities: "));
+            assert_hidden(&err, "MARKER");
+        }
+    }
+
+    #[test]
+    fn key_command_output_is_never_shown() {
+        let marker = "MARKER-SECRET-OUTPUT";
+        let home = tempfile::tempdir().expect("tempdir");
+        let file = home.path().join("out");
+        std::fs::write(&file, format!("{marker}\n")).expect("write");
+        let command = format!("cat {}", file.display());
+        let age = backend(&[(env::SOPS_AGE_KEY_CMD, &command)], home.path());
+        let (_, recipient) = generated();
+        let enc = age.encrypt(&recipient, &[1u8; 32]).expect("encrypt");
+        let err = age.decrypt(&enc).expect_err("no usable identity");
+        assert!(
+            err.to_string()
+                .contains("'SOPS_AGE_KEY_CMD' age identities: line 1"),
+            "{err}"
+        );
+        assert_hidden(&err, marker);
+    }
+
+    #[test]
+    fn decrypt_input_is_never_shown() {
+        let marker = "MARKERSECRETDATA";
+        let home = tempfile::tempdir().expect("tempdir");
+        let (secret, _) = generated();
+        let age = backend(&[(env::SOPS_AGE_KEY, &secret)], home.path());
+        for input in [
+            format!("{ARMOR_BEGIN}\n{marker}\n-----END AGE ENCRYPTED FILE-----\n"),
+            format!("age-encryption.org/v1\n-> X25519 {marker}\n--- {marker}\n"),
+            format!("{marker} plain text"),
+        ] {
+            let err = age.decrypt(&input).expect_err("malformed");
+            assert!(
+                matches!(
+                    err,
+                    KeyError::Decrypt(DecryptFailure::Age(AgeDecryptError::Malformed { .. }))
+                ),
+                "{err:?}"
+            );
+            assert_hidden(&err, marker);
+            assert_hidden(&err, &secret);
         }
     }
 

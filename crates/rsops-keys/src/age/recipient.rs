@@ -7,7 +7,9 @@ use age::armor::{ArmoredWriter, Format};
 use age::{plugin, ssh, x25519, Encryptor};
 
 use super::PluginUi;
-use crate::error::KeyError;
+use crate::error::{
+    AgeEncryptError, EncryptFailure, InvalidKeyReason, KeyError, SshRecipientProblem,
+};
 
 /// Prefix of every Bech32 age recipient.
 const AGE_PREFIX: &str = "age1";
@@ -27,78 +29,55 @@ pub(super) enum ParsedRecipient {
 }
 
 /// An `InvalidKey` error for an age recipient.
-fn invalid(recipient: &str, reason: impl Into<String>) -> KeyError {
+fn invalid(recipient: &str, reason: InvalidKeyReason) -> KeyError {
     KeyError::InvalidKey {
         kind: "age",
         key: recipient.to_string(),
-        reason: reason.into(),
+        reason,
     }
+}
+
+/// An `Encrypt` error for age.
+fn encrypt_error(e: AgeEncryptError) -> KeyError {
+    KeyError::Encrypt(EncryptFailure::Age(e))
 }
 
 /// Parses a recipient as sops does (the string is trimmed first).
 pub(super) fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyError> {
     let recipient = recipient.trim();
     if recipient.starts_with(PQ_PREFIX) {
-        return Err(invalid(
-            recipient,
-            "post-quantum (age1pq1) recipients are not supported by rsops yet",
-        ));
+        return Err(invalid(recipient, InvalidKeyReason::AgePostQuantum));
     }
     if recipient.starts_with(AGE_PREFIX) && recipient.matches('1').count() > 1 {
         return recipient
             .parse::<plugin::Recipient>()
             .map(ParsedRecipient::Plugin)
-            .map_err(|e| {
-                invalid(
-                    recipient,
-                    format!("failed to parse input as age key from age plugin: {e}"),
-                )
-            });
+            .map_err(|e| invalid(recipient, InvalidKeyReason::AgePlugin(e)));
     }
     if recipient.starts_with(AGE_PREFIX) {
         return recipient
             .parse::<x25519::Recipient>()
             .map(ParsedRecipient::X25519)
-            .map_err(|e| {
-                invalid(
-                    recipient,
-                    format!("failed to parse input as Bech32-encoded age public key: {e}"),
-                )
-            });
+            .map_err(|e| invalid(recipient, InvalidKeyReason::AgeX25519(e)));
     }
     if recipient.starts_with(SSH_PREFIX) {
         return recipient
             .parse::<ssh::Recipient>()
             .map(ParsedRecipient::Ssh)
-            .map_err(|e| {
-                invalid(
-                    recipient,
-                    format!(
-                        "failed to parse input as age-ssh public key: {}",
-                        describe_ssh_error(&e)
-                    ),
-                )
-            });
+            .map_err(|e| invalid(recipient, InvalidKeyReason::AgeSsh(ssh_problem(e))));
     }
-    Err(invalid(
-        recipient,
-        "failed to parse input, unknown recipient type",
-    ))
+    Err(invalid(recipient, InvalidKeyReason::AgeUnknownType))
 }
 
-/// A short description of an SSH recipient parse error.
-fn describe_ssh_error(error: &ssh::ParseRecipientKeyError) -> String {
+/// Why an SSH recipient is not usable.
+fn ssh_problem(error: ssh::ParseRecipientKeyError) -> SshRecipientProblem {
     match error {
-        ssh::ParseRecipientKeyError::Ignore => "not a usable SSH public key".to_string(),
-        ssh::ParseRecipientKeyError::Invalid(reason) => (*reason).to_string(),
-        ssh::ParseRecipientKeyError::RsaModulusTooLarge => {
-            "the RSA modulus is larger than supported".to_string()
-        }
-        ssh::ParseRecipientKeyError::RsaModulusTooSmall => {
-            "the RSA modulus is smaller than 2048 bits".to_string()
-        }
+        ssh::ParseRecipientKeyError::Ignore => SshRecipientProblem::NotUsable,
+        ssh::ParseRecipientKeyError::Invalid(reason) => SshRecipientProblem::Invalid(reason),
+        ssh::ParseRecipientKeyError::RsaModulusTooLarge => SshRecipientProblem::RsaModulusTooLarge,
+        ssh::ParseRecipientKeyError::RsaModulusTooSmall => SshRecipientProblem::RsaModulusTooSmall,
         ssh::ParseRecipientKeyError::Unsupported(key_type) => {
-            format!("unsupported SSH key type {key_type}")
+            SshRecipientProblem::UnsupportedType(key_type)
         }
     }
 }
@@ -116,13 +95,13 @@ pub(super) fn encrypt_armored(
         ParsedRecipient::Plugin(r) => {
             plugin_recipient =
                 plugin::RecipientPluginV1::new(r.plugin(), std::slice::from_ref(r), &[], PluginUi)
-                    .map_err(|e| KeyError::Encrypt(e.to_string()))?;
+                    .map_err(|e| encrypt_error(AgeEncryptError::Age(e)))?;
             &plugin_recipient
         }
     };
     let encryptor = Encryptor::with_recipients(std::iter::once(wrapper))
-        .map_err(|e| KeyError::Encrypt(e.to_string()))?;
-    let io_error = |e: std::io::Error| KeyError::Encrypt(e.to_string());
+        .map_err(|e| encrypt_error(AgeEncryptError::Age(e)))?;
+    let io_error = |e: std::io::Error| encrypt_error(AgeEncryptError::Io(e));
     let mut armored = Vec::new();
     let armor = ArmoredWriter::wrap_output(&mut armored, Format::AsciiArmor).map_err(io_error)?;
     let mut writer = encryptor.wrap_output(armor).map_err(io_error)?;
@@ -131,8 +110,7 @@ pub(super) fn encrypt_armored(
         .finish()
         .and_then(|armor| armor.finish())
         .map_err(io_error)?;
-    let text = String::from_utf8(armored)
-        .map_err(|_| KeyError::Encrypt("the armored output is not text".to_string()))?;
+    let text = String::from_utf8(armored).map_err(|_| encrypt_error(AgeEncryptError::NotText))?;
     // The age crate ends lines with CRLF on Windows; sops always writes LF.
     Ok(text.replace("\r\n", "\n"))
 }
@@ -147,7 +125,7 @@ mod tests {
         match result {
             Err(KeyError::InvalidKey { kind, reason, .. }) => {
                 assert_eq!(kind, "age");
-                reason
+                reason.to_string()
             }
             Err(other) => panic!("unexpected error {other}"),
             Ok(_) => panic!("parsed"),
@@ -241,9 +219,9 @@ mod tests {
             panic!("plugin recipient should parse");
         };
         match encrypt_armored(&parsed, b"k") {
-            Err(KeyError::Encrypt(reason)) => {
-                assert!(reason.contains("age-plugin-rsopsnonexistent"), "{reason}")
-            }
+            Err(KeyError::Encrypt(EncryptFailure::Age(AgeEncryptError::Age(
+                age::EncryptError::MissingPlugin { binary_name },
+            )))) => assert_eq!(binary_name, "age-plugin-rsopsnonexistent"),
             other => panic!("unexpected {:?}", other.map(|_| ())),
         }
     }

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
@@ -15,6 +16,7 @@ use super::identities::{
     is_encrypted_identity_file, parse_identities_text, parse_ssh_private_key, IdentitySet,
 };
 use crate::env;
+use crate::error::{ConfigDirError, IdentitySourceError, IdentitySources};
 
 /// The environment variables the age backend reads.
 const AGE_VARIABLES: [&str; 6] = [
@@ -89,52 +91,15 @@ fn process_home() -> Option<PathBuf> {
 pub(super) struct LoadedIdentities {
     /// All identities, combined.
     pub(super) identities: IdentitySet,
-    /// Sources that were consulted and had no identity (sops's wording:
-    /// "Did not find keys in locations …").
-    pub(super) unused_locations: Vec<String>,
-    /// Problems met while loading (never containing key material).
-    pub(super) errors: Vec<String>,
+    /// Sources that had no identity and problems met while loading (never
+    /// containing key material); shared by the errors that report them.
+    pub(super) sources: Arc<IdentitySources>,
 }
 
-impl LoadedIdentities {
-    /// sops's explanation suffix: `. Errors while loading age identities: …`
-    /// and `. Did not find keys in locations '…', and '…'.` (each if any).
-    pub(super) fn explanation(&self) -> String {
-        let mut out = String::new();
-        if !self.errors.is_empty() {
-            out.push_str(". Errors while loading age identities: ");
-            out.push_str(&self.errors.join("; "));
-        }
-        if !self.unused_locations.is_empty() {
-            out.push_str(". Did not find keys in location");
-            out.push_str(&quoted_list(&self.unused_locations));
-            out.push('.');
-        }
-        out
-    }
-
-    /// The message when no source had any identity, with a hint.
-    pub(super) fn no_identity_message(&self) -> String {
-        format!(
-            "failed to load age identities{} To decrypt with age, set {} to the path of an age \
-             identities file (or {} to the identities, or {} to a command printing them), or \
-             create the default keys file.",
-            self.explanation(),
-            env::SOPS_AGE_KEY_FILE,
-            env::SOPS_AGE_KEY,
-            env::SOPS_AGE_KEY_CMD,
-        )
-    }
-}
-
-/// `" 'a'"`, `"s 'a' and 'b'"`, `"s 'a', 'b', and 'c'"` (sops's wording).
-fn quoted_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => format!(" '{one}'"),
-        [a, b] => format!("s '{a}' and '{b}'"),
-        [init @ .., last] => format!("s '{}', and '{last}'", init.join("', '")),
-    }
+/// The state of a load in progress.
+struct Loader {
+    identities: IdentitySet,
+    sources: IdentitySources,
 }
 
 /// Identities text read from one source, zeroized on drop.
@@ -145,10 +110,9 @@ struct TextSource {
 
 /// Loads identities from every source, in sops's order.
 pub(super) fn load(env: &EnvSnapshot) -> LoadedIdentities {
-    let mut loaded = LoadedIdentities {
+    let mut loaded = Loader {
         identities: IdentitySet::default(),
-        unused_locations: Vec::new(),
-        errors: Vec::new(),
+        sources: IdentitySources::default(),
     };
     load_ssh_sources(env, &mut loaded);
 
@@ -158,27 +122,29 @@ pub(super) fn load(env: &EnvSnapshot) -> LoadedIdentities {
 
     for text in texts {
         match identities_from_text(&text) {
-            Ok(set) if set.is_empty() => loaded.unused_locations.push(text.location),
+            Ok(set) if set.is_empty() => loaded.sources.unused_locations.push(text.location),
             Ok(set) => loaded.identities.append(set),
-            Err(reason) => loaded.errors.push(reason),
+            Err(reason) => loaded.sources.errors.push(reason),
         }
     }
-    loaded
+    LoadedIdentities {
+        identities: loaded.identities,
+        sources: Arc::new(loaded.sources),
+    }
 }
 
 /// Sources 1 and 3: `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519`,
 /// `~/.ssh/id_rsa` (the latter two only if they exist).
-fn load_ssh_sources(env: &EnvSnapshot, loaded: &mut LoadedIdentities) {
+fn load_ssh_sources(env: &EnvSnapshot, loaded: &mut Loader) {
     match env.get(env::SOPS_AGE_SSH_PRIVATE_KEY_FILE) {
         Some(path) => load_ssh_file(Path::new(path), loaded),
         None => loaded
+            .sources
             .unused_locations
             .push(env::SOPS_AGE_SSH_PRIVATE_KEY_FILE.to_string()),
     }
     let Some(home) = &env.home else {
-        loaded
-            .errors
-            .push("could not determine the user home directory".to_string());
+        loaded.sources.errors.push(IdentitySourceError::NoHome);
         return;
     };
     for name in ["id_ed25519", "id_rsa"] {
@@ -186,41 +152,44 @@ fn load_ssh_sources(env: &EnvSnapshot, loaded: &mut LoadedIdentities) {
         if path.exists() {
             load_ssh_file(&path, loaded);
         } else {
-            loaded.unused_locations.push(path.display().to_string());
+            loaded
+                .sources
+                .unused_locations
+                .push(path.display().to_string());
         }
     }
 }
 
 /// Reads and parses one SSH private key file.
-fn load_ssh_file(path: &Path, loaded: &mut LoadedIdentities) {
+fn load_ssh_file(path: &Path, loaded: &mut Loader) {
     let shown = path.display().to_string();
     let content = match std::fs::read(path) {
         Ok(bytes) => Zeroizing::new(bytes),
         Err(e) => {
-            loaded
-                .errors
-                .push(format!("failed to open file: {shown}: {e}"));
+            loaded.sources.errors.push(IdentitySourceError::ReadFile {
+                path: path.to_path_buf(),
+                source: e,
+            });
             return;
         }
     };
     match parse_ssh_private_key(&content, &shown) {
         Ok(identity) => loaded.identities.ssh.push(identity),
-        Err(reason) => loaded.errors.push(reason),
+        Err(e) => loaded.sources.errors.push(e.into()),
     }
 }
 
 /// Sources 4–6: `SOPS_AGE_KEY`, `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`.
-fn collect_text_sources(
-    env: &EnvSnapshot,
-    texts: &mut Vec<TextSource>,
-    loaded: &mut LoadedIdentities,
-) {
+fn collect_text_sources(env: &EnvSnapshot, texts: &mut Vec<TextSource>, loaded: &mut Loader) {
     match env.get(env::SOPS_AGE_KEY) {
         Some(value) => texts.push(TextSource {
             location: env::SOPS_AGE_KEY.to_string(),
             content: Zeroizing::new(value.as_bytes().to_vec()),
         }),
-        None => loaded.unused_locations.push(env::SOPS_AGE_KEY.to_string()),
+        None => loaded
+            .sources
+            .unused_locations
+            .push(env::SOPS_AGE_KEY.to_string()),
     }
 
     match env.get(env::SOPS_AGE_KEY_FILE) {
@@ -229,12 +198,17 @@ fn collect_text_sources(
                 location: env::SOPS_AGE_KEY_FILE.to_string(),
                 content: Zeroizing::new(bytes),
             }),
-            Err(e) => loaded.errors.push(format!(
-                "failed to open {} file: {path}: {e}",
-                env::SOPS_AGE_KEY_FILE
-            )),
+            Err(e) => loaded
+                .sources
+                .errors
+                .push(IdentitySourceError::ReadVariableFile {
+                    variable: env::SOPS_AGE_KEY_FILE,
+                    path: PathBuf::from(path),
+                    source: e,
+                }),
         },
         None => loaded
+            .sources
             .unused_locations
             .push(env::SOPS_AGE_KEY_FILE.to_string()),
     }
@@ -245,9 +219,10 @@ fn collect_text_sources(
                 location: env::SOPS_AGE_KEY_CMD.to_string(),
                 content: stdout,
             }),
-            Err(reason) => loaded.errors.push(reason),
+            Err(reason) => loaded.sources.errors.push(reason),
         },
         None => loaded
+            .sources
             .unused_locations
             .push(env::SOPS_AGE_KEY_CMD.to_string()),
     }
@@ -255,44 +230,50 @@ fn collect_text_sources(
 
 /// Runs the `SOPS_AGE_KEY_CMD` command line (split shell-style, no shell);
 /// returns its standard output.
-fn run_key_command(command: &str) -> Result<Zeroizing<Vec<u8>>, String> {
-    let var = env::SOPS_AGE_KEY_CMD;
-    let words = shell_words::split(command)
-        .map_err(|e| format!("failed to parse command {command} from {var}: {e}"))?;
+fn run_key_command(command: &str) -> Result<Zeroizing<Vec<u8>>, IdentitySourceError> {
+    let variable = env::SOPS_AGE_KEY_CMD;
+    let words =
+        shell_words::split(command).map_err(|source| IdentitySourceError::CommandParse {
+            command: command.to_string(),
+            variable,
+            source,
+        })?;
     let Some((program, args)) = words.split_first() else {
-        return Err(format!("failed to parse command from {var}: empty command"));
+        return Err(IdentitySourceError::CommandEmpty { variable });
     };
     let output = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| format!("failed to execute command {command} from {var}: {e}"))?;
+        .map_err(|source| IdentitySourceError::CommandSpawn {
+            command: command.to_string(),
+            variable,
+            source,
+        })?;
     let stdout = Zeroizing::new(output.stdout);
     if !output.status.success() {
-        return Err(format!(
-            "failed to execute command {command} from {var}: {}",
-            output.status
-        ));
+        return Err(IdentitySourceError::CommandFailed {
+            command: command.to_string(),
+            variable,
+            status: output.status,
+        });
     }
     Ok(stdout)
 }
 
 /// Source 7: `<user config dir>/sops/age/keys.txt`. Consulted always; listed
 /// as absent only when no other source provided anything (as sops does).
-fn collect_default_file(
-    env: &EnvSnapshot,
-    texts: &mut Vec<TextSource>,
-    loaded: &mut LoadedIdentities,
-) {
+fn collect_default_file(env: &EnvSnapshot, texts: &mut Vec<TextSource>, loaded: &mut Loader) {
     let nothing_else = texts.is_empty() && loaded.identities.is_empty();
     let dir = match user_config_dir(env) {
         Ok(dir) => dir,
         Err(reason) => {
             if nothing_else {
-                loaded.errors.push(format!(
-                    "user config directory could not be determined: {reason}"
-                ));
+                loaded
+                    .sources
+                    .errors
+                    .push(IdentitySourceError::ConfigDir(reason));
             }
             return;
         }
@@ -308,21 +289,22 @@ fn collect_default_file(
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if nothing_else {
-                loaded.unused_locations.push(shown);
+                loaded.sources.unused_locations.push(shown);
             }
         }
         Err(e) => loaded
+            .sources
             .errors
-            .push(format!("failed to open file: {shown}: {e}")),
+            .push(IdentitySourceError::ReadFile { path, source: e }),
     }
 }
 
 /// The user configuration directory, as sops finds it: Linux
 /// `$XDG_CONFIG_HOME` (absolute) or `~/.config`; macOS `$XDG_CONFIG_HOME` if
 /// set, else `~/Library/Application Support`; Windows the roaming AppData.
-fn user_config_dir(env: &EnvSnapshot) -> Result<PathBuf, String> {
+fn user_config_dir(env: &EnvSnapshot) -> Result<PathBuf, ConfigDirError> {
     let xdg = env.get(env::XDG_CONFIG_HOME).filter(|dir| !dir.is_empty());
-    let home = || env.home.clone().ok_or("the home directory is not defined");
+    let home = || env.home.clone().ok_or(ConfigDirError::NoHome);
     if cfg!(target_os = "macos") {
         match xdg {
             Some(dir) => Ok(PathBuf::from(dir)),
@@ -336,25 +318,27 @@ fn user_config_dir(env: &EnvSnapshot) -> Result<PathBuf, String> {
     } else {
         match xdg {
             Some(dir) if Path::new(dir).is_absolute() => Ok(PathBuf::from(dir)),
-            Some(_) => Err(format!("path in ${} is relative", env::XDG_CONFIG_HOME)),
+            Some(_) => Err(ConfigDirError::RelativeXdgConfigHome),
             None => Ok(home()?.join(".config")),
         }
     }
 }
 
 /// Parses the identities of one text source; errors name the source.
-fn identities_from_text(text: &TextSource) -> Result<IdentitySet, String> {
-    let location = &text.location;
-    let content = std::str::from_utf8(&text.content)
-        .map_err(|_| format!("failed to parse '{location}' age identities: not valid UTF-8"))?;
+fn identities_from_text(text: &TextSource) -> Result<IdentitySet, IdentitySourceError> {
+    let location = || text.location.clone();
+    let content = std::str::from_utf8(&text.content).map_err(|_| IdentitySourceError::NotUtf8 {
+        location: location(),
+    })?;
     if is_encrypted_identity_file(content) {
-        return Err(format!(
-            "'{location}' is a passphrase-encrypted age identity file, which rsops cannot \
-             decrypt without a terminal prompt (not supported yet)"
-        ));
+        return Err(IdentitySourceError::PassphraseEncrypted {
+            location: location(),
+        });
     }
-    parse_identities_text(content)
-        .map_err(|reason| format!("failed to parse '{location}' age identities: {reason}"))
+    parse_identities_text(content).map_err(|source| IdentitySourceError::Parse {
+        location: location(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -363,6 +347,7 @@ mod tests {
 
     use super::*;
     use crate::age::identities::tests::TEST_SSH_ED25519_PRIVATE;
+    use crate::error::quoted_list;
 
     /// A snapshot with the given variables and `home` as home directory.
     fn snapshot(vars: &[(&str, &str)], home: &Path) -> EnvSnapshot {
@@ -395,7 +380,11 @@ mod tests {
         let h = home.path().display();
         let loaded = load(&snapshot(&[], home.path()));
         assert!(loaded.identities.is_empty());
-        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert!(
+            loaded.sources.errors.is_empty(),
+            "{:?}",
+            loaded.sources.errors
+        );
         let default = if cfg!(target_os = "macos") {
             format!("{h}/Library/Application Support/sops/age/keys.txt")
         } else {
@@ -403,7 +392,7 @@ mod tests {
         };
         if cfg!(unix) {
             assert_eq!(
-                loaded.explanation(),
+                loaded.sources.to_string(),
                 format!(
                     ". Did not find keys in locations 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', \
                      '{h}/.ssh/id_ed25519', '{h}/.ssh/id_rsa', 'SOPS_AGE_KEY', \
@@ -432,10 +421,10 @@ mod tests {
         let loaded = load(&snapshot(&[(env::SOPS_AGE_KEY, "")], home.path()));
         assert!(loaded.identities.is_empty());
         assert_eq!(
-            loaded.unused_locations.last().map(String::as_str),
+            loaded.sources.unused_locations.last().map(String::as_str),
             Some(env::SOPS_AGE_KEY)
         );
-        assert!(!loaded.explanation().contains("keys.txt"));
+        assert!(!loaded.sources.to_string().contains("keys.txt"));
     }
 
     #[test]
@@ -455,10 +444,14 @@ mod tests {
             ],
             home.path(),
         ));
-        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert!(
+            loaded.sources.errors.is_empty(),
+            "{:?}",
+            loaded.sources.errors
+        );
         assert_eq!(loaded.identities.x25519.len(), 2);
         assert_eq!(loaded.identities.ssh.len(), 1);
-        assert!(!loaded.explanation().contains("id_ed25519"));
+        assert!(!loaded.sources.to_string().contains("id_ed25519"));
     }
 
     #[test]
@@ -474,8 +467,22 @@ mod tests {
             home.path(),
         ));
         assert_eq!(loaded.identities.x25519.len(), 1);
-        assert_eq!(loaded.errors.len(), 1);
-        assert!(loaded.errors[0].starts_with("failed to open SOPS_AGE_KEY_FILE file"));
+        assert_eq!(loaded.sources.errors.len(), 1);
+        match &loaded.sources.errors[0] {
+            e @ IdentitySourceError::ReadVariableFile {
+                variable,
+                path,
+                source,
+            } => {
+                assert_eq!(*variable, env::SOPS_AGE_KEY_FILE);
+                assert_eq!(path, Path::new(&missing));
+                assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+                assert!(e.to_string().starts_with(&format!(
+                    "failed to open SOPS_AGE_KEY_FILE file: {missing}: "
+                )));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]
@@ -485,11 +492,25 @@ mod tests {
             &[(env::SOPS_AGE_KEY, "SUPERSECRETGARBAGE")],
             home.path(),
         ));
+        let [error] = loaded.sources.errors.as_slice() else {
+            panic!("{:?}", loaded.sources.errors);
+        };
+        assert!(matches!(
+            error,
+            IdentitySourceError::Parse {
+                location,
+                source: crate::error::IdentityParseError {
+                    line: 1,
+                    problem: crate::error::IdentityProblem::UnknownType
+                },
+            } if location == env::SOPS_AGE_KEY
+        ));
         assert_eq!(
-            loaded.errors,
-            vec!["failed to parse 'SOPS_AGE_KEY' age identities: line 1: unknown identity type"]
+            error.to_string(),
+            "failed to parse 'SOPS_AGE_KEY' age identities: line 1: unknown identity type"
         );
-        assert!(!loaded.explanation().contains("SUPERSECRET"));
+        assert!(!loaded.sources.to_string().contains("SUPERSECRET"));
+        assert!(!format!("{:?}", loaded.sources).contains("SUPERSECRET"));
     }
 
     #[test]
@@ -504,10 +525,16 @@ mod tests {
         ));
         assert!(loaded.identities.is_empty());
         assert!(
-            loaded.errors[0].contains("passphrase-encrypted"),
+            matches!(
+                &loaded.sources.errors[0],
+                IdentitySourceError::PassphraseEncrypted { location } if location == env::SOPS_AGE_KEY
+            ),
             "{:?}",
-            loaded.errors
+            loaded.sources.errors
         );
+        assert!(loaded.sources.errors[0]
+            .to_string()
+            .contains("passphrase-encrypted"));
     }
 
     #[cfg(unix)]
@@ -517,7 +544,11 @@ mod tests {
         let key = generated();
         let command = format!("printf '%s\\n# comment\\n' '{key}'");
         let loaded = load(&snapshot(&[(env::SOPS_AGE_KEY_CMD, &command)], home.path()));
-        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        assert!(
+            loaded.sources.errors.is_empty(),
+            "{:?}",
+            loaded.sources.errors
+        );
         assert_eq!(loaded.identities.x25519.len(), 1);
     }
 
@@ -527,10 +558,15 @@ mod tests {
         let home = tempfile::tempdir().expect("tempdir");
         let loaded = load(&snapshot(&[(env::SOPS_AGE_KEY_CMD, "false")], home.path()));
         assert!(loaded.identities.is_empty());
+        let error = &loaded.sources.errors[0];
         assert!(
-            loaded.errors[0].starts_with("failed to execute command false from SOPS_AGE_KEY_CMD"),
-            "{:?}",
-            loaded.errors
+            matches!(error, IdentitySourceError::CommandFailed { command, status, .. }
+                if command == "false" && status.code() == Some(1)),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "failed to execute command false from SOPS_AGE_KEY_CMD: exit status: 1"
         );
     }
 
@@ -539,8 +575,19 @@ mod tests {
         let home = tempfile::tempdir().expect("tempdir");
         for command in ["", "   ", "echo 'unterminated"] {
             let loaded = load(&snapshot(&[(env::SOPS_AGE_KEY_CMD, command)], home.path()));
-            assert_eq!(loaded.errors.len(), 1, "{command:?}: {:?}", loaded.errors);
-            assert!(loaded.errors[0].contains("failed to parse command"));
+            assert_eq!(
+                loaded.sources.errors.len(),
+                1,
+                "{command:?}: {:?}",
+                loaded.sources.errors
+            );
+            assert!(matches!(
+                loaded.sources.errors[0],
+                IdentitySourceError::CommandEmpty { .. } | IdentitySourceError::CommandParse { .. }
+            ));
+            assert!(loaded.sources.errors[0]
+                .to_string()
+                .contains("failed to parse command"));
         }
     }
 
@@ -552,12 +599,17 @@ mod tests {
             home.path(),
         ));
         if cfg!(all(unix, not(target_os = "macos"))) {
+            let [error] = loaded.sources.errors.as_slice() else {
+                panic!("{:?}", loaded.sources.errors);
+            };
+            assert!(matches!(
+                error,
+                IdentitySourceError::ConfigDir(ConfigDirError::RelativeXdgConfigHome)
+            ));
             assert_eq!(
-                loaded.errors,
-                vec![
-                    "user config directory could not be determined: path in $XDG_CONFIG_HOME \
-                     is relative"
-                ]
+                error.to_string(),
+                "user config directory could not be determined: path in $XDG_CONFIG_HOME \
+                 is relative"
             );
         }
     }
@@ -582,9 +634,14 @@ mod tests {
         ));
         assert_eq!(loaded.identities.len(), 1);
         assert!(
-            loaded.errors[0].contains("passphrase"),
+            matches!(
+                &loaded.sources.errors[0],
+                IdentitySourceError::SshKey(crate::error::SshKeyError::Encrypted { path })
+                    if *path == ssh_file
+            ),
             "{:?}",
-            loaded.errors
+            loaded.sources.errors
         );
+        assert!(loaded.sources.errors[0].to_string().contains("passphrase"));
     }
 }

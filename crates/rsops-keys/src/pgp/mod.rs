@@ -35,7 +35,10 @@ use openpgp::policy::StandardPolicy;
 use openpgp::KeyHandle;
 
 use crate::env;
-use crate::error::KeyError;
+use crate::error::{
+    DecryptFailure, EncryptFailure, GpgError, KeyError, NoIdentity, PgpDecryptError,
+    PgpEncryptError, PgpKeyProblem, PgpNoSecretKey,
+};
 use gpg_exec::{Gpg, GpgFailure};
 pub use key::PgpKey;
 use keyring::{KeySpec, Keyring};
@@ -115,7 +118,11 @@ impl PgpBackend {
             return Ok(text);
         }
         self.gpg.encrypt(fingerprint, plaintext).map_err(|failure| {
-            KeyError::Encrypt(self.encrypt_error(fingerprint, &builtin, &failure))
+            KeyError::Encrypt(EncryptFailure::Pgp(self.encrypt_error(
+                fingerprint,
+                builtin,
+                failure,
+            )))
         })
     }
 
@@ -137,7 +144,7 @@ impl PgpBackend {
             }
         }
         self.gpg.decrypt(enc).map_err(|failure| {
-            self.decrypt_error(fingerprint, &recipients, builtin_error.as_deref(), &failure)
+            self.decrypt_error(fingerprint, &recipients, builtin_error.as_deref(), failure)
         })
     }
 
@@ -183,75 +190,79 @@ impl PgpBackend {
         }
     }
 
-    /// One line: why encryption failed both in-process and with gpg.
-    fn encrypt_error(&self, fingerprint: &str, builtin: &Builtin, failure: &GpgFailure) -> String {
-        let home = self.home.display();
-        let first = match builtin {
-            Builtin::NotAKeyId | Builtin::Done(_) => String::new(),
-            Builtin::NotFound => {
-                let mut s = format!("key {fingerprint} not found in {home} (pubring.kbx, pubring.gpg)");
-                if let Some(problem) = self.public_keyring().problems().first() {
-                    s.push_str(&format!(" [{problem}]"));
-                }
-                s
-            }
-            Builtin::Unusable => format!(
-                "key {fingerprint} has no valid encryption subkey (expired, revoked, sign-only or weak algorithm)"
-            ),
-            Builtin::Failed(e) => format!("key {fingerprint}: {e}"),
+    /// Why encryption failed both in-process and with gpg.
+    fn encrypt_error(
+        &self,
+        fingerprint: &str,
+        builtin: Builtin,
+        failure: GpgFailure,
+    ) -> PgpEncryptError {
+        let in_process = match builtin {
+            Builtin::NotAKeyId | Builtin::Done(_) => None,
+            Builtin::NotFound => Some(PgpKeyProblem::NotFound {
+                home: self.home.clone(),
+                problem: self.public_keyring().problems().first().cloned(),
+            }),
+            Builtin::Unusable => Some(PgpKeyProblem::NoEncryptionKey),
+            Builtin::Failed(reason) => Some(PgpKeyProblem::Failed { reason }),
         };
-        let second = match failure {
-            GpgFailure::Spawn(e) => format!("gpg fallback failed: {e}"),
-            other => other.describe().to_string(),
-        };
-        if first.is_empty() {
-            second
-        } else {
-            format!("{first}; {second}")
+        PgpEncryptError {
+            fingerprint: fingerprint.to_string(),
+            in_process,
+            gpg: gpg_error(failure),
         }
     }
 
-    /// One line: why decryption failed (no key material, no nested chains).
+    /// Why decryption failed (no key material, no nested chains).
     fn decrypt_error(
         &self,
         fingerprint: &str,
         recipients: &Result<Vec<Option<KeyHandle>>, String>,
         builtin_error: Option<&str>,
-        failure: &GpgFailure,
+        failure: GpgFailure,
     ) -> KeyError {
-        let home = self.home.display();
+        let failed = |e: PgpDecryptError| KeyError::Decrypt(DecryptFailure::Pgp(e));
         let ids = match recipients {
             Ok(ids) => ids.as_slice(),
             Err(_) if matches!(failure, GpgFailure::NoSecretKey(_)) => &[],
             Err(e) => {
-                return KeyError::Decrypt(format!(
-                    "the enc value for {fingerprint} is not a readable OpenPGP message ({e}); {}",
-                    failure.describe()
-                ))
+                return failed(PgpDecryptError::Malformed {
+                    fingerprint: fingerprint.to_string(),
+                    reason: e.clone(),
+                    gpg: gpg_error(failure),
+                })
             }
         };
         if let Some(e) = builtin_error {
             if !matches!(failure, GpgFailure::NoSecretKey(_)) {
-                return KeyError::Decrypt(format!("{e}; {}", failure.describe()));
+                return failed(PgpDecryptError::InProcess {
+                    reason: e.to_string(),
+                    gpg: gpg_error(failure),
+                });
             }
         }
         match failure {
-            GpgFailure::Failed(summary) => KeyError::Decrypt(summary.clone()),
-            GpgFailure::KeyUnusable(line) => KeyError::Decrypt(format!(
-                "gpg holds a secret key for {fingerprint} but could not use it ({line}); unlock it in gpg-agent (pinentry with GPG_TTY set, or a cached/preset passphrase) or insert the card"
-            )),
+            GpgFailure::Failed(summary) => {
+                failed(PgpDecryptError::Gpg(GpgError::Failed { summary }))
+            }
+            GpgFailure::KeyUnusable(line) => failed(PgpDecryptError::KeyLocked {
+                fingerprint: fingerprint.to_string(),
+                line,
+            }),
             GpgFailure::NoSecretKey(_) | GpgFailure::Spawn(_) => {
-                let mut msg = format!(
-                    "no secret key for any of: {fingerprint} (message encrypted to {}); is the key in GNUPGHOME ({home}), is gpg-agent running?",
-                    describe_recipients(ids)
-                );
-                if self.secret_keyring().has_encrypted_secret_for(ids) {
-                    msg.push_str(" (a passphrase-protected key was found in a key file; such keys are used only through gpg-agent)");
-                }
-                if let GpgFailure::Spawn(e) = failure {
-                    msg.push_str(&format!(" ({e})"));
-                }
-                KeyError::NoIdentity(msg)
+                KeyError::NoIdentity(NoIdentity::Pgp(PgpNoSecretKey {
+                    fingerprint: fingerprint.to_string(),
+                    recipients: ids
+                        .iter()
+                        .map(|id| id.as_ref().map(|h| format!("{h:X}")))
+                        .collect(),
+                    home: self.home.clone(),
+                    protected_key_in_file: self.secret_keyring().has_encrypted_secret_for(ids),
+                    gpg_spawn: match failure {
+                        GpgFailure::Spawn(reason) => Some(reason),
+                        _ => None,
+                    },
+                }))
             }
         }
     }
@@ -272,19 +283,14 @@ enum Builtin {
     Failed(String),
 }
 
-/// `key ID(s) A, B` (wildcard recipients as `an anonymous recipient`).
-fn describe_recipients(ids: &[Option<KeyHandle>]) -> String {
-    let names: Vec<String> = ids
-        .iter()
-        .map(|id| match id {
-            Some(h) => format!("{h:X}"),
-            None => "an anonymous recipient".to_string(),
-        })
-        .collect();
-    match names.len() {
-        0 => "unknown keys".to_string(),
-        1 => format!("key ID {}", names.join("")),
-        _ => format!("key IDs {}", names.join(", ")),
+/// The public form of a gpg failure.
+fn gpg_error(failure: GpgFailure) -> GpgError {
+    let text = failure.describe().to_owned();
+    match failure {
+        GpgFailure::Spawn(_) => GpgError::Spawn { reason: text },
+        GpgFailure::NoSecretKey(_) => GpgError::NoSecretKey { stderr: text },
+        GpgFailure::KeyUnusable(_) => GpgError::KeyUnusable { line: text },
+        GpgFailure::Failed(_) => GpgError::Failed { summary: text },
     }
 }
 
