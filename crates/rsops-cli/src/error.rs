@@ -434,7 +434,7 @@ pub enum Error {
     #[error("Could not generate data key: key group {0} would have no keys: keep at least one key in every group, or delete the group with rsops groups delete")]
     EmptyKeyGroup(usize),
     /// `groups add` without keys.
-    #[error("Error: the new key group has no keys: give at least one of --age, --pgp, --kms, --gcp-kms, --hckms, --azure-kv, --hc-vault-transit")]
+    #[error("Error: the new key group has no keys: give at least one of {}", key_flags())]
     EmptyNewGroup,
     /// `groups delete` of a group that does not exist.
     #[error(
@@ -738,6 +738,21 @@ fn editor_hint(e: &EditorError) -> &'static str {
         }
         EditorError::Invalid { .. } | EditorError::NotFound | EditorError::Failed(_) => "",
     }
+}
+
+/// Every key kind's flag, `--age, --pgp, ...` in sops's order of mention
+/// (age and OpenPGP first).
+fn key_flags() -> String {
+    let kinds = rsops_keys::KeyKind::ALL;
+    let (first, rest): (Vec<_>, Vec<_>) = kinds
+        .iter()
+        .partition(|k| matches!(k, rsops_keys::KeyKind::Age | rsops_keys::KeyKind::Pgp));
+    first
+        .iter()
+        .chain(rest.iter())
+        .map(|k| format!("--{}", k.cli().flag))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the input store expects, for [`Error::Unmarshal`].

@@ -110,8 +110,7 @@ fn required_file(file: Option<&Path>) -> CmdResult<&Path> {
     Ok(file)
 }
 
-/// The master keys of the new group, in sops's order: pgp, kms, gcp_kms,
-/// hckms, hc_vault, azure_kv, age.
+/// The master keys of the new group, kinds in registry order.
 fn group_from_flags(args: &GroupsAddSettings) -> CmdResult<Vec<MasterKey>> {
     let context = settings::encryption_context(args.encryption_context.as_deref())?;
     let profile = args.aws_profile.as_deref().unwrap_or("");
