@@ -9,6 +9,7 @@ mod config;
 #[allow(dead_code)]
 mod exit;
 mod io;
+mod parallel;
 mod signals;
 mod tempdir;
 

@@ -44,7 +44,13 @@ pub fn run(req: &DecryptRequest<'_>) -> CmdResult {
     super::check_output_flags(req.output, req.file)?;
     let session = Session::new(req)?;
     let out = zeroize::Zeroizing::new(session.decrypt_file(req.file)?);
-    deliver(req.output, req.file, &out, Sensitivity::Plaintext)
+    deliver(
+        req.output,
+        req.file,
+        &out,
+        Sensitivity::Plaintext,
+        crate::io::Commit::Now,
+    )
 }
 
 /// Runs `decrypt -i` on several files: in parallel, each written in place;
@@ -53,9 +59,9 @@ pub fn run(req: &DecryptRequest<'_>) -> CmdResult {
 pub fn run_many(req: &DecryptRequest<'_>, files: &[String]) -> CmdResult {
     check_many(req.output, files.len())?;
     let session = Session::new(req)?;
-    for_each_file(files, |file| {
+    for_each_file(files, |file, commit| {
         let out = zeroize::Zeroizing::new(session.decrypt_file(Some(file))?);
-        deliver(req.output, Some(file), &out, Sensitivity::Plaintext)
+        deliver(req.output, Some(file), &out, Sensitivity::Plaintext, commit)
     })
 }
 
@@ -123,8 +129,9 @@ impl<'r> Session<'r> {
         let (input_format, output_format) = stores(self.req.common, file);
         let input = crate::io::read_input(file)?;
         let input_len = input.len();
-        let (mut docs, meta_tree) = store::load_encrypted(input_format, &input)
-            .map_err(|e| read_failure(e, input_format))?;
+        let (mut docs, meta_tree) =
+            store::load_encrypted(input_format, &input, crate::parallel::threads())
+                .map_err(|e| read_failure(e, input_format))?;
         drop(input);
         let meta_tree = meta_tree.ok_or_else(|| {
             Failure::new(
@@ -135,8 +142,14 @@ impl<'r> Session<'r> {
         let md = Metadata::from_tree(&meta_tree).map_err(|e| core_failure(e, false))?;
         let service = self.service.get()?;
         let key = self.keys.data_key(&md, service, &self.order)?;
-        file::decrypt_with_key(&mut docs, &md, &key, self.req.ignore_mac)
-            .map_err(|e| core_failure(e, false))?;
+        file::decrypt_with_key(
+            &mut docs,
+            &md,
+            &key,
+            self.req.ignore_mac,
+            crate::parallel::threads(),
+        )
+        .map_err(|e| core_failure(e, false))?;
         let out = match &self.path {
             None => store::emit_plain(output_format, &docs, &self.opts).map_err(dump_failure)?,
             Some(path) => {
@@ -282,7 +295,8 @@ fn key_groups_id(md: &Metadata) -> String {
 }
 
 /// Runs `work` on every file, in parallel on all cores (a shared work
-/// queue, scoped threads). Files written atomically by `work` are committed
+/// queue, scoped threads). Files that `work` writes atomically with the
+/// [`crate::io::Commit`] it is given are committed
 /// in batches (`io::CommitBatch`: their `fsync`s run in parallel and are
 /// grouped by the file system; every file is still synced before it
 /// replaces its target). Failures are reported one line per file,
@@ -291,13 +305,12 @@ fn key_groups_id(md: &Metadata) -> String {
 /// that of the first failing file.
 pub(crate) fn for_each_file<F>(files: &[String], work: F) -> CmdResult
 where
-    F: Fn(&str) -> CmdResult + Sync,
+    F: Fn(&str, crate::io::Commit<'_>) -> CmdResult + Sync,
 {
     // One file needs no core count (asking reads cgroup files).
     let workers = if files.len() > 1 {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(files.len())
+        use rsops_format::Parallelism;
+        crate::parallel::threads().workers().min(files.len())
     } else {
         1
     };
@@ -308,7 +321,7 @@ where
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(file) = files.get(i) else { break };
-            if let Err(f) = batch.run(i, || work(file)) {
+            if let Err(f) = batch.run(i, |commit| work(file, commit)) {
                 failed.push((i, f));
             }
         }
@@ -467,11 +480,11 @@ mod tests {
         let blocked = dir.path().join("blocked");
         std::fs::create_dir_all(blocked.join("inner")).unwrap();
         files.insert(40, blocked.to_string_lossy().into_owned());
-        let r = for_each_file(&files, |f| {
+        let r = for_each_file(&files, |f, commit| {
             if f.ends_with("/f7") {
                 return Err(Failure::new(exit::MAC_MISMATCH, "bad"));
             }
-            crate::io::write_atomic(f, f.as_bytes(), Sensitivity::Plaintext)
+            crate::io::write_atomic(f, f.as_bytes(), Sensitivity::Plaintext, commit)
         });
         let failure = r.unwrap_err();
         assert_eq!(failure.code, exit::MAC_MISMATCH);
@@ -492,7 +505,7 @@ mod tests {
     #[test]
     fn failures_are_one_line_per_file_in_argument_order() {
         let files: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
-        let r = for_each_file(&files, |f| {
+        let r = for_each_file(&files, |f, _| {
             if f == "f3" || f == "f17" {
                 Err(Failure::new(
                     if f == "f3" { 3 } else { 100 },
@@ -505,6 +518,6 @@ mod tests {
         let f = r.unwrap_err();
         assert_eq!(f.code, 3);
         assert_eq!(f.message, "f17: bad f17");
-        assert!(for_each_file(&files, |_| Ok(())).is_ok());
+        assert!(for_each_file(&files, |_, _| Ok(())).is_ok());
     }
 }

@@ -203,8 +203,13 @@ fn edit_until_valid(
 
 /// Parses the edited plaintext; `Err` says why it cannot be used.
 fn check_edited(file: &Loaded, edited: &[u8]) -> Result<Vec<Map>, String> {
-    let docs = store::load_plain_with(file.input_format, edited, &file.emit)
-        .map_err(|e| format!("Could not load tree, probably due to invalid syntax ({e})"))?;
+    let docs = store::load_plain_with(
+        file.input_format,
+        edited,
+        &file.emit,
+        crate::parallel::threads(),
+    )
+    .map_err(|e| format!("Could not load tree, probably due to invalid syntax ({e})"))?;
     if store::has_metadata(file.output_format, &docs) {
         return Err("Tree not valid for encryption: the top-level key 'sops' (dotenv: any key starting with 'sops_') is reserved for the metadata; rename it".into());
     }
@@ -467,8 +472,13 @@ fn new_file(file: &str, req: &EditRequest<'_>) -> CmdResult<Decrypted> {
     let (input_format, output_format) = stores(req.common, Some(file));
     let rule = matching_rule(config.as_ref(), match_name(file, req.common))?;
     let plan = plan(rule, req, input_format == Format::Binary)?;
-    let docs = store::load_plain_with(input_format, example(input_format).as_bytes(), &emit)
-        .map_err(|e| read_failure(e, input_format))?;
+    let docs = store::load_plain_with(
+        input_format,
+        example(input_format).as_bytes(),
+        &emit,
+        &rsops_format::Sequential,
+    )
+    .map_err(|e| read_failure(e, input_format))?;
     let service = crate::key_service(req.common)?;
     let key = DataKey::generate();
     let stamp = file::timestamp(time::OffsetDateTime::now_utc());

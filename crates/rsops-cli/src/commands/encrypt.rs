@@ -43,7 +43,7 @@ pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
         ));
     }
     let session = Session::new(req)?;
-    session.encrypt_file(req.file)
+    session.encrypt_file(req.file, crate::io::Commit::Now)
 }
 
 /// Runs `encrypt -i` on several files: in parallel, each with its own new
@@ -53,7 +53,9 @@ pub fn run(req: &EncryptRequest<'_>) -> CmdResult {
 pub fn run_many(req: &EncryptRequest<'_>, files: &[String]) -> CmdResult {
     super::decrypt::check_many(req.output, files.len())?;
     let session = Session::new(req)?;
-    super::decrypt::for_each_file(files, |file| session.encrypt_file(Some(file)))
+    super::decrypt::for_each_file(files, |file, commit| {
+        session.encrypt_file(Some(file), commit)
+    })
 }
 
 /// What is shared by every file of one `encrypt` run.
@@ -83,8 +85,8 @@ impl<'r> Session<'r> {
     }
 
     /// Encrypts one file (or stdin) with a new data key and writes the
-    /// result where the flags say.
-    fn encrypt_file(&self, file: Option<&str>) -> CmdResult {
+    /// result where the flags say (a file committed as `commit` says).
+    fn encrypt_file(&self, file: Option<&str>, commit: crate::io::Commit<'_>) -> CmdResult {
         let req = self.req;
         let (input_format, output_format) = stores(req.common, file);
 
@@ -169,12 +171,13 @@ impl<'r> Session<'r> {
                 service: self.service.get()?,
             };
             return match output_target(req.output, file) {
-                Some(path) => job.to_file(path),
+                Some(path) => job.to_file(path, commit),
                 None => job.to_stdout(),
             };
         }
-        let mut docs = store::load_plain_with(input_format, &input, &self.opts)
-            .map_err(|e| read_failure(e, input_format))?;
+        let mut docs =
+            store::load_plain_with(input_format, &input, &self.opts, crate::parallel::threads())
+                .map_err(|e| read_failure(e, input_format))?;
         drop(input);
         if store::has_metadata(output_format, &docs) {
             return Err(already_encrypted());
@@ -188,7 +191,7 @@ impl<'r> Session<'r> {
         if out.len() >= BACKGROUND_DROP_MIN_INPUT {
             drop_in_background(docs);
         }
-        deliver(req.output, file, &out, Sensitivity::Encrypted)
+        deliver(req.output, file, &out, Sensitivity::Encrypted, commit)
     }
 }
 
@@ -232,6 +235,7 @@ impl Streamed<'_> {
             self.opts,
             self.service,
             time::OffsetDateTime::now_utc(),
+            crate::parallel::threads(),
             out,
         )
     }
@@ -253,9 +257,9 @@ impl Streamed<'_> {
 
     /// Streams into a temporary file next to `path`, renamed over it only
     /// when everything succeeded: on any error `path` is left untouched.
-    fn to_file(&self, path: &str) -> CmdResult {
+    fn to_file(&self, path: &str, commit: crate::io::Commit<'_>) -> CmdResult {
         let mut failure = None;
-        let written = crate::io::write_atomic_with(path, Sensitivity::Encrypted, |w| {
+        let written = crate::io::write_atomic_with(path, Sensitivity::Encrypted, commit, |w| {
             self.run(w).map_err(|e| match e {
                 StreamError::Io(io) => io,
                 other => {

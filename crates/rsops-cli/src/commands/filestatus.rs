@@ -19,12 +19,13 @@ pub fn run(args: &FilestatusArgs) -> CmdResult {
         .and_then(Format::from_name)
         .unwrap_or_else(|| Format::from_path(file));
     let input = crate::io::read_input(Some(file))?;
-    let (_, meta) = store::load_encrypted(format, &input).map_err(|e| {
-        Failure::new(
-            exit::GENERIC,
-            format!("cannot read {file} as {}: {e}", format.name()),
-        )
-    })?;
+    let (_, meta) =
+        store::load_encrypted(format, &input, crate::parallel::threads()).map_err(|e| {
+            Failure::new(
+                exit::GENERIC,
+                format!("cannot read {file} as {}: {e}", format.name()),
+            )
+        })?;
     let nonempty = |m: &rsops_format::Map, k: &str| {
         m.get(k).is_some_and(|v| match v {
             Value::Str(s) => !s.is_empty(),

@@ -164,7 +164,7 @@ fn textconv(args: &TextconvArgs) -> CmdResult {
 /// gets a warning on stderr).
 fn decrypted_text(args: &TextconvArgs, raw: &[u8]) -> Option<Vec<u8>> {
     let (format, _) = super::stores(&args.common, Some(&args.file));
-    match store::load_encrypted(format, raw) {
+    match store::load_encrypted(format, raw, crate::parallel::threads()) {
         Ok((_, Some(_))) => {}
         _ => return None,
     }

@@ -131,7 +131,13 @@ fn add(args: &GroupsAddArgs) -> CmdResult {
         true,
     )?;
     let out = loaded.render()?;
-    deliver(&args.output, Some(file), &out, Sensitivity::Encrypted)
+    deliver(
+        &args.output,
+        Some(file),
+        &out,
+        Sensitivity::Encrypted,
+        crate::io::Commit::Now,
+    )
 }
 
 /// `groups delete`: remove the group at the index.
@@ -189,7 +195,13 @@ fn delete(args: &GroupsDeleteArgs) -> CmdResult {
         true,
     )?;
     let out = loaded.render()?;
-    deliver(&args.output, Some(file), &out, Sensitivity::Encrypted)
+    deliver(
+        &args.output,
+        Some(file),
+        &out,
+        Sensitivity::Encrypted,
+        crate::io::Commit::Now,
+    )
 }
 
 /// The `--file` argument: required, and the file must exist (exit 2 as

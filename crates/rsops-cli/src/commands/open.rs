@@ -40,8 +40,8 @@ pub fn load(path: Option<&str>, common: &CommonArgs) -> CmdResult<Loaded> {
     let emit = crate::config::emit_options(config.as_ref(), common.indent)?;
     let (input_format, output_format) = super::stores(common, path);
     let input = crate::io::read_input(path)?;
-    let (docs, meta) =
-        store::load_encrypted(input_format, &input).map_err(|e| read_failure(e, input_format))?;
+    let (docs, meta) = store::load_encrypted(input_format, &input, crate::parallel::threads())
+        .map_err(|e| read_failure(e, input_format))?;
     let meta = meta.ok_or_else(|| {
         Failure::new(
             exit::GENERIC,
@@ -75,6 +75,7 @@ pub fn decrypt(
         service.as_ref(),
         &order,
         ignore_mac,
+        crate::parallel::threads(),
     )
     .map_err(|e| core_failure(e, false))?;
     Ok(Decrypted {
@@ -113,5 +114,5 @@ impl Loaded {
 
 /// Writes encrypted bytes over `path` atomically.
 pub fn write_back(path: &str, data: &[u8]) -> CmdResult {
-    crate::io::write_atomic(path, data, Sensitivity::Encrypted)
+    crate::io::write_atomic(path, data, Sensitivity::Encrypted, crate::io::Commit::Now)
 }

@@ -63,8 +63,13 @@ pub fn run(args: &ReplaceArgs) -> CmdResult {
     let input = Zeroizing::new(crate::io::read_input(
         Some(plaintext).filter(|p| *p != "-"),
     )?);
-    let docs = store::load_plain_with(plain_format, &input, &decrypted.file.emit)
-        .map_err(|e| read_failure(e, plain_format))?;
+    let docs = store::load_plain_with(
+        plain_format,
+        &input,
+        &decrypted.file.emit,
+        crate::parallel::threads(),
+    )
+    .map_err(|e| read_failure(e, plain_format))?;
     if store::has_metadata(decrypted.file.output_format, &docs) {
         return Err(Failure::new(
             exit::FILE_ALREADY_ENCRYPTED,

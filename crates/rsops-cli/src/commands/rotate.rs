@@ -300,7 +300,13 @@ pub fn rotate(req: &RotateRequest<'_>) -> CmdResult {
         other => core_failure(other, true),
     })?;
     let out = opened.file.render()?;
-    deliver(req.output, Some(req.file), &out, Sensitivity::Encrypted)
+    deliver(
+        req.output,
+        Some(req.file),
+        &out,
+        Sensitivity::Encrypted,
+        crate::io::Commit::Now,
+    )
 }
 
 /// sops's exit 2 for a missing file without key changes.
