@@ -434,7 +434,10 @@ pub enum Error {
     #[error("Could not generate data key: key group {0} would have no keys: keep at least one key in every group, or delete the group with rsops groups delete")]
     EmptyKeyGroup(usize),
     /// `groups add` without keys.
-    #[error("Error: the new key group has no keys: give at least one of {}", key_flags())]
+    #[error(
+        "Error: the new key group has no keys: give at least one of {}",
+        key_flags()
+    )]
     EmptyNewGroup,
     /// `groups delete` of a group that does not exist.
     #[error(
@@ -744,7 +747,7 @@ fn editor_hint(e: &EditorError) -> &'static str {
 /// (age and OpenPGP first).
 fn key_flags() -> String {
     let kinds = rsops_keys::KeyKind::ALL;
-    let (first, rest): (Vec<_>, Vec<_>) = kinds
+    let (first, rest): (Vec<&rsops_keys::KeyKind>, Vec<_>) = kinds
         .iter()
         .partition(|k| matches!(k, rsops_keys::KeyKind::Age | rsops_keys::KeyKind::Pgp));
     first

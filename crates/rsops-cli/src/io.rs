@@ -16,9 +16,9 @@
 //!
 //! One `fsync` per file, issued one after the other, costs a journal commit
 //! and a disk-cache flush each (~100 µs to several ms), which was most of
-//! the time of `rsops decrypt -i` on many small files. Inside a
-//! [`CommitBatch`] (see [`CommitBatch::run`]) the atomic writes of a thread
-//! stop after writing the temporary file; the batch later commits many
+//! the time of `rsops decrypt -i` on many small files. A write given
+//! [`Commit::Batched`] (handed out by [`CommitBatch::run`]) stops after
+//! writing the temporary file; the batch later commits many
 //! files at once, each with the same `fsync`-then-rename sequence, from
 //! several threads at the same time, so that the file system groups their
 //! `fsync`s into a few journal commits. The guarantee above is unchanged:
@@ -26,7 +26,6 @@
 //! only *when* a file is replaced: at most [`BATCH_LIMIT`] files after it
 //! was written, or at the end of the batch.
 
-use std::cell::RefCell;
 use std::fs::{self, File, Permissions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -70,10 +69,29 @@ pub enum Sensitivity {
     Plaintext,
 }
 
+/// How an atomic write ends: committed (`fsync`, then rename over the
+/// target) before it returns, or staged for a [`CommitBatch`] to commit
+/// later.
+#[derive(Clone, Copy)]
+pub enum Commit<'a> {
+    /// The target is replaced before the write returns.
+    Now,
+    /// The temporary file is written and left in the stage of a
+    /// [`CommitBatch::run`], which commits it with the batch (or removes it
+    /// when that run's work fails).
+    Batched(&'a Stage),
+}
+
 /// Writes `data` to `path` atomically (temp file in the same directory,
-/// then rename). An existing file keeps its permissions.
-pub fn write_atomic(path: impl AsRef<Path>, data: &[u8], sensitivity: Sensitivity) -> CmdResult {
-    write_atomic_with(path, sensitivity, |out| out.write_all(data))
+/// then rename, now or with a batch as `commit` says). An existing file
+/// keeps its permissions.
+pub fn write_atomic(
+    path: impl AsRef<Path>,
+    data: &[u8],
+    sensitivity: Sensitivity,
+    commit: Commit<'_>,
+) -> CmdResult {
+    write_atomic_with(path, sensitivity, commit, |out| out.write_all(data))
 }
 
 /// Like [`write_atomic`], but the content is produced by `fill`, which
@@ -81,16 +99,24 @@ pub fn write_atomic(path: impl AsRef<Path>, data: &[u8], sensitivity: Sensitivit
 /// If `fill` fails, the temporary file is removed and the target is left
 /// untouched.
 ///
-/// Inside [`CommitBatch::run`] the file is only staged here (written, not
+/// With [`Commit::Batched`] the file is only staged here (written, not
 /// yet synced nor renamed); the batch commits it.
-pub fn write_atomic_with<F>(path: impl AsRef<Path>, sensitivity: Sensitivity, fill: F) -> CmdResult
+pub fn write_atomic_with<F>(
+    path: impl AsRef<Path>,
+    sensitivity: Sensitivity,
+    commit: Commit<'_>,
+    fill: F,
+) -> CmdResult
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
     let staged = stage(path.as_ref(), sensitivity, fill)?;
-    match try_stage(staged) {
-        None => Ok(()),
-        Some(staged) => staged.commit(),
+    match commit {
+        Commit::Now => staged.commit(),
+        Commit::Batched(stage) => {
+            stage.lock().push(staged);
+            Ok(())
+        }
     }
 }
 
@@ -228,51 +254,17 @@ pub struct CommitBatch {
     failures: Mutex<Vec<(usize, Error)>>,
 }
 
-thread_local! {
-    /// While a [`CommitBatch::run`] is running on this thread: the files its
-    /// work has staged so far.
-    static STAGING: RefCell<Option<Vec<Staged>>> = const { RefCell::new(None) };
+/// The files staged by the work of one [`CommitBatch::run`] (handed to it
+/// as [`Commit::Batched`]). Dropping it removes them.
+#[derive(Default)]
+pub struct Stage {
+    files: Mutex<Vec<Staged>>,
 }
 
-/// Ends a [`CommitBatch::run`] on this thread: restores the staging list
-/// of an enclosing run, and drops (removes) the files of this one unless
-/// they were taken. Runs on a panic too.
-struct StagingScope(Option<Vec<Staged>>);
-
-impl StagingScope {
-    /// Starts staging on this thread.
-    fn enter() -> StagingScope {
-        StagingScope(STAGING.with(|s| s.borrow_mut().replace(Vec::new())))
+impl Stage {
+    fn lock(&self) -> MutexGuard<'_, Vec<Staged>> {
+        self.files.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    /// The files staged since [`StagingScope::enter`].
-    fn take(&self) -> Vec<Staged> {
-        STAGING.with(|s| {
-            s.borrow_mut()
-                .as_mut()
-                .map(std::mem::take)
-                .unwrap_or_default()
-        })
-    }
-}
-
-impl Drop for StagingScope {
-    fn drop(&mut self) {
-        let outer = self.0.take();
-        let _discarded = STAGING.with(|s| std::mem::replace(&mut *s.borrow_mut(), outer));
-    }
-}
-
-/// Stages `staged` when a [`CommitBatch::run`] is running on this thread;
-/// otherwise gives it back.
-fn try_stage(staged: Staged) -> Option<Staged> {
-    STAGING.with(|s| match s.borrow_mut().as_mut() {
-        Some(list) => {
-            list.push(staged);
-            None
-        }
-        None => Some(staged),
-    })
 }
 
 impl CommitBatch {
@@ -281,19 +273,21 @@ impl CommitBatch {
         CommitBatch::default()
     }
 
-    /// Runs `work` with the atomic writes of this thread staged into this
-    /// batch under `tag`. When `work` fails (or panics), what it staged is
-    /// discarded and its targets stay untouched, as without a batch. When
-    /// the batch is full afterwards, it is committed here.
-    pub fn run(&self, tag: usize, work: impl FnOnce() -> CmdResult) -> CmdResult {
-        let scope = StagingScope::enter();
-        let result = work();
+    /// Runs `work`, whose atomic writes given the [`Commit`] it receives
+    /// are staged into this batch under `tag`. When `work` fails (or
+    /// panics), what it staged is discarded and its targets stay untouched,
+    /// as without a batch. When the batch is full afterwards, it is
+    /// committed here.
+    pub fn run(&self, tag: usize, work: impl FnOnce(Commit<'_>) -> CmdResult) -> CmdResult {
+        let stage = Stage::default();
+        let result = work(Commit::Batched(&stage));
         let staged = if result.is_ok() {
-            scope.take()
+            std::mem::take(&mut *stage.lock())
         } else {
             Vec::new()
         };
-        drop(scope);
+        // Removes what a failed `work` staged.
+        drop(stage);
         let full = {
             let mut pending = self.lock_pending();
             pending.extend(staged.into_iter().map(|s| (tag, s)));
@@ -389,8 +383,8 @@ mod tests {
     fn a_new_file_gets_the_mode_of_its_sensitivity() {
         let dir = tempfile::tempdir().unwrap();
         let (plain, enc) = (path_in(&dir, "p"), path_in(&dir, "e"));
-        write_atomic(&plain, b"secret", Sensitivity::Plaintext).unwrap();
-        write_atomic(&enc, b"ENC", Sensitivity::Encrypted).unwrap();
+        write_atomic(&plain, b"secret", Sensitivity::Plaintext, Commit::Now).unwrap();
+        write_atomic(&enc, b"ENC", Sensitivity::Encrypted, Commit::Now).unwrap();
         assert_eq!(fs::read(&plain).unwrap(), b"secret");
         assert_eq!(mode(Path::new(&plain)), 0o600);
         assert_eq!(mode(Path::new(&enc)), 0o644);
@@ -403,7 +397,7 @@ mod tests {
         let path = path_in(&dir, "f");
         fs::write(&path, b"old").unwrap();
         fs::set_permissions(&path, Permissions::from_mode(0o640)).unwrap();
-        write_atomic(&path, b"new", Sensitivity::Plaintext).unwrap();
+        write_atomic(&path, b"new", Sensitivity::Plaintext, Commit::Now).unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(mode(Path::new(&path)), 0o640);
     }
@@ -413,7 +407,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(&dir, "f");
         fs::write(&path, b"old").unwrap();
-        let f = write_atomic_with(&path, Sensitivity::Plaintext, |out| {
+        let f = write_atomic_with(&path, Sensitivity::Plaintext, Commit::Now, |out| {
             out.write_all(b"partial")?;
             Err(std::io::Error::other("boom"))
         })
@@ -434,8 +428,8 @@ mod tests {
         for (i, n) in names.iter().enumerate() {
             let path = path_in(&dir, n);
             batch
-                .run(i, || {
-                    write_atomic(&path, n.as_bytes(), Sensitivity::Plaintext)
+                .run(i, |commit| {
+                    write_atomic(&path, n.as_bytes(), Sensitivity::Plaintext, commit)
                 })
                 .unwrap();
             // Staged: the target still has its old content.
@@ -455,7 +449,9 @@ mod tests {
         for i in 0..BATCH_LIMIT {
             let path = path_in(&dir, &format!("f{i}"));
             batch
-                .run(i, || write_atomic(&path, b"x", Sensitivity::Encrypted))
+                .run(i, |commit| {
+                    write_atomic(&path, b"x", Sensitivity::Encrypted, commit)
+                })
                 .unwrap();
         }
         assert_eq!(fs::read(path_in(&dir, "f0")).unwrap(), b"x");
@@ -471,22 +467,22 @@ mod tests {
         fs::write(&b, b"old").unwrap();
         let batch = CommitBatch::new();
         let f = batch
-            .run(0, || {
-                write_atomic(&a, b"new", Sensitivity::Plaintext)?;
+            .run(0, |commit| {
+                write_atomic(&a, b"new", Sensitivity::Plaintext, commit)?;
                 Err(Error::NoDocumentToSet)
             })
             .unwrap_err();
         assert!(matches!(f, Error::NoDocumentToSet), "{f}");
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            batch.run(1, || {
-                write_atomic(&b, b"new", Sensitivity::Plaintext)?;
+            batch.run(1, |commit| {
+                write_atomic(&b, b"new", Sensitivity::Plaintext, commit)?;
                 panic!("bug after staging");
             })
         }));
         assert!(panicked.is_err());
-        // Outside a run, writes commit at once again.
+        // Given `Commit::Now`, writes commit at once.
         let c = path_in(&dir, "c");
-        write_atomic(&c, b"c", Sensitivity::Plaintext).unwrap();
+        write_atomic(&c, b"c", Sensitivity::Plaintext, Commit::Now).unwrap();
         assert_eq!(fs::read(&c).unwrap(), b"c");
         assert!(batch.finish().is_empty());
         assert_eq!(fs::read(&a).unwrap(), b"old");
@@ -504,10 +500,14 @@ mod tests {
         let ok = path_in(&dir, "ok");
         let batch = CommitBatch::new();
         batch
-            .run(7, || write_atomic(&target, b"new", Sensitivity::Plaintext))
+            .run(7, |commit| {
+                write_atomic(&target, b"new", Sensitivity::Plaintext, commit)
+            })
             .unwrap();
         batch
-            .run(8, || write_atomic(&ok, b"fine", Sensitivity::Plaintext))
+            .run(8, |commit| {
+                write_atomic(&ok, b"fine", Sensitivity::Plaintext, commit)
+            })
             .unwrap();
         let failures = batch.finish();
         assert_eq!(failures.len(), 1);

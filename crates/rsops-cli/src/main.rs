@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod error;
 mod io;
+mod parallel;
 mod settings;
 mod signals;
 mod tempdir;

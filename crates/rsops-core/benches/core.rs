@@ -116,14 +116,30 @@ fn walk_bench(c: &mut Criterion) {
     g.bench_function("decrypt_4800_values", |b| {
         b.iter_batched(
             || encrypted.clone(),
-            |mut docs| walk::decrypt_documents_mac(&mut docs, &cipher, &selection, false),
+            |mut docs| {
+                walk::decrypt_documents_mac(
+                    &mut docs,
+                    &cipher,
+                    &selection,
+                    false,
+                    &rsops_format::Sequential,
+                )
+            },
             BatchSize::LargeInput,
         )
     });
     g.bench_function("decrypt_4800_values_with_iv_stash", |b| {
         b.iter_batched(
             || encrypted.clone(),
-            |mut docs| walk::decrypt_documents(&mut docs, &cipher, &selection, false),
+            |mut docs| {
+                walk::decrypt_documents(
+                    &mut docs,
+                    &cipher,
+                    &selection,
+                    false,
+                    &rsops_format::Sequential,
+                )
+            },
             BatchSize::LargeInput,
         )
     });

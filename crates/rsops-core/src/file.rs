@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use rsops_format::parallel::Parallelism;
 use rsops_format::tree::{Map, MapItem};
 use rsops_format::{store, EmitOptions, Format, FormatError};
 use rsops_keys::{KeyKind, KeyService, MasterKey};
@@ -147,6 +148,7 @@ pub fn encrypt_streaming(
     opts: &EncryptOptions,
     service: &dyn KeyService,
     now: OffsetDateTime,
+    par: &dyn Parallelism,
     out: &mut dyn Write,
 ) -> Result<(), StreamError> {
     let Some(mut writer) = store::RootWriter::new(output_format, emit) else {
@@ -175,7 +177,7 @@ pub fn encrypt_streaming(
         failure = encrypt_and_write(&mut encryptor, &mut writer, &mut item, out).err();
         Ok(())
     };
-    read_items(input_format, input, &mut on_item).map_err(StreamError::Read)?;
+    read_items(input_format, input, par, &mut on_item).map_err(StreamError::Read)?;
     if already_encrypted {
         return Err(StreamError::AlreadyEncrypted);
     }
@@ -192,8 +194,9 @@ pub fn encrypt_streaming(
 }
 
 /// Inputs from this size up to [`WHOLE_PARSE_MAX_BYTES`] are parsed whole
-/// (on two cores, see `yaml::parse_data`) before their items are encrypted
-/// and written; the tree of such an input is small.
+/// (in two halves for the caller's executor, see `yaml::parse_data`)
+/// before their items are encrypted and written; the tree of such an input
+/// is small.
 const WHOLE_PARSE_MIN_BYTES: usize = 256 * 1024;
 
 /// Larger inputs are read item by item, so that memory stays bounded.
@@ -202,17 +205,18 @@ const WHOLE_PARSE_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Hands the root items of `input` to `on_item` in order, like
 /// [`store::read_root_items`] (which gives the same items as a whole
 /// parse). A medium-sized YAML input is parsed whole first, which lets the
-/// YAML parser use two cores.
+/// YAML parser share the work with `par`'s workers.
 fn read_items(
     format: Format,
     input: &[u8],
+    par: &dyn Parallelism,
     on_item: &mut dyn FnMut(MapItem) -> Result<(), FormatError>,
 ) -> Result<(), FormatError> {
     let whole = (WHOLE_PARSE_MIN_BYTES..WHOLE_PARSE_MAX_BYTES).contains(&input.len());
     if !(whole && format == Format::Yaml) {
         return store::read_root_items(format, input, on_item);
     }
-    for doc in store::load_plain(format, input)? {
+    for doc in store::load_plain_with(format, input, &EmitOptions::default(), par)? {
         for item in doc.items {
             on_item(item)?;
         }
@@ -253,14 +257,15 @@ pub struct Opened {
 }
 
 /// Decrypts `docs` in place: recovers the data key through `service`
-/// (keys tried in `order`), decrypts the selected values and checks the MAC
-/// unless `ignore_mac`.
+/// (keys tried in `order`), decrypts the selected values (a large tree in
+/// pieces run by `par`) and checks the MAC unless `ignore_mac`.
 pub fn decrypt(
     docs: &mut [Map],
     md: &Metadata,
     service: &dyn KeyService,
     order: &[KeyKind],
     ignore_mac: bool,
+    par: &dyn Parallelism,
 ) -> Result<Opened, CoreError> {
     let key = datakey::unwrap(md, service, order)?;
     let cipher = ValueCipher::new(key.bytes());
@@ -269,6 +274,7 @@ pub fn decrypt(
         &cipher,
         &md.effective_selection(),
         md.mac_only_encrypted,
+        par,
     )?;
     if !ignore_mac {
         mac::verify_mac(&cipher, &md.mac, &md.last_modified, &computed)?;
@@ -288,6 +294,7 @@ pub fn decrypt_with_key(
     md: &Metadata,
     key: &DataKey,
     ignore_mac: bool,
+    par: &dyn Parallelism,
 ) -> Result<(), CoreError> {
     let cipher = ValueCipher::new(key.bytes());
     let computed = walk::decrypt_documents_mac(
@@ -295,6 +302,7 @@ pub fn decrypt_with_key(
         &cipher,
         &md.effective_selection(),
         md.mac_only_encrypted,
+        par,
     )?;
     if !ignore_mac {
         mac::verify_mac(&cipher, &md.mac, &md.last_modified, &computed)?;
@@ -378,6 +386,7 @@ pub fn rotate(
 #[cfg(test)]
 mod rotate_tests {
     use super::*;
+    use rsops_format::parallel::Sequential;
     use rsops_format::tree::Value;
     use rsops_keys::error::{AgeDecryptError, DecryptFailure};
     use rsops_keys::KeyError;
@@ -448,7 +457,8 @@ mod rotate_tests {
         let (mut docs, mut md) = encrypted(groups.clone(), 2);
         let old_docs = docs.clone();
         let old_md = md.clone();
-        let opened = decrypt(&mut docs, &md, &HexService, &[], false).expect("decrypt");
+        let opened =
+            decrypt(&mut docs, &md, &HexService, &[], false, &Sequential).expect("decrypt");
         let later = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
         rotate(&mut docs, &mut md, &opened, &groups, &HexService, later).expect("rotate");
         assert_eq!(md.shamir_threshold, 2);
@@ -465,7 +475,8 @@ mod rotate_tests {
                 .map(|e| e.created_at.clone())
         };
         assert_eq!(created(&md), created(&old_md));
-        let reopened = decrypt(&mut docs, &md, &HexService, &[], false).expect("decrypt new");
+        let reopened =
+            decrypt(&mut docs, &md, &HexService, &[], false, &Sequential).expect("decrypt new");
         assert_ne!(reopened.key.bytes(), opened.key.bytes());
         assert_eq!(docs, vec![doc()]);
     }
@@ -473,7 +484,8 @@ mod rotate_tests {
     #[test]
     fn rotate_with_empty_group_fails() {
         let (mut docs, mut md) = encrypted(vec![vec![MasterKey::age("a1")]], 0);
-        let opened = decrypt(&mut docs, &md, &HexService, &[], false).expect("decrypt");
+        let opened =
+            decrypt(&mut docs, &md, &HexService, &[], false, &Sequential).expect("decrypt");
         let err = rotate(
             &mut docs,
             &mut md,
@@ -500,6 +512,7 @@ mod stream_tests {
     use super::rotate_tests::HexService;
     use super::*;
     use crate::selection::SelectionKind;
+    use rsops_format::parallel::Sequential;
     use rsops_format::tree::Value;
 
     fn options(selection: Selection, mac_only_encrypted: bool) -> EncryptOptions {
@@ -530,6 +543,7 @@ mod stream_tests {
             opts,
             &HexService,
             now(),
+            &Sequential,
             &mut out,
         )?;
         Ok(out)
@@ -575,9 +589,9 @@ mod stream_tests {
     /// (an error when the output store lost what the MAC covers, e.g.
     /// comments written as JSON).
     fn opened(out: &[u8], format: Format) -> Result<(Vec<Map>, String), CoreError> {
-        let (mut docs, md) = store::load_encrypted(format, out).expect("reload");
+        let (mut docs, md) = store::load_encrypted(format, out, &Sequential).expect("reload");
         let md = Metadata::from_tree(&md.expect("metadata")).expect("metadata parses");
-        let o = decrypt(&mut docs, &md, &HexService, &[], false)?;
+        let o = decrypt(&mut docs, &md, &HexService, &[], false, &Sequential)?;
         Ok((docs, o.mac))
     }
 
@@ -757,7 +771,9 @@ mod stream_tests {
         let one = streamed(input.as_bytes(), (Format::Yaml, Format::Yaml), &opts).expect("encrypt");
         let two = streamed(input.as_bytes(), (Format::Yaml, Format::Yaml), &opts).expect("encrypt");
         assert_ne!(one, two);
-        let docs = store::load_encrypted(Format::Yaml, &one).expect("reload").0;
+        let docs = store::load_encrypted(Format::Yaml, &one, &Sequential)
+            .expect("reload")
+            .0;
         let values: Vec<&Value> = docs[0].entries().map(|e| &e.value).collect();
         assert_ne!(values[0], values[1]);
     }

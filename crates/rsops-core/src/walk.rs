@@ -7,16 +7,18 @@
 //! AES-GCM operation and one hash update.
 //!
 //! Decryption of a large tree (at least [`PARALLEL_MIN_VALUES`] leaves) is
-//! shared between threads by runs of root items; each run records its MAC
-//! input, which is hashed in document order, so the MAC, the tree and the
-//! error reported (the first in document order) are those of one
-//! sequential walk. Decrypted values are written into the memory of their
+//! cut into runs of root items, decrypted by tasks of the caller's
+//! [`Parallelism`] (on several threads when the caller's executor has
+//! them); each run records its MAC input, which is hashed in document
+//! order, so the MAC, the tree and the error reported (the first in
+//! document order) are those of one sequential walk. Decrypted values are written into the memory of their
 //! `ENC[...]` strings (always longer), without an allocation per value.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use rsops_format::parallel::{Parallelism, Task};
 use rsops_format::tree::{Comment, List, ListItem, Map, MapItem, Value, Wipe};
 use sha2::{Digest, Sha256, Sha512};
 
@@ -542,14 +544,17 @@ impl<'a> ItemEncryptor<'a> {
 }
 
 /// Decrypts the selected leaves of `docs` in place; returns the MAC of the
-/// plaintext values and the IVs seen (for minimal-diff re-encryption).
+/// plaintext values and the IVs seen (for minimal-diff re-encryption). A
+/// large tree is decrypted in pieces run by `par`; the result does not
+/// depend on it.
 pub fn decrypt_documents(
     docs: &mut [Map],
     cipher: &ValueCipher,
     selection: &Selection,
     mac_only_encrypted: bool,
+    par: &dyn Parallelism,
 ) -> Result<(String, IvStash), CoreError> {
-    let (mac, stash) = decrypt_walk(docs, cipher, selection, mac_only_encrypted, true)?;
+    let (mac, stash) = decrypt_walk(docs, cipher, selection, mac_only_encrypted, true, par)?;
     Ok((mac, stash.unwrap_or_default()))
 }
 
@@ -562,13 +567,14 @@ pub fn decrypt_documents_mac(
     cipher: &ValueCipher,
     selection: &Selection,
     mac_only_encrypted: bool,
+    par: &dyn Parallelism,
 ) -> Result<String, CoreError> {
-    Ok(decrypt_walk(docs, cipher, selection, mac_only_encrypted, false)?.0)
+    Ok(decrypt_walk(docs, cipher, selection, mac_only_encrypted, false, par)?.0)
 }
 
 /// Number of leaves (scalars, nulls and comments, selected or not) from
-/// which decryption is shared between threads. Below it, starting a thread
-/// costs more than it saves.
+/// which decryption is cut into pieces for the executor's workers. Below
+/// it, starting a thread costs more than it saves.
 pub const PARALLEL_MIN_VALUES: usize = 10_000;
 
 /// Pieces of root items per worker thread: small enough that a worker
@@ -579,20 +585,22 @@ const CHUNKS_PER_WORKER: usize = 16;
 /// Smallest piece worth handing to a worker, in leaves.
 const MIN_CHUNK_VALUES: usize = 256;
 
-/// Most worker threads, this one included.
+/// Most workers used, whatever the executor offers (beyond this the
+/// shared MAC hashing and memory bandwidth leave little to gain).
 const MAX_WORKERS: usize = 4;
 
 /// The decryption walk of [`decrypt_documents`] / [`decrypt_documents_mac`]:
-/// shared between threads when the documents hold at least
-/// [`PARALLEL_MIN_VALUES`] leaves and the machine has several cores, on
-/// this thread otherwise. Either way the result (tree, MAC, IVs, and the
-/// first error in document order) is that of one sequential walk.
+/// cut into pieces for `par` when the documents hold at least
+/// [`PARALLEL_MIN_VALUES`] leaves and `par` has several workers, one walk
+/// on this thread otherwise. Either way the result (tree, MAC, IVs, and
+/// the first error in document order) is that of one sequential walk.
 fn decrypt_walk(
     docs: &mut [Map],
     cipher: &ValueCipher,
     selection: &Selection,
     mac_only_encrypted: bool,
     with_stash: bool,
+    par: &dyn Parallelism,
 ) -> Result<(String, Option<IvStash>), CoreError> {
     let job = Job {
         cipher,
@@ -600,15 +608,11 @@ fn decrypt_walk(
         mac_only_encrypted,
         with_stash,
     };
-    // Asked only for large trees: the query reads cgroup files, which is
-    // a noticeable part of a short run.
-    let workers = || {
-        std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .min(MAX_WORKERS)
-    };
+    // Asked only for large trees: an executor may find its worker count
+    // out lazily, at a cost noticeable in a short run.
+    let workers = || par.workers().min(MAX_WORKERS);
     if let Some((chunks, workers)) = chunks(docs, workers) {
-        return decrypt_chunks(chunks, &job, workers - 1);
+        return decrypt_chunks(chunks, &job, par, workers);
     }
     let mut w = job.walker(false);
     for doc in docs.iter_mut() {
@@ -715,23 +719,58 @@ fn value_leaves(v: &Value) -> usize {
 /// A walked piece: its outcome and its walker (recorded MAC input, IVs).
 type Walked<'a> = (Result<(), CoreError>, Walker<'a>);
 
-/// Decrypts the pieces on this thread and `helpers` more, each piece with
+/// The hashing side of [`decrypt_chunks`]: the walker that hashes the
+/// recorded MAC inputs in document order, how many pieces it has taken,
+/// and the first failure met.
+struct Merge<'a> {
+    merged: Walker<'a>,
+    upto: usize,
+    failure: Option<CoreError>,
+}
+
+impl<'a> Merge<'a> {
+    /// Hashes the pieces that are done, in order, from `upto`, until one is
+    /// not done yet or a failure was met.
+    fn ready(&mut self, results: &[Mutex<Option<Walked<'a>>>]) {
+        while self.failure.is_none() {
+            let Some(done) = results
+                .get(self.upto)
+                .and_then(|cell| cell.lock().ok().and_then(|mut c| c.take()))
+            else {
+                return;
+            };
+            match done {
+                (Ok(()), w) => self.merged.append(w),
+                (Err(e), _) => self.failure = Some(e),
+            }
+            self.upto += 1;
+        }
+    }
+}
+
+/// Decrypts the pieces with `workers` tasks run by `par`, each piece with
 /// its own walker recording its MAC input; pieces are taken in order by
-/// whichever thread is free. The recorded inputs are then hashed in
-/// document order (as they complete, by this thread), so the MAC is the
-/// sequential one; the error of the first failing piece is returned, which
-/// is the first error in document order (pieces after a failing one are
-/// skipped).
+/// whichever task is free. The recorded inputs are hashed in document
+/// order, as they complete, by whichever task finds the hasher free after
+/// its piece (and the rest here at the end), so the MAC is the sequential
+/// one; the error of the first failing piece is returned, which is the
+/// first error in document order (pieces after a failing one are skipped).
 fn decrypt_chunks<'a>(
     chunks: Vec<&mut [MapItem]>,
     job: &Job<'a>,
-    helpers: usize,
+    par: &dyn Parallelism,
+    workers: usize,
 ) -> Result<(String, Option<IvStash>), CoreError> {
     let slots: Vec<Mutex<Option<&mut [MapItem]>>> =
         chunks.into_iter().map(|c| Mutex::new(Some(c))).collect();
     let results: Vec<Mutex<Option<Walked<'a>>>> = slots.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let failed_at = AtomicUsize::new(usize::MAX);
+    let merge = Mutex::new(Merge {
+        merged: job.walker(false),
+        upto: 0,
+        failure: None,
+    });
     // Takes and walks pieces until none is left; false when none was left.
     let work_one = || -> bool {
         let i = next.fetch_add(1, Ordering::Relaxed);
@@ -754,48 +793,31 @@ fn decrypt_chunks<'a>(
         }
         true
     };
-    let mut merged = job.walker(false);
-    let mut merged_upto = 0usize;
-    let mut failure = None;
-    // Hashes the pieces that are done, in order, from `merged_upto`.
-    let mut merge_ready = |merged: &mut Walker<'a>, upto: &mut usize| {
-        while failure.is_none() {
-            let Some(done) = results
-                .get(*upto)
-                .and_then(|cell| cell.lock().ok().and_then(|mut c| c.take()))
-            else {
-                return;
-            };
-            match done {
-                (Ok(()), w) => merged.append(w),
-                (Err(e), _) => failure = Some(e),
+    let worker = || {
+        while work_one() {
+            // Whoever finds the hasher free hashes what is ready; the
+            // others go on decrypting.
+            if let Ok(mut m) = merge.try_lock() {
+                m.ready(&results);
             }
-            *upto += 1;
         }
     };
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..helpers)
-            .filter_map(|_| {
-                std::thread::Builder::new()
-                    .name("decrypt".into())
-                    .spawn_scoped(scope, || while work_one() {})
-                    .ok()
-            })
-            .collect();
-        while work_one() {
-            merge_ready(&mut merged, &mut merged_upto);
-        }
-        for handle in handles {
-            if let Err(panic) = handle.join() {
-                std::panic::resume_unwind(panic);
-            }
-        }
-    });
-    merge_ready(&mut merged, &mut merged_upto);
-    if let Some(e) = failure {
+    let tasks: Vec<Task<'_>> = (0..workers.max(1))
+        .map(|_| Box::new(worker) as Task<'_>)
+        .collect();
+    par.run(tasks);
+    let Ok(mut merge) = merge.into_inner() else {
+        // A task panicked while hashing; `run` has panicked then.
+        return Err(CoreError::Decrypt {
+            path: String::new(),
+            source: cipher::CipherError::Malformed,
+        });
+    };
+    merge.ready(&results);
+    if let Some(e) = merge.failure {
         return Err(e);
     }
-    if merged_upto != slots.len() {
+    if merge.upto != slots.len() {
         // Every piece before the first failing one is walked; with no
         // failure every piece is, so this cannot happen.
         return Err(CoreError::Decrypt {
@@ -803,7 +825,7 @@ fn decrypt_chunks<'a>(
             source: cipher::CipherError::Malformed,
         });
     }
-    Ok(merged.finish())
+    Ok(merge.merged.finish())
 }
 
 /// Merges the IVs of `other` into `self` (entries of `self` win). Used when
@@ -1034,6 +1056,57 @@ mod inspector_tests {
 mod parallel_tests {
     use super::*;
     use crate::selection::SelectionKind;
+    use rsops_format::parallel::Sequential;
+
+    /// Runs tasks on `.0` scoped threads (the calling one included),
+    /// taking them from a shared queue, like the binary's executor.
+    struct Threads(usize);
+
+    impl Parallelism for Threads {
+        fn workers(&self) -> usize {
+            self.0
+        }
+
+        fn run(&self, tasks: Vec<Task<'_>>) {
+            let queue = Mutex::new(tasks.into_iter());
+            let drain = || loop {
+                let next = queue.lock().expect("queue").next();
+                let Some(task) = next else { break };
+                task();
+            };
+            std::thread::scope(|scope| {
+                for _ in 1..self.0 {
+                    scope.spawn(drain);
+                }
+                drain();
+            });
+        }
+    }
+
+    /// Claims `.0` workers but runs the tasks on the calling thread, last
+    /// one first: the first task then walks every piece.
+    struct Backwards(usize);
+
+    impl Parallelism for Backwards {
+        fn workers(&self) -> usize {
+            self.0
+        }
+
+        fn run(&self, tasks: Vec<Task<'_>>) {
+            for task in tasks.into_iter().rev() {
+                task();
+            }
+        }
+    }
+
+    /// Executors for the comparisons: no helper thread, one, three.
+    fn executors() -> Vec<Box<dyn Parallelism>> {
+        vec![
+            Box::new(Sequential),
+            Box::new(Threads(2)),
+            Box::new(Threads(4)),
+        ]
+    }
 
     /// Root entries of mixed leaves (strings, numbers, booleans, nulls,
     /// comments, nested lists and maps, an unencrypted suffix), enough of
@@ -1101,19 +1174,28 @@ mod parallel_tests {
         assert!(pieces > 4, "test data must be cut into pieces");
         let mut seq = enc.clone();
         let (seq_mac, seq_stash) = sequential(&mut seq, &cipher, selection, mo).expect("seq");
-        let mut par = enc.clone();
-        let par_mac = decrypt_documents_mac(&mut par, &cipher, selection, mo).expect("par");
-        assert_eq!(par_mac, seq_mac);
-        assert_eq!(par, seq);
-        assert_eq!(par, plain);
-        let mut par2 = enc.clone();
-        let (mac2, stash2) = decrypt_documents(&mut par2, &cipher, selection, mo).expect("par");
-        assert_eq!(mac2, seq_mac);
         let seq_stash = seq_stash.expect("stash");
-        assert!(stash2.ivs == seq_stash.ivs, "same IVs");
-        // The MAC is the one encryption computed.
-        // Any number of helper threads, none included, gives the same.
-        for helpers in [0, 1, 3] {
+        for exec in executors() {
+            let mut par = enc.clone();
+            let par_mac =
+                decrypt_documents_mac(&mut par, &cipher, selection, mo, &*exec).expect("par");
+            assert_eq!(par_mac, seq_mac);
+            assert_eq!(par, seq);
+            assert_eq!(par, plain);
+            let mut par2 = enc.clone();
+            let (mac2, stash2) =
+                decrypt_documents(&mut par2, &cipher, selection, mo, &*exec).expect("par");
+            assert_eq!(mac2, seq_mac);
+            assert!(stash2.ivs == seq_stash.ivs, "same IVs");
+        }
+        // Any number of tasks, on any number of threads, gives the same.
+        let runs: [(usize, &dyn Parallelism); 4] = [
+            (1, &Sequential),
+            (2, &Threads(2)),
+            (4, &Threads(4)),
+            (3, &Backwards(3)),
+        ];
+        for (tasks, exec) in runs {
             let job = Job {
                 cipher: &cipher,
                 selection,
@@ -1122,11 +1204,12 @@ mod parallel_tests {
             };
             let mut docs = enc.clone();
             let pieces = pieces_of(&mut docs).expect("pieces");
-            let (mac, stash) = decrypt_chunks(pieces, &job, helpers).expect("chunks");
+            let (mac, stash) = decrypt_chunks(pieces, &job, exec, tasks).expect("chunks");
             assert_eq!(mac, seq_mac);
             assert!(stash.expect("stash").ivs == seq_stash.ivs, "same IVs");
             assert_eq!(docs, plain);
         }
+        // The MAC is the one encryption computed.
         let mut again = plain.clone();
         let enc_mac = encrypt_documents(&mut again, &cipher, selection, mo, None).expect("enc");
         assert_eq!(enc_mac, seq_mac);
@@ -1177,11 +1260,27 @@ mod parallel_tests {
         }
     }
 
+    /// The path of the decryption error, the same with every executor.
     fn error_path(docs: &mut [Map], cipher: &ValueCipher) -> String {
-        match decrypt_documents_mac(docs, cipher, &Selection::default_rule(), false) {
-            Err(CoreError::Decrypt { path, .. }) => path,
-            other => panic!("expected a decryption error, got {other:?}"),
-        }
+        let paths: Vec<String> = executors()
+            .iter()
+            .map(|exec| {
+                let mut docs = docs.to_vec();
+                let r = decrypt_documents_mac(
+                    &mut docs,
+                    cipher,
+                    &Selection::default_rule(),
+                    false,
+                    &**exec,
+                );
+                match r {
+                    Err(CoreError::Decrypt { path, .. }) => path,
+                    other => panic!("expected a decryption error, got {other:?}"),
+                }
+            })
+            .collect();
+        assert!(paths.iter().all(|p| *p == paths[0]), "{paths:?}");
+        paths[0].clone()
     }
 
     #[test]

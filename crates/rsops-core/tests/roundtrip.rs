@@ -134,7 +134,7 @@ proptest! {
         let now = time::OffsetDateTime::now_utc();
         let md = file::encrypt(&mut enc, &opts, &HexService, now).unwrap();
         let mut dec = enc.clone();
-        file::decrypt(&mut dec, &md, &HexService, &[], false).unwrap();
+        file::decrypt(&mut dec, &md, &HexService, &[], false, &rsops_format::Sequential).unwrap();
         prop_assert_eq!(dec, docs);
     }
 }
@@ -154,14 +154,30 @@ fn unchanged_values_keep_their_ciphertext_on_reencryption() {
     let mut enc = vec![doc];
     let mut md = file::encrypt(&mut enc, &opts, &HexService, now).unwrap();
     let mut plain = enc.clone();
-    let opened = file::decrypt(&mut plain, &md, &HexService, &[], false).unwrap();
+    let opened = file::decrypt(
+        &mut plain,
+        &md,
+        &HexService,
+        &[],
+        false,
+        &rsops_format::Sequential,
+    )
+    .unwrap();
     *plain[0].get_mut("b").unwrap() = Value::Int(3);
     let mut again = plain.clone();
     file::reencrypt(&mut again, &mut md, &opened, now).unwrap();
     assert_eq!(again[0].get("a"), enc[0].get("a"));
     assert_ne!(again[0].get("b"), enc[0].get("b"));
     let mut check = again.clone();
-    file::decrypt(&mut check, &md, &HexService, &[], false).unwrap();
+    file::decrypt(
+        &mut check,
+        &md,
+        &HexService,
+        &[],
+        false,
+        &rsops_format::Sequential,
+    )
+    .unwrap();
     assert_eq!(check, plain);
 }
 
@@ -182,7 +198,15 @@ fn a_missing_group_key_fails_with_a_report() {
     )
     .unwrap();
     md.key_groups[1].keys[0].enc = "age1other:00".into();
-    let err = file::decrypt(&mut docs, &md, &HexService, &[], false).unwrap_err();
+    let err = file::decrypt(
+        &mut docs,
+        &md,
+        &HexService,
+        &[],
+        false,
+        &rsops_format::Sequential,
+    )
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("Shamir threshold of 2"), "{text}");
     assert!(text.contains("Group 1: FAILED"), "{text}");

@@ -115,7 +115,11 @@ fn stores(c: &mut Criterion) {
         c,
         "yaml",
         &yaml_text,
-        |t| yaml::parse_data(t).expect("parse").remove(0),
+        |t| {
+            yaml::parse_data(t, &rsops_format::Sequential)
+                .expect("parse")
+                .remove(0)
+        },
         |m| yaml::emit(std::slice::from_ref(m), 4).expect("emit"),
     );
     bench_store(

@@ -1033,7 +1033,7 @@ mod tests {
             let bytes = read(file);
             let tree = parse(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
             assert!(tree.get("sops").is_some(), "{file}");
-            let (docs, meta) = load_encrypted(Format::Ini, &bytes).unwrap();
+            let (docs, meta) = load_encrypted(Format::Ini, &bytes, &crate::Sequential).unwrap();
             assert!(docs[0].get("sops").is_none(), "{file}");
             let meta = meta.unwrap();
             for key in ["mac", "lastmodified", "version"] {
@@ -1065,8 +1065,12 @@ mod tests {
             let out = emit(&docs[0]).unwrap();
             assert_eq!(parse(&out).unwrap(), docs[0], "{file}");
         }
-        let (_, meta) =
-            load_encrypted(Format::Ini, &read("age_two_recipients/encrypted.ini")).unwrap();
+        let (_, meta) = load_encrypted(
+            Format::Ini,
+            &read("age_two_recipients/encrypted.ini"),
+            &crate::Sequential,
+        )
+        .unwrap();
         let Some(Value::List(age)) = meta.unwrap().get("age").cloned() else {
             panic!("no age list");
         };
@@ -1101,7 +1105,8 @@ mod tests {
         ] {
             let text = String::from_utf8(read(file)).unwrap();
             let data = text.split("\n\n[sops]\n").next().unwrap().to_owned() + "\n";
-            let (docs, _) = load_encrypted(Format::Ini, text.as_bytes()).unwrap();
+            let (docs, _) =
+                load_encrypted(Format::Ini, text.as_bytes(), &crate::Sequential).unwrap();
             assert_eq!(
                 String::from_utf8(emit(&docs[0]).unwrap()).unwrap(),
                 data,

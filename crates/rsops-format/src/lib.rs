@@ -17,10 +17,12 @@ pub mod flatten;
 pub mod go;
 pub mod ini;
 pub mod json;
+pub mod parallel;
 pub mod store;
 pub mod tree;
 pub mod yaml;
 
 pub use error::FormatError;
+pub use parallel::{Parallelism, Sequential};
 pub use store::{DotenvSyntax, EmitOptions, Format};
 pub use tree::{Comment, Entry, Key, List, ListItem, Map, MapItem, Source, Value};

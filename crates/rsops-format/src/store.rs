@@ -6,6 +6,7 @@
 //! `[sops]` section in INI; STORES.md §0 and §6).
 
 use crate::error::FormatError;
+use crate::parallel::{Parallelism, Sequential};
 use crate::tree::{Entry, Key, Map, MapItem, Value};
 use crate::{binary, dotenv, flatten, ini, json, yaml};
 
@@ -98,23 +99,26 @@ pub const METADATA_KEY: &str = "sops";
 /// The prefix of flattened metadata keys in dotenv files.
 pub const DOTENV_METADATA_PREFIX: &str = "sops_";
 
-/// Reads a plaintext file into its documents (one, except for YAML streams).
+/// Reads a plaintext file into its documents (one, except for YAML streams),
+/// on the calling thread only: for small inputs (see [`load_plain_with`]).
 pub fn load_plain(format: Format, input: &[u8]) -> Result<Vec<Map>, FormatError> {
-    load_plain_with(format, input, &EmitOptions::default())
+    load_plain_with(format, input, &EmitOptions::default(), &Sequential)
 }
 
 /// [`load_plain`] with the store options of `.sops.yaml` (the dotenv syntax
-/// of plaintext files).
+/// of plaintext files); a large YAML document may be parsed in parts run
+/// by `par` (see [`yaml::parse_data`]).
 pub fn load_plain_with(
     format: Format,
     input: &[u8],
     opts: &EmitOptions,
+    par: &dyn Parallelism,
 ) -> Result<Vec<Map>, FormatError> {
     match format {
         Format::Dotenv if opts.dotenv == DotenvSyntax::Quoted => {
             Ok(vec![dotenv::parse_quoted(input)?])
         }
-        Format::Yaml => yaml::parse_data(input),
+        Format::Yaml => yaml::parse_data(input, par),
         Format::Json => Ok(vec![json::parse(input)?]),
         Format::Dotenv => Ok(vec![dotenv::parse(input)?]),
         Format::Ini => Ok(vec![ini::parse(input)?]),
@@ -123,15 +127,17 @@ pub fn load_plain_with(
 }
 
 /// Reads an encrypted file: its documents without the metadata, and the
-/// metadata as a plain map (`None` when the file has none).
+/// metadata as a plain map (`None` when the file has none). A large YAML
+/// document may be parsed in parts run by `par` (see [`yaml::parse_data`]).
 pub fn load_encrypted(
     format: Format,
     input: &[u8],
+    par: &dyn Parallelism,
 ) -> Result<(Vec<Map>, Option<Map>), FormatError> {
     match format {
         Format::Yaml | Format::Json | Format::Binary => {
             let mut docs = match format {
-                Format::Yaml => yaml::parse_data(input)?,
+                Format::Yaml => yaml::parse_data(input, par)?,
                 _ => vec![json::parse(input)?],
             };
             let mut metadata = None;

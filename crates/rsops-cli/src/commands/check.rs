@@ -149,7 +149,7 @@ impl Checker<'_> {
                 return Ok(None);
             }
         };
-        let (docs, meta) = match store::load_encrypted(format, &input) {
+        let (docs, meta) = match store::load_encrypted(format, &input, crate::parallel::threads()) {
             Ok(x) => x,
             Err(e) => return Ok(Some(Problem::Unreadable(e.to_string()))),
         };
@@ -183,7 +183,14 @@ impl Checker<'_> {
         let Some(service) = self.service.as_deref() else {
             return Ok(None);
         };
-        let result = file::decrypt(&mut docs, md, service, &self.order, false);
+        let result = file::decrypt(
+            &mut docs,
+            md,
+            service,
+            &self.order,
+            false,
+            crate::parallel::threads(),
+        );
         docs.wipe();
         Ok(match result {
             Ok(_) | Err(CoreError::DataKey(_)) => None,

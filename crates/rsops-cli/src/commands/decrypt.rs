@@ -30,7 +30,13 @@ pub fn run(req: &DecryptSettings) -> CmdResult {
     super::check_output_flags(&req.output, file)?;
     let session = Session::new(req, file)?;
     let out = zeroize::Zeroizing::new(session.decrypt_file(file)?);
-    deliver(&req.output, file, &out, Sensitivity::Plaintext)
+    deliver(
+        &req.output,
+        file,
+        &out,
+        Sensitivity::Plaintext,
+        crate::io::Commit::Now,
+    )
 }
 
 /// Runs `decrypt -i` on several files: in parallel, each written in place;
@@ -40,9 +46,15 @@ pub fn run_many(req: &DecryptSettings) -> CmdResult {
     let files = &req.files;
     check_many(&req.output, files.len())?;
     let session = Session::new(req, files.first().map(PathBuf::as_path))?;
-    for_each_file(files, |file| {
+    for_each_file(files, |file, commit| {
         let out = zeroize::Zeroizing::new(session.decrypt_file(Some(file))?);
-        deliver(&req.output, Some(file), &out, Sensitivity::Plaintext)
+        deliver(
+            &req.output,
+            Some(file),
+            &out,
+            Sensitivity::Plaintext,
+            commit,
+        )
     })
 }
 
@@ -96,15 +108,22 @@ impl<'r> Session<'r> {
         let (input_format, output_format) = stores(&self.req.common, file);
         let input = crate::io::read_input(file)?;
         let input_len = input.len();
-        let (mut docs, meta_tree) = store::load_encrypted(input_format, &input)
-            .map_err(|e| Error::unmarshal(e, input_format))?;
+        let (mut docs, meta_tree) =
+            store::load_encrypted(input_format, &input, crate::parallel::threads())
+                .map_err(|e| Error::unmarshal(e, input_format))?;
         drop(input);
         let meta_tree = meta_tree.ok_or(Error::MetadataNotFound)?;
         let md = Metadata::from_tree(&meta_tree).map_err(Error::decrypting)?;
         let service = self.service.get()?;
         let key = self.keys.data_key(&md, service, &self.order)?;
-        file::decrypt_with_key(&mut docs, &md, &key, self.req.ignore_mac)
-            .map_err(Error::decrypting)?;
+        file::decrypt_with_key(
+            &mut docs,
+            &md,
+            &key,
+            self.req.ignore_mac,
+            crate::parallel::threads(),
+        )
+        .map_err(Error::decrypting)?;
         let out = match &self.path {
             None => store::emit_plain(output_format, &docs, &self.opts).map_err(Error::Dump)?,
             Some(path) => {
@@ -245,7 +264,8 @@ fn key_groups_id(md: &Metadata) -> String {
 }
 
 /// Runs `work` on every file, in parallel on all cores (a shared work
-/// queue, scoped threads). Files written atomically by `work` are committed
+/// queue, scoped threads). Files that `work` writes atomically with the
+/// [`crate::io::Commit`] it is given are committed
 /// in batches (`io::CommitBatch`: their `fsync`s run in parallel and are
 /// grouped by the file system; every file is still synced before it
 /// replaces its target). Failures are reported one line per file,
@@ -254,13 +274,12 @@ fn key_groups_id(md: &Metadata) -> String {
 /// that of the first failing file.
 pub(crate) fn for_each_file<F>(files: &[PathBuf], work: F) -> CmdResult
 where
-    F: Fn(&Path) -> CmdResult + Sync,
+    F: Fn(&Path, crate::io::Commit<'_>) -> CmdResult + Sync,
 {
     // One file needs no core count (asking reads cgroup files).
     let workers = if files.len() > 1 {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(files.len())
+        use rsops_format::Parallelism;
+        crate::parallel::threads().workers().min(files.len())
     } else {
         1
     };
@@ -271,7 +290,7 @@ where
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(file) = files.get(i) else { break };
-            if let Err(f) = batch.run(i, || work(file)) {
+            if let Err(f) = batch.run(i, |commit| work(file, commit)) {
                 failed.push((i, f));
             }
         }
@@ -425,14 +444,14 @@ mod tests {
         std::fs::create_dir_all(blocked.join("inner")).unwrap();
         files.insert(40, blocked.to_string_lossy().into_owned());
         let paths: Vec<PathBuf> = files.iter().map(PathBuf::from).collect();
-        let r = for_each_file(&paths, |f| {
+        let r = for_each_file(&paths, |f, commit| {
             if f.ends_with("f7") {
                 return Err(Error::decrypting(rsops_core::CoreError::MacMissing {
                     computed: String::new(),
                 }));
             }
             let name = f.to_string_lossy().into_owned();
-            crate::io::write_atomic(f, name.as_bytes(), Sensitivity::Plaintext)
+            crate::io::write_atomic(f, name.as_bytes(), Sensitivity::Plaintext, commit)
         });
         let failure = r.unwrap_err();
         assert_eq!(failure.exit_code(), crate::error::code::MAC_MISMATCH);
@@ -455,7 +474,7 @@ mod tests {
     #[test]
     fn failures_are_one_line_per_file_in_argument_order() {
         let files: Vec<PathBuf> = (0..20).map(|i| format!("f{i}").into()).collect();
-        let r = for_each_file(&files, |f| {
+        let r = for_each_file(&files, |f, _| {
             if f == Path::new("f3") || f == Path::new("f17") {
                 Err(if f == Path::new("f3") {
                     Error::WriteStdout(std::io::Error::other("bad"))
@@ -472,6 +491,6 @@ mod tests {
             f.to_string(),
             "f3: Could not write to stdout: bad\nf17: Error: cannot operate on non-existent file f17"
         );
-        assert!(for_each_file(&files, |_| Ok(())).is_ok());
+        assert!(for_each_file(&files, |_, _| Ok(())).is_ok());
     }
 }

@@ -118,8 +118,13 @@ fn edit_until_valid(
 
 /// Parses the edited plaintext; `Err` says why it cannot be used.
 fn check_edited(file: &Loaded, edited: &[u8]) -> Result<Vec<Map>, String> {
-    let docs = store::load_plain_with(file.input_format, edited, &file.emit)
-        .map_err(|e| format!("Could not load tree, probably due to invalid syntax ({e})"))?;
+    let docs = store::load_plain_with(
+        file.input_format,
+        edited,
+        &file.emit,
+        crate::parallel::threads(),
+    )
+    .map_err(|e| format!("Could not load tree, probably due to invalid syntax ({e})"))?;
     if store::has_metadata(file.output_format, &docs) {
         return Err("Tree not valid for encryption: the top-level key 'sops' (dotenv: any key starting with 'sops_') is reserved for the metadata; rename it".into());
     }
@@ -276,8 +281,13 @@ fn new_file(file: &Path, req: &EditSettings) -> CmdResult<Decrypted> {
         req.mac_only_encrypted,
         binary.then_some(Binary::Quiet),
     )?;
-    let docs = store::load_plain_with(input_format, example(input_format).as_bytes(), &emit)
-        .map_err(|e| Error::unmarshal(e, input_format))?;
+    let docs = store::load_plain_with(
+        input_format,
+        example(input_format).as_bytes(),
+        &emit,
+        crate::parallel::threads(),
+    )
+    .map_err(|e| Error::unmarshal(e, input_format))?;
     let service = crate::key_service(&req.common)?;
     let key = DataKey::generate();
     let stamp = file::timestamp(time::OffsetDateTime::now_utc());

@@ -25,7 +25,7 @@ pub fn run(req: &EncryptSettings) -> CmdResult {
         return Err(Error::StdinNeedsFilenameOverride);
     }
     let session = Session::new(req, file)?;
-    session.encrypt_file(file)
+    session.encrypt_file(file, crate::io::Commit::Now)
 }
 
 /// Runs `encrypt -i` on several files: in parallel, each with its own new
@@ -35,7 +35,9 @@ pub fn run(req: &EncryptSettings) -> CmdResult {
 pub fn run_many(req: &EncryptSettings) -> CmdResult {
     super::decrypt::check_many(&req.output, req.files.len())?;
     let session = Session::new(req, req.files.first().map(PathBuf::as_path))?;
-    super::decrypt::for_each_file(&req.files, |file| session.encrypt_file(Some(file)))
+    super::decrypt::for_each_file(&req.files, |file, commit| {
+        session.encrypt_file(Some(file), commit)
+    })
 }
 
 /// What is shared by every file of one `encrypt` run.
@@ -63,7 +65,7 @@ impl<'r> Session<'r> {
 
     /// Encrypts one file (or stdin) with a new data key and writes the
     /// result where the flags say.
-    fn encrypt_file(&self, file: Option<&Path>) -> CmdResult {
+    fn encrypt_file(&self, file: Option<&Path>, commit: crate::io::Commit<'_>) -> CmdResult {
         let req = self.req;
         let (input_format, output_format) = stores(&req.common, file);
 
@@ -92,12 +94,13 @@ impl<'r> Session<'r> {
                 service: self.service.get()?,
             };
             return match output_target(&req.output, file) {
-                Some(path) => job.to_file(path),
+                Some(path) => job.to_file(path, commit),
                 None => job.to_stdout(),
             };
         }
-        let mut docs = store::load_plain_with(input_format, &input, &self.opts)
-            .map_err(|e| Error::unmarshal(e, input_format))?;
+        let mut docs =
+            store::load_plain_with(input_format, &input, &self.opts, crate::parallel::threads())
+                .map_err(|e| Error::unmarshal(e, input_format))?;
         drop(input);
         if store::has_metadata(output_format, &docs) {
             return Err(Error::AlreadyEncrypted);
@@ -111,7 +114,7 @@ impl<'r> Session<'r> {
         if out.len() >= BACKGROUND_DROP_MIN_INPUT {
             drop_in_background(docs);
         }
-        deliver(&req.output, file, &out, Sensitivity::Encrypted)
+        deliver(&req.output, file, &out, Sensitivity::Encrypted, commit)
     }
 }
 
@@ -147,6 +150,7 @@ impl Streamed<'_> {
             self.opts,
             self.service,
             time::OffsetDateTime::now_utc(),
+            crate::parallel::threads(),
             out,
         )
     }
@@ -165,9 +169,9 @@ impl Streamed<'_> {
 
     /// Streams into a temporary file next to `path`, renamed over it only
     /// when everything succeeded: on any error `path` is left untouched.
-    fn to_file(&self, path: &Path) -> CmdResult {
+    fn to_file(&self, path: &Path, commit: crate::io::Commit<'_>) -> CmdResult {
         let mut failure = None;
-        let written = crate::io::write_atomic_with(path, Sensitivity::Encrypted, |w| {
+        let written = crate::io::write_atomic_with(path, Sensitivity::Encrypted, commit, |w| {
             self.run(w).map_err(|e| match e {
                 StreamError::Io(io) => io,
                 other => {

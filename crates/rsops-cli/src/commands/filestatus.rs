@@ -14,11 +14,14 @@ pub fn run(args: &FilestatusSettings) -> CmdResult {
         .input_type
         .unwrap_or_else(|| Format::from_path(&file.to_string_lossy()));
     let input = crate::io::read_input(Some(file))?;
-    let (_, meta) = store::load_encrypted(format, &input).map_err(|source| Error::Filestatus {
-        path: file.into(),
-        format,
-        source,
-    })?;
+    let (_, meta) =
+        store::load_encrypted(format, &input, crate::parallel::threads()).map_err(|source| {
+            Error::Filestatus {
+                path: file.into(),
+                format,
+                source,
+            }
+        })?;
     let nonempty = |m: &rsops_format::Map, k: &str| {
         m.get(k).is_some_and(|v| match v {
             Value::Str(s) => !s.is_empty(),

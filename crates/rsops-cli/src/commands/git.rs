@@ -112,7 +112,7 @@ fn textconv(file: &Path, args: &GitOpen) -> CmdResult {
 /// gets a warning on stderr).
 fn decrypted_text(file: &Path, args: &GitOpen, raw: &[u8]) -> Option<Vec<u8>> {
     let (format, _) = super::stores(&args.common, Some(file));
-    match store::load_encrypted(format, raw) {
+    match store::load_encrypted(format, raw, crate::parallel::threads()) {
         Ok((_, Some(_))) => {}
         _ => return None,
     }

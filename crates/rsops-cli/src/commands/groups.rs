@@ -52,7 +52,13 @@ fn add(args: &GroupsAddSettings) -> CmdResult {
         true,
     )?;
     let out = loaded.render()?;
-    deliver(&args.output, Some(file), &out, Sensitivity::Encrypted)
+    deliver(
+        &args.output,
+        Some(file),
+        &out,
+        Sensitivity::Encrypted,
+        crate::io::Commit::Now,
+    )
 }
 
 /// `groups delete`: remove the group at the index.
@@ -95,7 +101,13 @@ fn delete(args: &GroupsDeleteSettings) -> CmdResult {
         true,
     )?;
     let out = loaded.render()?;
-    deliver(&args.output, Some(file), &out, Sensitivity::Encrypted)
+    deliver(
+        &args.output,
+        Some(file),
+        &out,
+        Sensitivity::Encrypted,
+        crate::io::Commit::Now,
+    )
 }
 
 /// The `--file` argument: required, and the file must exist (exit 2 as

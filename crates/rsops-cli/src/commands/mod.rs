@@ -48,20 +48,22 @@ pub fn decryption_order(spec: Option<&str>) -> CmdResult<Vec<KeyKind>> {
     }
 }
 
-/// Writes the result where the flags say: in place, `--output`, or stdout.
+/// Writes the result where the flags say: in place, `--output`, or stdout
+/// (a file committed as `commit` says).
 pub fn deliver(
     output: &Output,
     file: Option<&Path>,
     data: &[u8],
     sensitivity: crate::io::Sensitivity,
+    commit: crate::io::Commit<'_>,
 ) -> CmdResult {
     if output.in_place {
         if let Some(f) = file {
-            return crate::io::write_atomic(f, data, sensitivity);
+            return crate::io::write_atomic(f, data, sensitivity, commit);
         }
     }
     match output.output.as_deref() {
-        Some(path) => crate::io::write_atomic(path, data, sensitivity),
+        Some(path) => crate::io::write_atomic(path, data, sensitivity, commit),
         None => crate::io::write_stdout(data),
     }
 }

@@ -41,7 +41,7 @@ pub fn load(path: Option<&Path>, common: &Common) -> CmdResult<Loaded> {
     let emit = crate::config::emit_options(config.as_ref(), common.indent)?;
     let (input_format, output_format) = super::stores(common, path);
     let input = crate::io::read_input(path)?;
-    let (docs, meta) = store::load_encrypted(input_format, &input)
+    let (docs, meta) = store::load_encrypted(input_format, &input, crate::parallel::threads())
         .map_err(|e| Error::unmarshal(e, input_format))?;
     let meta = meta.ok_or(Error::MetadataNotFound)?;
     let metadata = Metadata::from_tree(&meta).map_err(Error::decrypting)?;
@@ -71,6 +71,7 @@ pub fn decrypt(
         service.as_ref(),
         &order,
         ignore_mac,
+        crate::parallel::threads(),
     )
     .map_err(Error::decrypting)?;
     Ok(Decrypted {
@@ -109,5 +110,5 @@ impl Loaded {
 
 /// Writes encrypted bytes over `path` atomically.
 pub fn write_back(path: &Path, data: &[u8]) -> CmdResult {
-    crate::io::write_atomic(path, data, Sensitivity::Encrypted)
+    crate::io::write_atomic(path, data, Sensitivity::Encrypted, crate::io::Commit::Now)
 }

@@ -32,8 +32,13 @@ pub fn run(args: &ReplaceSettings) -> CmdResult {
         .input_type
         .unwrap_or(decrypted.file.input_format);
     let input = Zeroizing::new(crate::io::read_input(args.plaintext.as_deref())?);
-    let docs = store::load_plain_with(plain_format, &input, &decrypted.file.emit)
-        .map_err(|e| Error::unmarshal(e, plain_format))?;
+    let docs = store::load_plain_with(
+        plain_format,
+        &input,
+        &decrypted.file.emit,
+        crate::parallel::threads(),
+    )
+    .map_err(|e| Error::unmarshal(e, plain_format))?;
     if store::has_metadata(decrypted.file.output_format, &docs) {
         return Err(Error::PlaintextHasMetadata);
     }

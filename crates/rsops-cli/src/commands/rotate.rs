@@ -47,5 +47,11 @@ pub fn run(req: &RotateSettings) -> CmdResult {
         other => Error::encrypting(other),
     })?;
     let out = opened.file.render()?;
-    deliver(&req.output, Some(&req.file), &out, Sensitivity::Encrypted)
+    deliver(
+        &req.output,
+        Some(&req.file),
+        &out,
+        Sensitivity::Encrypted,
+        crate::io::Commit::Now,
+    )
 }

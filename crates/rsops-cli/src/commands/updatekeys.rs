@@ -154,7 +154,7 @@ fn update_file(
         path: abs.clone(),
         source,
     })?;
-    let parsed = store::load_encrypted(format, &bytes);
+    let parsed = store::load_encrypted(format, &bytes, crate::parallel::threads());
     let (docs, meta) = match parsed {
         Ok((docs, Some(meta))) => (docs, meta),
         _ if walked => return Ok(Outcome::Skipped(None)),

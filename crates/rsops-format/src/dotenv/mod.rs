@@ -426,7 +426,7 @@ mod tests {
             let m = parse(&bytes).unwrap();
             assert_eq!(emit(&m).unwrap(), bytes, "{file}");
 
-            let (docs, meta) = load_encrypted(Format::Dotenv, &bytes).unwrap();
+            let (docs, meta) = load_encrypted(Format::Dotenv, &bytes, &crate::Sequential).unwrap();
             let meta = meta.unwrap();
             for key in ["mac", "lastmodified", "version"] {
                 assert!(

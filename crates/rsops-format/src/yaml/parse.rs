@@ -21,6 +21,7 @@ use granit_parser::{Event, Parser, Placement, ScalarStyle, ScanError, Span, Stru
 
 use super::resolve::{resolve_scalar, resolved_into_value, Resolved};
 use crate::error::FormatError;
+use crate::parallel::Parallelism;
 use crate::tree::{Comment, Entry, Key, List, ListItem, Map, MapItem, Source, Value};
 
 /// How many tree nodes alias expansion may add beyond the input size before
@@ -46,10 +47,11 @@ pub fn parse(input: &[u8]) -> Result<Vec<Map>, FormatError> {
 /// this saves a copy of every value: a fifth of the time and memory of
 /// loading a large file.
 ///
-/// A large document is parsed on two threads when it can be cut safely
-/// between two top-level keys (`split.rs`); the result is the same.
-pub fn parse_data(input: &[u8]) -> Result<Vec<Map>, FormatError> {
-    super::split::parse_split(input, parse_data_single)
+/// A large document is parsed in two halves run through `par` (at the same
+/// time when it has several workers) when it can be cut safely between two
+/// top-level keys (`split.rs`); the result is the same.
+pub fn parse_data(input: &[u8], par: &dyn Parallelism) -> Result<Vec<Map>, FormatError> {
+    super::split::parse_split(input, parse_data_single, par)
 }
 
 /// [`parse_data`] on the calling thread only.
@@ -1321,7 +1323,7 @@ mod tests {
     fn parse_data_is_parse_without_spellings() {
         let src = "# c\nkey: 'quoted'\nother: |\n  block\nn: 0x1F\nl:\n- a # x\n---\nd: 2\n";
         let full = parse(src.as_bytes()).unwrap();
-        let lean = parse_data(src.as_bytes()).unwrap();
+        let lean = parse_data(src.as_bytes(), &crate::parallel::Sequential).unwrap();
         assert_eq!(full, lean);
         for doc in &lean {
             for e in doc.entries() {

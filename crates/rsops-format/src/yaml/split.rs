@@ -1,4 +1,4 @@
-//! Parsing a large YAML document on two cores.
+//! Parsing a large YAML document in two halves that can run on two cores.
 //!
 //! The root of a sops file is a block mapping with many top-level keys, one
 //! per line in column 0. Cut before such a key near the middle, each half
@@ -9,9 +9,13 @@
 //! parse error in either half, anything but one mapping document on each
 //! side, a top-level key on both sides (a duplicate the whole parse
 //! reports), anchors or aliases — falls back to parsing the whole document
-//! on one thread, which also gives the exact error message.
+//! at once, which also gives the exact error message.
+//!
+//! The halves are two tasks handed to the caller's [`Parallelism`]; with a
+//! single worker the document is not cut at all.
 
 use crate::error::FormatError;
+use crate::parallel::{Parallelism, Task};
 use crate::tree::{ListItem, Map, MapItem, Source, Value};
 
 /// Below this size one thread is faster than starting a second one.
@@ -19,35 +23,34 @@ const MIN_SPLIT_BYTES: usize = 256 * 1024;
 /// How many candidate lines after the middle are looked at for a cut.
 const MAX_CANDIDATES: usize = 4096;
 
-/// Parses like `parse`, on two threads when the input is large and can be
-/// cut safely. `parse` is the single-threaded parser (with or without
-/// source spellings).
+/// Parses like `parse`, in two halves run by `par` when the input is large,
+/// can be cut safely and `par` has more than one worker. `parse` is the
+/// single-threaded parser (with or without source spellings).
 pub(super) fn parse_split(
     input: &[u8],
     parse: fn(&[u8]) -> Result<Vec<Map>, FormatError>,
+    par: &dyn Parallelism,
 ) -> Result<Vec<Map>, FormatError> {
+    // The worker count is asked only for a large input that can be cut.
     let cut = match cut_point(input) {
-        Some(cut) if has_cores() => cut,
+        Some(cut) if par.workers() > 1 => cut,
         _ => return parse(input),
     };
     let (head, tail) = input.split_at(cut);
-    let halves = std::thread::scope(|scope| {
-        let second = std::thread::Builder::new()
-            .name("rsops-yaml".into())
-            .spawn_scoped(scope, || parse(tail))
-            .ok()?;
-        let first = parse(head);
-        let second = second.join().ok()?;
-        Some((first, second))
-    });
-    match halves.and_then(|(a, b)| join(a.ok()?, b.ok()?, cut)) {
+    let (mut first, mut second) = (None, None);
+    let tasks: Vec<Task<'_>> = vec![
+        Box::new(|| first = Some(parse(head))),
+        Box::new(|| second = Some(parse(tail))),
+    ];
+    par.run(tasks);
+    let joined = match (first, second) {
+        (Some(Ok(a)), Some(Ok(b))) => join(a, b, cut),
+        _ => None,
+    };
+    match joined {
         Some(docs) => Ok(docs),
         None => parse(input),
     }
-}
-
-fn has_cores() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
 /// Where the input can be cut: the start of a line near the middle that
@@ -191,9 +194,55 @@ mod tests {
         out
     }
 
-    fn assert_same(input: &str) {
+    /// Runs tasks on `.0` scoped threads (the calling one included),
+    /// taking them from a shared queue, like the binary's executor.
+    struct Threads(usize);
+
+    impl Parallelism for Threads {
+        fn workers(&self) -> usize {
+            self.0
+        }
+
+        fn run(&self, tasks: Vec<Task<'_>>) {
+            let queue = std::sync::Mutex::new(tasks.into_iter());
+            let drain = || loop {
+                let next = queue.lock().unwrap().next();
+                let Some(task) = next else { break };
+                task();
+            };
+            std::thread::scope(|scope| {
+                for _ in 1..self.0 {
+                    scope.spawn(drain);
+                }
+                drain();
+            });
+        }
+    }
+
+    /// Claims `.0` workers but runs the tasks on the calling thread, last
+    /// one first: the result must not depend on the order.
+    struct Backwards(usize);
+
+    impl Parallelism for Backwards {
+        fn workers(&self) -> usize {
+            self.0
+        }
+
+        fn run(&self, tasks: Vec<Task<'_>>) {
+            for task in tasks.into_iter().rev() {
+                task();
+            }
+        }
+    }
+
+    /// Parsing `input` with `par` gives what one whole parse gives.
+    fn assert_same_with(input: &str, par: &dyn Parallelism) {
         let whole = super::super::parse::parse_data_single(input.as_bytes());
-        let split = parse_split(input.as_bytes(), super::super::parse::parse_data_single);
+        let split = parse_split(
+            input.as_bytes(),
+            super::super::parse::parse_data_single,
+            par,
+        );
         match (whole, split) {
             (Ok(a), Ok(b)) => {
                 assert_eq!(a, b);
@@ -202,6 +251,11 @@ mod tests {
             (Err(a), Err(b)) => assert_eq!(a, b),
             (a, b) => panic!("whole {:?} vs split {:?}", a.is_ok(), b.is_ok()),
         }
+    }
+
+    /// Parsing `input` on two threads gives what one whole parse gives.
+    fn assert_same(input: &str) {
+        assert_same_with(input, &Threads(2));
     }
 
     /// A large config in the layout sops writes, with `extra` inserted
@@ -229,7 +283,11 @@ mod tests {
         let single = super::super::parse::parse_data_single;
         let joined = join(single(head).unwrap(), single(tail).unwrap(), cut).unwrap();
         assert_eq!(joined, single(input.as_bytes()).unwrap());
-        assert_same(&input);
+        // Whichever executor runs the halves, in whatever order.
+        assert_same_with(&input, &crate::parallel::Sequential);
+        assert_same_with(&input, &Threads(2));
+        assert_same_with(&input, &Threads(4));
+        assert_same_with(&input, &Backwards(2));
     }
 
     #[test]
@@ -237,7 +295,12 @@ mod tests {
         // A duplicate top-level key across the halves: the whole parse's error.
         let dup = config(3000, "service_00000:\n    x: 1\n");
         assert_same(&dup);
-        assert!(parse_split(dup.as_bytes(), super::super::parse::parse_data_single).is_err());
+        assert!(parse_split(
+            dup.as_bytes(),
+            super::super::parse::parse_data_single,
+            &Threads(2)
+        )
+        .is_err());
         // A syntax error in either half.
         assert_same(&config(3000, "broken: [\n"));
         assert_same(&format!("{}bad: : :\n", config(3000, "")));

@@ -21,6 +21,25 @@ use zeroize::Zeroizing;
 /// Longest part of gpg's standard error quoted in an error message.
 const MAX_STDERR_QUOTE: usize = 300;
 
+/// Most bytes handed to gpg on its standard input.
+///
+/// The input is written completely and the pipe closed *before* gpg's
+/// output is read, on the calling thread, with no helper thread. That
+/// cannot deadlock as long as the whole input fits into the pipe's buffer
+/// without gpg reading any of it: the write then never waits for gpg,
+/// whatever gpg does with its own output meanwhile (gpg might otherwise
+/// block on a full stdout or stderr pipe that nobody reads yet, while we
+/// block on a full stdin pipe). A Linux pipe holds 64 KiB, and never less
+/// than one page (4096 bytes, what it shrinks to when a user holds too
+/// many pipes); macOS and the BSDs start pipes at 16 KiB.
+///
+/// What goes to gpg is always small: a 32-byte data key to encrypt, or the
+/// armored message wrapping one to decrypt (a few hundred bytes; about
+/// 3 KiB even for a 16384-bit RSA key). A larger `enc` value is not a data
+/// key gpg produced; it is refused without running gpg rather than risk a
+/// deadlock (or a helper thread just to feed it).
+const MAX_INPUT: usize = 4096;
+
 /// How to run gpg.
 #[derive(Debug, Clone)]
 pub(crate) struct Gpg {
@@ -118,8 +137,15 @@ impl Gpg {
         cmd
     }
 
-    /// Runs `cmd` with `input` on stdin; captures stdout and stderr.
+    /// Runs `cmd` with `input` (at most [`MAX_INPUT`] bytes) on stdin;
+    /// captures stdout and stderr.
     fn run(&self, mut cmd: Command, input: &[u8]) -> Result<Output, GpgFailure> {
+        if input.len() > MAX_INPUT {
+            return Err(GpgFailure::Failed(format!(
+                "the PGP message is {} bytes long; a wrapped data key is at most {MAX_INPUT} bytes",
+                input.len()
+            )));
+        }
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -131,18 +157,17 @@ impl Gpg {
                     display_program(&self.program)
                 ))
             })?;
-        let stdin = child.stdin.take();
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                if let Some(mut stdin) = stdin {
-                    // gpg may exit before reading everything; its exit
-                    // status and stderr tell what happened.
-                    let _ = stdin.write_all(input);
-                }
-            });
-            child.wait_with_output()
+        // Written whole and closed before any output is read: see
+        // `MAX_INPUT` for why this cannot deadlock.
+        if let Some(mut stdin) = child.stdin.take() {
+            // gpg may exit before reading everything; its exit status and
+            // stderr tell what happened.
+            let _ = stdin.write_all(input);
+        }
+        // Reads stdout and stderr together, without a helper thread.
+        child.wait_with_output().map_err(|e| {
+            GpgFailure::Spawn(format!("running {}: {e}", display_program(&self.program)))
         })
-        .map_err(|e| GpgFailure::Spawn(format!("running {}: {e}", display_program(&self.program))))
     }
 }
 
@@ -272,6 +297,55 @@ mod tests {
             ]
         );
         assert_eq!(std::fs::read(&stdin_file).expect("stdin"), b"\x00key\xff");
+    }
+
+    #[test]
+    fn an_oversized_message_is_refused_without_running_gpg() {
+        let gpg = Gpg {
+            program: "/nonexistent/rsops-gpg".into(),
+            homedir: None,
+        };
+        let err = gpg.decrypt(&"A".repeat(MAX_INPUT + 1)).err();
+        assert!(
+            matches!(err, Some(GpgFailure::Failed(ref s)) if s.contains("4097 bytes")),
+            "{err:?}"
+        );
+    }
+
+    /// A gpg that fills its stdout and stderr pipes before reading any
+    /// input: with the input written whole first (at the size limit), this
+    /// must still finish, and the input must arrive complete.
+    #[cfg(unix)]
+    #[test]
+    fn input_at_the_limit_does_not_deadlock_with_chatty_gpg() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = dir.path().join("fake-gpg");
+        std::fs::write(
+            &script,
+            "#!/bin/sh
+head -c 300000 /dev/zero | tr '\\0' x
+head -c 300000 /dev/zero | tr '\\0' y >&2
+echo
+wc -c
+",
+        )
+        .expect("write script");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let gpg = Gpg {
+            program: script.into_os_string(),
+            homedir: None,
+        };
+        let out = gpg
+            .decrypt(&"m".repeat(MAX_INPUT))
+            .expect("fake gpg succeeds");
+        let text = String::from_utf8_lossy(&out);
+        assert_eq!(text.len(), 300_000 + 1 + "4096\n".len(), "{}", &text[..40]);
+        assert!(text.starts_with("xxxx"));
+        assert_eq!(
+            text.trim_end().rsplit('\n').next().map(str::trim),
+            Some("4096")
+        );
     }
 
     #[cfg(unix)]
