@@ -543,9 +543,18 @@ pub enum Settings {
 impl Settings {
     /// Resolves the parsed command line into what to run.
     pub fn resolve(cli: Cli) -> CmdResult<Settings> {
-        let Some(command) = cli.command else {
+        let Some(mut command) = cli.command else {
             return legacy(cli.legacy, cli.file);
         };
+        // `--config` before the subcommand is sops's global flag: it applies
+        // unless the subcommand was given its own (the environment variable
+        // fills both).
+        if let (Some(global), Some(common)) = (cli.legacy.common.config, command.common_mut()) {
+            let from_env = std::env::var_os(rsops_core::env::SOPS_CONFIG).map(PathBuf::from);
+            if common.config.is_none() || common.config == from_env {
+                common.config = Some(global);
+            }
+        }
         Ok(match command {
             Command::Encrypt(a) => {
                 let a = a.0;

@@ -16,6 +16,7 @@ use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use rsops_core::env;
 
 pub use commands::*;
+use flags::CommonFlags;
 
 /// The version clap prints.
 const VERSION: &str = concat!(
@@ -107,6 +108,35 @@ pub enum Command {
     /// Print the manual page (roff).
     #[command(hide = true)]
     Man(Deferred<ManArgs>),
+}
+
+impl Command {
+    /// The flags every file command shares, for the commands that have them.
+    pub fn common_mut(&mut self) -> Option<&mut CommonFlags> {
+        Some(match self {
+            Command::Encrypt(a) => &mut a.0.common,
+            Command::Decrypt(a) => &mut a.0.common,
+            Command::Edit(a) => &mut a.0.common,
+            Command::Set(a) => &mut a.0.common,
+            Command::Unset(a) => &mut a.0.common,
+            Command::Replace(a) => &mut a.0.common,
+            Command::Rotate(a) => &mut a.0.common,
+            Command::Updatekeys(a) => &mut a.0.common,
+            Command::Groups(a) => match &mut a.0.action {
+                GroupsAction::Add(g) => &mut g.common,
+                GroupsAction::Delete(g) => &mut g.common,
+            },
+            Command::ExecEnv(a) => &mut a.0.common,
+            Command::ExecFile(a) => &mut a.0.common,
+            Command::Check(a) => &mut a.0.common,
+            Command::Git(a) => match &mut a.0.action {
+                GitAction::Textconv(g) => &mut g.common,
+                GitAction::Merge(g) => &mut g.common,
+                GitAction::Install(_) => return None,
+            },
+            Command::Filestatus(_) | Command::Completion(_) | Command::Man(_) => return None,
+        })
+    }
 }
 
 /// A subcommand's flags, added to its clap command only when that

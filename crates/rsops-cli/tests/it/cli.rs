@@ -78,6 +78,42 @@ fn a_repeated_config_flag_takes_the_last_value() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no keys provided"));
 }
 
+/// Ansible's `community.sops` runs `sops --config C decrypt|encrypt ...`:
+/// `--config` before the subcommand is sops's global flag and applies to it;
+/// a `--config` of the subcommand itself wins.
+#[test]
+fn a_config_flag_before_the_subcommand_applies_to_it() {
+    let s = Scratch::new();
+    s.write(
+        "rules.yaml",
+        format!("creation_rules:\n  - age: {DEMO_RECIPIENT}\n").as_bytes(),
+    );
+    s.write(
+        "nomatch.yaml",
+        format!("creation_rules:\n  - path_regex: nothing\n    age: {DEMO_RECIPIENT}\n").as_bytes(),
+    );
+    s.write("f.yaml", b"a: 1\n");
+    let out = s.rsops(&["--config", "nomatch.yaml", "encrypt", "f.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no matching creation rules found"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = s.rsops(&["--config", "rules.yaml", "encrypt", "f.yaml"]);
+    let enc = ok(&out, "encrypt with a global --config");
+    assert!(String::from_utf8_lossy(&enc).contains(DEMO_RECIPIENT));
+    let out = s.rsops(&[
+        "--config",
+        "nomatch.yaml",
+        "encrypt",
+        "--config",
+        "rules.yaml",
+        "f.yaml",
+    ]);
+    ok(&out, "the subcommand's own --config wins");
+}
+
 /// Whether `program` can be run; under `CI=true` a missing one fails the
 /// test (CI installs it), elsewhere the check is skipped.
 fn available(program: &str) -> bool {
