@@ -1,4 +1,4 @@
-//! Finding and loading `.sops.yaml` as sops does (CONFIG.md §1): from the
+//! Finding and loading `.sops.yaml` as sops does: from the
 //! current directory upwards. Opt-in extension (sops issue #242,
 //! `docs/config.md`): with `RSOPS_CONFIG_FROM_FILE_DIR=1` the search starts
 //! in the directory of the file being processed instead ([`load_for_file`]).

@@ -5,7 +5,7 @@
 //! (one line), followed, where there is something to do, by a line
 //! starting with `hint: ` (the recommendation, as rage prints it). The
 //! exit code of each variant is decided in [`Error::exit_code`], the only
-//! place that knows sops's exit-code table (CLI.md §8). No message holds a
+//! place that knows sops's exit-code table. No message holds a
 //! secret: values never reach an error, only paths, key names and public
 //! key strings.
 
@@ -24,7 +24,7 @@ use rsops_core::treepath::{EditError, PathError};
 use rsops_core::CoreError;
 use rsops_format::{Format, FormatError};
 
-/// sops's exit codes (CLI.md §8). Only [`Error::exit_code`] (and tests)
+/// sops's exit codes. Only [`Error::exit_code`] (and tests)
 /// use them.
 pub mod code {
     /// Any error not listed below.
@@ -585,7 +585,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// sops's exit code for this failure (CLI.md §8): the only place the
+    /// sops's exit code for this failure: the only place the
     /// table is applied.
     pub fn exit_code(&self) -> i32 {
         use code::*;

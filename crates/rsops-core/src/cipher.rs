@@ -1,4 +1,4 @@
-//! The `ENC[AES256_GCM,...]` value codec (FORMAT.md §3) and the typed
+//! The `ENC[AES256_GCM,...]` value codec and the typed
 //! plaintext serialisation of tree values (§3.3).
 //!
 //! * [`ValueCipher`] holds the AES-256 key schedule of one data key and
@@ -61,7 +61,7 @@ const GO_STD_DECODE: GeneralPurpose = GeneralPurpose::new(
         .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
 );
 
-/// The `type:` of an encrypted value (FORMAT.md §3.3).
+/// The `type:` of an encrypted value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ValueType {
     /// `str`: a string, bytes unchanged.
@@ -211,7 +211,7 @@ pub fn encrypt(
 
 /// Parses and decrypts an `ENC[...]` string (IV length = whatever it decodes
 /// to, data‖tag decrypted together, anchored-at-start regex semantics of
-/// FORMAT.md §3.2).
+/// sops).
 ///
 /// One-off convenience over [`ValueCipher::decrypt`].
 pub fn decrypt(key: &[u8; 32], enc: &str, aad: &[u8]) -> Result<Decrypted, CipherError> {
@@ -271,7 +271,7 @@ impl ValueCipher {
 
     /// Parses and decrypts an `ENC[...]` string with this AAD.
     ///
-    /// The empty string is "not encrypted" (FORMAT.md §3.2) and decrypts to
+    /// The empty string is "not encrypted" and decrypts to
     /// an empty `str` with an empty IV.
     pub fn decrypt(&self, enc: &str, aad: &[u8]) -> Result<Decrypted, CipherError> {
         if enc.is_empty() {
@@ -528,7 +528,7 @@ impl IvBuf {
 /// `Map` and `List` → `None`.
 ///
 /// An empty string gives empty bytes; the caller keeps it unencrypted
-/// (FORMAT.md §3.4).
+///.
 pub fn encode_scalar(v: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
     let (bytes, ty) = match v {
         Value::Str(s) => (s.as_bytes().to_vec(), ValueType::Str),
@@ -604,7 +604,7 @@ mod tests {
     use proptest::prelude::*;
     use sha2::{Digest, Sha512};
 
-    /// The data key of the FORMAT.md §10 vectors: bytes 0x00..0x1f.
+    /// The data key of the known-answer vectors (`docs/format.md`): bytes 0x00..0x1f.
     fn vector_key() -> [u8; 32] {
         let mut k = [0u8; 32];
         for (i, b) in k.iter_mut().enumerate() {
@@ -618,7 +618,7 @@ mod tests {
         [n; 32]
     }
 
-    /// (n, plaintext, type, AAD, ENC string) of FORMAT.md §10.
+    /// (n, plaintext, type, AAD, ENC string) of the known-answer vectors.
     const VECTORS: &[(u8, &str, ValueType, &str, &str)] = &[
         (1, " top comment", ValueType::Comment, ":", "ENC[AES256_GCM,data:mdDGl/nJBgEYWokE,iv:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,tag:Hyf/1JLPqd8pLEi5F56mwQ==,type:comment]"),
         (2, "Alice", ValueType::Str, "name:", "ENC[AES256_GCM,data:LheQJi8=,iv:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=,tag:JUM671qaxijoJHHcppksxg==,type:str]"),

@@ -1,6 +1,6 @@
 //! The data key: generated, wrapped for every master key of every key group
 //! (whole, or as Shamir shares when there are several groups), and recovered
-//! from the metadata (KEYS.md §1, §9, §10).
+//! from the metadata.
 
 use std::fmt;
 use std::sync::Arc;

@@ -7,7 +7,7 @@
 //! and interprets `.sops.yaml` creation rules. No I/O, no command line: the
 //! caller hands in bytes, key services and the current time.
 //!
-//! Spec: `../shared/spec/FORMAT.md`, `KEYS.md`, `CONFIG.md`.
+//! The format is described in `docs/format.md`.
 #![forbid(unsafe_code)]
 
 pub mod cipher;

@@ -1,4 +1,4 @@
-//! Storing and checking the MAC (FORMAT.md §7.2, §7.3). The MAC itself is
+//! Storing and checking the MAC. The MAC itself is
 //! computed by the tree walk ([`crate::walk`]).
 
 use crate::cipher::{self, ValueCipher, ValueType};

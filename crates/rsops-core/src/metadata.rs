@@ -1,4 +1,4 @@
-//! The `sops` metadata block (FORMAT.md §9): read from any version's files,
+//! The `sops` metadata block: read from any version's files,
 //! written as sops 3.11 writes it.
 
 use rsops_format::tree::{List, ListItem, Map, Value};

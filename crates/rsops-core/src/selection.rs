@@ -1,4 +1,4 @@
-//! Which leaves are encrypted: the six partial-encryption rules (FORMAT.md §5).
+//! Which leaves are encrypted: the six partial-encryption rules.
 
 use regex::Regex;
 

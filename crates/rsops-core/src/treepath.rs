@@ -1,4 +1,4 @@
-//! Tree paths such as `["db"]["hosts"][0]` (CLI.md §4), used by
+//! Tree paths such as `["db"]["hosts"][0]`, used by
 //! `--extract`, `set` and `unset`.
 
 use rsops_format::tree::{List, ListItem, Map, MapItem, Value};

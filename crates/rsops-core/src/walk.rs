@@ -1,5 +1,5 @@
 //! The tree walk: encrypts or decrypts exactly the leaves the selection rule
-//! picks, in document order, feeding the MAC on the way (FORMAT.md §4–§7).
+//! picks, in document order, feeding the MAC on the way.
 //!
 //! Paths are never materialised per leaf: the walk keeps the AAD prefix
 //! (`k1:k2:`) in one growing buffer and whether a key on the current path
@@ -30,7 +30,7 @@ use crate::selection::Selection;
 
 /// IVs of the values of a decrypted file, keyed by a digest of (AAD, type,
 /// plaintext), so that re-encrypting an unchanged value with the same data
-/// key gives back its exact `ENC[...]` string (FORMAT.md §8).
+/// key gives back its exact `ENC[...]` string.
 #[derive(Debug, Default, Clone)]
 pub struct IvStash {
     ivs: HashMap<[u8; 32], [u8; 32]>,
@@ -270,7 +270,7 @@ impl<'a> Walker<'a> {
             match item {
                 ListItem::Comment(c) => {
                     // sops stores an encrypted comment inside a list as a
-                    // plain string element (FORMAT.md §7.4).
+                    // plain string element.
                     if let Some(enc) = self.comment_in_list(c)? {
                         *item = ListItem::Value(Value::Str(enc));
                     }

@@ -1,4 +1,4 @@
-//! The binary store (STORES.md §5): the whole file is the value of `data`.
+//! The binary store: the whole file is the value of `data`.
 
 use crate::error::FormatError;
 use crate::tree::{Map, Value};

@@ -1,4 +1,4 @@
-//! Flattening of the metadata map for dotenv and INI (STORES.md §6).
+//! Flattening of the metadata map for dotenv and INI.
 //!
 //! dotenv and INI files hold only one level of keys, so the nested `sops`
 //! metadata map is written as single-level keys: a map entry `k` below `p`

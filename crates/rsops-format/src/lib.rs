@@ -6,7 +6,7 @@
 //! `sops` metadata travels next to it as a plain [`tree::Map`] so that this crate
 //! knows nothing about cryptography.
 //!
-//! Byte-level behaviour follows `../shared/spec/STORES.md` (sops 3.11 output).
+//! Byte-level behaviour follows sops 3.11's output (`docs/format.md`).
 
 pub mod binary;
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The ordered document tree shared by every store.
 //!
-//! This is the model of `../shared/spec/FORMAT.md` §1: a file is a list of
+//! This is the model of a sops file (`docs/format.md`): a file is a list of
 //! documents (only YAML has more than one); a document is an ordered [`Map`]
 //! whose items are key/value entries or comment lines. Lists may hold comment
 //! items too (YAML only). Order is kept end to end because the MAC depends on it.

@@ -2,7 +2,7 @@
 //! kinds' key-list variables (`SOPS_AGE_RECIPIENTS`, `SOPS_PGP_FP`, ...),
 //! which each kind's module declares ([`crate::kind::CliSpec::env`]).
 //!
-//! The names and meanings are sops's (CONFIG.md §7); rsops reads no variable
+//! The names and meanings are sops's; rsops reads no variable
 //! that is not listed here.
 
 /// Path of the `.sops.yaml` to use (same as `--config`).

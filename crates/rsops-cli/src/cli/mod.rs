@@ -1,5 +1,5 @@
 //! The command line, as clap types: sops's subcommands and flags, and its
-//! legacy form `rsops [flags] FILE` (CLI.md §1, §2). This module is the
+//! legacy form `rsops [flags] FILE`. This module is the
 //! only one that defines clap types; `crate::settings` turns them into the
 //! settings each command runs with, so commands never see them.
 //!

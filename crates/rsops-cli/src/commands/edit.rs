@@ -1,6 +1,6 @@
 //! `rsops edit FILE` (and the legacy `rsops FILE`): decrypt into a private
 //! temporary file, run the editor, re-encrypt with the same data key and
-//! write the file back (CLI.md §6).
+//! write the file back.
 //!
 //! The temporary file is 0600 in a fresh 0700 directory under `$TMPDIR`
 //! (never in the working tree) and goes away on every exit path: success,
@@ -329,7 +329,7 @@ fn new_file(file: &Path, req: &EditSettings) -> CmdResult<Decrypted> {
     })
 }
 
-/// The example content sops offers for a new file of `format` (STORES.md §7).
+/// The example content sops offers for a new file of `format`.
 fn example(format: Format) -> &'static str {
     match format {
         Format::Yaml => "hello: Welcome to SOPS! Edit this file as you please!\nexample_key: example_value\n# Example comment\nexample_array:\n    - example_value1\n    - example_value2\nexample_number: 1234.56789\nexample_booleans:\n    - true\n    - false\n",

@@ -1,5 +1,5 @@
 //! `rsops encrypt` (and legacy `-e`): creation rules, key flags and
-//! selection flags merged as sops merges them (CONFIG.md §3.4). With `-i`,
+//! selection flags merged as sops merges them. With `-i`,
 //! several files in one process, in parallel (see `decrypt::for_each_file`).
 
 use std::io::Write;

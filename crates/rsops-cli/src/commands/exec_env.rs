@@ -1,6 +1,6 @@
 //! `rsops exec-env FILE COMMAND`: run `/bin/sh -c COMMAND` with the
-//! top-level values of the decrypted file added to its environment (CLI.md
-//! §2.1). Nothing is written to disk. The child's exit status is rsops's.
+//! top-level values of the decrypted file added to its environment.
+//! Nothing is written to disk. The child's exit status is rsops's.
 //!
 //! Also holds what `exec-file` shares: the shell command, `--user`, and
 //! turning the child's status into rsops's result.

@@ -1,5 +1,5 @@
 //! `rsops exec-file FILE 'COMMAND {}'`: run `/bin/sh -c COMMAND` with every
-//! `{}` replaced by the path of the decrypted file (CLI.md §2.1).
+//! `{}` replaced by the path of the decrypted file.
 //!
 //! By default the path is a FIFO in a private 0700 directory under
 //! `$TMPDIR`: a writer thread feeds the plaintext into it while the child

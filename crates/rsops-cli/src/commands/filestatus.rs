@@ -1,4 +1,4 @@
-//! `rsops filestatus`: `{"encrypted":true|false}` (CLI.md §2.1).
+//! `rsops filestatus`: `{"encrypted":true|false}`.
 
 use rsops_format::{store, Format, Value};
 

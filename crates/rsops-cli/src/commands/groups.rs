@@ -1,4 +1,4 @@
-//! `rsops groups add` / `rsops groups delete` (CLI.md §2, KEYS.md §10):
+//! `rsops groups add` / `rsops groups delete`:
 //! append or remove a key group and re-split the file's existing data key.
 //! Only the data key is decrypted; values, `lastmodified` and `mac` are left
 //! as they are. Output goes to stdout unless `-i`/`--output`.

@@ -26,7 +26,7 @@ use std::path::Path;
 use crate::error::{CmdResult, Error};
 use crate::settings::{Common, Output};
 
-/// The input and output stores of a command (CLI.md §3): the flags, else
+/// The input and output stores of a command: the flags, else
 /// the extension of `--filename-override` or of the file.
 pub fn stores(common: &Common, file: Option<&Path>) -> (Format, Format) {
     let path = common.filename_override.as_deref().or(file);

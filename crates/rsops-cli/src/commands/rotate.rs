@@ -1,8 +1,8 @@
 //! `rsops rotate` (and the legacy `-r`/`--add-*`/`--rm-*` forms through
 //! the same settings): decrypt the file (MAC checked), add master keys to key
 //! group 0 and remove them from every group (matched by key string), then
-//! generate a new data key and re-encrypt every value with it (CLI.md §2.1,
-//! FORMAT.md §8). Output to stdout unless `-i`/`--output`.
+//! generate a new data key and re-encrypt every value with it.
+//! Output to stdout unless `-i`/`--output`.
 
 use rsops_core::file;
 

@@ -1,4 +1,4 @@
-//! `rsops set`: set one value of an encrypted file in place (CLI.md §5),
+//! `rsops set`: set one value of an encrypted file in place,
 //! and sops's legacy `--set '["a"] 7' FILE` form.
 //!
 //! The value is JSON, read like sops 3.11 reads it: a string stays a string,

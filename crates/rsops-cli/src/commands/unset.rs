@@ -1,5 +1,5 @@
-//! `rsops unset`: remove one value of an encrypted file in place (CLI.md
-//! §4, §5). The file is decrypted with its data key, the value removed, and
+//! `rsops unset`: remove one value of an encrypted file in place.
+//! The file is decrypted with its data key, the value removed, and
 //! the file re-sealed with the same key: untouched values keep their exact
 //! `ENC[...]`.
 

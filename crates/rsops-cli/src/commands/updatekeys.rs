@@ -1,6 +1,6 @@
 //! `rsops updatekeys FILE|DIR...`: replace a file's key groups by those of
 //! the creation rule that matches it now and re-wrap the **same** data key
-//! (CLI.md §2.1, CONFIG.md §4). Values, `lastmodified` and `mac` are not
+//!. Values, `lastmodified` and `mac` are not
 //! touched. The changes are shown per group (`+++ key` / `--- key`) and
 //! confirmed with `Is this okay? (y/n):` unless `-y`.
 //!

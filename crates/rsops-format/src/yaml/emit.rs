@@ -1,4 +1,4 @@
-//! YAML writing in the layout of sops 3.11's go-yaml v3 emitter (STORES.md §1.3).
+//! YAML writing in the layout of sops 3.11's go-yaml v3 emitter.
 //!
 //! The output is byte-identical to what sops writes: block style, `{}` / `[]`
 //! for empty collections, go-yaml's indentation rule, its choice of scalar

@@ -1,5 +1,5 @@
 //! The YAML store: comments kept as tree items, sops 3.11 (go-yaml v3) typing
-//! of scalars on reading and its emitter layout on writing (STORES.md §1).
+//! of scalars on reading and its emitter layout on writing.
 //!
 //! Parsing uses `granit-parser`, a maintained YAML 1.2 event parser that
 //! reports comments with their placement and byte spans (see

@@ -1,4 +1,4 @@
-//! Scalar resolution as go-yaml v3 does it (STORES.md §1.1), used by the
+//! Scalar resolution as go-yaml v3 does it, used by the
 //! parser to type plain scalars and by the emitter to decide when a string
 //! must be quoted (a string that would resolve to anything else is quoted).
 //!

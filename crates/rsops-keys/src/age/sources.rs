@@ -1,4 +1,4 @@
-//! Where age identities come from (KEYS.md §2): the SSH key files, the
+//! Where age identities come from: the SSH key files, the
 //! `SOPS_AGE_KEY*` variables, the key command and the default keys file.
 //!
 //! Loading never fails as a whole: every source is consulted, its identities

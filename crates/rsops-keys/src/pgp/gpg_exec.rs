@@ -3,7 +3,7 @@
 //! secret keys held by gpg-agent (GnuPG ≥ 2.1: `private-keys-v1.d`,
 //! passphrase-protected keys, smartcards).
 //!
-//! Commands (KEYS.md §3): encryption runs
+//! Commands: encryption runs
 //! `gpg [--homedir H] --no-default-recipient --yes --encrypt -a -r <fp>
 //! --trusted-key <last 16 chars of fp, 17 with a trailing '!'> --no-encrypt-to`
 //! and decryption `gpg [--homedir H] --batch -d`; the data goes on standard

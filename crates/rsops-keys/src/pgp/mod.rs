@@ -1,4 +1,4 @@
-//! OpenPGP master keys (KEYS.md §3), with sequoia-openpgp (pure-Rust
+//! OpenPGP master keys, with sequoia-openpgp (pure-Rust
 //! crypto) and the `gpg` binary for what only GnuPG can do.
 //!
 //! * Encrypting: the public key is looked up in the GnuPG home — the keybox
