@@ -3,7 +3,8 @@
 # sops) with the bundled TEST-ONLY age key, then encrypts it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p rsops-cli
+echo "==> building rsops (release; the first build takes a few minutes)" >&2
+cargo build --release -p rsops-cli
 export SOPS_AGE_KEY_FILE=testdata/demo-age-key.txt
 echo "== rsops decrypt testdata/demo-secret.enc.yaml"
 target/release/rsops decrypt testdata/demo-secret.enc.yaml
