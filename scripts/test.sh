@@ -58,7 +58,7 @@ step test bash -c 'set -o pipefail; cargo test --workspace --locked 2>&1 | tee "
 echo "==> cargo build --release"
 step build cargo build --release --locked -p rsops-cli
 echo "==> benchmark smoke test (errors fail, timings never do)"
-step bench bench/run.sh --smoke
+RSOPS="${CARGO_TARGET_DIR:-target}/release/rsops" step bench bench/run.sh --smoke
 
 # One line: the sum of every `test result:` line of cargo test.
 read -r passed failed < <(awk '
