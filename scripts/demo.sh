@@ -3,9 +3,11 @@
 # sops) with the bundled TEST-ONLY age key, then encrypts it again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -q -p rsops-cli
+echo "==> building rsops (release; the first build takes a few minutes)" >&2
+cargo build --release -p rsops-cli
+rsops="${CARGO_TARGET_DIR:-target}/release/rsops"
 export SOPS_AGE_KEY_FILE=testdata/demo-age-key.txt
 echo "== rsops decrypt testdata/demo-secret.enc.yaml"
-target/release/rsops decrypt testdata/demo-secret.enc.yaml
+"$rsops" decrypt testdata/demo-secret.enc.yaml
 echo "== rsops encrypt testdata/demo-secret.yaml (rules from .sops.yaml)"
-target/release/rsops encrypt testdata/demo-secret.yaml
+"$rsops" encrypt testdata/demo-secret.yaml

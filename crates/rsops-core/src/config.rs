@@ -958,8 +958,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const AGE1: &str = "age19zt9lpwdukeu0vakyklywey3p54tpxj3lc4z39v6hem3e6fkuyhqf7rlyw";
-    const AGE2: &str = "age1e7wrpcqp55cnk8ph80s6xxkmg4dvrpq7tkuddz6s4kdp2nzvuvuqm7vdc3";
+    /// The recipients of the TEST-ONLY keys `testdata/sops/keys/age-1.txt`
+    /// and `age-2.txt` (the fixtures' `.sops.yaml` files name them).
+    const AGE1: &str = "age1hd76wdmcguk8j0p6drdg5uq93js0n08avrjqhmdfeaq5qpvnrvnsunt3v8";
+    const AGE2: &str = "age146e9pqhngyvn4yxlj8543838kjkt2x8jr80gd6u8laxmz4sukfas55frvr";
 
     fn parse(text: &str) -> Config {
         match Config::parse(text.as_bytes()) {
@@ -992,7 +994,7 @@ mod tests {
 
     fn corpus(case: &str) -> Config {
         let path = format!(
-            "{}/../../../shared/conformance/cases/{case}/.sops.yaml",
+            "{}/../../testdata/sops/cases/{case}/.sops.yaml",
             env!("CARGO_MANIFEST_DIR")
         );
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));

@@ -346,16 +346,13 @@ mod tests {
         }
     }
 
-    /// The conformance corpus file sops 3.11 wrote with two key groups
-    /// (one age key each, `shamir_threshold: 2`).
+    /// The fixture sops 3.11 wrote with two key groups (one age key each,
+    /// `shamir_threshold: 2`), and its TEST-ONLY keys.
     const CASE_DIR: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/cases/shamir_two_key_groups"
+        "/../../testdata/sops/cases/shamir_two_key_groups"
     );
-    const KEYS_DIR: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/conformance/keys"
-    );
+    const KEYS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sops/keys");
 
     /// The armored age blocks of the `enc` fields, in file order.
     fn armored_blocks(yaml: &str) -> Vec<String> {

@@ -1006,10 +1006,7 @@ mod tests {
                 "age_two_recipients/input.ini",
                 "age_two_recipients/expected.ini",
             ),
-            (
-                "example_ini_reencrypted_age_and_pgp/example.ini",
-                "example_ini_reencrypted_age_and_pgp/example.expected.ini",
-            ),
+            ("ini_age_and_pgp/input.ini", "ini_age_and_pgp/expected.ini"),
         ] {
             let out = emit(&parse(&read(input)).unwrap()).unwrap();
             assert_eq!(
@@ -1025,10 +1022,10 @@ mod tests {
         for file in [
             "ini_basic/encrypted.ini",
             "age_two_recipients/encrypted.ini",
-            "example_ini_reencrypted_age_and_pgp/example.enc.ini",
-            "compat_format_ini_v3_13_2/format.enc.ini",
-            "compat_format2_ini_multiline_v3_13_1/format-2.enc.ini",
-            "legacy_example_ini_v3_5_0/example.ini",
+            "ini_age_and_pgp/encrypted.ini",
+            "compat_ini_v3_13/encrypted.ini",
+            "compat_ini_multiline_v3_13/encrypted.ini",
+            "legacy_ini_v3_5/encrypted.ini",
         ] {
             let bytes = read(file);
             let tree = parse(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -1088,8 +1085,8 @@ mod tests {
         assert_eq!(
             recipients,
             [
-                "age19zt9lpwdukeu0vakyklywey3p54tpxj3lc4z39v6hem3e6fkuyhqf7rlyw",
-                "age1e7wrpcqp55cnk8ph80s6xxkmg4dvrpq7tkuddz6s4kdp2nzvuvuqm7vdc3"
+                "age1hd76wdmcguk8j0p6drdg5uq93js0n08avrjqhmdfeaq5qpvnrvnsunt3v8",
+                "age146e9pqhngyvn4yxlj8543838kjkt2x8jr80gd6u8laxmz4sukfas55frvr"
             ]
         );
     }
@@ -1101,7 +1098,7 @@ mod tests {
         for file in [
             "ini_basic/encrypted.ini",
             "age_two_recipients/encrypted.ini",
-            "example_ini_reencrypted_age_and_pgp/example.enc.ini",
+            "ini_age_and_pgp/encrypted.ini",
         ] {
             let text = String::from_utf8(read(file)).unwrap();
             let data = text.split("\n\n[sops]\n").next().unwrap().to_owned() + "\n";

@@ -11,11 +11,8 @@ use regex::Regex;
 
 use crate::common::{ok, sops, Scratch};
 
-/// The conformance test keys (read at runtime, never copied).
-const KEYS: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/conformance/keys"
-);
+/// The TEST-ONLY age keys of the sops fixtures (`testdata/sops/keys`).
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sops/keys");
 
 const PLAIN: &str = "\
 db:
@@ -34,7 +31,8 @@ fn rsops_bin() -> &'static Path {
 
 /// The text of age identity file `age-N.txt`.
 fn identity(n: u8) -> String {
-    std::fs::read_to_string(format!("{KEYS}/age-{n}.txt")).expect("conformance age key")
+    std::fs::read_to_string(format!("{KEYS}/age-{n}.txt"))
+        .unwrap_or_else(|e| panic!("{KEYS}/age-{n}.txt: {e}"))
 }
 
 /// The recipient of `age-N.txt` (its `# public key:` line).

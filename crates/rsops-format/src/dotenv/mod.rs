@@ -420,7 +420,8 @@ mod tests {
         for file in [
             "dotenv_basic/encrypted.env",
             "age_and_pgp_dotenv_decrypt_with_age/encrypted.env",
-            "compat_format_env_v3_13_1/format.enc.env",
+            "dotenv_spaces_around_equals/encrypted.env",
+            "compat_env_v3_13/encrypted.env",
         ] {
             let bytes = read(file);
             let m = parse(&bytes).unwrap();

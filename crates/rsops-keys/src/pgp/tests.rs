@@ -1,5 +1,6 @@
 //! Tests of the OpenPGP backend against real GnuPG homes and the sops
-//! conformance corpus (read at run time from `../shared/conformance`).
+//! fixtures in `testdata/sops` (made by sops 3.11 and GnuPG with
+//! `scripts/make-fixtures.sh`; the keys there are TEST-ONLY).
 //!
 //! Tests that need `gpg` return early with a note when it is missing, except
 //! under `CI=true`, where a missing gpg fails them.
@@ -10,13 +11,16 @@ use std::process::{Command, Output, Stdio};
 
 use super::*;
 
-/// The conformance key's primary fingerprint.
-const FP: &str = "E43F4C44E69FA1FBD74FA85A40B881A36B576BD1";
-/// The conformance key's encryption subkey ID.
-const SUBKEY_ID: &str = "58F34CB77414B549";
-/// Functional-tests key 1 and 2 (sops repository).
-const FT_KEY1: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
-const FT_KEY2: &str = "D7229043384BCC60326C6FB9D8720D957C3D3074";
+/// The fixture key's primary fingerprint (`keys/pgp-*.asc`, RSA 3072).
+const FP: &str = "6CD977E1E6BF8589FA7E7031AB2CA8EFC10A1DDE";
+/// The fixture key's encryption subkey ID.
+const SUBKEY_ID: &str = "AAE8085301D58555";
+/// The RSA 2048 fixture key (`keys/rsa2048-*.asc`) and its encryption subkey.
+const KEY1: &str = "673BC7D0CEFA9BFEC4CCA631D89B1C0D43E8815A";
+const KEY1_SUBKEY_ID: &str = "F3D7D77012AF1576";
+/// The RSA 1024 fixture key (`keys/rsa1024-*.asc`) and its encryption subkey.
+const KEY2: &str = "9EC53FA92E2CF2673E0D7235F19FE06B02FE4DF4";
+const KEY2_SUBKEY_ID: &str = "D4F7F35CAD833A45";
 /// A gpg program that does not exist: proves the in-process path was used.
 const NO_GPG: &str = "/nonexistent/rsops-test-no-gpg";
 
@@ -35,10 +39,10 @@ pub(crate) fn nth_enc(text: &str, n: usize) -> Option<String> {
     Some(lines.join("\n"))
 }
 
-/// A file of the conformance corpus.
+/// A file of the sops fixtures (`testdata/sops`).
 fn corpus(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/conformance")
+        .join("../../testdata/sops")
         .join(rel)
 }
 
@@ -46,7 +50,7 @@ fn corpus(rel: &str) -> PathBuf {
 fn corpus_enc(rel: &str, n: usize) -> String {
     let path = corpus(rel);
     let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("conformance file {}: {e}", path.display()));
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
     nth_enc(&text, n).unwrap_or_else(|| panic!("no enc #{n} in {}", path.display()))
 }
 
@@ -125,7 +129,7 @@ impl GnupgHome {
         out.stdout
     }
 
-    /// Imports a key file of the corpus.
+    /// Imports a key file of the fixtures.
     fn import(&self, key_file: &str) {
         let path = corpus(&format!("keys/{key_file}"));
         let path = path.to_str().expect("utf-8 path");
@@ -205,7 +209,8 @@ fn keybox_lists_every_imported_key() {
     }
     let home = GnupgHome::new();
     home.import("pgp-public.asc");
-    home.import("ft-public.asc");
+    home.import("rsa2048-public.asc");
+    home.import("rsa1024-public.asc");
     let ring = Keyring::load_public(home.path());
     assert!(ring.problems().is_empty(), "{:?}", ring.problems());
     let mut fps: Vec<String> = ring
@@ -214,19 +219,19 @@ fn keybox_lists_every_imported_key() {
         .map(|c| format!("{:X}", c.fingerprint()))
         .collect();
     fps.sort();
-    assert_eq!(fps, vec![FT_KEY2, FP, FT_KEY1]);
+    let mut want = vec![FP, KEY1, KEY2];
+    want.sort_unstable();
+    assert_eq!(fps, want);
     let backend = PgpBackend::new(home.path(), NO_GPG);
     assert_eq!(
         backend
-            .public_key_fingerprint(&FT_KEY1.to_lowercase())
+            .public_key_fingerprint(&KEY1.to_lowercase())
             .as_deref(),
-        Some(FT_KEY1)
+        Some(KEY1)
     );
     assert_eq!(
-        backend
-            .public_key_fingerprint("25294A17CD90507F")
-            .as_deref(),
-        Some(FT_KEY1)
+        backend.public_key_fingerprint(KEY1_SUBKEY_ID).as_deref(),
+        Some(KEY1)
     );
     assert_eq!(backend.public_key_fingerprint("0123456789ABCDEF"), None);
 }
@@ -247,7 +252,7 @@ fn encrypts_to_key_in_legacy_pubring_gpg() {
     // Fingerprint in lower case, long key ID, the subkey's ID.
     for spec in [
         FP.to_lowercase(),
-        "40b881a36b576bd1".to_string(),
+        FP[24..].to_lowercase(),
         SUBKEY_ID.to_string(),
     ] {
         let enc = backend
@@ -281,47 +286,43 @@ fn decrypts_sops_written_enc_with_gpg_and_in_process() {
 
 #[test]
 fn decrypts_legacy_second_key_with_old_format_packets() {
-    let file = "cases/legacy_multiple_pgp_keys_second_key_v3_3_1/multiple_keys.yaml";
+    let file = "cases/pgp_two_keys_old_format/encrypted.yaml";
     let enc = corpus_enc(file, 1);
     assert!(enc.contains("\n\nhIwD"), "old-format packet expected");
     let in_process = PgpBackend::new(GnupgHome::new().path(), NO_GPG)
-        .with_secret_key_file(corpus("keys/ft-key2-secret.asc"))
-        .decrypt(FT_KEY2, &enc)
+        .with_secret_key_file(corpus("keys/rsa1024-secret.asc"))
+        .decrypt(KEY2, &enc)
         .expect("in-process decryption");
     assert_eq!(in_process.len(), 32);
     if !gpg_available() {
         return;
     }
     let home = GnupgHome::new();
-    home.import("ft-key2-secret.asc");
+    home.import("rsa1024-secret.asc");
     let backend = home.backend();
-    assert_eq!(
-        *backend.decrypt(FT_KEY2, &enc).expect("via gpg"),
-        *in_process
-    );
+    assert_eq!(*backend.decrypt(KEY2, &enc).expect("via gpg"), *in_process);
     // The first key's message cannot be opened with key 2 alone.
     let first = corpus_enc(file, 0);
-    let err = backend
-        .decrypt(FT_KEY1, &first)
-        .expect_err("no secret key 1");
+    let err = backend.decrypt(KEY1, &first).expect_err("no secret key 1");
     assert!(matches!(err, KeyError::NoIdentity(_)), "{err}");
 }
 
 #[test]
-fn decrypts_legacy_comments_file_of_sops_3_6_1() {
-    let enc = corpus_enc("cases/legacy_comments_enc_v3_6_1/comments.enc.yaml", 0);
+fn decrypts_gnupg_written_old_format_rsa2048_message() {
+    let enc = corpus_enc("cases/pgp_comments_old_format/encrypted.yaml", 0);
+    assert!(enc.contains("\n\nhQEM"), "old-format packet expected");
     let in_process = PgpBackend::new(GnupgHome::new().path(), NO_GPG)
-        .with_secret_key_file(corpus("keys/ft-key1-secret.asc"))
-        .decrypt(FT_KEY1, &enc)
+        .with_secret_key_file(corpus("keys/rsa2048-secret.asc"))
+        .decrypt(KEY1, &enc)
         .expect("in-process decryption");
     assert_eq!(in_process.len(), 32);
     if !gpg_available() {
         return;
     }
     let home = GnupgHome::new();
-    home.import("ft-key1-secret.asc");
+    home.import("rsa2048-secret.asc");
     assert_eq!(
-        *home.backend().decrypt(FT_KEY1, &enc).expect("via gpg"),
+        *home.backend().decrypt(KEY1, &enc).expect("via gpg"),
         *in_process
     );
 }
@@ -579,14 +580,14 @@ fn rsa1024_key_is_encrypted_by_gpg_and_roundtrips() {
         return;
     }
     let home = GnupgHome::new();
-    home.import("ft-public.asc");
+    home.import("rsa1024-public.asc");
     let backend = home
         .backend()
-        .with_secret_key_file(corpus("keys/ft-key2-secret.asc"));
-    let enc = backend.encrypt(FT_KEY2, &data_key()).expect("encryption");
-    assert_eq!(recipient_ids(&enc), vec!["5C5525B581705783".to_string()]);
+        .with_secret_key_file(corpus("keys/rsa1024-secret.asc"));
+    let enc = backend.encrypt(KEY2, &data_key()).expect("encryption");
+    assert_eq!(recipient_ids(&enc), vec![KEY2_SUBKEY_ID.to_string()]);
     assert_eq!(
-        *backend.decrypt(FT_KEY2, &enc).expect("decryption"),
+        *backend.decrypt(KEY2, &enc).expect("decryption"),
         data_key()
     );
 }
@@ -603,16 +604,17 @@ fn from_env_uses_gnupghome_or_home() {
 
 #[test]
 fn old_go_message_falls_back_to_gpg_when_sequoia_rejects_it() {
-    // Key 1's message was written by the Go OpenPGP code of sops 3.3.1: a
-    // non-minimal MPI (repaired before parsing) and partial body chunks
-    // shorter than 512 bytes inside the encrypted data, which sequoia
-    // rejects; gpg decrypts it.
-    let file = "cases/legacy_multiple_pgp_keys_second_key_v3_3_1/multiple_keys.yaml";
+    // Key 1's message is framed like the Go OpenPGP code of sops before 3.7
+    // wrote it (see scripts/make-fixtures.sh): a non-minimal MPI and an
+    // encrypted data packet in short partial chunks (both repaired before
+    // parsing), and literal data inside in partial body chunks shorter than
+    // 512 bytes, which sequoia rejects; gpg decrypts it.
+    let file = "cases/pgp_two_keys_old_format/encrypted.yaml";
     let enc = corpus_enc(file, 0);
-    assert_eq!(recipient_ids(&enc), vec!["25294A17CD90507F".to_string()]);
+    assert_eq!(recipient_ids(&enc), vec![KEY1_SUBKEY_ID.to_string()]);
     let in_process = PgpBackend::new(GnupgHome::new().path(), NO_GPG)
-        .with_secret_key_file(corpus("keys/ft-key1-secret.asc"))
-        .decrypt(FT_KEY1, &enc)
+        .with_secret_key_file(corpus("keys/rsa2048-secret.asc"))
+        .decrypt(KEY1, &enc)
         .expect_err("sequoia rejects the inner partial body chunks");
     assert!(
         matches!(
@@ -625,16 +627,16 @@ fn old_go_message_falls_back_to_gpg_when_sequoia_rejects_it() {
         return;
     }
     let home = GnupgHome::new();
-    home.import("ft-key1-secret.asc");
+    home.import("rsa2048-secret.asc");
     let key1 = home
         .backend()
-        .with_secret_key_file(corpus("keys/ft-key1-secret.asc"))
-        .decrypt(FT_KEY1, &enc)
+        .with_secret_key_file(corpus("keys/rsa2048-secret.asc"))
+        .decrypt(KEY1, &enc)
         .expect("gpg after the in-process attempt failed");
     // Both master keys of the file wrap the same data key.
     let key2 = PgpBackend::new(GnupgHome::new().path(), NO_GPG)
-        .with_secret_key_file(corpus("keys/ft-key2-secret.asc"))
-        .decrypt(FT_KEY2, &corpus_enc(file, 1))
+        .with_secret_key_file(corpus("keys/rsa1024-secret.asc"))
+        .decrypt(KEY2, &corpus_enc(file, 1))
         .expect("key 2");
     assert_eq!(*key1, *key2);
 }

@@ -1,4 +1,4 @@
-//! Emitter checks that need the YAML parser: the conformance corpus (sops
+//! Emitter checks that need the YAML parser: the sops fixtures (sops
 //! output is a fixed point of parse + emit; plaintext inputs emit as sops
 //! decrypts them) and the `parse(emit(tree)) == tree` property.
 //!
@@ -11,8 +11,8 @@ use crate::error::FormatError;
 use crate::tree::{List, ListItem, Map, Value};
 use crate::yaml::{emit, parse};
 
-/// The corpus directory (`/work/shared/conformance`).
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance/");
+/// The fixtures made by sops 3.11 (`testdata/sops/cases`).
+const CASES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/sops/cases/");
 
 /// Whether `yaml::parse` is implemented yet.
 fn parser_ready() -> bool {
@@ -25,54 +25,44 @@ fn parser_ready() -> bool {
     }
 }
 
-/// A YAML case of the corpus: its name, input and expected output paths
-/// (relative to the corpus) and whether `encrypted` was made from `input`
-/// by sops 3.11.
+/// A YAML case of the fixtures: its name and its input, encrypted and
+/// expected files (relative to the cases directory). Every case was
+/// encrypted by sops 3.11 from its input; `expected` is what sops decrypts.
 struct Case {
     name: String,
     input: Option<String>,
     encrypted: Option<String>,
     expected: String,
-    made_by_311: bool,
 }
 
-/// A string field of a manifest object.
-fn field(m: &Map, key: &str) -> Option<String> {
-    m.get(key).and_then(Value::as_str).map(str::to_owned)
-}
-
-/// The YAML cases of the manifest with a successful decrypt; `None` when the
-/// corpus is not there.
-fn yaml_cases() -> Option<Vec<Case>> {
-    let manifest = std::fs::read(format!("{CORPUS}manifest.json")).ok()?;
-    let manifest = crate::json::parse(&manifest).expect("manifest.json parses");
-    let Some(Value::List(cases)) = manifest.get("cases") else {
-        panic!("manifest without cases");
-    };
+/// The YAML cases (those with an `expected.yaml`).
+fn yaml_cases() -> Vec<Case> {
     let mut out = Vec::new();
-    for case in cases.values() {
-        let Value::Map(case) = case else { continue };
-        let Some(expected) = field(case, "expected") else {
+    for dir in std::fs::read_dir(CASES).expect("testdata/sops/cases") {
+        let dir = dir.expect("directory entry");
+        let name = dir.file_name().to_string_lossy().into_owned();
+        let file = |f: &str| {
+            let rel = format!("{name}/{f}");
+            dir.path().join(f).is_file().then_some(rel)
+        };
+        let Some(expected) = file("expected.yaml") else {
             continue;
         };
-        if field(case, "format").as_deref() != Some("yaml") {
-            continue;
-        }
         out.push(Case {
-            name: field(case, "name").unwrap_or_default(),
-            input: field(case, "input"),
-            encrypted: field(case, "encrypted"),
+            input: file("input.yaml"),
+            encrypted: file("encrypted.yaml"),
             expected,
-            made_by_311: matches!(case.get("sops_command"), Some(Value::Str(_))),
+            name,
         });
     }
-    assert!(!out.is_empty(), "no YAML case in the manifest");
-    Some(out)
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    assert!(out.len() >= 15, "only {} YAML cases", out.len());
+    out
 }
 
-/// Reads a corpus file.
+/// Reads a fixture file.
 fn read(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{CORPUS}{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read(format!("{CASES}{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// `emit(parse(text), 4)`, or a description of the failure.
@@ -109,7 +99,7 @@ fn corpus_expected_outputs_are_fixed_points() {
     if !parser_ready() {
         return;
     }
-    let Some(cases) = yaml_cases() else { return };
+    let cases = yaml_cases();
     let mut failures = Vec::new();
     for case in &cases {
         let expected = read(&case.expected);
@@ -123,9 +113,9 @@ fn corpus_encrypted_files_are_fixed_points() {
     if !parser_ready() {
         return;
     }
-    let Some(cases) = yaml_cases() else { return };
+    let cases = yaml_cases();
     let mut failures = Vec::new();
-    for case in cases.iter().filter(|c| c.made_by_311) {
+    for case in &cases {
         let Some(encrypted) = &case.encrypted else {
             continue;
         };
@@ -140,9 +130,9 @@ fn corpus_inputs_emit_as_sops_decrypts_them() {
     if !parser_ready() {
         return;
     }
-    let Some(cases) = yaml_cases() else { return };
+    let cases = yaml_cases();
     let mut failures = Vec::new();
-    for case in cases.iter().filter(|c| c.made_by_311) {
+    for case in &cases {
         let Some(input) = &case.input else { continue };
         let expected = read(&case.expected);
         check(&case.name, reemit(&read(input)), &expected, &mut failures);
