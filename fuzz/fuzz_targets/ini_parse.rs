@@ -11,5 +11,5 @@ fuzz_target!(|data: &[u8]| {
             let _ = store::load_plain(format, &out);
         }
     }
-    let _ = store::load_encrypted(format, data);
+    let _ = store::load_encrypted(format, data, &rsops_format::Sequential);
 });

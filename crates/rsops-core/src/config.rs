@@ -1,4 +1,4 @@
-//! `.sops.yaml`: creation rules and store settings (CONFIG.md).
+//! `.sops.yaml`: creation rules and store settings.
 //!
 //! [`Config::parse`] reads the file like sops 3.11 does (go-yaml v3 into
 //! typed structs): unknown keys are ignored, a value of the wrong YAML type
@@ -89,7 +89,7 @@ pub struct StoresConfig {
     pub dotenv_syntax: Option<DotenvSyntax>,
 }
 
-/// The six mutually exclusive encryption selection settings (FORMAT.md §5).
+/// The six mutually exclusive encryption selection settings.
 /// An empty string counts as not set and is held as `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SelectionFields {
@@ -129,7 +129,7 @@ impl SelectionFields {
     }
 
     /// These settings (a rule's) with every non-empty field of `cli`
-    /// replacing the same field (CONFIG.md §3.4).
+    /// replacing the same field.
     pub fn merged_over(&self, cli: &SelectionFields) -> SelectionFields {
         let pick = |rule: &Option<String>, flag: &Option<String>| match flag {
             Some(s) if !s.is_empty() => Some(s.clone()),
@@ -234,7 +234,7 @@ impl Config {
 }
 
 /// The string sops matches `path_regex` against: the absolute file path with
-/// `"<config dir><sep>"` removed when it is a prefix (CONFIG.md §3.1).
+/// `"<config dir><sep>"` removed when it is a prefix.
 ///
 /// Both paths are cleaned lexically first (`.` and empty segments dropped,
 /// `..` resolved, trailing separator removed), like Go's `filepath.Abs`.
@@ -1082,24 +1082,24 @@ mod tests {
         assert_eq!(
             rule.key_groups,
             vec![vec![
-                MasterKey::Kms(rsops_keys::kms::KmsKey {
+                MasterKey::Kms(rsops_keys::kinds::kms::KmsKey {
                     arn: "arn:aws:kms:us-east-1:1:key/a".into(),
                     role: "arn:aws:iam::1:role/r".into(),
                     context: vec![],
                     aws_profile: "prof".into(),
                 }),
-                MasterKey::GcpKms(rsops_keys::gcp_kms::GcpKmsKey {
+                MasterKey::GcpKms(rsops_keys::kinds::gcp_kms::GcpKmsKey {
                     resource_id: "projects/p/locations/l/keyRings/r/cryptoKeys/k".into()
                 }),
-                MasterKey::Hckms(rsops_keys::hckms::HckmsKey {
+                MasterKey::Hckms(rsops_keys::kinds::hckms::HckmsKey {
                     key_id: "cn-north-4:u1".into()
                 }),
-                MasterKey::AzureKv(rsops_keys::azure_kv::AzureKvKey {
+                MasterKey::AzureKv(rsops_keys::kinds::azure_kv::AzureKvKey {
                     vault_url: "https://kv.vault.azure.net".into(),
                     name: "n".into(),
                     version: "1".into(),
                 }),
-                MasterKey::HcVault(rsops_keys::hc_vault::HcVaultKey {
+                MasterKey::HcVault(rsops_keys::kinds::hc_vault::HcVaultKey {
                     vault_address: "https://v:8200".into(),
                     engine_path: "transit".into(),
                     key_name: "k".into(),
@@ -1210,24 +1210,24 @@ mod tests {
                     MasterKey::pgp("85D77543B3D624B63CEA9E6DBC17301B491B3F21")
                 ],
                 vec![
-                    MasterKey::Kms(rsops_keys::kms::KmsKey {
+                    MasterKey::Kms(rsops_keys::kinds::kms::KmsKey {
                         arn: "arn:aws:kms:us-east-1:111122223333:key/k".into(),
                         role: "arn:aws:iam::111122223333:role/sops".into(),
                         context: vec![("app".into(), "x".into()), ("tier".into(), "1".into())],
                         aws_profile: "prod".into(),
                     }),
-                    MasterKey::GcpKms(rsops_keys::gcp_kms::GcpKmsKey {
+                    MasterKey::GcpKms(rsops_keys::kinds::gcp_kms::GcpKmsKey {
                         resource_id: "projects/p/locations/global/keyRings/r/cryptoKeys/k".into()
                     }),
-                    MasterKey::Hckms(rsops_keys::hckms::HckmsKey {
+                    MasterKey::Hckms(rsops_keys::kinds::hckms::HckmsKey {
                         key_id: "cn-north-4:0123".into()
                     }),
-                    MasterKey::AzureKv(rsops_keys::azure_kv::AzureKvKey {
+                    MasterKey::AzureKv(rsops_keys::kinds::azure_kv::AzureKvKey {
                         vault_url: "https://v.vault.azure.net".into(),
                         name: "sops-key".into(),
                         version: "0123".into(),
                     }),
-                    MasterKey::HcVault(rsops_keys::hc_vault::HcVaultKey {
+                    MasterKey::HcVault(rsops_keys::kinds::hc_vault::HcVaultKey {
                         vault_address: "https://vault:8200".into(),
                         engine_path: "transit".into(),
                         key_name: "k".into(),

@@ -5,7 +5,7 @@
 
 use rsops_keys::{KeyKind, KeyOptions, MasterKey};
 
-pub use rsops_keys::kms::parse_encryption_context as encryption_context;
+pub use rsops_keys::kinds::kms::parse_encryption_context as encryption_context;
 pub use rsops_keys::KeySpecError;
 
 /// Keys of `kind` from a comma-separated list, qualified by `options`.

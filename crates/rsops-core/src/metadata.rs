@@ -478,28 +478,32 @@ mod tests {
         let md = Metadata {
             key_groups: vec![KeyGroup {
                 keys: vec![
-                    entry(MasterKey::Kms(rsops_keys::kms::KmsKey {
+                    entry(MasterKey::Kms(rsops_keys::kinds::kms::KmsKey {
                         arn: "arn:aws:kms:us-east-1:1:key/x".into(),
                         role: "arn:aws:iam::1:role/r".into(),
                         context: vec![("app".into(), "x".into())],
                         aws_profile: String::new(),
                     })),
-                    entry(MasterKey::GcpKms(rsops_keys::gcp_kms::GcpKmsKey {
+                    entry(MasterKey::GcpKms(rsops_keys::kinds::gcp_kms::GcpKmsKey {
                         resource_id: "projects/p/locations/l/keyRings/r/cryptoKeys/k".into(),
                     })),
-                    entry(MasterKey::Hckms(rsops_keys::hckms::HckmsKey {
+                    entry(MasterKey::Hckms(rsops_keys::kinds::hckms::HckmsKey {
                         key_id: "cn-north-4:abc".into(),
                     })),
-                    entry(MasterKey::AzureKv(rsops_keys::azure_kv::AzureKvKey {
-                        vault_url: "https://v.vault.azure.net".into(),
-                        name: "k".into(),
-                        version: "1".into(),
-                    })),
-                    entry(MasterKey::HcVault(rsops_keys::hc_vault::HcVaultKey {
-                        vault_address: "https://vault:8200".into(),
-                        engine_path: "transit".into(),
-                        key_name: "k".into(),
-                    })),
+                    entry(MasterKey::AzureKv(
+                        rsops_keys::kinds::azure_kv::AzureKvKey {
+                            vault_url: "https://v.vault.azure.net".into(),
+                            name: "k".into(),
+                            version: "1".into(),
+                        },
+                    )),
+                    entry(MasterKey::HcVault(
+                        rsops_keys::kinds::hc_vault::HcVaultKey {
+                            vault_address: "https://vault:8200".into(),
+                            engine_path: "transit".into(),
+                            key_name: "k".into(),
+                        },
+                    )),
                     entry(MasterKey::Pgp(rsops_keys::pgp::PgpKey {
                         fingerprint: "ABCD".into(),
                     })),
@@ -560,7 +564,7 @@ mod tests {
                     fingerprint
                 })),
                 "projects/p/locations/l/keyRings/r/cryptoKeys/[a-z]{3}".prop_map(|resource_id| {
-                    MasterKey::GcpKms(rsops_keys::gcp_kms::GcpKmsKey { resource_id })
+                    MasterKey::GcpKms(rsops_keys::kinds::gcp_kms::GcpKmsKey { resource_id })
                 }),
             ]
         }

@@ -1,4 +1,4 @@
-//! Shamir secret sharing over GF(2^8) exactly as sops does it (KEYS.md §10).
+//! Shamir secret sharing over GF(2^8) exactly as sops does it.
 //!
 //! The field is GF(2^8) with the AES reduction polynomial
 //! x⁸ + x⁴ + x³ + x + 1 (0x11B). Every byte of the secret gets its own random

@@ -1,4 +1,4 @@
-//! The INI store (STORES.md §4).
+//! The INI store.
 //!
 //! sops reads and writes INI through go-ini v1 (`AllowNonUniqueSections`,
 //! every other option at its default); this module reproduces that

@@ -1,4 +1,4 @@
-//! The JSON store (STORES.md §2).
+//! The JSON store.
 //!
 //! Reading follows the token-based decoder of sops 3.11: the top level must
 //! be an object, keys keep their order (duplicates are kept as separate

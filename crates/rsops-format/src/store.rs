@@ -3,7 +3,7 @@
 //! Plain files are loaded with [`load_plain`]; encrypted files with
 //! [`load_encrypted`], which also lifts the `sops` metadata out of the data
 //! (a top-level `sops` key in YAML/JSON/binary, `sops_*` keys in dotenv, the
-//! `[sops]` section in INI; STORES.md §0 and §6).
+//! `[sops]` section in INI; see `docs/format.md`).
 
 use crate::error::FormatError;
 use crate::parallel::{Parallelism, Sequential};
@@ -29,7 +29,7 @@ pub enum Format {
 
 impl Format {
     /// The store sops infers from a path: a case-sensitive test of the
-    /// extension; anything unknown (or no path) is binary (CLI.md §3).
+    /// extension; anything unknown (or no path) is binary.
     pub fn from_path(path: &str) -> Format {
         if path.ends_with(".yaml") || path.ends_with(".yml") {
             Format::Yaml
@@ -293,7 +293,7 @@ pub fn emit_encrypted_in_place(
 }
 
 /// Writes one value alone (`decrypt --extract` of a non-string), in the
-/// store's single-value form (STORES.md §7).
+/// store's single-value form.
 pub fn emit_value(
     format: Format,
     value: &Value,

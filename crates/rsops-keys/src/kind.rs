@@ -5,7 +5,7 @@
 //! appears on the command line ([`CliSpec`]), in `.sops.yaml`
 //! ([`ConfigSpec`]) and in a file's `sops` metadata ([`MetadataSpec`]); its
 //! functions parse key strings and read and write metadata entries. The
-//! registry ([`crate::registry`]) lists the kinds once, and everything else
+//! registry ([`crate::kinds`]) lists the kinds once, and everything else
 //! (metadata, configuration, the command line) iterates over it, so no other
 //! part of rsops names a key kind.
 //!

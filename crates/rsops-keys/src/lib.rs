@@ -8,28 +8,22 @@
 //! age and OpenPGP backends; cloud KMS and remote key services plug in as
 //! further implementations or backends without touching the core crate.
 //!
-//! Each key kind is one module that owns everything about it (its key
-//! syntax, flags, `.sops.yaml` fields, metadata entry and operations):
-//! [`age`], [`pgp`], [`kms`], [`gcp_kms`], [`azure_kv`], [`hc_vault`],
-//! [`hckms`]. [`registry`] lists them once; [`kind`] says what a kind
-//! describes.
+//! Each key kind is one module of [`kinds`] that owns everything about it
+//! (its key syntax, flags, `.sops.yaml` fields, metadata entry and
+//! operations); `kinds` itself is the registry that lists them once, and
+//! [`kind`] says what a kind describes.
 
-pub mod age;
-pub mod azure_kv;
 pub mod env;
 pub mod error;
-pub mod gcp_kms;
-pub mod hc_vault;
-pub mod hckms;
 pub mod kind;
-pub mod kms;
+pub mod kinds;
 pub mod local;
 pub mod master_key;
-pub mod pgp;
-pub mod registry;
+
+pub use kinds::{age, pgp};
 
 pub use error::KeyError;
 pub use kind::{FieldValue, Fields, GroupEntry, KeyOptions};
+pub use kinds::{KeyKind, KeySpecError, MasterKey};
 pub use local::LocalKeyService;
 pub use master_key::KeyService;
-pub use registry::{KeyKind, KeySpecError, MasterKey};

@@ -4,9 +4,9 @@ use zeroize::Zeroizing;
 
 use crate::age::AgeBackend;
 use crate::error::KeyError;
+use crate::kinds::MasterKey;
 use crate::master_key::KeyService;
 use crate::pgp::PgpBackend;
-use crate::registry::MasterKey;
 
 /// Wraps and unwraps data keys with the age identities and OpenPGP keys
 /// available to this process (environment, files, gpg-agent).

@@ -3,7 +3,7 @@
 use zeroize::Zeroizing;
 
 use crate::error::KeyError;
-use crate::registry::MasterKey;
+use crate::kinds::MasterKey;
 
 /// Wraps and unwraps data keys with master keys.
 ///

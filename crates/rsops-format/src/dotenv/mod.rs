@@ -1,4 +1,4 @@
-//! The dotenv store (STORES.md §3).
+//! The dotenv store.
 //!
 //! sops reads dotenv files very literally: the input is split on `\n` only,
 //! empty lines are dropped, a line starting with `#` is a comment, every

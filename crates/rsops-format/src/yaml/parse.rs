@@ -1,4 +1,4 @@
-//! YAML reading: granit-parser events → documents (STORES.md §1.1, §1.2).
+//! YAML reading: granit-parser events → documents.
 //!
 //! The tree is built in a single pass over the parser's events with an
 //! explicit stack of open collections (no recursion, no re-scanning).

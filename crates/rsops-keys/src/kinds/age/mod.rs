@@ -1,8 +1,8 @@
-//! age master keys (KEYS.md §2): X25519, SSH and plugin recipients, armored
+//! age master keys: X25519, SSH and plugin recipients, armored
 //! `enc`, identities from the sops environment variables and default file.
 //!
 //! Identities are loaded once per backend, on the first decryption, from all
-//! sources combined (KEYS.md §2), and reused for every later decryption.
+//! sources combined, and reused for every later decryption.
 
 mod identities;
 mod key;

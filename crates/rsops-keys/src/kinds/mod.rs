@@ -1,4 +1,5 @@
-//! The registry of key kinds: the one list of every kind rsops knows.
+//! The key kinds, one module each, and their registry: the one list of
+//! every kind rsops knows.
 //!
 //! [`KeyKind`], [`MasterKey`] and [`KeySpecError`] are generated from the
 //! list below, with one variant per kind, and their methods dispatch to the
@@ -9,6 +10,14 @@
 //! The list is in the order of sops's metadata struct, which is the order
 //! key lists are written in (see [`crate::kind::MetadataSpec`] for the
 //! exceptions each kind declares).
+
+pub mod age;
+pub mod azure_kv;
+pub mod gcp_kms;
+pub mod hc_vault;
+pub mod hckms;
+pub mod kms;
+pub mod pgp;
 
 use std::fmt;
 
@@ -128,19 +137,19 @@ macro_rules! registry {
 
 registry! {
     /// AWS KMS.
-    Kms => crate::kms::KmsKey,
+    Kms => kms::KmsKey,
     /// GCP Cloud KMS.
-    GcpKms => crate::gcp_kms::GcpKmsKey,
+    GcpKms => gcp_kms::GcpKmsKey,
     /// HuaweiCloud KMS.
-    Hckms => crate::hckms::HckmsKey,
+    Hckms => hckms::HckmsKey,
     /// Azure Key Vault.
-    AzureKv => crate::azure_kv::AzureKvKey,
+    AzureKv => azure_kv::AzureKvKey,
     /// HashiCorp Vault transit.
-    HcVault => crate::hc_vault::HcVaultKey,
+    HcVault => hc_vault::HcVaultKey,
     /// age (X25519, post-quantum hybrid, SSH, plugins).
-    Age => crate::age::AgeKey,
+    Age => age::AgeKey,
     /// OpenPGP.
-    Pgp => crate::pgp::PgpKey,
+    Pgp => pgp::PgpKey,
 }
 
 impl KeyKind {
@@ -177,14 +186,14 @@ impl KeyKind {
 impl MasterKey {
     /// An age master key for `recipient` (not checked).
     pub fn age(recipient: impl Into<String>) -> MasterKey {
-        MasterKey::Age(crate::age::AgeKey {
+        MasterKey::Age(age::AgeKey {
             recipient: recipient.into(),
         })
     }
 
     /// An OpenPGP master key for `fingerprint` (not checked).
     pub fn pgp(fingerprint: impl Into<String>) -> MasterKey {
-        MasterKey::Pgp(crate::pgp::PgpKey {
+        MasterKey::Pgp(pgp::PgpKey {
             fingerprint: fingerprint.into(),
         })
     }
