@@ -107,6 +107,16 @@ pub struct MetadataSpec {
     pub read_last: bool,
 }
 
+impl MetadataSpec {
+    /// Sops's struct order, no exception: what most kinds use.
+    pub const IN_ORDER: MetadataSpec = MetadataSpec {
+        flat_after_mac: false,
+        group_first: false,
+        group_always: false,
+        read_last: false,
+    };
+}
+
 /// One value of a metadata entry or a configuration struct.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldValue {

@@ -40,12 +40,7 @@ impl Kind for GcpKmsKey {
             },
         },
     };
-    const METADATA: MetadataSpec = MetadataSpec {
-        flat_after_mac: false,
-        group_first: false,
-        group_always: false,
-        read_last: false,
-    };
+    const METADATA: MetadataSpec = MetadataSpec::IN_ORDER;
     type SpecError = Infallible;
 
     fn parse_spec(spec: &str, _options: &KeyOptions) -> Result<Vec<Self>, Infallible> {

@@ -52,12 +52,7 @@ impl Kind for KmsKey {
             },
         },
     };
-    const METADATA: MetadataSpec = MetadataSpec {
-        flat_after_mac: false,
-        group_first: false,
-        group_always: false,
-        read_last: false,
-    };
+    const METADATA: MetadataSpec = MetadataSpec::IN_ORDER;
     type SpecError = Infallible;
 
     /// Each part is `<kms-arn>[+<role-arn>]` (spaces removed); every key
