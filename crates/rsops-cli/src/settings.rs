@@ -456,6 +456,8 @@ pub struct ExecFileSettings {
 pub struct CheckSettings {
     /// Files or directories (none: the git-tracked files).
     pub paths: Vec<PathBuf>,
+    /// `--strict`: fail when no creation rule matches any file.
+    pub strict: bool,
     /// `--decryption-order`.
     pub decryption_order: Option<String>,
     /// Shared flags.
@@ -715,6 +717,7 @@ impl Settings {
             }
             Command::Check(a) => Settings::Check(CheckSettings {
                 paths: a.0.paths,
+                strict: a.0.strict,
                 decryption_order: a.0.decryption_order.decryption_order,
                 common: a.0.common.into(),
             }),
