@@ -303,8 +303,6 @@ pub struct SetSettings {
     pub ignore_mac: bool,
     /// `--decryption-order`.
     pub decryption_order: Option<String>,
-    /// `--idempotent`.
-    pub idempotent: bool,
 }
 
 /// `rsops unset`.
@@ -781,7 +779,6 @@ fn set(a: cli::SetArgs) -> CmdResult<SetSettings> {
         common: a.common.into(),
         ignore_mac: a.ignore_mac.ignore_mac,
         decryption_order: a.decryption_order.decryption_order,
-        idempotent: a.idempotent.idempotent,
     })
 }
 
@@ -826,7 +823,6 @@ fn legacy(l: cli::LegacyArgs, file: Option<PathBuf>) -> CmdResult<Settings> {
             common,
             ignore_mac,
             decryption_order,
-            idempotent: false,
         }));
     }
     if rotate {
