@@ -566,6 +566,9 @@ pub enum Error {
     /// `check` found files to encrypt (they are listed above).
     #[error("rsops check: {0} file(s) must be encrypted before they are committed (see above)")]
     CheckFailed(usize),
+    /// `check --strict`: no creation rule matched any file.
+    #[error("rsops check: {0}\nhint: correct the creation rules of .sops.yaml (path_regex), or pass the files they should match")]
+    CheckNothingChecked(String),
     /// `updatekeys`: some files failed (they are listed above).
     #[error("failed updating {0} key(s)")]
     UpdatekeysFailed(usize),
@@ -688,6 +691,7 @@ impl Error {
             | Error::Merge { .. }
             | Error::MergeConflicts { .. }
             | Error::CheckFailed(_)
+            | Error::CheckNothingChecked(_)
             | Error::UpdatekeysFailed(_)
             | Error::WorkerPanicked => GENERIC,
         }

@@ -303,8 +303,6 @@ pub struct SetSettings {
     pub ignore_mac: bool,
     /// `--decryption-order`.
     pub decryption_order: Option<String>,
-    /// `--idempotent`.
-    pub idempotent: bool,
 }
 
 /// `rsops unset`.
@@ -456,6 +454,8 @@ pub struct ExecFileSettings {
 pub struct CheckSettings {
     /// Files or directories (none: the git-tracked files).
     pub paths: Vec<PathBuf>,
+    /// `--strict`: fail when no creation rule matches any file.
+    pub strict: bool,
     /// `--decryption-order`.
     pub decryption_order: Option<String>,
     /// Shared flags.
@@ -715,6 +715,7 @@ impl Settings {
             }
             Command::Check(a) => Settings::Check(CheckSettings {
                 paths: a.0.paths,
+                strict: a.0.strict,
                 decryption_order: a.0.decryption_order.decryption_order,
                 common: a.0.common.into(),
             }),
@@ -778,7 +779,6 @@ fn set(a: cli::SetArgs) -> CmdResult<SetSettings> {
         common: a.common.into(),
         ignore_mac: a.ignore_mac.ignore_mac,
         decryption_order: a.decryption_order.decryption_order,
-        idempotent: a.idempotent.idempotent,
     })
 }
 
@@ -823,7 +823,6 @@ fn legacy(l: cli::LegacyArgs, file: Option<PathBuf>) -> CmdResult<Settings> {
             common,
             ignore_mac,
             decryption_order,
-            idempotent: false,
         }));
     }
     if rotate {

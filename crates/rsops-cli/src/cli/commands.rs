@@ -305,6 +305,10 @@ pub struct CheckArgs {
     /// `.git`). Without any: the files git tracks under the current
     /// directory, or every file below it outside a git work tree.
     pub paths: Vec<PathBuf>,
+    /// Fail (exit 1) when no creation rule matches any of the files, so
+    /// that nothing was checked (a misconfigured guard).
+    #[arg(long)]
+    pub strict: bool,
     #[command(flatten)]
     pub decryption_order: DecryptionOrder,
     #[command(flatten)]

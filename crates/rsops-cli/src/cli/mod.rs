@@ -245,12 +245,73 @@ where
     {
         return parse_subcommand(args);
     }
+    if let Some(e) = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .and_then(mistyped_subcommand)
+    {
+        return Err(e);
+    }
     let mut cmd = Cli::command();
     let parsed = cmd.try_get_matches_from_mut(args).and_then(|mut matches| {
         Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Cli::command()))
     });
     std::mem::forget(cmd);
     parsed
+}
+
+/// Legacy mode's FILE that is a typo of a subcommand (`rsops decrpyt
+/// secret.yaml`): not an existing path, not a flag, and within edit
+/// distance 2 of a subcommand's name. Its error is clap's own for an
+/// unknown subcommand, with the suggestion. An existing file stays
+/// legacy mode's FILE (`rsops FILE` edits it).
+fn mistyped_subcommand(arg: &str) -> Option<clap::Error> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if arg.is_empty() || arg.starts_with('-') || std::path::Path::new(arg).exists() {
+        return None;
+    }
+    let mut cmd = subcommands_only();
+    let suggestion = cmd
+        .get_subcommands()
+        .map(|c| c.get_name())
+        .map(|name| (edit_distance(arg, name), name))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, name)| name.to_owned())?;
+    let mut err = clap::Error::new(ErrorKind::InvalidSubcommand).with_cmd(&cmd);
+    err.insert(
+        ContextKind::InvalidSubcommand,
+        ContextValue::String(arg.to_owned()),
+    );
+    err.insert(
+        ContextKind::SuggestedSubcommand,
+        ContextValue::Strings(vec![suggestion]),
+    );
+    err.insert(
+        ContextKind::Usage,
+        ContextValue::StyledStr(cmd.render_usage()),
+    );
+    Some(err)
+}
+
+/// The Levenshtein distance of two strings (by characters).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(cur)
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// Parses a command line whose first argument names a subcommand. The
@@ -493,6 +554,23 @@ mod tests {
         let cli = parse_from(["rsops", "-d", "f.yaml"]).unwrap();
         assert!(cli.command.is_none() && cli.legacy.decrypt);
         assert_eq!(cli.file.as_deref(), Some(std::path::Path::new("f.yaml")));
+    }
+
+    #[test]
+    fn a_mistyped_subcommand_is_an_error_with_a_suggestion() {
+        assert_eq!(edit_distance("decrpyt", "decrypt"), 2);
+        assert_eq!(edit_distance("", "set"), 3);
+        assert_eq!(edit_distance("updatekey", "updatekeys"), 1);
+        let e = parse_from(["rsops", "decrpyt", "secret.yaml"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidSubcommand);
+        let text = e.to_string();
+        assert!(text.contains("unrecognized subcommand 'decrpyt'"), "{text}");
+        assert!(text.contains("'decrypt'"), "{text}");
+        let e = parse_from(["rsops", "rotat"]).unwrap_err();
+        assert!(e.to_string().contains("'rotate'"), "{e}");
+        // Far from every name: legacy mode's FILE, as before.
+        let cli = parse_from(["rsops", "secrets.yaml"]).unwrap();
+        assert!(cli.command.is_none());
     }
 
     #[test]

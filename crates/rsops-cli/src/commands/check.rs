@@ -7,7 +7,9 @@
 //! are encrypted but are not `ENC[...]` strings → "values in clear" (no key
 //! needed); when a key can open the file, a MAC mismatch or an undecryptable
 //! value is reported too. A missing key is not a failure. One line per
-//! offending file on stderr, then a summary line and exit 1.
+//! offending file on stderr, then a summary line and exit 1. Otherwise a
+//! count on stderr; when no rule matched any file, a warning (an error with
+//! `--strict`).
 
 use std::path::{Path, PathBuf};
 
@@ -79,8 +81,10 @@ impl Problem {
 /// Runs `rsops check`.
 pub fn run(args: &CheckSettings) -> CmdResult {
     let Some(config) = crate::config::load(args.common.config.as_deref())? else {
-        crate::warn("no .sops.yaml found: no creation rule, so nothing to check");
-        return Ok(());
+        return nothing_checked(
+            args.strict,
+            "no .sops.yaml found: no creation rule, so nothing was checked".into(),
+        );
     };
     let config_file = crate::config::find(args.common.config.as_deref())
         .and_then(|p| std::path::absolute(p).ok());
@@ -93,11 +97,13 @@ pub fn run(args: &CheckSettings) -> CmdResult {
     };
     let mut offending = 0usize;
     let mut checked = 0usize;
+    let mut considered = 0usize;
     for file in &files {
         let abs = std::path::absolute(file).unwrap_or_else(|_| file.clone());
         if config_file.as_deref() == Some(abs.as_path()) {
             continue;
         }
+        considered += 1;
         let name = file.to_string_lossy().into_owned();
         let rule = match config
             .config
@@ -115,14 +121,58 @@ pub fn run(args: &CheckSettings) -> CmdResult {
         if let Some(problem) = checker.check_file(file, &name, rule)? {
             offending += 1;
             eprintln!("{}", problem.line(&name));
+        } else if args.common.verbose {
+            eprintln!("{name}: ok");
         }
     }
     if offending > 0 {
         return Err(Error::CheckFailed(offending));
     }
-    if args.common.verbose {
-        eprintln!("rsops check: {checked} file(s) matched by creation rules, all encrypted");
+    if checked == 0 {
+        return nothing_checked(
+            args.strict,
+            format!(
+                "no creation rule of .sops.yaml matched any of the {}: nothing was checked",
+                files_count(considered)
+            ),
+        );
     }
+    eprintln!("{}", summary(checked, considered));
+    Ok(())
+}
+
+/// "1 file", "3 files".
+fn files_count(n: usize) -> String {
+    if n == 1 {
+        "1 file".into()
+    } else {
+        format!("{n} files")
+    }
+}
+
+/// The line of a passing check: how many files a rule matched, and how
+/// many it did not.
+fn summary(checked: usize, considered: usize) -> String {
+    let mut line = format!(
+        "rsops check: {} checked, all encrypted",
+        files_count(checked)
+    );
+    let unmatched = considered - checked;
+    if unmatched > 0 {
+        line.push_str(&format!(
+            " ({} matched no creation rule)",
+            files_count(unmatched)
+        ));
+    }
+    line
+}
+
+/// Nothing was checked: a warning, or with `--strict` an error.
+fn nothing_checked(strict: bool, why: String) -> CmdResult {
+    if strict {
+        return Err(Error::CheckNothingChecked(why));
+    }
+    crate::warn(&why);
     Ok(())
 }
 
@@ -316,6 +366,15 @@ mod tests {
         assert!(l.contains(r#"["data"]["user"]"#));
         assert!(l.contains(r#"rsops set s.yaml '["data"]["user"]' VALUE"#));
         assert!(!l.contains('\n'));
+    }
+
+    #[test]
+    fn summary_counts_checked_and_unmatched_files() {
+        assert_eq!(summary(1, 1), "rsops check: 1 file checked, all encrypted");
+        assert_eq!(
+            summary(3, 4),
+            "rsops check: 3 files checked, all encrypted (1 file matched no creation rule)"
+        );
     }
 
     #[test]

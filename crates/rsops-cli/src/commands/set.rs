@@ -75,8 +75,10 @@ fn read_value_file(path: &Path) -> CmdResult<Vec<u8>> {
     })
 }
 
-/// Decrypts the file, sets the value, and writes the file back unless
-/// `--idempotent` found nothing to change.
+/// Decrypts the file, sets the value, and writes the file back when the
+/// value changed. An unchanged value leaves the file byte-identical, with
+/// or without `--idempotent` (sops 3.11 without it writes a new
+/// `lastmodified` and MAC; both exit 0).
 fn apply(job: &SetSettings, path: Vec<Component>, value: Value) -> CmdResult {
     ensure_exists(&job.file)?;
     let mut decrypted = open::decrypt(
@@ -91,7 +93,7 @@ fn apply(job: &SetSettings, path: Vec<Component>, value: Value) -> CmdResult {
         .first_mut()
         .ok_or(Error::NoDocumentToSet)?;
     let changed = treepath::set(doc, &path, value)?;
-    if !changed && job.idempotent {
+    if !changed {
         return Ok(());
     }
     renew_on_write(&mut decrypted);
@@ -99,9 +101,9 @@ fn apply(job: &SetSettings, path: Vec<Component>, value: Value) -> CmdResult {
     open::write_back(&job.file, &bytes)
 }
 
-/// sops stamps a new `lastmodified` (and so a new MAC) whenever it writes
-/// the file, even when no value changed; `seal` keeps them when the values
-/// are unchanged unless the stored MAC is cleared first.
+/// A written file gets a new `lastmodified` (and so a new MAC), as sops
+/// stamps it; `seal` keeps them when the values are unchanged unless the
+/// stored MAC is cleared first.
 pub(crate) fn renew_on_write(decrypted: &mut open::Decrypted) {
     decrypted.file.metadata.mac.clear();
 }

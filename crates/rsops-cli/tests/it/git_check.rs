@@ -213,6 +213,58 @@ fn check_refuses_plaintext_and_clear_values_without_keys() {
 }
 
 #[test]
+fn check_counts_files_and_warns_when_no_rule_matched() {
+    let repo = Repo::new();
+    repo.sops_config();
+    repo.write("secrets/db.yaml", SECRET);
+    repo.write("README.md", "hello\n");
+    ok(
+        &repo.rsops(&["encrypt", "-i", "secrets/db.yaml"]),
+        "encrypt",
+    );
+
+    let out = repo.rsops_no_key(&["check", "secrets/db.yaml", "README.md"]);
+    ok(&out, "check");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "rsops check: 1 file checked, all encrypted (1 file matched no creation rule)\n"
+    );
+    let out = repo.rsops_no_key(&["check", "--strict", "secrets/db.yaml"]);
+    ok(&out, "check --strict");
+
+    // A rule that matches nothing: a warning, and an error with --strict.
+    let out = repo.rsops_no_key(&["check", "README.md", ".sops.yaml"]);
+    ok(&out, "check, nothing matched");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "warning: no creation rule of .sops.yaml matched any of the 1 file: nothing was checked"
+        ),
+        "{err}"
+    );
+    let out = repo.rsops_no_key(&["check", "--strict", "README.md"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no creation rule of .sops.yaml matched any of the 1 file")
+            && err.contains("hint: "),
+        "{err}"
+    );
+
+    // Without any .sops.yaml.
+    std::fs::remove_file(repo.dir.join(".sops.yaml")).expect("remove .sops.yaml");
+    let out = repo.rsops_no_key(&["check", "README.md"]);
+    ok(&out, "check without config");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no .sops.yaml found"),
+        "{}",
+        text(&out)
+    );
+    let out = repo.rsops_no_key(&["check", "--strict", "README.md"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
 fn check_verifies_the_mac_only_when_a_key_opens_the_file() {
     let repo = Repo::new();
     repo.sops_config();

@@ -84,3 +84,25 @@ fn file_alone_is_edit() {
     ok(&out, "rsops FILE");
     assert_eq!(ok(&s.rsops(&["-d", "f.yaml"]), "-d"), b"a: 1\nb: edited\n");
 }
+
+#[test]
+fn a_mistyped_subcommand_is_not_taken_for_a_file() {
+    let s = Scratch::new();
+    s.write("secret.yaml", PLAIN.as_bytes());
+    let out = s.rsops(&["decrpyt", "secret.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unrecognized subcommand 'decrpyt'") && err.contains("'decrypt'"),
+        "{err}"
+    );
+    assert!(!err.contains("'set'"), "{err}");
+
+    // An existing file of that name is legacy mode's FILE (edit), as in sops.
+    s.write("decrpyt", PLAIN.as_bytes());
+    let out = s.rsops(&["decrpyt"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("unrecognized subcommand"), "{err}");
+    // The file is opened (with the binary store: it has no extension).
+    assert!(err.contains("Error unmarshalling input file"), "{err}");
+}
