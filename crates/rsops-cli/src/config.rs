@@ -41,7 +41,11 @@ pub fn creation_rule<'c>(
     let abs = std::path::absolute(name).unwrap_or_else(|_| name.into());
     l.config
         .creation_rule(&rule_match_path(&l.dir, &abs))
-        .map_err(Error::Config)
+        .map_err(|source| Error::ConfigRule {
+            config: l.path.clone(),
+            file: name.to_path_buf(),
+            source,
+        })
 }
 
 /// Finds the config: `explicit` (`--config`/`SOPS_CONFIG`), else the first
