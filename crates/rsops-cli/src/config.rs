@@ -4,6 +4,7 @@
 //! in the directory of the file being processed instead ([`load_for_file`]).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rsops_core::config::{rule_match_path, Config, CreationRule};
 use rsops_core::env;
@@ -40,7 +41,11 @@ pub fn creation_rule<'c>(
     let abs = std::path::absolute(name).unwrap_or_else(|_| name.into());
     l.config
         .creation_rule(&rule_match_path(&l.dir, &abs))
-        .map_err(Error::Config)
+        .map_err(|source| Error::ConfigRule {
+            config: l.path.clone(),
+            file: name.to_path_buf(),
+            source,
+        })
 }
 
 /// Finds the config: `explicit` (`--config`/`SOPS_CONFIG`), else the first
@@ -153,6 +158,7 @@ fn read_config(path: PathBuf) -> CmdResult<Loaded> {
         Ok(config) => config,
         Err(source) => return Err(Error::ConfigParse { path, source }),
     };
+    warn_unknown_fields(&path, &config);
     let abs = std::path::absolute(&path).unwrap_or(path);
     let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(Loaded {
@@ -160,6 +166,27 @@ fn read_config(path: PathBuf) -> CmdResult<Loaded> {
         dir,
         path: abs,
     })
+}
+
+/// Warns (once per process) about the keys of the config that sops
+/// ignores, most likely typos.
+fn warn_unknown_fields(path: &Path, config: &Config) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if config.warnings.is_empty() || WARNED.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    for line in unknown_field_lines(path, config) {
+        crate::warn(&line);
+    }
+}
+
+/// The warning texts for the unknown keys of `config` (read from `path`).
+fn unknown_field_lines(path: &Path, config: &Config) -> Vec<String> {
+    config
+        .warnings
+        .iter()
+        .map(|w| format!("{} {w}", path.display()))
+        .collect()
 }
 
 /// Store options from the `stores` section and `--indent`.
@@ -227,6 +254,17 @@ mod tests {
         assert_eq!(
             find_from(deep),
             Some(dir.path().join("a").join(CONFIG_NAME))
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_reported_with_the_config_path() {
+        let config =
+            Config::parse(b"creation_rules:\n  - path_regex: x\n    encrypted_regexp: ^data$\n")
+                .expect("parse");
+        assert_eq!(
+            unknown_field_lines(Path::new("dir/.sops.yaml"), &config),
+            ["dir/.sops.yaml line 3: unknown field 'encrypted_regexp' in a creation rule; did you mean 'encrypted_regex'?"]
         );
     }
 

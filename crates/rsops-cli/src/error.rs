@@ -12,7 +12,7 @@
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Arc;
 
@@ -256,6 +256,17 @@ pub enum Error {
     /// A creation-rule lookup failed.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The creation-rule lookup for a file failed: sops's message, then a
+    /// hint naming the config and the file.
+    #[error("{source}\nhint: {}", rule_hint(source, config, file))]
+    ConfigRule {
+        /// The config path.
+        config: PathBuf,
+        /// The file whose rule was looked up (as given).
+        file: PathBuf,
+        /// Why.
+        source: ConfigError,
+    },
     /// A negative YAML indentation.
     #[error("YAML Negative indentation not accepted")]
     YamlIndent,
@@ -647,6 +658,7 @@ impl Error {
             | Error::ConfigRead { .. }
             | Error::ConfigParse { .. }
             | Error::Config(_)
+            | Error::ConfigRule { .. }
             | Error::YamlIndent
             | Error::JsonIndent
             | Error::NoKeys
@@ -734,6 +746,23 @@ impl Error {
             lines.pop();
         }
         lines.join("\n")
+    }
+}
+
+/// The recommendation for a failed creation-rule lookup of `file` in the
+/// config at `config`.
+fn rule_hint(source: &ConfigError, config: &Path, file: &Path) -> String {
+    let (config, file) = (config.display(), file.display());
+    match source {
+        ConfigError::NoMatchingRule => format!(
+            "no creation rule in {config} matches '{file}'; add a path_regex that matches it, or pass --config"
+        ),
+        ConfigError::Regex(_) => format!(
+            "fix the path_regex in {config} (rules are tried in order for '{file}'), or pass --config"
+        ),
+        _ => format!(
+            "fix the creation rule in {config} that matches '{file}', or pass --config"
+        ),
     }
 }
 
@@ -931,6 +960,33 @@ mod tests {
         assert!(lines.next().is_some_and(|l| l.starts_with("hint: ")));
         assert_eq!(e.message(), "Duplicate decryption key type: age");
         assert_eq!(e.exit_code(), code::DUPLICATE_DECRYPTION_KEY_TYPE);
+    }
+
+    #[test]
+    fn rule_lookup_errors_keep_sops_line_and_name_config_and_file() {
+        let e = Error::ConfigRule {
+            config: PathBuf::from("/p/.sops.yaml"),
+            file: PathBuf::from("secret.yaml"),
+            source: ConfigError::NoMatchingRule,
+        };
+        assert_eq!(
+            e.to_string(),
+            "error loading config: no matching creation rules found\n\
+             hint: no creation rule in /p/.sops.yaml matches 'secret.yaml'; add a path_regex that matches it, or pass --config"
+        );
+        assert_eq!(e.message(), ConfigError::NoMatchingRule.to_string());
+        assert_eq!(
+            e.exit_code(),
+            Error::Config(ConfigError::NoMatchingRule).exit_code()
+        );
+        let e = Error::ConfigRule {
+            config: PathBuf::from("c.yaml"),
+            file: PathBuf::from("f.yaml"),
+            source: ConfigError::ConflictingSelection,
+        };
+        assert!(e.to_string().ends_with(
+            "\nhint: fix the creation rule in c.yaml that matches 'f.yaml', or pass --config"
+        ));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `.sops.yaml`: creation rules and store settings.
 //!
 //! [`Config::parse`] reads the file like sops 3.11 does (go-yaml v3 into
-//! typed structs): unknown keys are ignored, a value of the wrong YAML type
+//! typed structs): unknown keys are ignored (and listed in
+//! [`Config::warnings`] with the nearest known key), a value of the wrong YAML type
 //! is an `error loading config: Could not unmarshal config file: …` for the
 //! whole file. Problems that sops only notices when a rule is *used* (an
 //! invalid `path_regex`, conflicting selection fields, a malformed key) are
@@ -70,6 +71,107 @@ pub struct Config {
     /// Whether the file declares `creation_rules` at all (a non-null value,
     /// even `[]`). Without it, rule lookup behaves as if there were no config.
     pub has_creation_rules: bool,
+    /// Keys sops would silently ignore, in file order (for the caller to
+    /// report; parsing never prints).
+    pub warnings: Vec<ConfigWarning>,
+}
+
+/// Where in `.sops.yaml` an unknown field was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSection {
+    /// The top-level map.
+    TopLevel,
+    /// An entry of `creation_rules`.
+    CreationRule,
+    /// An entry of `key_groups` (or of a `merge` list).
+    KeyGroup,
+    /// An element of a key group's list of key structs (the field name,
+    /// e.g. `kms`).
+    KeyEntry(&'static str),
+}
+
+impl std::fmt::Display for ConfigSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigSection::TopLevel => f.write_str("the top level"),
+            ConfigSection::CreationRule => f.write_str("a creation rule"),
+            ConfigSection::KeyGroup => f.write_str("a key group"),
+            ConfigSection::KeyEntry(name) => write!(f, "a key group's '{name}' entry"),
+        }
+    }
+}
+
+/// A key of `.sops.yaml` that sops accepts and ignores (most likely a typo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// 1-based line of the key.
+    pub line: usize,
+    /// The key as written.
+    pub field: String,
+    /// Where it was found.
+    pub section: ConfigSection,
+    /// The known field it most likely meant (a small edit away), if any.
+    pub suggestion: Option<&'static str>,
+}
+
+impl std::fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}: unknown field '{}' in {}",
+            self.line, self.field, self.section
+        )?;
+        match self.suggestion {
+            Some(s) => write!(f, "; did you mean '{s}'?"),
+            None => f.write_str(" (ignored)"),
+        }
+    }
+}
+
+/// The top-level fields of sops's `configFile`.
+const TOP_LEVEL_FIELDS: &[&str] = &["creation_rules", "stores", "destination_rules"];
+
+/// The creation-rule fields other than the key kinds' flat fields.
+const RULE_FIELDS: &[&str] = &[
+    "path_regex",
+    "aws_profile",
+    "key_groups",
+    "shamir_threshold",
+    "unencrypted_suffix",
+    "encrypted_suffix",
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+    "mac_only_encrypted",
+];
+
+/// The known field closest to `field`, when it is only a small edit away
+/// (at most 1 for names of up to 4 characters, else at most 2; compared
+/// without regard to case).
+fn nearest_field<'k>(field: &str, known: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    let lower = field.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (edit_distance(&lower, k), k))
+        .filter(|(d, k)| *d <= if k.len() <= 4 { 1 } else { 2 })
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// The `stores` section: indentation settings (`None` when not given).
@@ -205,7 +307,8 @@ impl Config {
             return Ok(Config::default());
         };
         let mut decoder = Decoder::new(bytes);
-        let config = decoder.config_file(doc);
+        let mut config = decoder.config_file(doc);
+        config.warnings = std::mem::take(&mut decoder.warnings);
         decoder.finish()?;
         Ok(config)
     }
@@ -312,6 +415,8 @@ struct Decoder {
     line_starts: Vec<usize>,
     /// The type errors found so far.
     errors: Vec<String>,
+    /// The unknown fields found so far.
+    warnings: Vec<ConfigWarning>,
 }
 
 impl Decoder {
@@ -329,6 +434,7 @@ impl Decoder {
         Decoder {
             line_starts,
             errors: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -352,6 +458,22 @@ impl Decoder {
                 .partition_point(|&start| start <= src.start),
             None => fallback,
         }
+    }
+
+    /// Records an unknown field of `section` (known fields: `known`).
+    fn unknown(
+        &mut self,
+        key: &str,
+        node: Node<'_>,
+        section: ConfigSection,
+        known: impl IntoIterator<Item = &'static str>,
+    ) {
+        self.warnings.push(ConfigWarning {
+            line: node.line,
+            field: key.to_owned(),
+            section,
+            suggestion: nearest_field(key, known),
+        });
     }
 
     /// Records `cannot unmarshal` for `node` into Go type `target`.
@@ -501,7 +623,13 @@ impl Decoder {
                     }
                 }
                 "stores" => config.stores = self.stores(node),
-                _ => {}
+                "destination_rules" => {}
+                _ => self.unknown(
+                    key,
+                    node,
+                    ConfigSection::TopLevel,
+                    TOP_LEVEL_FIELDS.iter().copied(),
+                ),
             }
         }
         config
@@ -631,7 +759,12 @@ impl Decoder {
                     raw.mac_only_encrypted = self.bool(node);
                     continue;
                 }
-                _ => continue,
+                _ => {
+                    let flat = KeyKind::ALL.iter().map(|k| k.config().flat.name);
+                    let known = RULE_FIELDS.iter().copied().chain(flat);
+                    self.unknown(key, node, ConfigSection::CreationRule, known);
+                    continue;
+                }
             };
             let text = self.string(node);
             *text_slot = Some(text).filter(|s| !s.is_empty());
@@ -660,10 +793,17 @@ impl Decoder {
                         let entries = match kind.config().group.shape {
                             GroupShape::Strings => RawEntries::Strings(self.strings(node)),
                             GroupShape::Structs { go_type, fields } => {
-                                RawEntries::Structs(self.struct_list(node, go_type, fields))
+                                let section = ConfigSection::KeyEntry(kind.config().group.name);
+                                RawEntries::Structs(
+                                    self.struct_list(node, go_type, fields, section),
+                                )
                             }
                         };
                         group.keys.push((kind, entries));
+                    } else {
+                        let names = KeyKind::ALL.iter().map(|k| k.config().group.name);
+                        let known = std::iter::once("merge").chain(names);
+                        self.unknown(key, node, ConfigSection::KeyGroup, known);
                     }
                 }
             }
@@ -679,6 +819,7 @@ impl Decoder {
         node: Node<'_>,
         name: &str,
         fields: &[(&'static str, FieldType)],
+        section: ConfigSection,
     ) -> Vec<Option<Fields>> {
         let struct_type = format!("config.{name}");
         self.seq(node, &format!("[]{struct_type}"))
@@ -687,7 +828,7 @@ impl Decoder {
             .map(|n| {
                 let map = self.struct_map(n, &struct_type);
                 match (map, n.value) {
-                    (Some(m), _) => Some(self.struct_fields(m, n.line, fields)),
+                    (Some(m), _) => Some(self.struct_fields(m, n.line, fields, section)),
                     (None, Value::Null) => Some(Fields::new()),
                     (None, _) => None,
                 }
@@ -701,6 +842,7 @@ impl Decoder {
         map: &Map,
         line: usize,
         known: &[(&'static str, FieldType)],
+        section: ConfigSection,
     ) -> Fields {
         let mut out = Fields::new();
         for (key, node) in self.fields(map, line) {
@@ -715,7 +857,10 @@ impl Decoder {
                     out.0.retain(|(n, _)| n != name);
                     out.push_map(name, value);
                 }
-                None => {}
+                None => {
+                    let names = known.iter().map(|(name, _)| *name);
+                    self.unknown(key, node, section, names);
+                }
             }
         }
         out
@@ -1361,6 +1506,62 @@ mod tests {
             list.ends_with("cannot unmarshal !!seq into config.configFile"),
             "{list}"
         );
+    }
+
+    #[test]
+    fn unknown_fields_are_warnings_with_the_nearest_known_field() {
+        let config = parse(concat!(
+            "creation_rule:\n",
+            "  - x\n",
+            "creation_rules:\n",
+            "  - path_regex: a\n",
+            "    encrypted_regexp: ^data$\n",
+            "    frobnicate: 1\n",
+            "    key_groups:\n",
+            "      - agee: [x]\n",
+            "        merge:\n",
+            "          - kms:\n",
+            "              - arn: a\n",
+            "                aws_profil: p\n",
+            "destination_rule: []\n",
+            "destination_rules: []\n",
+        ));
+        let shown: Vec<String> = config.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "line 1: unknown field 'creation_rule' in the top level; did you mean 'creation_rules'?",
+                "line 5: unknown field 'encrypted_regexp' in a creation rule; did you mean 'encrypted_regex'?",
+                "line 6: unknown field 'frobnicate' in a creation rule (ignored)",
+                "line 8: unknown field 'agee' in a key group; did you mean 'age'?",
+                "line 12: unknown field 'aws_profil' in a key group's 'kms' entry; did you mean 'aws_profile'?",
+                "line 13: unknown field 'destination_rule' in the top level; did you mean 'destination_rules'?",
+            ]
+        );
+        assert_eq!(config.warnings[2].suggestion, None);
+        assert_eq!(config.warnings[1].section, ConfigSection::CreationRule);
+        // Unknown fields do not change what is decoded.
+        assert_eq!(config.creation_rules.len(), 1);
+        assert!(config.creation_rules[0].selection.encrypted_regex.is_none());
+        assert!(parse("creation_rules:\n  - age: x\n    key_groups: []\n")
+            .warnings
+            .is_empty());
+    }
+
+    #[test]
+    fn suggestions_need_a_small_edit_distance() {
+        assert_eq!(edit_distance("encrypted_regexp", "encrypted_regex"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(nearest_field("PGP", ["pgp", "age"]), Some("pgp"));
+        assert_eq!(nearest_field("xyz", ["pgp", "age"]), None);
+        // Short names allow only one edit.
+        assert_eq!(nearest_field("ab", ["kms"]), None);
+        assert_eq!(
+            nearest_field("path_rgx", ["path_regex"]),
+            Some("path_regex")
+        );
+        assert_eq!(nearest_field("path_r", ["path_regex"]), None);
     }
 
     #[test]

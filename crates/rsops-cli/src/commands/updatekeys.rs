@@ -181,7 +181,13 @@ fn update_file(
                 "no creation rule matches it".to_owned(),
             )))
         }
-        Err(e) => return Err(Error::Config(e)),
+        Err(source) => {
+            return Err(Error::ConfigRule {
+                config: config.path.clone(),
+                file: match_abs.clone(),
+                source,
+            })
+        }
     };
     if walked {
         eprintln!("Syncing keys for file {}", abs.display());

@@ -211,3 +211,31 @@ fn the_man_page_renders() {
     // The hidden `man` subcommand itself is not documented.
     assert!(!rendered.contains("rsops-man"), "{rendered}");
 }
+
+/// Unknown `.sops.yaml` keys (ignored, as by sops) are named on stderr with
+/// the nearest known key, once, and do not change the outcome.
+#[test]
+fn unknown_config_fields_are_warnings() {
+    let s = Scratch::new();
+    s.write(
+        "rules.yaml",
+        format!("creation_rules:\n  - age: {DEMO_RECIPIENT}\n    encrypted_regexp: ^data$\n    frobnicate: 1\n").as_bytes(),
+    );
+    s.write("f.yaml", b"a: 1\n");
+    let out = s.rsops(&["encrypt", "--config", "rules.yaml", "f.yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("rsops: warning:"))
+            .collect::<Vec<_>>(),
+        [
+            "rsops: warning: rules.yaml line 3: unknown field 'encrypted_regexp' in a creation rule; did you mean 'encrypted_regex'?",
+            "rsops: warning: rules.yaml line 4: unknown field 'frobnicate' in a creation rule (ignored)",
+        ],
+        "{stderr}"
+    );
+    // The misspelt selection field is ignored: everything is encrypted.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("a: ENC["));
+}
