@@ -343,7 +343,7 @@ pub enum Error {
     #[error("Error: cannot add or remove keys on non-existent file {:?}, use the `edit` subcommand instead.", .0.display().to_string())]
     ChangeKeysOfMissingFile(PathBuf),
     /// The output file cannot be written.
-    #[error("Could not write output file {}: {source}; check that the directory exists and is writable", path.display())]
+    #[error("Could not write output file {}: {source}{}", path.display(), write_file_advice(source))]
     WriteFile {
         /// The target.
         path: PathBuf,
@@ -789,6 +789,15 @@ fn key_flags() -> String {
         .map(|k| format!("--{}", k.cli().flag))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What to check when a file cannot be written: the directory, where that
+/// is what failed.
+fn write_file_advice(source: &io::Error) -> &'static str {
+    match source.kind() {
+        io::ErrorKind::InvalidInput => "",
+        _ => "; check that the directory exists and is writable",
+    }
 }
 
 /// What the input store expects, for [`Error::Unmarshal`].

@@ -110,7 +110,12 @@ pub fn write_atomic_with<F>(
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
-    let staged = stage(path.as_ref(), sensitivity, fill)?;
+    let path = path.as_ref();
+    let target = match destination(path)? {
+        Destination::Stream => return stream_into(path, fill),
+        Destination::Replace(target) => target,
+    };
+    let staged = stage(path, &target, sensitivity, fill)?;
     match commit {
         Commit::Now => staged.commit(),
         Commit::Batched(stage) => {
@@ -128,13 +133,74 @@ fn write_failure(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-/// Writes the temporary file of `path` (content and permissions), without
-/// syncing or renaming it.
-fn stage<F>(path: &Path, sensitivity: Sensitivity, fill: F) -> CmdResult<Staged>
+/// Where a write to a path goes.
+enum Destination {
+    /// A regular file, or nothing yet: replaced atomically. Through a
+    /// symbolic link this is the link's final target, so the link stays.
+    Replace(PathBuf),
+    /// A FIFO, a device or a socket: written into as a stream, never
+    /// replaced by a regular file.
+    Stream,
+}
+
+/// Where a write to `path` goes; a directory, or a symbolic link whose
+/// target does not exist, is refused.
+fn destination(path: &Path) -> CmdResult<Destination> {
+    let refuse = |what: &str| {
+        write_failure(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_owned()),
+        )
+    };
+    let meta = match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Destination::Replace(path.to_path_buf()))
+        }
+        Err(e) => return Err(write_failure(path, e)),
+        Ok(meta) => meta,
+    };
+    let (target, meta) = if meta.file_type().is_symlink() {
+        let Ok(target) = fs::canonicalize(path) else {
+            return Err(refuse(
+                "it is a symbolic link to a file that does not exist; create the target or remove the link",
+            ));
+        };
+        let meta = fs::metadata(&target).map_err(|e| write_failure(path, e))?;
+        (target, meta)
+    } else {
+        (path.to_path_buf(), meta)
+    };
+    if meta.is_dir() {
+        Err(refuse("it is a directory"))
+    } else if meta.is_file() {
+        Ok(Destination::Replace(target))
+    } else {
+        Ok(Destination::Stream)
+    }
+}
+
+/// Writes into an existing FIFO, device or socket as a stream.
+fn stream_into<F>(path: &Path, fill: F) -> CmdResult
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
-    let target = path;
+    let fail = |e: std::io::Error| write_failure(path, e);
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(fail)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    fill(&mut out).map_err(fail)?;
+    out.flush().map_err(fail)
+}
+
+/// Writes the temporary file that will replace `target` (the file `path`
+/// names, through any symbolic link), content and permissions, without
+/// syncing or renaming it.
+fn stage<F>(path: &Path, target: &Path, sensitivity: Sensitivity, fill: F) -> CmdResult<Staged>
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

@@ -12,6 +12,7 @@ mod keygroups;
 mod legacy;
 mod multi;
 mod pgp;
+mod safe_writes;
 mod set_unset;
 mod sops_interop;
 mod transcripts;
