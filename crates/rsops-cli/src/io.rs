@@ -559,10 +559,10 @@ mod tests {
     #[test]
     fn a_commit_failure_is_reported_with_its_tag() {
         let dir = tempfile::tempdir().unwrap();
-        // A rename over a non-empty directory fails at commit time.
+        // A rename over a non-empty directory fails at commit time: the
+        // file staged for is replaced by one before the batch commits.
         let target = path_in(&dir, "d");
-        fs::create_dir(&target).unwrap();
-        fs::write(dir.path().join("d").join("inner"), b"x").unwrap();
+        fs::write(&target, b"old").unwrap();
         let ok = path_in(&dir, "ok");
         let batch = CommitBatch::new();
         batch
@@ -570,6 +570,9 @@ mod tests {
                 write_atomic(&target, b"new", Sensitivity::Plaintext, commit)
             })
             .unwrap();
+        fs::remove_file(&target).unwrap();
+        fs::create_dir(&target).unwrap();
+        fs::write(dir.path().join("d").join("inner"), b"x").unwrap();
         batch
             .run(8, |commit| {
                 write_atomic(&ok, b"fine", Sensitivity::Plaintext, commit)
