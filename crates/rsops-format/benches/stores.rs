@@ -35,7 +35,7 @@ fn service(w: &mut Words, i: usize) -> Map {
     let mut m = Map::new();
     m.push("name", Value::Str(format!("svc-{i:05}")));
     m.push("replicas", Value::Int((w.next() % 12) as i64));
-    m.push("enabled", Value::Bool(w.next() % 2 == 0));
+    m.push("enabled", Value::Bool(w.next().is_multiple_of(2)));
     m.push("ratio", Value::Float((w.next() % 10_000) as f64 / 10_000.0));
     let env = (0..8)
         .map(|j| {

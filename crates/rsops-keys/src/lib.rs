@@ -19,6 +19,8 @@ pub mod kind;
 pub mod kinds;
 pub mod local;
 pub mod master_key;
+#[cfg(feature = "cloud")]
+pub mod runtime;
 
 pub use kinds::{age, pgp};
 

@@ -36,6 +36,26 @@ pub fn sops() -> Option<PathBuf> {
     None
 }
 
+/// Environment variables that must not leak from the machine running the
+/// tests into rsops or sops: sops settings and every cloud credential or
+/// endpoint variable.
+const AMBIENT_PREFIXES: &[&str] = &[
+    "SOPS_",
+    "AWS_",
+    "GOOGLE_",
+    "CLOUDSDK_",
+    "AZURE_",
+    "IDENTITY_",
+    "MSI_",
+    "VAULT_",
+    "HUAWEICLOUD_",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "SSL_CERT_",
+];
+
 /// A scratch directory with its own HOME and no SOPS_* variables leaking in.
 pub struct Scratch {
     /// The directory (removed on drop).
@@ -66,7 +86,10 @@ impl Scratch {
         let mut c = Command::new(program);
         c.current_dir(self.dir.path());
         for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("SOPS_") {
+            if AMBIENT_PREFIXES
+                .iter()
+                .any(|p| k.to_string_lossy().starts_with(p))
+            {
                 c.env_remove(k);
             }
         }

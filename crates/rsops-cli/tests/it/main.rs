@@ -13,6 +13,7 @@ mod legacy;
 mod multi;
 mod pgp;
 mod safe_writes;
+mod servers;
 mod set_unset;
 mod sops_interop;
 mod transcripts;
