@@ -11,6 +11,28 @@
 //! system), that file is `fsync`ed (data and inode), and only then is it
 //! renamed over the target (an atomic replace). If anything fails before
 //! the rename, the temporary file is removed and the target is untouched.
+//! The replacement keeps the target's mode, owner and group; the temporary
+//! file stays 0600 until just before the rename.
+//!
+//! # In-place writes
+//!
+//! A rename would break what makes some files special, so these are
+//! written in place instead (the new content is complete in memory first,
+//! then written over the old with one `write`, truncated to its length and
+//! `fsync`ed; durable, but not atomic):
+//!
+//! * a file with several hard links (a rename would detach the name from
+//!   the other links);
+//! * a file whose owner or group this process cannot give to a new file
+//!   (not root, and not its owner or not in its group);
+//! * a file in a directory where no temporary file can be created (no
+//!   write permission) although the file itself is writable — as sops
+//!   does, where it succeeds.
+//!
+//! The last two are announced on stderr. The file is opened without
+//! following a symbolic link and must still be the regular file that was
+//! examined (same device and inode), so a file swapped in meanwhile is
+//! never written.
 //!
 //! # Commit batches (`-i` with many files)
 //!
@@ -28,10 +50,14 @@
 
 use std::fs::{self, File, Permissions};
 use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use nix::fcntl::OFlag;
+use nix::unistd::{Gid, Uid};
 use tempfile::NamedTempFile;
+use zeroize::Zeroizing;
 
 use crate::error::{CmdResult, Error};
 
@@ -111,11 +137,14 @@ where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
     let path = path.as_ref();
-    let target = match destination(path)? {
+    let (target, existing) = match destination(path)? {
         Destination::Stream => return stream_into(path, fill),
-        Destination::Replace(target) => target,
+        Destination::Replace { target, existing } => (target, existing),
     };
-    let staged = stage(path, &target, sensitivity, fill)?;
+    let staged = match existing.as_ref().and_then(in_place_reason) {
+        Some(reason) => stage_in_place(path, &target, reason, fill)?,
+        None => stage(path, &target, existing.as_ref(), sensitivity, fill)?,
+    };
     match commit {
         Commit::Now => staged.commit(),
         Commit::Batched(stage) => {
@@ -137,7 +166,12 @@ fn write_failure(path: &Path, source: std::io::Error) -> Error {
 enum Destination {
     /// A regular file, or nothing yet: replaced atomically. Through a
     /// symbolic link this is the link's final target, so the link stays.
-    Replace(PathBuf),
+    Replace {
+        /// The file to replace.
+        target: PathBuf,
+        /// Its metadata, when it exists.
+        existing: Option<fs::Metadata>,
+    },
     /// A FIFO, a device or a socket: written into as a stream, never
     /// replaced by a regular file.
     Stream,
@@ -154,7 +188,10 @@ fn destination(path: &Path) -> CmdResult<Destination> {
     };
     let meta = match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Destination::Replace(path.to_path_buf()))
+            return Ok(Destination::Replace {
+                target: path.to_path_buf(),
+                existing: None,
+            })
         }
         Err(e) => return Err(write_failure(path, e)),
         Ok(meta) => meta,
@@ -173,7 +210,10 @@ fn destination(path: &Path) -> CmdResult<Destination> {
     if meta.is_dir() {
         Err(refuse("it is a directory"))
     } else if meta.is_file() {
-        Ok(Destination::Replace(target))
+        Ok(Destination::Replace {
+            target,
+            existing: Some(meta),
+        })
     } else {
         Ok(Destination::Stream)
     }
@@ -194,10 +234,54 @@ where
     out.flush().map_err(fail)
 }
 
+/// Why an existing file is written in place instead of replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InPlace {
+    /// It has several hard links.
+    HardLinks,
+    /// A new file could not be given its owner or group.
+    Owner,
+    /// No temporary file can be created in its directory.
+    DirectoryNotWritable,
+}
+
+/// Whether the existing file `meta` must be written in place (decided
+/// before anything is written).
+fn in_place_reason(meta: &fs::Metadata) -> Option<InPlace> {
+    if meta.nlink() > 1 {
+        Some(InPlace::HardLinks)
+    } else if !can_give_owner(meta.uid(), meta.gid()) {
+        Some(InPlace::Owner)
+    } else {
+        None
+    }
+}
+
+/// Whether this process can make a file it creates belong to `uid` and
+/// `gid` (root can; anyone else only to themselves and their groups).
+fn can_give_owner(uid: u32, gid: u32) -> bool {
+    let euid = nix::unistd::geteuid();
+    if euid.is_root() {
+        return true;
+    }
+    if uid != euid.as_raw() {
+        return false;
+    }
+    gid == nix::unistd::getegid().as_raw()
+        || nix::unistd::getgroups().is_ok_and(|groups| groups.contains(&Gid::from_raw(gid)))
+}
+
 /// Writes the temporary file that will replace `target` (the file `path`
-/// names, through any symbolic link), content and permissions, without
-/// syncing or renaming it.
-fn stage<F>(path: &Path, target: &Path, sensitivity: Sensitivity, fill: F) -> CmdResult<Staged>
+/// names, through any symbolic link), content, without syncing or
+/// renaming it. When the directory allows no temporary file but `target`
+/// exists, the write goes in place instead ([`stage_in_place`]).
+fn stage<F>(
+    path: &Path,
+    target: &Path,
+    existing: Option<&fs::Metadata>,
+    sensitivity: Sensitivity,
+    fill: F,
+) -> CmdResult<Staged>
 where
     F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
 {
@@ -206,15 +290,20 @@ where
         _ => Path::new("."),
     };
     let fail = |e: std::io::Error| write_failure(path, e);
-    let existing_mode = fs::metadata(target).ok().map(|m| m.permissions());
-    // Removed on SIGINT/SIGTERM/SIGHUP too (a listener ends the process
+    // Removed on every catchable signal too (a listener ends the process
     // after removing every registered temporary file).
     crate::signals::ensure_listening().map_err(fail)?;
-    let (id, created) = crate::signals::protect_file(
+    let created = crate::signals::protect_file(
         || tempfile::Builder::new().prefix(".rsops-").tempfile_in(dir),
         |t: &NamedTempFile| t.path().to_path_buf(),
-    )
-    .map_err(fail)?;
+    );
+    let (id, created) = match created {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && existing.is_some() => {
+            return stage_in_place(path, target, InPlace::DirectoryNotWritable, fill);
+        }
+        Err(e) => return Err(fail(e)),
+    };
     // Declared before `tmp`, so dropped after it on an early return: the
     // registration ends only once the file is gone.
     let registration = Registration(id);
@@ -224,21 +313,69 @@ where
         fill(&mut out).map_err(fail)?;
         out.flush().map_err(fail)?;
     }
-    // On the open file (no path lookup); before the fsync, which makes the
-    // mode durable together with the data.
-    let mode = existing_mode.or_else(|| new_file_permissions(sensitivity));
-    set_permissions(tmp.as_file(), mode).map_err(fail)?;
+    let mode = existing
+        .map(|m| m.permissions())
+        .or_else(|| new_file_permissions(sensitivity));
+    let owner = existing.map(|m| (Uid::from_raw(m.uid()), Gid::from_raw(m.gid())));
     Ok(Staged {
         path: path.to_path_buf(),
         target: target.to_path_buf(),
-        tmp,
-        _registration: registration,
+        how: How::Replace {
+            tmp,
+            mode,
+            owner,
+            _registration: registration,
+        },
     })
+}
+
+/// Prepares an in-place write of `target`: the file is opened now (without
+/// following a link, checked to be the same regular file), the content is
+/// produced into memory (wiped when dropped); [`Staged::commit`] writes it.
+fn stage_in_place<F>(path: &Path, target: &Path, reason: InPlace, fill: F) -> CmdResult<Staged>
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
+    let fail = |e: std::io::Error| write_failure(path, e);
+    let file = open_in_place(target).map_err(fail)?;
+    let mut content = Zeroizing::new(Vec::new());
+    fill(&mut *content).map_err(fail)?;
+    let shown = path.display();
+    match reason {
+        InPlace::HardLinks => {}
+        InPlace::Owner => crate::warn(&format!(
+            "{shown} belongs to another user or group that a new file cannot be given: writing it in place (durable, not atomic)"
+        )),
+        InPlace::DirectoryNotWritable => crate::warn(&format!(
+            "cannot create a temporary file next to {shown} (the directory is not writable): writing it in place (durable, not atomic)"
+        )),
+    }
+    Ok(Staged {
+        path: path.to_path_buf(),
+        target: target.to_path_buf(),
+        how: How::InPlace { file, content },
+    })
+}
+
+/// Opens `target` for an in-place write: not through a symbolic link, not
+/// blocking on a FIFO swapped in, and only if it is a regular file.
+fn open_in_place(target: &Path) -> std::io::Result<File> {
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK).bits())
+        .open(target)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "it is no longer a regular file",
+        ));
+    }
+    Ok(file)
 }
 
 /// The signal listener's registration of a temporary file; dropped after
 /// the file was renamed or removed (fields drop in declaration order, so
-/// [`Staged::tmp`] goes first).
+/// the temporary file goes first).
 struct Registration(u64);
 
 impl Drop for Registration {
@@ -262,43 +399,84 @@ fn new_file_permissions(_: Sensitivity) -> Option<Permissions> {
     None
 }
 
-/// Sets `mode` on `file` (nothing to do for `None`).
-fn set_permissions(file: &File, mode: Option<Permissions>) -> std::io::Result<()> {
-    match mode {
-        Some(p) => file.set_permissions(p),
-        None => Ok(()),
-    }
-}
-
-/// A written temporary file waiting to replace its target. Dropping it
-/// removes the temporary file.
+/// A staged write waiting to be committed. Dropping it removes the
+/// temporary file (or forgets the in-memory content) and leaves the target
+/// untouched.
 struct Staged {
     /// The target as the user named it (for messages).
     path: PathBuf,
     /// The file to replace.
     target: PathBuf,
-    /// The complete new content, in the target's directory.
-    tmp: NamedTempFile,
-    /// Its registration for removal on a signal.
-    _registration: Registration,
+    /// How it is written.
+    how: How,
+}
+
+/// The two ways of writing a target.
+enum How {
+    /// Rename a temporary file over it.
+    Replace {
+        /// The complete new content, in the target's directory (0600).
+        tmp: NamedTempFile,
+        /// The mode to give it just before the rename.
+        mode: Option<Permissions>,
+        /// The owner and group to give it (those of the file it replaces).
+        owner: Option<(Uid, Gid)>,
+        /// Its registration for removal on a signal.
+        _registration: Registration,
+    },
+    /// Write over the open file.
+    InPlace {
+        /// The target, opened for writing (not truncated).
+        file: File,
+        /// The complete new content.
+        content: Zeroizing<Vec<u8>>,
+    },
 }
 
 impl Staged {
-    /// Makes the new content durable, then renames it over the target.
+    /// Makes the new content durable and puts it in place: `fsync`, owner
+    /// and mode, then rename over the target; or, in place, one write,
+    /// truncation to the new length, `fsync`.
     fn commit(self) -> CmdResult {
-        let Staged {
-            path,
-            target,
-            tmp,
-            _registration,
-        } = self;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| write_failure(&path, e))?;
-        tmp.persist(&target)
-            .map_err(|e| write_failure(&path, e.error))?;
-        Ok(())
+        let Staged { path, target, how } = self;
+        let fail = |e: std::io::Error| write_failure(&path, e);
+        match how {
+            How::Replace {
+                tmp,
+                mode,
+                owner,
+                _registration,
+            } => {
+                tmp.as_file().sync_all().map_err(fail)?;
+                if let Some((uid, gid)) = owner {
+                    give_owner(tmp.as_file(), uid, gid).map_err(fail)?;
+                }
+                // Last, so that a temporary file left behind by a crash
+                // (SIGKILL) is 0600 all along but for this instant.
+                if let Some(mode) = mode {
+                    tmp.as_file().set_permissions(mode).map_err(fail)?;
+                }
+                tmp.persist(&target).map_err(|e| fail(e.error))?;
+                Ok(())
+            }
+            How::InPlace { mut file, content } => {
+                file.write_all(&content).map_err(fail)?;
+                let len = u64::try_from(content.len()).unwrap_or(u64::MAX);
+                file.set_len(len).map_err(fail)?;
+                file.sync_all().map_err(fail)
+            }
+        }
     }
+}
+
+/// Gives `file` the owner and group `uid`/`gid` when it has others (a
+/// change of owner can clear set-id bits: the mode is set afterwards).
+fn give_owner(file: &File, uid: Uid, gid: Gid) -> std::io::Result<()> {
+    let meta = file.metadata()?;
+    if meta.uid() == uid.as_raw() && meta.gid() == gid.as_raw() {
+        return Ok(());
+    }
+    nix::unistd::fchown(file, Some(uid), Some(gid)).map_err(std::io::Error::from)
 }
 
 /// How many staged files a batch holds before committing them (bounds the
@@ -426,7 +604,7 @@ pub fn write_stdout(data: &[u8]) -> CmdResult {
 mod tests {
     use super::*;
     use crate::error::code;
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -588,6 +766,56 @@ mod tests {
             .starts_with(&format!("Could not write output file {target}: ")));
         assert_eq!(fs::read(&ok).unwrap(), b"fine");
         assert!(others(dir.path(), &["d", "ok"]).is_empty());
+    }
+
+    #[test]
+    fn a_hard_linked_file_is_written_in_place_also_in_a_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (path_in(&dir, "a"), path_in(&dir, "b"));
+        fs::write(&a, b"old and long content").unwrap();
+        fs::hard_link(&a, &b).unwrap();
+        let ino = fs::metadata(&a).unwrap().ino();
+        write_atomic(&a, b"new", Sensitivity::Plaintext, Commit::Now).unwrap();
+        assert_eq!(fs::read(&b).unwrap(), b"new");
+        let batch = CommitBatch::new();
+        batch
+            .run(0, |commit| {
+                write_atomic(&b, b"newer", Sensitivity::Plaintext, commit)
+            })
+            .unwrap();
+        // Staged in memory: not written before the batch commits.
+        assert_eq!(fs::read(&a).unwrap(), b"new");
+        assert!(batch.finish().is_empty());
+        assert_eq!(fs::read(&a).unwrap(), b"newer");
+        let meta = fs::metadata(&a).unwrap();
+        assert_eq!((meta.ino(), meta.nlink()), (ino, 2));
+        assert!(others(dir.path(), &["a", "b"]).is_empty());
+    }
+
+    #[test]
+    fn an_in_place_write_never_opens_what_replaced_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("t");
+        fs::write(&target, b"old").unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, b"keep").unwrap();
+        fs::remove_file(&target).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &target).unwrap();
+        let f = stage_in_place(&target, &target, InPlace::HardLinks, |out| {
+            out.write_all(b"secret")
+        })
+        .err()
+        .expect("a link is not opened");
+        assert_eq!(f.exit_code(), code::COULD_NOT_WRITE_OUTPUT_FILE);
+        fs::remove_file(&target).unwrap();
+        nix::unistd::mkfifo(&target, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let f = stage_in_place(&target, &target, InPlace::HardLinks, |out| {
+            out.write_all(b"secret")
+        })
+        .err()
+        .expect("a FIFO is not written (and opening it does not block)");
+        assert_eq!(f.exit_code(), code::COULD_NOT_WRITE_OUTPUT_FILE);
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"keep");
     }
 
     #[test]
