@@ -489,6 +489,15 @@ pub enum Error {
     /// `edit`: the edited file is unchanged.
     #[error("File has not changed, exiting.")]
     NotModified,
+    /// `edit`: the edited content is still invalid and there is no one to
+    /// ask whether to go on (no terminal, or standard input ended).
+    #[error("the edited content is not valid after {attempts} attempt(s): {problem}; the file was not changed\nhint: fix the content in an interactive session, or use rsops set / rsops replace in scripts")]
+    EditInvalid {
+        /// How many times the editor ran.
+        attempts: usize,
+        /// What is wrong with the content (positions and key names only).
+        problem: String,
+    },
     /// `edit`: the edited file cannot be read back.
     #[error("Could not read edited file: {0}")]
     ReadEdited(#[source] io::Error),
@@ -506,9 +515,9 @@ pub enum Error {
     /// `exec-file`: the temporary file or FIFO cannot be made.
     #[error("Could not create the temporary file: {0}")]
     ExecTempFile(#[source] io::Error),
-    /// `exec-file --user`: the file cannot be given to the user.
-    #[error("Could not give the temporary file to user {user}: {source}")]
-    GiveTempFile {
+    /// `exec-* --user`: the process cannot switch to the user.
+    #[error("could not switch to user {user}: {source}\nhint: --user needs the privilege to change user (run rsops as root)")]
+    SwitchUser {
         /// The user.
         user: String,
         /// Why.
@@ -686,7 +695,8 @@ impl Error {
             | Error::OnlyGroup
             | Error::ThresholdUnreachable { .. }
             | Error::ExecTempFile(_)
-            | Error::GiveTempFile { .. }
+            | Error::SwitchUser { .. }
+            | Error::EditInvalid { .. }
             | Error::Signals(_)
             | Error::Shell(_)
             | Error::UserLookup(_)

@@ -70,6 +70,7 @@ fn run(settings: Settings) -> CmdResult {
 }
 
 fn main() {
+    signals::harden();
     let parsed = match cli::parse() {
         Ok(parsed) => parsed,
         Err(e) => {

@@ -423,6 +423,8 @@ pub struct ExecSettings {
     pub background: bool,
     /// `--user`.
     pub user: Option<String>,
+    /// `--keep-key-env`.
+    pub keep_key_env: bool,
     /// `--decryption-order`.
     pub decryption_order: Option<String>,
 }
@@ -689,6 +691,7 @@ impl Settings {
                         common: a.common.into(),
                         background: a.exec.background,
                         user: a.exec.user,
+                        keep_key_env: a.exec.keep_key_env,
                         decryption_order: a.decryption_order.decryption_order,
                     },
                     pristine: a.pristine,
@@ -707,6 +710,7 @@ impl Settings {
                         common: a.common.into(),
                         background: a.exec.background,
                         user: a.exec.user,
+                        keep_key_env: a.exec.keep_key_env,
                         decryption_order: a.decryption_order.decryption_order,
                     },
                     no_fifo: a.no_fifo,

@@ -1,5 +1,16 @@
-//! SIGINT/SIGTERM/SIGHUP handling for the commands that put plaintext in a
-//! temporary directory (`edit`, `exec-file`) or run a child (`exec-*`).
+//! Signal handling for the commands that put plaintext in a temporary
+//! directory (`edit`, `exec-file`), run a child (`exec-*`) or write files;
+//! and the process-wide protection of secrets in memory ([`harden`]).
+//!
+//! Every catchable signal whose default action ends the process is
+//! handled ([`handled`]: SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1,
+//! SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGIO, SIGPWR,
+//! SIGSTKFLT and the real-time signals), so that none of them ends rsops
+//! with plaintext left on disk. SIGXFSZ is caught and ignored: a write
+//! beyond `RLIMIT_FSIZE` then fails with an error (`EFBIG`) that rsops
+//! reports, the original file untouched. SIGKILL, SIGSTOP and the
+//! synchronous fault signals cannot be handled; what a SIGKILL leaves
+//! behind is removed by the next run ([`crate::tempdir`]).
 //!
 //! A listener thread (signal-hook, no unsafe code here) receives the
 //! signals. Two policies:
@@ -31,8 +42,50 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::{waitid, Id, WaitPidFlag};
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGTERM, SIGXFSZ};
 use signal_hook::iterator::Signals;
+
+/// The signals handled: every catchable one whose default action ends the
+/// process, except the synchronous fault signals (SIGBUS, SIGTRAP, SIGSYS,
+/// SIGABRT), whose handler could not run before the process ends anyway.
+fn handled() -> Vec<i32> {
+    let mut sigs: Vec<i32> = [
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGALRM,
+        Signal::SIGVTALRM,
+        Signal::SIGPROF,
+        Signal::SIGXCPU,
+        Signal::SIGIO,
+        Signal::SIGPWR,
+        Signal::SIGSTKFLT,
+    ]
+    .iter()
+    .map(|s| *s as i32)
+    .collect();
+    sigs.extend(nix::libc::SIGRTMIN()..=nix::libc::SIGRTMAX());
+    sigs.push(SIGXFSZ);
+    sigs
+}
+
+/// Limits what a crash or a debugger could read of the secrets in this
+/// process's memory, for the whole run: the core size limit is set to 0
+/// (children — the editor, `exec-*` commands — inherit it; the hard limit
+/// is kept, so they may raise it again) and the process is marked
+/// non-dumpable (no core file, no `ptrace` or `/proc/PID/mem` access by
+/// other processes of the same user; not inherited across `exec`).
+/// Failures are ignored: these are defences in depth.
+pub fn harden() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
+        let _ = setrlimit(Resource::RLIMIT_CORE, 0, hard);
+    }
+    let _ = nix::sys::prctl::set_dumpable(false);
+}
 
 /// What a signal does while a command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +131,7 @@ pub fn install(policy: Policy) -> io::Result<()> {
     if s.installed {
         return Ok(());
     }
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let mut signals = Signals::new(handled())?;
     std::thread::Builder::new()
         .name("rsops-signals".into())
         .spawn(move || {
@@ -186,6 +239,10 @@ fn park_forever() -> ! {
 }
 
 fn on_signal(sig: i32) {
+    if sig == SIGXFSZ {
+        // The write that exceeded the limit fails with EFBIG instead.
+        return;
+    }
     let mut s = state();
     if s.policy == Policy::Forward {
         if let Some(pid) = s.child {

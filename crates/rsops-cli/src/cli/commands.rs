@@ -254,6 +254,10 @@ pub struct ExecFlags {
     /// Run the command as this user (needs the privilege to switch).
     #[arg(long)]
     pub user: Option<String>,
+    /// Pass rsops's own key variables (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, ...)
+    /// on to the command; by default they are removed from its environment.
+    #[arg(long)]
+    pub keep_key_env: bool,
 }
 
 /// `rsops exec-env`.

@@ -9,7 +9,7 @@
 //! changed `lastmodified` and the MAC stay as well, so the diff of an edit
 //! shows the edit and nothing else.
 
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -90,28 +90,49 @@ fn edit_decrypted(target: &Path, mut d: Decrypted) -> CmdResult<Vec<u8>> {
     d.seal()
 }
 
+/// How many times the editor is opened on invalid content when there is
+/// no terminal to ask whether to go on (an editor run by a script that
+/// keeps writing the same invalid content would otherwise loop forever).
+const ATTEMPTS_WITHOUT_TERMINAL: usize = 3;
+
 /// The editor loop: reopen while the content does not parse or is not
-/// valid for encryption, so that the edits are never lost.
+/// valid for encryption, so that the edits are never lost. Without a
+/// terminal on stdin it gives up after [`ATTEMPTS_WITHOUT_TERMINAL`]
+/// attempts, and with one when stdin ends (the file is then untouched).
 fn edit_until_valid(
     editor: &[String],
     path: &Path,
     original: &[u8],
     file: &Loaded,
 ) -> CmdResult<Vec<Map>> {
+    let terminal = std::io::stdin().is_terminal();
+    let mut attempts = 0;
     loop {
         run_editor(editor, path)?;
+        attempts += 1;
         let edited = Zeroizing::new(std::fs::read(path).map_err(Error::ReadEdited)?);
         if edited.as_slice() == original {
             return Err(Error::NotModified);
         }
-        match check_edited(file, &edited) {
+        let problem = match check_edited(file, &edited) {
             Ok(docs) => return Ok(docs),
-            Err(problem) => {
-                eprintln!(
-                    "rsops: error: {problem}. Press a key to return to the editor, or Ctrl+C to exit."
-                );
-                wait_for_key();
+            Err(problem) => problem,
+        };
+        if !terminal {
+            if attempts >= ATTEMPTS_WITHOUT_TERMINAL {
+                return Err(Error::EditInvalid { attempts, problem });
             }
+            eprintln!(
+                "rsops: error: {problem}. Returning to the editor (attempt {} of {ATTEMPTS_WITHOUT_TERMINAL}: standard input is not a terminal).",
+                attempts + 1
+            );
+            continue;
+        }
+        eprintln!(
+            "rsops: error: {problem}. Press a key to return to the editor, or Ctrl+C to exit."
+        );
+        if !wait_for_key() {
+            return Err(Error::EditInvalid { attempts, problem });
         }
     }
 }
@@ -131,10 +152,10 @@ fn check_edited(file: &Loaded, edited: &[u8]) -> Result<Vec<Map>, String> {
     Ok(docs)
 }
 
-/// Reads one byte from stdin (returns at once at end of input).
-fn wait_for_key() {
+/// Reads one byte from stdin; `false` at the end of input or on an error.
+fn wait_for_key() -> bool {
     let mut byte = [0u8; 1];
-    let _ = std::io::stdin().read(&mut byte);
+    matches!(std::io::stdin().read(&mut byte), Ok(1))
 }
 
 /// The editor command: `$SOPS_EDITOR`, else `$EDITOR` (split shell-style),

@@ -2,15 +2,27 @@
 //! top-level values of the decrypted file added to its environment.
 //! Nothing is written to disk. The child's exit status is rsops's.
 //!
-//! Also holds what `exec-file` shares: the shell command, `--user`, and
-//! turning the child's status into rsops's result.
+//! Also holds what `exec-file` shares: the shell command, `--user`, the
+//! child's environment, and turning the child's status into rsops's result.
+//!
+//! The child's environment is rsops's without rsops's own key variables
+//! ([`KEY_VARIABLES`]: the age identities and where to find them), unless
+//! `--keep-key-env` is given, plus the file's values (which win, also over
+//! a key variable of the same name). sops passes its whole environment on;
+//! rsops does not, because the command needs the file's values, not the
+//! keys that decrypt every file.
+//!
+//! `--user` switches the whole process to the user once the file is
+//! decrypted (as sops does): supplementary groups, group, then user, for
+//! good; what follows runs with that user's privileges only.
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 
-use nix::unistd::{Gid, Uid, User};
+use nix::unistd::User;
+use rsops_core::env;
 use rsops_format::{dotenv, Key, Map, MapItem, Value};
 
 use super::open;
@@ -35,12 +47,15 @@ pub fn run(s: &ExecEnvSettings) -> CmdResult {
         false,
     )?;
     let vars = env_vars(decrypted.file.docs.first())?;
+    drop(decrypted);
     let mut cmd = shell_command(command);
     if s.pristine {
         cmd.env_clear();
+    } else {
+        child_environment(&mut cmd, args.keep_key_env);
     }
     if let Some(user) = args.user.as_deref() {
-        run_as(&mut cmd, user)?;
+        cmd.envs(become_user(user)?);
     }
     cmd.envs(vars);
     if s.same_process {
@@ -70,17 +85,50 @@ pub(crate) fn status_result(status: ExitStatus) -> CmdResult {
     Err(Error::Child(status))
 }
 
-/// Makes `cmd` run as `user` with its HOME/USER/LOGNAME; returns the ids.
-pub(crate) fn run_as(cmd: &mut Command, user: &str) -> CmdResult<(Uid, Gid)> {
+/// rsops's own variables that give access to keys: removed from a child's
+/// environment unless `--keep-key-env`.
+pub(crate) const KEY_VARIABLES: &[&str] = &[
+    env::SOPS_AGE_KEY,
+    env::SOPS_AGE_KEY_FILE,
+    env::SOPS_AGE_KEY_CMD,
+    env::SOPS_AGE_SSH_PRIVATE_KEY_FILE,
+    env::SOPS_AGE_SSH_PRIVATE_KEY_CMD,
+];
+
+/// Removes [`KEY_VARIABLES`] from `cmd`'s environment unless `keep`.
+pub(crate) fn child_environment(cmd: &mut Command, keep: bool) {
+    if !keep {
+        for var in KEY_VARIABLES {
+            cmd.env_remove(var);
+        }
+    }
+}
+
+/// Switches this process to `user` for good (supplementary groups, group,
+/// user) and returns the HOME/USER/LOGNAME the child gets. Running as that
+/// user already, nothing changes.
+pub(crate) fn become_user(user: &str) -> CmdResult<Vec<(OsString, OsString)>> {
     let found = User::from_name(user)
         .map_err(Error::UserLookup)?
         .ok_or_else(|| Error::UnknownUser(user.to_owned()))?;
-    cmd.uid(found.uid.as_raw())
-        .gid(found.gid.as_raw())
-        .env("HOME", &found.dir)
-        .env("USER", &found.name)
-        .env("LOGNAME", &found.name);
-    Ok((found.uid, found.gid))
+    let fail = |e: nix::Error| Error::SwitchUser {
+        user: user.to_owned(),
+        source: e.into(),
+    };
+    if nix::unistd::geteuid() != found.uid || nix::unistd::getuid() != found.uid {
+        let name =
+            CString::new(found.name.as_bytes()).map_err(|_| Error::UnknownUser(user.to_owned()))?;
+        nix::unistd::initgroups(&name, found.gid).map_err(fail)?;
+        nix::unistd::setgid(found.gid).map_err(fail)?;
+        nix::unistd::setuid(found.uid).map_err(fail)?;
+        // A change of credentials resets the dumpable flag.
+        crate::signals::harden();
+    }
+    Ok(vec![
+        ("HOME".into(), found.dir.into_os_string()),
+        ("USER".into(), found.name.clone().into()),
+        ("LOGNAME".into(), found.name.into()),
+    ])
 }
 
 /// The environment variables for the top-level values of `doc`: strings as

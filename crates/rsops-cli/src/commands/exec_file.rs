@@ -6,10 +6,14 @@
 //! reads, so the plaintext never lands on disk. `--no-fifo` writes a 0600
 //! regular file instead. The directory is removed afterwards, also when a
 //! signal interrupts rsops. The child's exit status is rsops's.
+//!
+//! With `--user`, rsops switches the whole process to that user after
+//! decrypting and before creating anything (as sops does): the directory,
+//! the file and the FIFO belong to the user and nothing is done with root's
+//! privileges inside a directory that user controls. The path put in for
+//! `{}` is quoted for the shell when it needs quotes.
 
-use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -17,12 +21,12 @@ use std::time::Duration;
 use rsops_format::store;
 use zeroize::Zeroizing;
 
-use super::exec_env::{run_as, shell_command, status_result};
+use super::exec_env::{become_user, child_environment, shell_command, status_result};
 use super::open;
 use crate::error::{CmdResult, Error};
 use crate::settings::ExecFileSettings;
 use crate::signals::{self, Policy};
-use crate::tempdir::{self, PrivateDir};
+use crate::tempdir::{self, FifoWriter, PrivateDir};
 
 /// How often a background run checks whether the child went away.
 const POLL: Duration = Duration::from_millis(50);
@@ -57,6 +61,10 @@ pub fn run(s: &ExecFileSettings) -> CmdResult {
     if args.background {
         crate::warn("exec-file's --background option is deprecated and will be removed in a future version of sops");
     }
+    let mut cmd_env = Vec::new();
+    if let Some(user) = args.user.as_deref() {
+        cmd_env = become_user(user)?;
+    }
     signals::install(Policy::Forward).map_err(Error::Signals)?;
     let dir = PrivateDir::new().map_err(|source| Error::TempDir {
         source,
@@ -68,19 +76,15 @@ pub fn run(s: &ExecFileSettings) -> CmdResult {
     } else {
         dir.make_fifo(name).map_err(temp_failure)?
     };
-    let mut cmd = shell_command(&command.replace("{}", &path.to_string_lossy()));
-    if let Some(user) = args.user.as_deref() {
-        let (uid, gid) = run_as(&mut cmd, user)?;
-        dir.give_to(&path, uid, gid)
-            .map_err(|source| Error::GiveTempFile {
-                user: user.to_owned(),
-                source,
-            })?;
-    }
+    let shown = path.to_string_lossy();
+    let mut cmd = shell_command(&command.replace("{}", &shell_words::quote(&shown)));
+    child_environment(&mut cmd, args.keep_key_env);
+    cmd.envs(cmd_env);
     let written = if s.no_fifo {
         None
     } else {
-        Some(feed_fifo(path.clone(), plaintext))
+        let writer = dir.fifo_writer(name).map_err(Error::ExecTempFile)?;
+        Some(feed_fifo(writer, plaintext))
     };
     if args.background {
         let child = cmd.spawn().map_err(Error::Shell)?;
@@ -92,12 +96,12 @@ pub fn run(s: &ExecFileSettings) -> CmdResult {
     status_result(status)
 }
 
-/// Starts the thread that writes `plaintext` into the FIFO at `path` once a
-/// reader opens it; the receiver gets a message when it is done.
-fn feed_fifo(path: PathBuf, plaintext: Zeroizing<Vec<u8>>) -> mpsc::Receiver<()> {
+/// Starts the thread that writes `plaintext` into the FIFO once a reader
+/// opens it; the receiver gets a message when it is done.
+fn feed_fifo(writer: FifoWriter, plaintext: Zeroizing<Vec<u8>>) -> mpsc::Receiver<()> {
     let (done, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        write_fifo(&path, &plaintext);
+        write_fifo(writer, &plaintext);
         let _ = done.send(());
     });
     rx
@@ -105,8 +109,8 @@ fn feed_fifo(path: PathBuf, plaintext: Zeroizing<Vec<u8>>) -> mpsc::Receiver<()>
 
 /// Opens the FIFO for writing (blocks until the child opens it for reading)
 /// and writes the plaintext. A reader that goes away early is fine.
-fn write_fifo(path: &Path, plaintext: &[u8]) {
-    if let Ok(mut pipe) = OpenOptions::new().write(true).open(path) {
+fn write_fifo(writer: FifoWriter, plaintext: &[u8]) {
+    if let Ok(mut pipe) = writer.open() {
         let _ = pipe.write_all(plaintext);
     }
 }

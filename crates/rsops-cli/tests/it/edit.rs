@@ -236,7 +236,7 @@ fn invalid_edit_is_reopened_and_the_fix_is_saved() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("Could not load tree, probably due to invalid syntax")
-            && stderr.contains("Press a key"),
+            && stderr.contains("Returning to the editor (attempt 2 of 3"),
         "{stderr}"
     );
     assert_eq!(std::fs::read_to_string(&state).unwrap().trim(), "2");

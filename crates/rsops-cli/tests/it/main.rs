@@ -13,6 +13,7 @@ mod legacy;
 mod multi;
 mod pgp;
 mod safe_writes;
+mod safety;
 mod servers;
 mod set_unset;
 mod sops_interop;
