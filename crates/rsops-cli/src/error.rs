@@ -605,6 +605,9 @@ pub enum Error {
     /// A worker thread panicked.
     #[error("internal error: a worker thread failed")]
     WorkerPanicked,
+    /// `ksops`: any failure (exit code 1, as ksops).
+    #[error(transparent)]
+    Ksops(#[from] crate::commands::ksops::KsopsError),
 }
 
 impl Error {
@@ -707,6 +710,7 @@ impl Error {
             | Error::EnvValue(_)
             | Error::Git(_)
             | Error::NotInRepository
+            | Error::Ksops(_)
             | Error::CurrentExe(_)
             | Error::GitConfig(_)
             | Error::GitConfigFailed(_)

@@ -55,6 +55,7 @@ fn run(settings: Settings) -> CmdResult {
         Settings::ExecEnv(s) => commands::exec_env::run(&s),
         Settings::ExecFile(s) => commands::exec_file::run(&s),
         Settings::Check(s) => commands::check::run(&s),
+        Settings::Ksops(s) => commands::ksops::run(&s),
         Settings::Git(s) => commands::git::run(&s),
         Settings::Completion(shell) => io::write_stdout(&cli::completion(shell)),
         Settings::Man => io::write_stdout(&cli::man_page()),
@@ -71,6 +72,9 @@ fn run(settings: Settings) -> CmdResult {
 
 fn main() {
     signals::harden();
+    if commands::ksops::invoked_as_ksops() {
+        std::process::exit(commands::ksops::main_as_ksops());
+    }
     let parsed = match cli::parse() {
         Ok(parsed) => parsed,
         Err(e) => {

@@ -76,6 +76,50 @@ impl From<OutputFlags> for Output {
     }
 }
 
+/// What `ksops` (or `rsops ksops`) does, chosen from its arguments as
+/// ksops chooses: `install [--with-kustomize] DIR`; one argument, the
+/// generator file of a legacy exec plugin; none, with stdin not a
+/// terminal, a KRM function; anything else prints the usage (exit 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KsopsSettings {
+    /// A KRM function: a `ResourceList` on stdin and stdout.
+    Krm,
+    /// A legacy exec plugin: the generator's path.
+    Legacy(PathBuf),
+    /// `install`: the destination (`None`: missing).
+    Install {
+        /// Where the binary is copied.
+        dir: Option<PathBuf>,
+        /// `--with-kustomize`.
+        with_kustomize: bool,
+    },
+    /// The usage text.
+    Help,
+}
+
+impl KsopsSettings {
+    /// The mode for ksops's arguments (without the program name).
+    pub fn from_args(args: Vec<std::ffi::OsString>, stdin_is_terminal: bool) -> KsopsSettings {
+        if args.first().is_some_and(|a| a == "install") {
+            let with_kustomize = args.iter().skip(1).any(|a| a == "--with-kustomize");
+            let dir = args
+                .into_iter()
+                .skip(1)
+                .find(|a| a != "--with-kustomize")
+                .map(PathBuf::from);
+            return KsopsSettings::Install {
+                dir,
+                with_kustomize,
+            };
+        }
+        match <[_; 1]>::try_from(args) {
+            Ok([config]) => KsopsSettings::Legacy(config.into()),
+            Err(args) if args.is_empty() && !stdin_is_terminal => KsopsSettings::Krm,
+            Err(_) => KsopsSettings::Help,
+        }
+    }
+}
+
 /// The keys of a new file, as given by flags (parsed when the command
 /// needs them, after the configuration is read, as sops does).
 #[derive(Debug, Clone, Default)]
@@ -534,6 +578,8 @@ pub enum Settings {
     Check(CheckSettings),
     /// `git`.
     Git(GitSettings),
+    /// `ksops`.
+    Ksops(KsopsSettings),
     /// `completion SHELL`.
     Completion(clap_complete::Shell),
     /// `man`.
@@ -717,6 +763,10 @@ impl Settings {
                     filename: a.filename,
                 })
             }
+            Command::Ksops(a) => Settings::Ksops(KsopsSettings::from_args(
+                a.0.args,
+                std::io::IsTerminal::is_terminal(&std::io::stdin()),
+            )),
             Command::Check(a) => Settings::Check(CheckSettings {
                 paths: a.0.paths,
                 strict: a.0.strict,

@@ -10,6 +10,7 @@
 pub mod commands;
 pub mod flags;
 pub mod keys;
+pub mod ksops;
 
 use clap::builder::StyledStr;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
@@ -103,6 +104,8 @@ pub enum Command {
     Check(Deferred<CheckArgs>),
     /// Git integration: diff and merge drivers.
     Git(Deferred<GitArgs>),
+    /// Run as the ksops kustomize generator (exec plugin or KRM function).
+    Ksops(Deferred<ksops::KsopsArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completion(Deferred<CompletionArgs>),
     /// Print the manual page (roff).
@@ -134,7 +137,10 @@ impl Command {
                 GitAction::Merge(g) => &mut g.common,
                 GitAction::Install(_) => return None,
             },
-            Command::Filestatus(_) | Command::Completion(_) | Command::Man(_) => return None,
+            Command::Filestatus(_)
+            | Command::Ksops(_)
+            | Command::Completion(_)
+            | Command::Man(_) => return None,
         })
     }
 }

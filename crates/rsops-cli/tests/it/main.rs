@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod dotenv;
+mod ecosystem;
 mod edit;
 mod errors;
 mod exec;
