@@ -45,6 +45,12 @@ pub enum KeyError {
     /// An identity source (file, command, environment) could not be read.
     #[error("{0}")]
     Source(#[source] IdentitySourceError),
+    /// A HashiCorp Vault transit call failed.
+    #[error("{0}")]
+    HcVault(#[source] crate::kinds::hc_vault::VaultError),
+    /// A HuaweiCloud KMS call failed.
+    #[error("{0}")]
+    Hckms(#[source] crate::kinds::hckms::HckmsError),
 }
 
 impl KeyError {
@@ -60,6 +66,8 @@ impl KeyError {
             KeyError::NoIdentity(NoIdentity::Pgp(_))
             | KeyError::Encrypt(EncryptFailure::Pgp(_))
             | KeyError::Decrypt(DecryptFailure::Pgp(_)) => Some("pgp"),
+            KeyError::HcVault(_) => Some("hc_vault"),
+            KeyError::Hckms(_) => Some("hckms"),
         }
     }
 }

@@ -36,6 +36,8 @@ impl KeyService for LocalKeyService {
         match key {
             MasterKey::Age(k) => self.age.encrypt(&k.recipient, plaintext),
             MasterKey::Pgp(k) => self.pgp.encrypt(&k.fingerprint, plaintext),
+            MasterKey::HcVault(k) => crate::kinds::hc_vault::encrypt(k, plaintext),
+            MasterKey::Hckms(k) => crate::kinds::hckms::encrypt(k, plaintext),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }
     }
@@ -44,6 +46,8 @@ impl KeyService for LocalKeyService {
         match key {
             MasterKey::Age(_) => self.age.decrypt(enc),
             MasterKey::Pgp(k) => self.pgp.decrypt(&k.fingerprint, enc),
+            MasterKey::HcVault(k) => crate::kinds::hc_vault::decrypt(k, enc),
+            MasterKey::Hckms(k) => crate::kinds::hckms::decrypt(k, enc),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }
     }

@@ -6,10 +6,15 @@
 //! groups; a metadata entry is `vault_address`, `engine_path`, `key_name`,
 //! `created_at`, `enc`.
 
+use std::path::PathBuf;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use regex::Regex;
 use thiserror::Error;
+
+#[cfg(feature = "vault")]
+pub(crate) mod transit;
 
 use crate::kind::{
     CliSpec, ConfigSpec, Fields, FlatField, FlatShape, GroupEntry, GroupField, GroupShape,
@@ -48,6 +53,223 @@ pub enum HcVaultSpecError {
     /// A path that is not `/v1/<engine>/keys/<name>`.
     #[error("vault path does not seem to be formatted correctly: (eg. https://vault.example.com:8200/v1/transit/keys/keyName)")]
     PathFormat,
+}
+
+/// Environment variables of the Vault client, as sops's Vault API client
+/// reads them (plus sops's own allow-list).
+pub mod vars {
+    /// The token (before `~/.vault-token`).
+    pub const VAULT_TOKEN: &str = "VAULT_TOKEN";
+    /// A Vault Agent address that replaces every key's address.
+    pub const VAULT_AGENT_ADDR: &str = "VAULT_AGENT_ADDR";
+    /// Sent as `X-Vault-Namespace`.
+    pub const VAULT_NAMESPACE: &str = "VAULT_NAMESPACE";
+    /// A PEM file of CA certificates: the only roots trusted.
+    pub const VAULT_CACERT: &str = "VAULT_CACERT";
+    /// PEM CA certificates, inline (when `VAULT_CACERT` is unset).
+    pub const VAULT_CACERT_BYTES: &str = "VAULT_CACERT_BYTES";
+    /// A directory of PEM CA certificates (when neither of the above is set).
+    pub const VAULT_CAPATH: &str = "VAULT_CAPATH";
+    /// PEM client certificate for mutual TLS.
+    pub const VAULT_CLIENT_CERT: &str = "VAULT_CLIENT_CERT";
+    /// PEM private key of the client certificate.
+    pub const VAULT_CLIENT_KEY: &str = "VAULT_CLIENT_KEY";
+    /// Disables server certificate verification (a Go boolean).
+    pub const VAULT_SKIP_VERIFY: &str = "VAULT_SKIP_VERIFY";
+    /// Bound on one call, retries included (`30`, `30s`, `1m`; default 60 s).
+    pub const VAULT_CLIENT_TIMEOUT: &str = "VAULT_CLIENT_TIMEOUT";
+    /// Retries after a connection failure or a 412/429/5xx answer (default 2).
+    pub const VAULT_MAX_RETRIES: &str = "VAULT_MAX_RETRIES";
+    /// Extra request headers, a JSON object of strings.
+    pub const VAULT_HEADERS: &str = "VAULT_HEADERS";
+    /// HTTP proxy for Vault calls (superseded by `VAULT_PROXY_ADDR`).
+    pub const VAULT_HTTP_PROXY: &str = "VAULT_HTTP_PROXY";
+    /// HTTP proxy for Vault calls.
+    pub const VAULT_PROXY_ADDR: &str = "VAULT_PROXY_ADDR";
+    /// Do not follow the one redirect Vault clients follow (a Go boolean).
+    pub const VAULT_DISABLE_REDIRECTS: &str = "VAULT_DISABLE_REDIRECTS";
+    /// sops 3.13: `all` (default), `none`, or comma-separated address
+    /// prefixes a file's `vault_address` must match before the token is sent.
+    pub const SOPS_HC_VAULT_ALLOWLIST: &str = "SOPS_HC_VAULT_ALLOWLIST";
+}
+
+/// A Vault transit call failed, or could not be made. Never carries the
+/// token, the data key or its ciphertext.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// rsops was compiled without the `vault` feature.
+    #[error("rsops was built without HashiCorp Vault support (cargo feature `vault`)")]
+    NotBuilt,
+    /// `SOPS_HC_VAULT_ALLOWLIST` does not allow the key's address.
+    #[error("Allowlist does not allow {address} ({var} is {allowlist:?})", var = vars::SOPS_HC_VAULT_ALLOWLIST)]
+    NotAllowed {
+        /// The key's `vault_address`.
+        address: String,
+        /// The allow-list as set.
+        allowlist: String,
+    },
+    /// An entry of `SOPS_HC_VAULT_ALLOWLIST` is empty.
+    #[error("{var}'s entry {index} is empty", var = vars::SOPS_HC_VAULT_ALLOWLIST)]
+    AllowlistEntryEmpty {
+        /// 1-based.
+        index: usize,
+    },
+    /// A client setting from the environment is unusable.
+    #[error("cannot create Vault client: {variable}: {reason}")]
+    Setting {
+        /// The variable.
+        variable: &'static str,
+        /// Why (never the value of a token).
+        reason: String,
+    },
+    /// `~/.vault-token` exists but cannot be read.
+    #[error("cannot get Vault token: {}: {source}", .path.display())]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP client could not be built (TLS settings).
+    #[error("cannot create Vault client: {0}")]
+    Client(String),
+    /// The transit call failed.
+    #[error("failed to {op} sops data key {prep} Vault transit backend '{path}': {failure} (URL {url}; token {token})", prep = op.preposition())]
+    Call {
+        /// Encrypt or decrypt.
+        op: VaultOp,
+        /// `<engine>/<op>/<key>`.
+        path: String,
+        /// The URL called.
+        url: String,
+        /// Where the token came from.
+        token: TokenSource,
+        /// What went wrong.
+        failure: CallFailure,
+    },
+}
+
+/// Which transit operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaultOp {
+    /// `encrypt`.
+    Encrypt,
+    /// `decrypt`.
+    Decrypt,
+}
+
+impl VaultOp {
+    /// `encrypt` / `decrypt`.
+    pub fn name(self) -> &'static str {
+        match self {
+            VaultOp::Encrypt => "encrypt",
+            VaultOp::Decrypt => "decrypt",
+        }
+    }
+
+    fn preposition(self) -> &'static str {
+        match self {
+            VaultOp::Encrypt => "to",
+            VaultOp::Decrypt => "from",
+        }
+    }
+}
+
+impl std::fmt::Display for VaultOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where the Vault token was taken from (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `VAULT_TOKEN`.
+    Env,
+    /// `~/.vault-token`.
+    File(PathBuf),
+    /// No token: neither is set.
+    None,
+}
+
+impl std::fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSource::Env => write!(f, "from {}", vars::VAULT_TOKEN),
+            TokenSource::File(p) => write!(f, "from {}", p.display()),
+            TokenSource::None => write!(
+                f,
+                "not set: neither {} nor ~/.vault-token",
+                vars::VAULT_TOKEN
+            ),
+        }
+    }
+}
+
+/// Why an HTTP call to a key server failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CallFailure {
+    /// The server answered with an error status.
+    #[error("HTTP {status}{}", ErrorText(.message))]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The server's error text, when it sent one.
+        message: Option<String>,
+    },
+    /// The request could not be sent or the answer not read (connection
+    /// refused, TLS, DNS, …).
+    #[error("{0}")]
+    Transport(String),
+    /// The call did not finish in time.
+    #[error("no answer within {} s", .0.as_secs_f64())]
+    Timeout(Duration),
+    /// The answer is not what the API returns.
+    #[error("{0}")]
+    BadResponse(&'static str),
+}
+
+/// `: text` when there is a text.
+struct ErrorText<'a>(&'a Option<String>);
+
+impl std::fmt::Display for ErrorText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(m) if !m.is_empty() => write!(f, ": {m}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Encrypts a data key (or Shamir share) with the transit key; returns the
+/// `vault:v1:…` text stored as `enc`.
+pub fn encrypt(key: &HcVaultKey, plaintext: &[u8]) -> Result<String, crate::KeyError> {
+    #[cfg(feature = "vault")]
+    let result = transit::encrypt(key, plaintext);
+    #[cfg(not(feature = "vault"))]
+    let result = {
+        let _ = (key, plaintext);
+        Err(VaultError::NotBuilt)
+    };
+    result.map_err(crate::KeyError::HcVault)
+}
+
+/// Decrypts an `enc` text with the transit key.
+pub fn decrypt(
+    key: &HcVaultKey,
+    enc: &str,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, crate::KeyError> {
+    #[cfg(feature = "vault")]
+    let result = transit::decrypt(key, enc);
+    #[cfg(not(feature = "vault"))]
+    let result = {
+        let _ = (key, enc);
+        Err(VaultError::NotBuilt)
+    };
+    result.map_err(crate::KeyError::HcVault)
 }
 
 impl Kind for HcVaultKey {

@@ -5,7 +5,14 @@
 //! of strings) and key groups (`key_id`); a metadata entry is `key_id`,
 //! `created_at`, `enc`.
 
+use std::path::PathBuf;
+
 use thiserror::Error;
+
+pub use super::hc_vault::CallFailure;
+
+#[cfg(feature = "hckms")]
+pub(crate) mod client;
 
 use crate::kind::{
     CliSpec, ConfigSpec, FieldType, Fields, FlatField, FlatShape, GroupEntry, GroupField,
@@ -32,6 +39,119 @@ pub enum HckmsSpecError {
     /// An empty key UUID.
     #[error("key UUID cannot be empty in key ID: {0:?}")]
     EmptyUuid(String),
+}
+
+/// Environment variables of the HuaweiCloud SDK that sops's KMS client
+/// reads.
+pub mod vars {
+    /// Access key ID.
+    pub const HUAWEICLOUD_SDK_AK: &str = "HUAWEICLOUD_SDK_AK";
+    /// Secret access key.
+    pub const HUAWEICLOUD_SDK_SK: &str = "HUAWEICLOUD_SDK_SK";
+    /// Project ID (the `{project_id}` of the KMS URLs).
+    pub const HUAWEICLOUD_SDK_PROJECT_ID: &str = "HUAWEICLOUD_SDK_PROJECT_ID";
+    /// Security token of temporary credentials.
+    pub const HUAWEICLOUD_SDK_SECURITY_TOKEN: &str = "HUAWEICLOUD_SDK_SECURITY_TOKEN";
+    /// Identity provider of federated credentials (with the token file).
+    pub const HUAWEICLOUD_SDK_IDP_ID: &str = "HUAWEICLOUD_SDK_IDP_ID";
+    /// OpenID Connect token file of federated credentials.
+    pub const HUAWEICLOUD_SDK_ID_TOKEN_FILE: &str = "HUAWEICLOUD_SDK_ID_TOKEN_FILE";
+    /// The credentials file (default `~/.huaweicloud/credentials`).
+    pub const HUAWEICLOUD_SDK_CREDENTIALS_FILE: &str = "HUAWEICLOUD_SDK_CREDENTIALS_FILE";
+    /// Prefix of the per-region endpoint variables:
+    /// `HUAWEICLOUD_SDK_REGION_KMS_<REGION>` (upper case, `-` as `_`).
+    pub const HUAWEICLOUD_SDK_REGION_KMS_PREFIX: &str = "HUAWEICLOUD_SDK_REGION_KMS_";
+}
+
+/// A HuaweiCloud KMS call failed, or could not be made. Names credential
+/// sources, never a secret key, token or data key.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum HckmsError {
+    /// rsops was compiled without the `hckms` feature.
+    #[error("rsops was built without HuaweiCloud KMS support (cargo feature `hckms`)")]
+    NotBuilt,
+    /// The key ID is not `region:key-uuid`.
+    #[error(transparent)]
+    KeyId(HckmsSpecError),
+    /// No source held credentials.
+    #[error("failed to get HuaweiCloud credentials: {}", .tried.join("; "))]
+    NoCredentials {
+        /// What each source lacked.
+        tried: Vec<String>,
+    },
+    /// Federated (IdP) credentials, which need a token exchange rsops does
+    /// not implement.
+    #[error("failed to get HuaweiCloud credentials: {source_name} sets an identity provider and token file; federated credentials are not supported by rsops yet (use an AK/SK pair)")]
+    Federated {
+        /// The environment or the credentials file.
+        source_name: String,
+    },
+    /// The credentials file exists but cannot be read.
+    #[error("failed to get HuaweiCloud credentials: {}: {source}", .path.display())]
+    CredentialsFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Credentials without a project ID.
+    #[error("no HuaweiCloud project ID for region {region:?} in {credentials}: set {var} (rsops does not look it up at IAM)", var = vars::HUAWEICLOUD_SDK_PROJECT_ID)]
+    NoProject {
+        /// The key's region.
+        region: String,
+        /// Where the credentials came from.
+        credentials: String,
+    },
+    /// A region without a known KMS endpoint.
+    #[error("invalid region {region:?}: no KMS endpoint known; set {variable} to its URL")]
+    UnknownRegion {
+        /// The key's region.
+        region: String,
+        /// The variable that would name the endpoint.
+        variable: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("failed to create HuaweiCloud KMS client: {0}")]
+    Client(String),
+    /// The call failed.
+    #[error("failed to {op} sops data key with HuaweiCloud KMS: {failure} (URL {url}; credentials from {credentials})", op = if *.encrypt { "encrypt" } else { "decrypt" })]
+    Call {
+        /// Encrypt (else decrypt).
+        encrypt: bool,
+        /// The URL called.
+        url: String,
+        /// Where the credentials came from.
+        credentials: String,
+        /// What went wrong.
+        failure: CallFailure,
+    },
+}
+
+/// Encrypts a data key (or Shamir share) with the KMS key; returns the
+/// `cipher_text` stored as `enc`.
+pub fn encrypt(key: &HckmsKey, plaintext: &[u8]) -> Result<String, crate::KeyError> {
+    #[cfg(feature = "hckms")]
+    let result = client::encrypt(key, plaintext);
+    #[cfg(not(feature = "hckms"))]
+    let result = {
+        let _ = (key, plaintext);
+        Err(HckmsError::NotBuilt)
+    };
+    result.map_err(crate::KeyError::Hckms)
+}
+
+/// Decrypts an `enc` text with the KMS key.
+pub fn decrypt(key: &HckmsKey, enc: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, crate::KeyError> {
+    #[cfg(feature = "hckms")]
+    let result = client::decrypt(key, enc);
+    #[cfg(not(feature = "hckms"))]
+    let result = {
+        let _ = (key, enc);
+        Err(HckmsError::NotBuilt)
+    };
+    result.map_err(crate::KeyError::Hckms)
 }
 
 impl Kind for HckmsKey {
