@@ -10,6 +10,8 @@ mod errors;
 mod exec;
 mod git_check;
 mod keygroups;
+mod kms_hckms;
+mod kms_vault;
 mod legacy;
 mod multi;
 mod pgp;

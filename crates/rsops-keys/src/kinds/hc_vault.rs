@@ -512,6 +512,21 @@ mod tests {
         ));
     }
 
+    #[cfg(not(feature = "vault"))]
+    #[test]
+    fn without_the_feature_key_calls_say_so() {
+        let key = hc_vault_uris("http://127.0.0.1:1/v1/t/keys/k")
+            .unwrap()
+            .remove(0);
+        let err = encrypt(&key, b"data key").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rsops was built without HashiCorp Vault support (cargo feature `vault`)"
+        );
+        assert!(decrypt(&key, "vault:v1:x").is_err());
+        assert_eq!(err.kind(), Some("hc_vault"));
+    }
+
     proptest! {
         #[test]
         fn vault_like_specs_never_panic(path in "[a-z/.?#:v0-9]{0,60}") {

@@ -263,6 +263,19 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "hckms"))]
+    #[test]
+    fn without_the_feature_key_calls_say_so() {
+        let key = hckms_ids("tr-west-1:k").unwrap().remove(0);
+        let err = encrypt(&key, b"data key").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "rsops was built without HuaweiCloud KMS support (cargo feature `hckms`)"
+        );
+        assert!(decrypt(&key, "x").is_err());
+        assert_eq!(err.kind(), Some("hckms"));
+    }
+
     #[test]
     fn blank_group_key_id_is_refused() {
         let mut f = Fields::new();

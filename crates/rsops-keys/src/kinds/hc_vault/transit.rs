@@ -187,7 +187,7 @@ async fn send_with_retries(
                 _ => false,
             };
             if !retry || attempt >= settings.max_retries {
-                return result.map_err(Attempt::into_failure);
+                return result.map_err(|a| a.into_failure(settings.timeout));
             }
             attempt += 1;
             tokio::time::sleep(retry_wait(attempt)).await;
@@ -212,6 +212,7 @@ fn retry_wait(attempt: u32) -> Duration {
 
 /// One attempt's failure.
 enum Attempt {
+    Timeout,
     Connect(String),
     Other(String),
     Status {
@@ -222,8 +223,9 @@ enum Attempt {
 }
 
 impl Attempt {
-    fn into_failure(self) -> CallFailure {
+    fn into_failure(self, timeout: Duration) -> CallFailure {
         match self {
+            Attempt::Timeout => CallFailure::Timeout(timeout),
             Attempt::Connect(m) | Attempt::Other(m) => CallFailure::Transport(m),
             Attempt::Status { status, message } => CallFailure::Status { status, message },
             Attempt::Body(m) => CallFailure::BadResponse(m),
@@ -252,7 +254,9 @@ async fn send_once(
         request = request.header("X-Vault-Token", token.as_str());
     }
     let response = request.send().await.map_err(|e| {
-        if e.is_connect() {
+        if e.is_timeout() {
+            Attempt::Timeout
+        } else if e.is_connect() {
             Attempt::Connect(error_chain(&e))
         } else {
             Attempt::Other(error_chain(&e))
@@ -260,10 +264,13 @@ async fn send_once(
     })?;
     let status = response.status();
     let redirect = status.is_redirection();
-    let bytes = response
-        .bytes()
-        .await
-        .map_err(|e| Attempt::Other(error_chain(&e)))?;
+    let bytes = response.bytes().await.map_err(|e| {
+        if e.is_timeout() {
+            Attempt::Timeout
+        } else {
+            Attempt::Other(error_chain(&e))
+        }
+    })?;
     if redirect && !settings.disable_redirects {
         // reqwest follows the one permitted redirect itself; a second one
         // ends here like in the Vault client.
