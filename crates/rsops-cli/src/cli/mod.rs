@@ -526,7 +526,7 @@ mod tests {
             );
             names.push(name.to_owned());
         }
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
         let decrypt = built.find_subcommand("decrypt").unwrap();
         assert!(decrypt.get_arguments().any(|a| a.get_id() == "extract"));
     }

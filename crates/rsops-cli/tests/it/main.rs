@@ -11,6 +11,7 @@ mod exec;
 mod git_check;
 mod keygroups;
 mod legacy;
+mod many_stdout;
 mod multi;
 mod pgp;
 mod safe_writes;
