@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod docs_examples;
 mod dotenv;
 mod ecosystem;
 mod edit;
