@@ -359,7 +359,8 @@ fn kubectl_kustomize_runs_rsops_as_the_ksops_plugin() {
 /// helm-secrets' sops back end (`scripts/lib/backends/sops.sh`) replayed
 /// with rsops installed as `sops`: its exact command lines (encrypt and
 /// decrypt with `--input-type T --output-type T` to stdout, `--output`,
-/// `--in-place`, the `/dev/stdin` literal) and the `grep` checks it makes
+/// `--in-place`, the `/dev/stdin` literal, legacy edit mode with `$EDITOR`)
+/// and the `grep` checks it makes
 /// on the files rsops writes (encrypted: `mac.*,type:str]`; YAML: a line
 /// `sops:` alone; binary: `"data": "ENC`; else JSON).
 const HELM_SECRETS_REPLAY: &str = r#"set -eu
@@ -400,6 +401,12 @@ grep -q '"password": "s3cret"' values.out
 literal=$(cat values.json)
 printf '%s' "$literal" | sops --decrypt --input-type json --output-type json /dev/stdin > literal.out
 cmp literal.out values.out
+# helm secrets edit: legacy edit mode with $EDITOR
+cp enc-stdout.yaml edited.yaml
+printf '#!/bin/sh\nsed -i s/s3cret/changed/ "$1"\n' > editor.sh && chmod +x editor.sh
+EDITOR=./editor.sh sops --input-type yaml --output-type yaml edited.yaml
+is_encrypted edited.yaml
+sops --decrypt --input-type yaml --output-type yaml edited.yaml | grep -q 'password: changed'
 # helm secrets decrypt -i
 sops --decrypt --input-type yaml --output-type yaml --in-place secrets.yaml
 cmp secrets.yaml plain.yaml

@@ -87,7 +87,7 @@ pub fn invoked_as_ksops() -> bool {
     std::env::args_os()
         .next()
         .map(PathBuf::from)
-        .and_then(|p| p.file_stem().map(|s| s == "ksops"))
+        .and_then(|p| p.file_name().map(|s| s == "ksops" || s == "ksops.exe"))
         .unwrap_or(false)
 }
 
