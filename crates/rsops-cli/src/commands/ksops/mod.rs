@@ -132,7 +132,11 @@ fn install(dir: Option<&Path>, with_kustomize: bool) -> CmdResult {
         eprintln!("installed {}", dest.display());
         Ok(())
     };
-    let me = std::env::current_exe().map_err(Error::CurrentExe)?;
+    let me = std::env::current_exe().map_err(|source| KsopsError::Install {
+        what: "ksops",
+        dest: dest.clone(),
+        source,
+    })?;
     copy(&me, &dest, "ksops")?;
     if with_kustomize {
         copy(
