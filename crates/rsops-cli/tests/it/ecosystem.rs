@@ -633,3 +633,58 @@ fn pre_commit_with_detect_secrets_refuses_plaintext_and_passes_ciphertext() {
     let out = run(git, &["commit", "-q", "-m", "encrypted"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// kustomize's `behavior` annotation on a generated Secret: `replace`
+/// takes the place of the base's Secret of the same name (without it,
+/// kustomize refuses the conflict).
+#[test]
+fn kubectl_kustomize_replaces_the_base_secret_when_asked() {
+    let Some(kubectl) = tool("kubectl", &["version", "--client"]) else {
+        return;
+    };
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("base")).expect("mkdir");
+    s.write(
+        "base/secret.yaml",
+        b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  host: db.internal\n  user: base-user\n",
+    );
+    s.write("base/kustomization.yaml", b"resources:\n  - secret.yaml\n");
+    encrypted(&s, "db.enc.env", b"user=app\npassword=s3cret\n");
+    s.write(
+        "generator.yaml",
+        b"apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: g\nsecretFrom:\n  - metadata:\n      name: db\n      annotations:\n        kustomize.config.k8s.io/behavior: replace\n    envs:\n      - ./db.enc.env\n",
+    );
+    s.write(
+        "kustomization.yaml",
+        b"resources:\n  - ./base\ngenerators:\n  - ./generator.yaml\n",
+    );
+    install_as(
+        &s.path(".config/kustomize/plugin/viaduct.ai/v1/ksops"),
+        "ksops",
+    );
+    let out = s.run(
+        &kubectl,
+        &["kustomize", "--enable-alpha-plugins", "."],
+        Some(&demo_key_file()),
+        None,
+    );
+    let got = String::from_utf8(ok(&out, "kubectl kustomize")).expect("utf-8");
+    assert_eq!(
+        got,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: s3cret\n  user: app\n"
+    );
+    let generator = std::fs::read_to_string(s.path("generator.yaml")).expect("read");
+    s.write(
+        "generator.yaml",
+        generator
+            .replace("kustomize.config.k8s.io/behavior: replace", "x: y")
+            .as_bytes(),
+    );
+    let out = s.run(
+        &kubectl,
+        &["kustomize", "--enable-alpha-plugins", "."],
+        Some(&demo_key_file()),
+        None,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+}
