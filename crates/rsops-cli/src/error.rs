@@ -171,6 +171,9 @@ pub enum Error {
     /// Several files without `-i`.
     #[error("Error: {0} files given: several files can only be processed in place; add -i (--in-place), or give one file")]
     ManyWithoutInPlace(usize),
+    /// `decrypt` of several files to stdout in a type that cannot hold them.
+    #[error("Error: {0} files given: several files are written to standard output only as YAML (one stream), JSON or dotenv, all of one type; add --output-type, or -i (--in-place)")]
+    ManyToStdout(usize),
     /// `encrypt` from stdin without `--filename-override`.
     #[error("Error: --filename-override is required when encrypting from standard input (it selects the creation rule and the file type)")]
     StdinNeedsFilenameOverride,
@@ -620,6 +623,7 @@ impl Error {
             Error::InPlaceAndOutput
             | Error::InPlaceStdin
             | Error::ManyWithoutInPlace(_)
+            | Error::ManyToStdout(_)
             | Error::StdinNeedsFilenameOverride
             | Error::SelectionConflict
             | Error::SameProcessBackground => CONFLICTING_PARAMETERS,

@@ -478,6 +478,8 @@ pub struct ExecSettings {
 pub struct ExecEnvSettings {
     /// File, command and shared flags.
     pub exec: ExecSettings,
+    /// Further files (`exec-env A B ... COMMAND`), read after `exec.file`.
+    pub more_files: Vec<PathBuf>,
     /// `--pristine`.
     pub pristine: bool,
     /// `--same-process`.
@@ -726,11 +728,18 @@ impl Settings {
                 }),
             }),
             Command::ExecEnv(a) => {
-                let a = a.0;
-                let (Some(file), Some(command)) = (a.file, a.command) else {
+                let mut a = a.0;
+                let (Some(file), Some(mut command)) = (a.file, a.command) else {
                     return Err(Error::ExecArguments);
                 };
+                // `FILE... COMMAND`: the last argument is the command.
+                let mut more_files = Vec::new();
+                if let Some(last) = a.more.pop() {
+                    more_files.push(PathBuf::from(std::mem::replace(&mut command, last)));
+                    more_files.extend(a.more.into_iter().map(PathBuf::from));
+                }
                 Settings::ExecEnv(ExecEnvSettings {
+                    more_files,
                     exec: ExecSettings {
                         file,
                         command,

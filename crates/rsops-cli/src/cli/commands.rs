@@ -267,6 +267,10 @@ pub struct ExecEnvArgs {
     pub file: Option<PathBuf>,
     /// The command, run with `/bin/sh -c`.
     pub command: Option<String>,
+    /// With several files (`FILE... COMMAND`): the others, then the
+    /// command; a later file's value overrides an earlier one's.
+    #[arg(value_name = "MORE")]
+    pub more: Vec<String>,
     #[command(flatten)]
     pub common: CommonFlags,
     #[command(flatten)]

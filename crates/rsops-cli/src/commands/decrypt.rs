@@ -41,8 +41,13 @@ pub fn run(req: &DecryptSettings) -> CmdResult {
 
 /// Runs `decrypt -i` on several files: in parallel, each written in place;
 /// one line per failing file, and the exit code of the first failing file
-/// (in argument order). Without `-i`, several files are refused (exit 8).
+/// (in argument order). Without `-i` and `--output` they go to standard
+/// output ([`run_many_to_stdout`]); with `--output` or `--extract` they are
+/// refused (exit 8).
 pub fn run_many(req: &DecryptSettings) -> CmdResult {
+    if !req.output.in_place && req.output.output.is_none() && req.extract.is_none() {
+        return run_many_to_stdout(req);
+    }
     let files = &req.files;
     check_many(&req.output, files.len())?;
     let session = Session::new(req, files.first().map(PathBuf::as_path))?;
@@ -56,6 +61,67 @@ pub fn run_many(req: &DecryptSettings) -> CmdResult {
             commit,
         )
     })
+}
+
+/// Several files to standard output (sops issue #945), in argument order:
+/// YAML as one stream of documents separated by `---`, JSON and dotenv one
+/// after the other (each ending with a newline; `jq` reads such a JSON
+/// stream, and in dotenv a later value overrides an earlier one). All files
+/// must have one output type; INI and binary output are refused (exit 8).
+/// The files are decrypted in parallel with shared data keys, and nothing
+/// is written unless every file decrypts.
+fn run_many_to_stdout(req: &DecryptSettings) -> CmdResult {
+    use rsops_format::Format;
+    let files = &req.files;
+    let formats: Vec<Format> = files
+        .iter()
+        .map(|f| stores(&req.common, Some(f)).1)
+        .collect();
+    let format = formats.first().copied().unwrap_or(Format::Yaml);
+    if formats.iter().any(|f| *f != format) || matches!(format, Format::Ini | Format::Binary) {
+        return Err(Error::ManyToStdout(files.len()));
+    }
+    let session = Session::new(req, files.first().map(PathBuf::as_path))?;
+    type Slot = Mutex<Option<CmdResult<zeroize::Zeroizing<Vec<u8>>>>>;
+    let slots: Vec<Slot> = files.iter().map(|_| Mutex::new(None)).collect();
+    let tasks: Vec<rsops_format::parallel::Task<'_>> = files
+        .iter()
+        .zip(&slots)
+        .map(|(file, slot)| {
+            let session = &session;
+            Box::new(move || {
+                let r = session
+                    .decrypt_file(Some(file))
+                    .map(zeroize::Zeroizing::new);
+                *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+            }) as rsops_format::parallel::Task<'_>
+        })
+        .collect();
+    rsops_format::Parallelism::run(crate::parallel::threads(), tasks);
+    let mut out = zeroize::Zeroizing::new(Vec::new());
+    let mut failures = Vec::new();
+    for (i, (file, slot)) in files.iter().zip(slots).enumerate() {
+        let result = slot
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or(Err(Error::WorkerPanicked));
+        match result {
+            Ok(data) => {
+                if i > 0 && format == Format::Yaml {
+                    out.extend_from_slice(b"---\n");
+                }
+                out.extend_from_slice(&data);
+                if !data.is_empty() && !data.ends_with(b"\n") {
+                    out.push(b'\n');
+                }
+            }
+            Err(e) => failures.push((file.clone(), e)),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::Files(failures));
+    }
+    crate::io::write_stdout(&out)
 }
 
 /// Several files are only accepted with `-i` (each result goes back into

@@ -1,5 +1,6 @@
-//! `rsops exec-env FILE COMMAND`: run `/bin/sh -c COMMAND` with the
-//! top-level values of the decrypted file added to its environment.
+//! `rsops exec-env FILE... COMMAND`: run `/bin/sh -c COMMAND` with the
+//! top-level values of the decrypted file(s) added to its environment (a
+//! later file's value overrides an earlier one's).
 //! Nothing is written to disk. The child's exit status is rsops's.
 //!
 //! Also holds what `exec-file` shares: the shell command, `--user`, the
@@ -46,8 +47,21 @@ pub fn run(s: &ExecEnvSettings) -> CmdResult {
         args.decryption_order.as_deref(),
         false,
     )?;
-    let vars = env_vars(decrypted.file.docs.first())?;
+    let mut vars = env_vars(decrypted.file.docs.first())?;
     drop(decrypted);
+    // Further files: a later file's value overrides an earlier one's.
+    for more in &s.more_files {
+        let d = open::decrypt(
+            Some(more),
+            &args.common,
+            args.decryption_order.as_deref(),
+            false,
+        )?;
+        for (k, v) in env_vars(d.file.docs.first())? {
+            vars.retain(|(old, _)| *old != k);
+            vars.push((k, v));
+        }
+    }
     let mut cmd = shell_command(command);
     if s.pristine {
         cmd.env_clear();

@@ -359,7 +359,8 @@ fn kubectl_kustomize_runs_rsops_as_the_ksops_plugin() {
 /// helm-secrets' sops back end (`scripts/lib/backends/sops.sh`) replayed
 /// with rsops installed as `sops`: its exact command lines (encrypt and
 /// decrypt with `--input-type T --output-type T` to stdout, `--output`,
-/// `--in-place`, the `/dev/stdin` literal) and the `grep` checks it makes
+/// `--in-place`, the `/dev/stdin` literal, legacy edit mode with `$EDITOR`)
+/// and the `grep` checks it makes
 /// on the files rsops writes (encrypted: `mac.*,type:str]`; YAML: a line
 /// `sops:` alone; binary: `"data": "ENC`; else JSON).
 const HELM_SECRETS_REPLAY: &str = r#"set -eu
@@ -400,6 +401,12 @@ grep -q '"password": "s3cret"' values.out
 literal=$(cat values.json)
 printf '%s' "$literal" | sops --decrypt --input-type json --output-type json /dev/stdin > literal.out
 cmp literal.out values.out
+# helm secrets edit: legacy edit mode with $EDITOR
+cp enc-stdout.yaml edited.yaml
+printf '#!/bin/sh\nsed -i s/s3cret/changed/ "$1"\n' > editor.sh && chmod +x editor.sh
+EDITOR=./editor.sh sops --input-type yaml --output-type yaml edited.yaml
+is_encrypted edited.yaml
+sops --decrypt --input-type yaml --output-type yaml edited.yaml | grep -q 'password: changed'
 # helm secrets decrypt -i
 sops --decrypt --input-type yaml --output-type yaml --in-place secrets.yaml
 cmp secrets.yaml plain.yaml
@@ -513,4 +520,171 @@ fn sopsy_drives_rsops_as_sops() {
         "{}",
         text(&out)
     );
+}
+
+// --- secret scanners ---------------------------------------------------------
+
+/// A plaintext Kubernetes Secret detect-secrets flags (a password keyword
+/// and an AWS access key id).
+const PLAINTEXT_SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\nstringData:\n    password: hunter2-Zq9xW4\n    api_key: AKIAIOSFODNN7EXAMPLE\n";
+
+/// Runs `git` (or any program) in `dir` with a scratch environment where
+/// `path` comes first on PATH.
+fn in_repo(
+    s: &Scratch,
+    dir: &Path,
+    program: &Path,
+    args: &[&str],
+    path: &std::ffi::OsStr,
+) -> Output {
+    let mut c = Command::new(program);
+    c.current_dir(dir)
+        .args(args)
+        .env("HOME", s.dir.path())
+        .env("XDG_CONFIG_HOME", s.path(".config"))
+        .env("PATH", path)
+        .env("PYTHONUSERBASE", python_user_base())
+        .env("SOPS_AGE_KEY_FILE", demo_key_file())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env_remove("SOPS_AGE_KEY")
+        .stdin(Stdio::null());
+    c.output().expect("run")
+}
+
+/// The shipped pre-commit configuration (contrib/secret-scanners): a
+/// plaintext Secret is refused by both `rsops check` and detect-secrets;
+/// once encrypted it passes both, although detect-secrets without the
+/// shipped exclusions flags the encrypted file.
+#[test]
+fn pre_commit_with_detect_secrets_refuses_plaintext_and_passes_ciphertext() {
+    if !super::servers::python_has("pre_commit") {
+        return;
+    }
+    let Some(hook) = tool("detect-secrets-hook", &["--version"]) else {
+        return;
+    };
+    let s = Scratch::new();
+    let bin = s.path("bin");
+    install_as(&bin, "rsops");
+    let path = std::env::join_paths(
+        [bin.clone(), hook.parent().expect("dir").to_path_buf()]
+            .into_iter()
+            .chain(std::env::split_paths(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            )),
+    )
+    .expect("PATH");
+    let repo = s.path("repo");
+    std::fs::create_dir_all(repo.join("secrets")).expect("mkdir");
+    let git = Path::new("git");
+    let run = |program: &Path, args: &[&str]| in_repo(&s, &repo, program, args, &path);
+    ok(&run(git, &["init", "-q", "-b", "main"]), "git init");
+    let config = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../contrib/secret-scanners/pre-commit-config.yaml"
+    ))
+    .expect("contrib/secret-scanners/pre-commit-config.yaml");
+    std::fs::write(repo.join(".pre-commit-config.yaml"), config).expect("write");
+    std::fs::write(
+        repo.join(".sops.yaml"),
+        format!("creation_rules:\n  - path_regex: ^secrets/\n    age: {DEMO_RECIPIENT}\n"),
+    )
+    .expect("write");
+    let python = super::servers::python();
+    ok(
+        &run(&python, &["-m", "pre_commit", "install"]),
+        "pre-commit install",
+    );
+    ok(&run(git, &["add", "-A"]), "git add");
+    ok(
+        &run(git, &["commit", "-q", "-m", "config"]),
+        "commit config",
+    );
+
+    // Plaintext: both hooks fail.
+    std::fs::write(repo.join("secrets/db.yaml"), PLAINTEXT_SECRET).expect("write");
+    ok(&run(git, &["add", "-A"]), "git add");
+    let out = run(git, &["commit", "-q", "-m", "plaintext"]);
+    let all = text(&out);
+    assert!(!out.status.success(), "plaintext accepted: {all}");
+    let failed: Vec<&str> = all.lines().filter(|l| l.ends_with("Failed")).collect();
+    assert_eq!(failed.len(), 2, "{all}");
+    assert!(
+        failed[0].starts_with("rsops check") && failed[1].starts_with("detect-secrets"),
+        "{all}"
+    );
+    assert!(
+        all.contains("Secret Keyword") && all.contains("AWS Access Key"),
+        "{all}"
+    );
+
+    // Encrypted: both pass, although detect-secrets alone flags the file.
+    ok(
+        &run(&bin.join("rsops"), &["encrypt", "-i", "secrets/db.yaml"]),
+        "encrypt",
+    );
+    let bare = run(&hook, &["secrets/db.yaml"]);
+    assert!(!bare.status.success(), "{}", text(&bare));
+    ok(&run(git, &["add", "-A"]), "git add");
+    let out = run(git, &["commit", "-q", "-m", "encrypted"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// kustomize's `behavior` annotation on a generated Secret: `replace`
+/// takes the place of the base's Secret of the same name (without it,
+/// kustomize refuses the conflict).
+#[test]
+fn kubectl_kustomize_replaces_the_base_secret_when_asked() {
+    let Some(kubectl) = tool("kubectl", &["version", "--client"]) else {
+        return;
+    };
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("base")).expect("mkdir");
+    s.write(
+        "base/secret.yaml",
+        b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  host: db.internal\n  user: base-user\n",
+    );
+    s.write("base/kustomization.yaml", b"resources:\n  - secret.yaml\n");
+    encrypted(&s, "db.enc.env", b"user=app\npassword=s3cret\n");
+    s.write(
+        "generator.yaml",
+        b"apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: g\nsecretFrom:\n  - metadata:\n      name: db\n      annotations:\n        kustomize.config.k8s.io/behavior: replace\n    envs:\n      - ./db.enc.env\n",
+    );
+    s.write(
+        "kustomization.yaml",
+        b"resources:\n  - ./base\ngenerators:\n  - ./generator.yaml\n",
+    );
+    install_as(
+        &s.path(".config/kustomize/plugin/viaduct.ai/v1/ksops"),
+        "ksops",
+    );
+    let out = s.run(
+        &kubectl,
+        &["kustomize", "--enable-alpha-plugins", "."],
+        Some(&demo_key_file()),
+        None,
+    );
+    let got = String::from_utf8(ok(&out, "kubectl kustomize")).expect("utf-8");
+    assert_eq!(
+        got,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: s3cret\n  user: app\n"
+    );
+    let generator = std::fs::read_to_string(s.path("generator.yaml")).expect("read");
+    s.write(
+        "generator.yaml",
+        generator
+            .replace("kustomize.config.k8s.io/behavior: replace", "x: y")
+            .as_bytes(),
+    );
+    let out = s.run(
+        &kubectl,
+        &["kustomize", "--enable-alpha-plugins", "."],
+        Some(&demo_key_file()),
+        None,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod docs_examples;
 mod dotenv;
 mod ecosystem;
 mod edit;
@@ -13,6 +14,7 @@ mod keygroups;
 mod kms_hckms;
 mod kms_vault;
 mod legacy;
+mod many_stdout;
 mod multi;
 mod pgp;
 mod safe_writes;

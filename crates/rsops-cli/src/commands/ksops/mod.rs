@@ -87,7 +87,7 @@ pub fn invoked_as_ksops() -> bool {
     std::env::args_os()
         .next()
         .map(PathBuf::from)
-        .and_then(|p| p.file_stem().map(|s| s == "ksops"))
+        .and_then(|p| p.file_name().map(|s| s == "ksops" || s == "ksops.exe"))
         .unwrap_or(false)
 }
 
@@ -132,7 +132,11 @@ fn install(dir: Option<&Path>, with_kustomize: bool) -> CmdResult {
         eprintln!("installed {}", dest.display());
         Ok(())
     };
-    let me = std::env::current_exe().map_err(Error::CurrentExe)?;
+    let me = std::env::current_exe().map_err(|source| KsopsError::Install {
+        what: "ksops",
+        dest: dest.clone(),
+        source,
+    })?;
     copy(&me, &dest, "ksops")?;
     if with_kustomize {
         copy(

@@ -33,10 +33,16 @@ pub fn to_yaml(root: &Node) -> String {
         indent: None,
         whitespace: true,
         indention: true,
+        open_ended: false,
     };
     e.node(root, None, false);
     if !e.out.ends_with('\n') {
         e.out.push('\n');
+    }
+    // A literal block kept with `|+` leaves the stream open: go-yaml ends
+    // it with a document end marker.
+    if e.open_ended {
+        e.out.push_str("...\n");
     }
     e.out
 }
@@ -278,6 +284,8 @@ struct Emitter {
     indent: Option<usize>,
     whitespace: bool,
     indention: bool,
+    /// libyaml's `open_ended`: set by a `|+` block scalar.
+    open_ended: bool,
 }
 
 impl Emitter {
@@ -525,6 +533,7 @@ impl Emitter {
             (Some(_), Some(prev)) if is_break(prev) => Some("+"),
             _ => None,
         };
+        self.open_ended = chomp == Some("+");
         if let Some(c) = chomp {
             self.write_indicator(c, false, false);
         }
@@ -608,7 +617,7 @@ mod tests {
             (" lead", "k: ' lead'\n"),
             ("tab\there", "k: \"tab\\there\"\n"),
             ("no newline\nat end", "k: |-\n  no newline\n  at end\n"),
-            ("two\n\n", "k: |+\n  two\n\n"),
+            ("two\n\n", "k: |+\n  two\n\n...\n"),
             (" indented\n", "k: |2\n   indented\n"),
             ("trailing \nspace\n", "k: \"trailing \\nspace\\n\"\n"),
             ("emoji \u{1F600}", "k: \"emoji \\U0001F600\"\n"),
@@ -617,6 +626,14 @@ mod tests {
         for (value, want) in cases {
             assert_eq!(to_yaml(&map(&[("k", s(value))])), want, "{value:?}");
         }
+    }
+
+    #[test]
+    fn a_kept_block_ends_the_stream_unless_a_later_block_closes_it() {
+        let kept_then_plain = map(&[("a", s("x\n\n")), ("b", s("y"))]);
+        assert_eq!(to_yaml(&kept_then_plain), "a: |+\n  x\n\nb: \"y\"\n...\n");
+        let kept_then_block = map(&[("a", s("x\n\n")), ("b", s("y\n"))]);
+        assert_eq!(to_yaml(&kept_then_block), "a: |+\n  x\n\nb: |\n  y\n");
     }
 
     #[test]
