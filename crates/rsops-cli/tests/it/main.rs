@@ -1,6 +1,7 @@
 //! Integration tests of the `rsops` binary: one test binary, a module per
 //! area (keeps link time down).
 
+mod ansible;
 mod cli;
 mod common;
 mod docs_examples;
