@@ -103,6 +103,8 @@ pub enum Command {
     Check(Deferred<CheckArgs>),
     /// Git integration: diff and merge drivers.
     Git(Deferred<GitArgs>),
+    /// Start a key service server (sops's gRPC protocol) for this machine's keys.
+    Keyservice(Deferred<KeyserviceArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completion(Deferred<CompletionArgs>),
     /// Print the manual page (roff).
@@ -134,7 +136,10 @@ impl Command {
                 GitAction::Merge(g) => &mut g.common,
                 GitAction::Install(_) => return None,
             },
-            Command::Filestatus(_) | Command::Completion(_) | Command::Man(_) => return None,
+            Command::Filestatus(_)
+            | Command::Keyservice(_)
+            | Command::Completion(_)
+            | Command::Man(_) => return None,
         })
     }
 }
@@ -520,7 +525,7 @@ mod tests {
             );
             names.push(name.to_owned());
         }
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
         let decrypt = built.find_subcommand("decrypt").unwrap();
         assert!(decrypt.get_arguments().any(|a| a.get_id() == "extract"));
     }

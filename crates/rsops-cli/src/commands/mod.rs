@@ -10,6 +10,7 @@ pub mod exec_file;
 pub mod filestatus;
 pub mod git;
 pub mod groups;
+pub mod keyservice;
 pub mod open;
 pub mod replace;
 pub mod rotate;

@@ -9,6 +9,7 @@ mod errors;
 mod exec;
 mod git_check;
 mod keygroups;
+mod keyservice;
 mod legacy;
 mod multi;
 mod pgp;
