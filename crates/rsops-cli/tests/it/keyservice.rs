@@ -504,3 +504,45 @@ fn the_server_reports_listen_errors_and_cleans_up_on_sigterm() {
         "{err}"
     );
 }
+
+/// A "service" that answers garbage (not HTTP/2) and closes: a clear error
+/// naming it, exit 128, nothing on stdout.
+#[test]
+fn a_service_that_answers_garbage_is_a_clear_error() {
+    if !crate::servers::python_has("socket") {
+        return;
+    }
+    let script = [
+        "import socket",
+        "s = socket.socket()",
+        "s.bind(('127.0.0.1', 0))",
+        "s.listen(8)",
+        "print('PORT', s.getsockname()[1], flush=True)",
+        "while True:",
+        "    c, _ = s.accept()",
+        "    c.sendall(b'HTTP/1.1 400 Bad Request\\r\\n\\r\\ngarbage' * 10)",
+        "    c.close()",
+    ]
+    .join("\n");
+    let mut c = Command::new(crate::servers::python());
+    c.args(["-c", &script]);
+    let server = crate::servers::TestServer::start(c);
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let enc = ok(
+        &s.rsops(&["encrypt", "--age", DEMO_RECIPIENT, "plain.yaml"]),
+        "encrypt",
+    );
+    s.write("secret.yaml", &enc);
+    let url = format!("tcp://127.0.0.1:{}", server.port);
+    let started = Instant::now();
+    let out = client(&s, &rsops_bin(), &url, &["decrypt", "secret.yaml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(128), "{err}");
+    assert!(err.contains(&format!("key service {url}: ")), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "answered quickly"
+    );
+}
