@@ -489,6 +489,35 @@ mod tests {
         assert!(!sock.exists(), "the socket file is removed on shutdown");
     }
 
+    /// Key operations run on the blocking pool, where the cloud kinds may
+    /// block on the shared runtime themselves.
+    #[test]
+    fn a_key_operation_may_block_on_the_shared_runtime() {
+        struct Nested;
+        impl KeyService for Nested {
+            fn encrypt(&self, _: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
+                let n = plaintext.len();
+                Ok(runtime::block_on(async move { format!("{n} bytes") }).unwrap())
+            }
+            fn decrypt(
+                &self,
+                _: &MasterKey,
+                _: &str,
+            ) -> Result<zeroize::Zeroizing<Vec<u8>>, KeyError> {
+                unreachable!()
+            }
+        }
+        let server = KeyServiceServer::new(Arc::new(Nested));
+        let key = super::super::key_from_master_key(&MasterKey::age(RECIPIENT));
+        let answer = runtime::block_on(server.encrypt(proto::EncryptRequest {
+            key: Some(key),
+            plaintext: vec![0; 32],
+        }))
+        .unwrap()
+        .unwrap();
+        assert_eq!(answer.ciphertext, b"32 bytes");
+    }
+
     #[test]
     fn requests_without_a_key_and_rejected_prompts_fail_as_in_sops() {
         let server = KeyServiceServer::new(local(IDENTITY));
