@@ -546,3 +546,65 @@ fn a_service_that_answers_garbage_is_a_clear_error() {
         "answered quickly"
     );
 }
+
+/// `rsops keyservice --prompt`: sops's question on stdout, asked again
+/// until the answer is y or n; `n` is sops's PermissionDenied for a sops
+/// client, `y` answers.
+#[test]
+fn the_prompt_refuses_on_n_and_answers_on_y() {
+    use std::io::{Read, Write};
+    let Some(sops) = sops() else {
+        return;
+    };
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let sock = s.path("prompt.sock");
+    let mut c = s.rsops_command();
+    c.args(["keyservice", "--prompt", "--network", "unix", "--address"])
+        .arg(&sock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let child = c.spawn().unwrap();
+    let mut service = Service {
+        child,
+        url: format!("unix://{}", sock.display()),
+    };
+    let deadline = Instant::now() + START_TIMEOUT;
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(Instant::now() < deadline, "no socket");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut stdin = service.child.stdin.take().unwrap();
+    stdin.write_all(b"maybe\nn\n").unwrap();
+    stdin.flush().unwrap();
+    let args = ["encrypt", "--age", DEMO_RECIPIENT, "plain.yaml"];
+    let refused = client(&s, &sops, &service.url, &args);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("code = PermissionDenied desc = Request rejected by user"),
+        "{err}"
+    );
+    stdin.write_all(b"y\n").unwrap();
+    stdin.flush().unwrap();
+    ok(
+        &client(&s, &sops, &service.url, &args),
+        "sops encrypt, answered y",
+    );
+    drop(stdin);
+    let _ = service.child.kill();
+    let mut asked = String::new();
+    service
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut asked)
+        .unwrap();
+    let question = format!(
+        "\nReceived encrypt request using age key with recipient {DEMO_RECIPIENT}. \
+         Respond to request? (y/n): "
+    );
+    assert_eq!(asked, question.repeat(3), "asked twice, then once");
+}
