@@ -186,9 +186,9 @@ pub enum Error {
     /// `set --value-file --value-stdin`.
     #[error("Error: cannot use both --value-file and --value-stdin")]
     ValueFileAndStdin,
-    /// `--enable-local-keyservice=false`.
-    #[error("--enable-local-keyservice=false leaves no key service: remote key services are not supported yet\nhint: drop --enable-local-keyservice=false (and unset SOPS_ENABLE_LOCAL_KEYSERVICE)")]
-    NoKeyService,
+    /// `rsops keyservice` could not listen or stopped on an error.
+    #[error("Error running keyservice: {0}")]
+    Keyservice(String),
     /// `--decryption-order` names a key type twice (core's message).
     #[error("{0}\nhint: name each key type once, e.g. --decryption-order age,pgp")]
     DecryptionOrder(String),
@@ -665,7 +665,7 @@ impl Error {
             Error::Files(files) => files.first().map_or(GENERIC, |(_, e)| e.exit_code()),
             Error::Shared(e) => e.exit_code(),
             Error::ValueFileAndStdin
-            | Error::NoKeyService
+            | Error::Keyservice(_)
             | Error::KeySpec(_)
             | Error::Selection(_)
             | Error::NotLocalFilename
@@ -1024,7 +1024,7 @@ mod tests {
                 PathBuf::from("b.yaml"),
                 Error::DecryptionOrder("Duplicate decryption key type: age".into()),
             ),
-            (PathBuf::from("c.yaml"), Error::NoKeyService),
+            (PathBuf::from("c.yaml"), Error::UnknownUser("nobody".into())),
         ]);
         assert_eq!(e.exit_code(), code::GENERIC);
         let text = e.to_string();
@@ -1032,9 +1032,9 @@ mod tests {
         assert_eq!(lines.len(), 5, "{text}");
         assert!(lines[0].starts_with("a.yaml: sops metadata not found"));
         assert!(lines[1].starts_with("b.yaml: Duplicate"));
-        assert!(lines[2].starts_with("c.yaml: --enable-local-keyservice=false"));
+        assert!(lines[2].starts_with("c.yaml: user: unknown user nobody"));
         assert!(lines[3].starts_with("hint: name each key type once"));
-        assert!(lines[4].starts_with("hint: drop --enable-local-keyservice"));
+        assert!(lines[4].starts_with("hint: give --user"));
     }
 
     #[test]

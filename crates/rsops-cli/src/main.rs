@@ -12,7 +12,7 @@ mod settings;
 mod signals;
 mod tempdir;
 
-use rsops_keys::{KeyService, LocalKeyService};
+use rsops_keys::KeyService;
 
 use crate::commands::{decrypt, encrypt};
 use crate::error::CmdResult;
@@ -23,15 +23,10 @@ pub(crate) fn warn(message: &str) {
     eprintln!("rsops: warning: {message}");
 }
 
-/// The key service for a command: the local one (age, OpenPGP).
+/// The key services of a command, in sops's order (local, then each
+/// `--keyservice`).
 pub(crate) fn key_service(common: &Common) -> CmdResult<Box<dyn KeyService>> {
-    if !common.keyservice.is_empty() {
-        warn("remote key services (--keyservice) are not supported yet and are ignored");
-    }
-    if !common.enable_local_keyservice {
-        return Err(error::Error::NoKeyService);
-    }
-    Ok(Box::new(LocalKeyService::from_env()))
+    Ok(commands::keyservice::services(common))
 }
 
 fn run(settings: Settings) -> CmdResult {
@@ -57,6 +52,7 @@ fn run(settings: Settings) -> CmdResult {
         Settings::Check(s) => commands::check::run(&s),
         Settings::Ksops(s) => commands::ksops::run(&s),
         Settings::Git(s) => commands::git::run(&s),
+        Settings::Keyservice(s) => commands::keyservice::run(&s),
         Settings::Completion(shell) => io::write_stdout(&cli::completion(shell)),
         Settings::Man => io::write_stdout(&cli::man_page()),
         Settings::Version => io::write_stdout(

@@ -58,6 +58,20 @@ impl From<CommonFlags> for Common {
     }
 }
 
+/// `rsops keyservice`.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "keyservice"), allow(dead_code))]
+pub struct KeyserviceSettings {
+    /// `--network`: tcp, tcp4, tcp6 or unix.
+    pub network: String,
+    /// `--address`.
+    pub address: String,
+    /// `--prompt`.
+    pub prompt: bool,
+    /// `--verbose`.
+    pub verbose: bool,
+}
+
 /// Where the result goes.
 #[derive(Debug, Clone, Default)]
 pub struct Output {
@@ -582,6 +596,8 @@ pub enum Settings {
     Git(GitSettings),
     /// `ksops`.
     Ksops(KsopsSettings),
+    /// `keyservice`.
+    Keyservice(KeyserviceSettings),
     /// `completion SHELL`.
     Completion(clap_complete::Shell),
     /// `man`.
@@ -803,6 +819,12 @@ impl Settings {
                         common: a.common.into(),
                     },
                 },
+            }),
+            Command::Keyservice(a) => Settings::Keyservice(KeyserviceSettings {
+                network: a.0.network,
+                address: a.0.address,
+                prompt: a.0.prompt,
+                verbose: a.0.verbose,
             }),
             Command::Completion(a) => Settings::Completion(a.0.shell),
             Command::Man(_) => Settings::Man,

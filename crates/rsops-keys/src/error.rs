@@ -51,6 +51,16 @@ pub enum KeyError {
     /// A HuaweiCloud KMS call failed.
     #[error("{0}")]
     Hckms(#[source] crate::kinds::hckms::HckmsError),
+    /// A key service could not be reached or answered with an error.
+    #[error("{0}")]
+    Service(#[source] ServiceError),
+    /// Every key service failed for the key (each one's error, in order).
+    #[error("{0}")]
+    Services(ServicesFailed),
+    /// No key service is enabled (`--enable-local-keyservice=false` and no
+    /// `--keyservice`).
+    #[error("no key services provided, cannot update master keys (the local key service is disabled and no --keyservice is given)")]
+    NoKeyServices,
 }
 
 impl KeyError {
@@ -68,9 +78,92 @@ impl KeyError {
             | KeyError::Decrypt(DecryptFailure::Pgp(_)) => Some("pgp"),
             KeyError::HcVault(_) => Some("hc_vault"),
             KeyError::Hckms(_) => Some("hckms"),
+            KeyError::Service(e) => Some(e.kind),
+            KeyError::Services(f) => f.attempts.iter().find_map(|(_, e)| e.kind()),
+            KeyError::NoKeyServices => None,
         }
     }
 }
+
+/// A key service (`--keyservice URL`) failed for one key.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("key service {service}: {problem}")]
+#[non_exhaustive]
+pub struct ServiceError {
+    /// The service's URL, as given.
+    pub service: String,
+    /// The identifier of the key's kind (`age`, `pgp`, …).
+    pub kind: &'static str,
+    /// What went wrong.
+    pub problem: ServiceProblem,
+}
+
+impl ServiceError {
+    /// An error of `service` about a key of kind `kind`.
+    pub fn new(service: impl Into<String>, kind: &'static str, problem: ServiceProblem) -> Self {
+        ServiceError {
+            service: service.into(),
+            kind,
+            problem,
+        }
+    }
+}
+
+/// What went wrong with a key service.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ServiceProblem {
+    /// No connection could be made (nothing listens, refused, timed out).
+    #[error(
+        "cannot connect: {0}; is the key service running (sops keyservice / rsops keyservice)?"
+    )]
+    Connect(String),
+    /// The service answered with a gRPC error (its own message, e.g. the
+    /// server-side key error, and the status code).
+    #[error("{message} (gRPC status {code})")]
+    Status {
+        /// The gRPC status code's name.
+        code: String,
+        /// The service's message.
+        message: String,
+    },
+    /// The service did not answer in time.
+    #[error("no answer within {0} seconds")]
+    TimedOut(u64),
+    /// The answer is not a usable `enc` value.
+    #[error("the answer is not text (the ciphertext of a key service must be the enc string)")]
+    NotText,
+    /// The async runtime could not be started.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Every key service failed for one key.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ServicesFailed {
+    /// The name of each service tried (`local key service` or its URL) and
+    /// its error, in order.
+    pub attempts: Vec<(String, KeyError)>,
+}
+
+impl fmt::Display for ServicesFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, e)) in self.attempts.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            match e {
+                // Already names its service.
+                KeyError::Service(_) => write!(f, "{e}")?,
+                _ => write!(f, "{name}: {e}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ServicesFailed {}
 
 /// Why a recipient string is not a usable key.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -15,12 +15,15 @@
 
 pub mod env;
 pub mod error;
+#[cfg(feature = "keyservice")]
+pub mod keyservice;
 pub mod kind;
 pub mod kinds;
 pub mod local;
 pub mod master_key;
 #[cfg(feature = "cloud")]
 pub mod runtime;
+pub mod services;
 
 pub use kinds::{age, pgp};
 
@@ -29,3 +32,4 @@ pub use kind::{FieldValue, Fields, GroupEntry, KeyOptions};
 pub use kinds::{KeyKind, KeySpecError, MasterKey};
 pub use local::LocalKeyService;
 pub use master_key::KeyService;
+pub use services::KeyServices;

@@ -64,6 +64,23 @@ pub struct DecryptArgs {
     pub decryption_order: DecryptionOrder,
 }
 
+/// `rsops keyservice`.
+#[derive(Debug, Args)]
+pub struct KeyserviceArgs {
+    /// Network to listen on: tcp (also tcp4, tcp6) or unix.
+    #[arg(long, visible_alias = "net", default_value = "tcp")]
+    pub network: String,
+    /// Address to listen on, e.g. 127.0.0.1:5000 or /tmp/sops.sock.
+    #[arg(long, visible_alias = "addr", default_value = "127.0.0.1:5000")]
+    pub address: String,
+    /// Ask on the terminal before answering each request.
+    #[arg(long)]
+    pub prompt: bool,
+    /// Log the listening address and each shutdown.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
 /// `rsops filestatus`.
 #[derive(Debug, Args)]
 pub struct FilestatusArgs {

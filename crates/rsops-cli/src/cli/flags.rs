@@ -23,10 +23,10 @@ pub struct CommonFlags {
     /// Indentation of YAML/JSON output.
     #[arg(long)]
     pub indent: Option<i64>,
-    /// Key services to use (accepted for compatibility; remote key services are not supported yet).
+    /// Key services to use after the local one, e.g. tcp://host:5000 or unix:///path.sock (repeatable).
     #[arg(long, env = env::SOPS_KEYSERVICE, value_delimiter = ',')]
     pub keyservice: Vec<String>,
-    /// Whether to use the local key service.
+    /// Whether to use the local key service (this process's own keys).
     #[arg(long, env = env::SOPS_ENABLE_LOCAL_KEYSERVICE, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
     pub enable_local_keyservice: bool,
     /// More logging (accepted for compatibility).

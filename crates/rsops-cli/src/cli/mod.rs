@@ -106,6 +106,8 @@ pub enum Command {
     Git(Deferred<GitArgs>),
     /// Run as the ksops kustomize generator (exec plugin or KRM function).
     Ksops(Deferred<ksops::KsopsArgs>),
+    /// Start a key service server (sops's gRPC protocol) for this machine's keys.
+    Keyservice(Deferred<KeyserviceArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell).
     Completion(Deferred<CompletionArgs>),
     /// Print the manual page (roff).
@@ -139,6 +141,7 @@ impl Command {
             },
             Command::Filestatus(_)
             | Command::Ksops(_)
+            | Command::Keyservice(_)
             | Command::Completion(_)
             | Command::Man(_) => return None,
         })
@@ -526,7 +529,7 @@ mod tests {
             );
             names.push(name.to_owned());
         }
-        assert_eq!(names.len(), 17);
+        assert_eq!(names.len(), 18);
         let decrypt = built.find_subcommand("decrypt").unwrap();
         assert!(decrypt.get_arguments().any(|a| a.get_id() == "extract"));
     }

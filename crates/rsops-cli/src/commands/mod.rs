@@ -11,6 +11,7 @@ pub mod filestatus;
 pub mod git;
 pub mod groups;
 pub mod ksops;
+pub mod keyservice;
 pub mod open;
 pub mod replace;
 pub mod rotate;

@@ -14,6 +14,7 @@ mod git_check;
 mod keygroups;
 mod kms_hckms;
 mod kms_vault;
+mod keyservice;
 mod legacy;
 mod many_stdout;
 mod multi;
