@@ -7,6 +7,7 @@ mod dotenv;
 mod edit;
 mod errors;
 mod exec;
+mod faults;
 mod git_check;
 mod keygroups;
 mod legacy;
