@@ -10,6 +10,7 @@ mod exec;
 mod faults;
 mod git_check;
 mod keygroups;
+mod leaks;
 mod legacy;
 mod multi;
 mod pgp;
