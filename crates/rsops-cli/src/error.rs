@@ -858,34 +858,55 @@ fn core_exit_code(e: &CoreError, side: Side) -> i32 {
     }
 }
 
-/// One line summarising why no data key could be recovered, with what to do.
+/// Why no data key could be recovered, short: a title line, one line per
+/// key group and key with the reason, what the age identity sources held
+/// (once, as every age key tried the same ones), and one hint. sops prints
+/// a longer report of the same shape; the exit code is sops's (128).
 fn data_key_line(report: &DataKeyReport) -> String {
-    let mut parts = Vec::new();
-    for (i, g) in report.groups.iter().enumerate() {
-        for k in &g.keys {
-            if let Some(e) = &k.error {
-                parts.push(format!("group {i}: {}: {e}", k.key));
-            }
-        }
-        if g.keys.is_empty() && !g.ok {
-            parts.push(format!("group {i}: not tried"));
-        }
-    }
-    let needed = if report.groups.len() > 1 {
-        format!(
+    use rsops_keys::error::{AgeDecryptError, DecryptFailure, NoIdentity};
+    use rsops_keys::KeyError;
+    let mut out = String::from("Failed to get the data key required to decrypt the SOPS file");
+    if report.groups.len() > 1 {
+        let _ = write!(
+            out,
             " (Shamir threshold {}, {} part(s) recovered)",
             report.threshold, report.recovered
-        )
-    } else {
-        String::new()
-    };
-    let mut reasons = parts.join("; ");
-    if !reasons.ends_with(['.', '?', '!']) {
-        reasons.push('.');
+        );
     }
-    format!(
-        "Failed to get the data key required to decrypt the SOPS file{needed}: {reasons} Make the private key of one of these recipients available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, the GnuPG keyring, ...)."
-    )
+    out.push('.');
+    let mut age_sources: Option<String> = None;
+    for (i, g) in report.groups.iter().enumerate() {
+        let state = if g.ok { "ok" } else { "FAILED" };
+        let _ = write!(out, "\nGroup {i}: {state}");
+        if g.keys.is_empty() && !g.ok {
+            out.push_str(" (not tried)");
+        }
+        for k in &g.keys {
+            let reason = match k.error.as_deref() {
+                None => "ok".to_owned(),
+                Some(KeyError::NoIdentity(NoIdentity::Age { sources })) => {
+                    age_sources.get_or_insert_with(|| sources.to_string());
+                    "no age identity available".to_owned()
+                }
+                Some(KeyError::Decrypt(DecryptFailure::Age(
+                    AgeDecryptError::NoMatchingIdentity { sources, .. },
+                ))) => {
+                    age_sources.get_or_insert_with(|| sources.to_string());
+                    "none of the age identities loaded matches this recipient".to_owned()
+                }
+                Some(e) => e.to_string(),
+            };
+            let _ = write!(out, "\n  {}: {reason}", k.key);
+        }
+    }
+    if let Some(sources) = age_sources {
+        let sources = sources.trim_start_matches(". ").trim_end_matches('.');
+        if !sources.is_empty() {
+            let _ = write!(out, "\nage identities: {sources}.");
+        }
+    }
+    out.push_str("\nhint: make the private key of one of these recipients available: for age, SOPS_AGE_KEY_FILE (a keys file), SOPS_AGE_KEY or SOPS_AGE_KEY_CMD, or the default keys file; for OpenPGP, the GnuPG keyring (GNUPGHOME)");
+    out
 }
 
 /// Lines `FILE: message` for [`Error::Files`]; recommendation lines are

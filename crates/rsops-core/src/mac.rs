@@ -29,21 +29,15 @@ pub fn verify_mac(
     computed: &str,
 ) -> Result<(), CoreError> {
     if stored.is_empty() {
-        return Err(CoreError::MacMissing {
-            computed: computed.to_owned(),
-        });
+        return Err(CoreError::MacMissing {});
     }
     let aad = rsops_format::go::normalize_time_seconds(last_modified)
         .unwrap_or_else(|| last_modified.to_owned());
     let d = cipher
         .decrypt(stored, aad.as_bytes())
         .map_err(CoreError::MacDecrypt)?;
-    let stored_hex = String::from_utf8_lossy(&d.plaintext);
-    if stored_hex != computed {
-        return Err(CoreError::MacMismatch {
-            stored: stored_hex.into_owned(),
-            computed: computed.to_owned(),
-        });
+    if d.plaintext.as_slice() != computed.as_bytes() {
+        return Err(CoreError::MacMismatch {});
     }
     Ok(())
 }

@@ -44,6 +44,10 @@ pub enum ShamirError {
     /// Two shares have the same x coordinate.
     #[error("duplicate part detected")]
     DuplicateShare,
+    /// A share has the x coordinate 0: its y values would be the secret
+    /// itself, which no split ever produces (x runs from 1).
+    #[error("a part has the x coordinate 0, which no split produces: the file was tampered with")]
+    ZeroX,
 }
 
 /// Addition (and subtraction) in GF(2^8).
@@ -165,6 +169,9 @@ pub fn combine(shares: &[&[u8]]) -> Result<Zeroizing<Vec<u8>>, ShamirError> {
         return Err(ShamirError::LengthMismatch);
     }
     let xs: Vec<u8> = shares.iter().filter_map(|s| s.last().copied()).collect();
+    if xs.contains(&0) {
+        return Err(ShamirError::ZeroX);
+    }
     let mut seen = [false; 256];
     for &x in &xs {
         let slot = &mut seen[usize::from(x)];
@@ -238,6 +245,23 @@ mod tests {
         // FIPS-197 §4.2 example: {57} • {83} = {c1}.
         assert_eq!(gf_mul(0x57, 0x83), 0xC1);
         assert_eq!(gf_div(0xC1, 0x83), 0x57);
+    }
+
+    #[test]
+    fn a_share_at_x_zero_is_refused() {
+        let secret = [7u8; 32];
+        let shares = split(&secret, 3, 2).expect("split");
+        // (x = 0, y = a chosen key) would make the chosen key the secret.
+        let mut forged = [0x41u8; 33];
+        forged[32] = 0;
+        assert_eq!(
+            combine(&[&shares[0][..], &forged[..]]).unwrap_err(),
+            ShamirError::ZeroX
+        );
+        assert_eq!(
+            &combine(&[&shares[0][..], &shares[2][..]]).expect("combine")[..],
+            &secret[..]
+        );
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //!   values keep their ciphertext). A conflict leaves `%A` as it was (still
 //!   encrypted: plaintext never reaches the work tree), names the
 //!   conflicting paths on stderr and exits 1, so git reports a conflict.
+//!   The two versions' key settings (recipients per group, threshold,
+//!   encryption rule) must be the same: a merge never re-encrypts to
+//!   recipients the current branch does not have (merging a branch that
+//!   added an attacker's key would otherwise encrypt new secrets to it).
 
 use std::path::Path;
 
@@ -167,12 +171,12 @@ fn merge_files(args: &Merge<'_>) -> CmdResult {
 
     let base_docs = base.as_ref().map(|b| b.file.docs.as_slice());
     let merged = merge_documents(base_docs, &ours.file.docs, &theirs.file.docs);
-    let settings = pick_settings(base.as_ref(), &ours, &theirs);
+    let settings = pick_settings(&ours, &theirs);
     if let Some(b) = base.as_mut() {
         b.file.docs.wipe();
     }
-    let (mut merged, take_theirs) = match (merged, settings) {
-        (Ok(docs), Ok(take_theirs)) => (docs, take_theirs),
+    let mut merged = match (merged, settings) {
+        (Ok(docs), Ok(())) => docs,
         (merged, settings) => {
             let mut paths = merged.err().unwrap_or_default();
             if let Err(what) = settings {
@@ -189,11 +193,7 @@ fn merge_files(args: &Merge<'_>) -> CmdResult {
             });
         }
     };
-    let (mut sealer, mut other) = if take_theirs {
-        (theirs, ours)
-    } else {
-        (ours, theirs)
-    };
+    let (mut sealer, mut other) = (ours, theirs);
     if sealer.opened.key.bytes() == other.opened.key.bytes() {
         sealer.opened.stash.absorb(&other.opened.stash);
     }
@@ -237,27 +237,15 @@ fn settings_of(d: &Decrypted) -> Settings {
     }
 }
 
-/// Whose metadata the result is written with: the current version's,
-/// unless only the other branch changed the recipients or the encryption
-/// rule (then the other's, with its data key). Both changed them
-/// differently: a conflict.
-fn pick_settings(
-    base: Option<&Decrypted>,
-    ours: &Decrypted,
-    theirs: &Decrypted,
-) -> Result<bool, String> {
-    let (o, t) = (settings_of(ours), settings_of(theirs));
-    if o == t {
-        return Ok(false);
+/// Whether the result can be written with the current version's metadata:
+/// only when both versions have the same key settings. When they differ —
+/// whichever side changed them — it is a conflict, never a silent switch to
+/// the other branch's recipients and data key.
+fn pick_settings(ours: &Decrypted, theirs: &Decrypted) -> Result<(), String> {
+    if settings_of(ours) == settings_of(theirs) {
+        return Ok(());
     }
-    match base.map(settings_of) {
-        Some(b) if b == o => Ok(true),
-        Some(b) if b == t => Ok(false),
-        _ => Err(
-            "the sops metadata (both branches changed the recipients or the encryption rule)"
-                .to_owned(),
-        ),
-    }
+    Err("the sops metadata (the branches have different recipients, Shamir threshold or encryption rule; merge the key change first, e.g. with rsops updatekeys on both branches)".to_owned())
 }
 
 /// Merges the documents of three versions of a file. `Err` lists the

@@ -548,7 +548,7 @@ fn merge_driver_merges_different_values_and_conflicts_on_the_same() {
 }
 
 #[test]
-fn merge_driver_keeps_recipients_added_on_the_other_branch() {
+fn merge_driver_conflicts_when_the_other_branch_changed_the_recipients() {
     let Some(sops) = sops() else {
         return;
     };
@@ -579,14 +579,21 @@ fn merge_driver_keeps_recipients_added_on_the_other_branch() {
     ok(&out, "sops set");
     repo.commit_all("main: a");
 
-    ok(
-        &repo.git(&["merge", "-q", "--no-edit", "keys"]),
-        "git merge",
-    );
-    let merged = repo.read("secrets/app.yaml");
+    let before = repo.read("secrets/app.yaml");
+    let out = repo.git(&["merge", "-q", "--no-edit", "keys"]);
+    assert!(!out.status.success(), "the merge must conflict");
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        merged.contains(SECOND),
-        "the added recipient was lost:\n{merged}"
+        err.contains("conflict at the sops metadata (the branches have different recipients"),
+        "{err}"
+    );
+    // The current version is left as it was: still encrypted to the
+    // current recipients only.
+    let merged = repo.read("secrets/app.yaml");
+    assert_eq!(merged, before);
+    assert!(
+        !merged.contains(SECOND),
+        "re-encrypted to the other branch's key"
     );
     let plain = ok(
         &repo.run(&sops, &["decrypt", "secrets/app.yaml"], true),

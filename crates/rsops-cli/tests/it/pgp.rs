@@ -460,7 +460,8 @@ fn passphrase_protected_key_decrypts_through_agent_with_preset_passphrase() {
     let locked = fx.rsops_pgp(&["decrypt", "enc.yaml"]);
     assert_eq!(locked.status.code(), Some(128));
     let err = String::from_utf8_lossy(&locked.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    // The key report: title, group, key, hint.
+    assert_eq!(err.trim_end().lines().count(), 4, "{err}");
     assert!(
         err.contains(&format!("gpg holds a secret key for {fp}")),
         "{err}"
@@ -870,7 +871,11 @@ fn missing_secret_key_is_one_helpful_line_with_exit_128() {
     assert_eq!(out.status.code(), Some(128));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        4,
+        "title, group, key, hint: {err}"
+    );
     assert!(
         err.contains(&format!("no secret key for any of: {fp}")),
         "{err}"
@@ -975,7 +980,7 @@ fn sops_gpg_exec_is_used_for_agent_decryption_and_encryption_fallback() {
     );
     assert_eq!(out.status.code(), Some(128));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 4, "{err}");
     assert!(err.contains("no-such-gpg"), "{err}");
 
     if let Some(sops) = sops() {

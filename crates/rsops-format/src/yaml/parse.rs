@@ -28,6 +28,21 @@ use crate::tree::{Comment, Entry, Key, List, ListItem, Map, MapItem, Source, Val
 /// the document is refused (go-yaml refuses "excessive aliasing" too).
 const ALIAS_NODE_BUDGET: usize = 1_000_000;
 
+/// How many bytes (scalar and comment text plus [`NODE_BYTES`] per node)
+/// alias expansion may add to a document in all: a few KB of nested
+/// aliases of long strings would otherwise need gigabytes before any key
+/// or MAC is checked.
+const ALIAS_BYTE_BUDGET: usize = 32 << 20;
+
+/// The memory a tree node takes besides its text, roughly (for
+/// [`ALIAS_BYTE_BUDGET`]).
+const NODE_BYTES: usize = 64;
+
+/// Deepest nesting an alias may produce: chained aliases (`b: &b [*a]`,
+/// `c: &c [*b]`, ...) nest one level deeper per line, beyond the parser's
+/// own limit, and the tree's walks are recursive.
+const ALIAS_MAX_DEPTH: usize = 512;
+
 /// Parses a YAML stream into one map per document.
 ///
 /// Errors: [`FormatError::NoDocument`] for 0 bytes of input; a
@@ -362,6 +377,8 @@ struct Builder<'s> {
     /// End offset of the last non-comment event (for block scalar headers).
     prev_end: usize,
     alias_nodes: usize,
+    /// Bytes added by alias expansion so far (see [`ALIAS_BYTE_BUDGET`]).
+    alias_bytes: usize,
     /// Columns of the own-line comments read since the last content event.
     run_cols: Vec<usize>,
     /// Whether the first comment group of that run was placed already.
@@ -389,6 +406,7 @@ impl<'s> Builder<'s> {
             last: Last::Other,
             prev_end: 0,
             alias_nodes: 0,
+            alias_bytes: 0,
             run_cols: Vec::new(),
             run_first_taken: false,
             map_parents: Vec::new(),
@@ -651,6 +669,22 @@ impl<'s> Builder<'s> {
         self.alias_nodes = self.alias_nodes.saturating_add(nodes);
         if self.alias_nodes > ALIAS_NODE_BUDGET.saturating_add(self.src.len()) {
             return Err(err_at(line, "document contains excessive aliasing"));
+        }
+        let room = ALIAS_BYTE_BUDGET.saturating_sub(self.alias_bytes);
+        match expanded_bytes(value, room) {
+            Some((_, depth)) if depth.saturating_add(self.stack.len()) > ALIAS_MAX_DEPTH => {
+                return Err(err_at(
+                    line,
+                    "document contains excessive aliasing (nested more than 512 levels deep)",
+                ))
+            }
+            Some((bytes, _)) => self.alias_bytes += bytes,
+            None => {
+                return Err(err_at(
+                    line,
+                    "document contains excessive aliasing (its aliases expand to more than 32 MiB)",
+                ))
+            }
         }
         let (start, end) = byte_range(span);
         let node = Node {
@@ -1238,6 +1272,53 @@ fn decode_binary(text: &str) -> Option<Value> {
     ENGINE.decode(compact).ok().map(Value::from_bytes)
 }
 
+/// The bytes `value` takes (text plus [`NODE_BYTES`] per node) and its
+/// depth, or `None` as soon as the bytes exceed `limit` (so the walk costs
+/// at most `limit`).
+fn expanded_bytes(value: &Value, limit: usize) -> Option<(usize, usize)> {
+    let mut total = 0usize;
+    let mut depth = 0usize;
+    let mut add = |n: usize| {
+        total = total.saturating_add(n).saturating_add(NODE_BYTES);
+        (total <= limit).then_some(())
+    };
+    let mut stack = vec![(value, 1usize)];
+    while let Some((v, level)) = stack.pop() {
+        depth = depth.max(level);
+        let below = level + 1;
+        match v {
+            Value::Map(m) => {
+                add(0)?;
+                for item in &m.items {
+                    match item {
+                        MapItem::Entry(e) => {
+                            match &e.key {
+                                Key::Str(k) => add(k.len())?,
+                                Key::Other(k) => stack.push((k, below)),
+                            }
+                            stack.push((&e.value, below));
+                        }
+                        MapItem::Comment(c) => add(c.text.len())?,
+                    }
+                }
+            }
+            Value::List(l) => {
+                add(0)?;
+                for item in &l.items {
+                    match item {
+                        ListItem::Value(v) => stack.push((v, below)),
+                        ListItem::Comment(c) => add(c.text.len())?,
+                    }
+                }
+            }
+            Value::Str(t) | Value::Time(t) => add(t.len())?,
+            Value::Bytes(b) => add(b.len())?,
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null => add(0)?,
+        }
+    }
+    Some((total, depth))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1545,6 +1626,49 @@ mod tests {
         assert!(err("a: *nope\n").contains("line 1"));
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
         assert!(err(bomb).contains("excessive aliasing"));
+    }
+
+    #[test]
+    fn aliases_of_long_strings_are_bounded_by_size() {
+        // Few nodes (under the node budget), but each level multiplies a
+        // 4 KB string by 8: 8^6 copies, 1 GiB.
+        let mut bomb = format!("a: &a \"{}\"\n", "x".repeat(4096));
+        let mut prev = 'a';
+        for name in ['b', 'c', 'd', 'e', 'f', 'g'] {
+            let refs = vec![format!("*{prev}"); 8].join(", ");
+            bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
+            prev = name;
+        }
+        assert!(bomb.len() < 6000);
+        let e = err(&bomb);
+        assert!(e.contains("expand to more than 32 MiB"), "{e}");
+        // Ordinary use of aliases stays fine.
+        let ok = format!(
+            "a: &a \"{}\"\nb: [*a, *a, *a]\nc: {{<<: {{k: *a}}}}\n",
+            "x".repeat(4096)
+        );
+        one(&ok);
+    }
+
+    /// The parser bounds nesting (so do aliases: an alias adds the depth of
+    /// an anchor that was itself parsed within the bound, once per level
+    /// of the source).
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!("a: {}{}\n", "[".repeat(1005), "]".repeat(1005));
+        assert!(err(&deep).contains("recursion limit exceeded"));
+        let fine = format!("a: {}{}\n", "[".repeat(100), "]".repeat(100));
+        one(&fine);
+        let chain = |n: usize| {
+            let mut text = "l0: &l0 [x]\n".to_owned();
+            for i in 1..n {
+                text.push_str(&format!("l{i}: &l{i} [*l{}]\n", i - 1));
+            }
+            text
+        };
+        let e = err(&chain(600));
+        assert!(e.contains("nested more than 512 levels deep"), "{e}");
+        one(&chain(50));
     }
 
     #[test]

@@ -104,7 +104,9 @@ impl Gpg {
     /// Decrypts the armored message `enc`; returns the plaintext.
     pub fn decrypt(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, GpgFailure> {
         let mut cmd = self.command();
-        cmd.args(["--batch", "-d"]);
+        // gpg stops decompressing there (a data key is 32 bytes).
+        let max = super::message::MAX_DATA_KEY_BYTES.to_string();
+        cmd.args(["--batch", "--max-output", &max, "-d"]);
         let Output {
             status,
             stdout,

@@ -117,8 +117,13 @@ fn root_cause(e: &openpgp::anyhow::Error) -> String {
     e.root_cause().to_string()
 }
 
+/// The most a decrypted data key may take. sops data keys are 32 bytes (33
+/// for a Shamir part); a message may be compressed, and a few KB of it can
+/// expand to gigabytes, so decompression stops here with an error.
+pub(crate) const MAX_DATA_KEY_BYTES: usize = 4096;
+
 /// Decrypts a binary message with the first candidate key that opens a
-/// session key.
+/// session key; at most [`MAX_DATA_KEY_BYTES`] of plaintext.
 pub(crate) fn decrypt_with(
     message: &[u8],
     candidates: &[SecretCandidate],
@@ -129,9 +134,17 @@ pub(crate) fn decrypt_with(
         .and_then(|b| b.with_policy(&policy, None, helper))
         .map_err(|e| root_cause(&e))?;
     let mut plaintext = Zeroizing::new(Vec::new());
+    let limit = u64::try_from(MAX_DATA_KEY_BYTES).unwrap_or(u64::MAX);
     decryptor
+        .by_ref()
+        .take(limit + 1)
         .read_to_end(&mut plaintext)
         .map_err(|e| format!("reading the decrypted data: {e}"))?;
+    if plaintext.len() > MAX_DATA_KEY_BYTES {
+        return Err(format!(
+            "the decrypted data key is larger than {MAX_DATA_KEY_BYTES} bytes (a compression bomb?); refused"
+        ));
+    }
     Ok(plaintext)
 }
 

@@ -284,6 +284,50 @@ fn decrypts_sops_written_enc_with_gpg_and_in_process() {
     assert_eq!(*via_agent, *in_process);
 }
 
+/// A compressed message whose plaintext is 1 MB of zeros (2.4 KB armored):
+/// refused by the in-process decryption and by gpg, without decompressing
+/// it all.
+#[test]
+fn a_compression_bomb_is_refused() {
+    if !gpg_available() {
+        return;
+    }
+    let home = GnupgHome::new();
+    home.import("pgp-secret.asc");
+    let bomb = home.gpg_ok(
+        &[
+            "--trust-model",
+            "always",
+            "-e",
+            "-a",
+            "-r",
+            FP,
+            "--compress-algo",
+            "zlib",
+            "-z",
+            "9",
+        ],
+        &vec![0u8; 1 << 20],
+    );
+    let enc = String::from_utf8(bomb).expect("armor");
+    assert!(enc.len() < 4096, "{}", enc.len());
+    let in_process = PgpBackend::new(GnupgHome::new().path(), NO_GPG)
+        .with_secret_key_file(corpus("keys/pgp-secret.asc"))
+        .decrypt(FP, &enc)
+        .map(|_| ())
+        .expect_err("in-process");
+    assert!(
+        in_process.to_string().contains("larger than 4096 bytes"),
+        "{in_process}"
+    );
+    let via_gpg = home
+        .backend()
+        .decrypt(FP, &enc)
+        .map(|_| ())
+        .expect_err("gpg");
+    assert!(via_gpg.to_string().contains("too large"), "{via_gpg}");
+}
+
 #[test]
 fn decrypts_legacy_second_key_with_old_format_packets() {
     let file = "cases/pgp_two_keys_old_format/encrypted.yaml";
