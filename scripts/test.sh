@@ -37,6 +37,10 @@ if ! python3 -c 'import pre_commit' 2>/dev/null; then
   echo "==> installing pre-commit (for the git hook tests)"
   python3 -m pip install -q --disable-pip-version-check pre-commit==4.7.0
 fi
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+  echo "==> installing cryptography (for the GCP KMS and Azure Key Vault mocks)"
+  python3 -m pip install -q --disable-pip-version-check cryptography
+fi
 command -v git >/dev/null 2>&1 || { echo "git is required" >&2; exit 1; }
 SOPS_REFERENCE="$(command -v sops)"
 export SOPS_REFERENCE

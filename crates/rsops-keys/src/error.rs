@@ -45,6 +45,12 @@ pub enum KeyError {
     /// An identity source (file, command, environment) could not be read.
     #[error("{0}")]
     Source(#[source] IdentitySourceError),
+    /// A GCP Cloud KMS key operation failed.
+    #[error("{0}")]
+    GcpKms(#[source] crate::kinds::gcp_kms::GcpKmsError),
+    /// An Azure Key Vault key operation failed.
+    #[error("{0}")]
+    AzureKv(#[source] crate::kinds::azure_kv::AzureKvError),
 }
 
 impl KeyError {
@@ -60,6 +66,8 @@ impl KeyError {
             KeyError::NoIdentity(NoIdentity::Pgp(_))
             | KeyError::Encrypt(EncryptFailure::Pgp(_))
             | KeyError::Decrypt(DecryptFailure::Pgp(_)) => Some("pgp"),
+            KeyError::GcpKms(_) => Some("gcp_kms"),
+            KeyError::AzureKv(_) => Some("azure_kv"),
         }
     }
 }

@@ -32,10 +32,22 @@ impl LocalKeyService {
 }
 
 impl KeyService for LocalKeyService {
+    fn resolve(&self, key: &MasterKey) -> Result<Option<MasterKey>, KeyError> {
+        match key {
+            MasterKey::AzureKv(k) => k
+                .resolve()
+                .map(|r| r.map(MasterKey::AzureKv))
+                .map_err(KeyError::AzureKv),
+            _ => Ok(None),
+        }
+    }
+
     fn encrypt(&self, key: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
         match key {
             MasterKey::Age(k) => self.age.encrypt(&k.recipient, plaintext),
             MasterKey::Pgp(k) => self.pgp.encrypt(&k.fingerprint, plaintext),
+            MasterKey::GcpKms(k) => k.encrypt(plaintext).map_err(KeyError::GcpKms),
+            MasterKey::AzureKv(k) => k.encrypt(plaintext).map_err(KeyError::AzureKv),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }
     }
@@ -44,6 +56,8 @@ impl KeyService for LocalKeyService {
         match key {
             MasterKey::Age(_) => self.age.decrypt(enc),
             MasterKey::Pgp(k) => self.pgp.decrypt(&k.fingerprint, enc),
+            MasterKey::GcpKms(k) => k.decrypt(enc).map_err(KeyError::GcpKms),
+            MasterKey::AzureKv(k) => k.decrypt(enc).map_err(KeyError::AzureKv),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }
     }

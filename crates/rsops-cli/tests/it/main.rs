@@ -9,6 +9,8 @@ mod errors;
 mod exec;
 mod git_check;
 mod keygroups;
+mod kms_azure;
+mod kms_gcp;
 mod legacy;
 mod multi;
 mod pgp;
