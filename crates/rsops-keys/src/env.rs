@@ -50,6 +50,9 @@ pub const RSOPS_CONFIG_FROM_FILE_DIR: &str = "RSOPS_CONFIG_FROM_FILE_DIR";
 /// Service-account (or other) credentials JSON for GCP KMS, or the path of
 /// a file holding it.
 pub const GOOGLE_CREDENTIALS: &str = "GOOGLE_CREDENTIALS";
+/// Path of an Application Default Credentials file (read by
+/// google-cloud-auth; rsops checks only whether it is set).
+pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS";
 /// A static OAuth 2.0 access token for GCP KMS.
 pub const GOOGLE_OAUTH_ACCESS_TOKEN: &str = "GOOGLE_OAUTH_ACCESS_TOKEN";
 /// GCP KMS endpoint (a URL, or `host[:port]` meaning https) (sops 3.13).

@@ -148,9 +148,12 @@ pub enum CredentialSource {
     GoogleCredentials,
     /// `GOOGLE_OAUTH_ACCESS_TOKEN`: a static bearer token.
     OAuthAccessToken,
-    /// Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`,
-    /// gcloud's ADC file, the metadata server).
+    /// Application Default Credentials from a file
+    /// (`GOOGLE_APPLICATION_CREDENTIALS`, or gcloud's ADC file).
     ApplicationDefault,
+    /// Application Default Credentials from the metadata server: nothing
+    /// else is configured.
+    MetadataServer,
 }
 
 impl fmt::Display for CredentialSource {
@@ -159,8 +162,12 @@ impl fmt::Display for CredentialSource {
             CredentialSource::GoogleCredentials => "GOOGLE_CREDENTIALS",
             CredentialSource::OAuthAccessToken => "GOOGLE_OAUTH_ACCESS_TOKEN",
             CredentialSource::ApplicationDefault => {
-                "application default credentials (GOOGLE_APPLICATION_CREDENTIALS, \
-                 gcloud ADC file, metadata server)"
+                "application default credentials (GOOGLE_APPLICATION_CREDENTIALS or \
+                 gcloud's ADC file)"
+            }
+            CredentialSource::MetadataServer => {
+                "the metadata server (GOOGLE_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN and \
+                 GOOGLE_APPLICATION_CREDENTIALS are not set and there is no gcloud ADC file)"
             }
         })
     }

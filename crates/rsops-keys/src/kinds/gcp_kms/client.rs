@@ -207,7 +207,7 @@ async fn auth_headers(key: &GcpKmsKey) -> Result<HeaderMap, GcpKmsError> {
             format!("no token within {} s", CREDENTIALS_TIMEOUT.as_secs()),
         )
     })?
-    .map_err(|e| fail(source, error_chain(&e)))?;
+    .map_err(|e| fail(source, credential_failure(source, &e)))?;
     match headers {
         CacheableResource::New { data, .. } => Ok(data),
         CacheableResource::NotModified => Err(fail(source, "no headers returned".into())),
@@ -241,7 +241,11 @@ fn credentials_from_env(
     if env_var(vars::GOOGLE_OAUTH_ACCESS_TOKEN).is_some_and(|t| !t.is_empty()) {
         return Ok(None);
     }
-    let source = CredentialSource::ApplicationDefault;
+    let source = if adc_file_configured() {
+        CredentialSource::ApplicationDefault
+    } else {
+        CredentialSource::MetadataServer
+    };
     let mut builder = credentials::Builder::default();
     if let Some(domain) = universe {
         builder = builder.with_universe_domain(domain);
@@ -250,6 +254,39 @@ fn credentials_from_env(
         .build()
         .map(|c| Some((source, c)))
         .map_err(|e| (source, error_chain(&e)))
+}
+
+/// Why a credential gave no token: for the metadata server only the root
+/// cause (the client's advice around it restates what the source says).
+fn credential_failure(source: CredentialSource, e: &(dyn std::error::Error + 'static)) -> String {
+    let chain = error_chain(e);
+    if source != CredentialSource::MetadataServer {
+        return chain;
+    }
+    let mut root = e;
+    while let Some(next) = root.source() {
+        root = next;
+    }
+    let root = root.to_string();
+    if root.trim().is_empty() {
+        chain
+    } else {
+        root.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Whether Application Default Credentials come from a file
+/// (`GOOGLE_APPLICATION_CREDENTIALS`, or gcloud's well-known file) rather
+/// than from the metadata server.
+fn adc_file_configured() -> bool {
+    if env_var(vars::GOOGLE_APPLICATION_CREDENTIALS).is_some() {
+        return true;
+    }
+    env_var(vars::HOME).is_some_and(|home| {
+        std::path::Path::new(&home)
+            .join(".config/gcloud/application_default_credentials.json")
+            .exists()
+    })
 }
 
 /// Credentials from a credentials JSON document, by its `type`.
@@ -317,19 +354,31 @@ fn server_message(body: &[u8]) -> String {
     }
 }
 
-/// An error and its causes, joined with `: `.
+/// An error and its causes, joined with `: `, on one line, without the
+/// Google client's retry commentary.
 pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
+    const NOISE: [&str; 3] = [
+        " but future attempts may succeed",
+        " Subsequent calls with this credential might succeed.",
+        "Fetching the token resulted in transient errors.",
+    ];
+    let clean = |text: String| {
+        let mut text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for noise in NOISE {
+            text = text.replace(noise, "");
         }
-        cause = c.source();
+        text.trim().to_owned()
+    };
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = next {
+        let text = clean(c.to_string());
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = c.source();
     }
-    out
+    parts.join(": ")
 }
 
 #[cfg(test)]
@@ -386,6 +435,35 @@ mod tests {
                 format!("no valid resource ID found in {bad:?}")
             );
         }
+    }
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1
+                .as_deref()
+                .map(|l| l as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    #[test]
+    fn error_chains_are_one_deduplicated_line() {
+        let e = Layer(
+            "cannot fetch\ntoken but future attempts may succeed",
+            Some(Box::new(Layer(
+                "token",
+                Some(Box::new(Layer("dns error", None))),
+            ))),
+        );
+        assert_eq!(error_chain(&e), "cannot fetch token: dns error");
     }
 
     #[test]
