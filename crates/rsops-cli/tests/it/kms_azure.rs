@@ -524,3 +524,32 @@ fn a_challenge_for_another_domain_is_refused() {
     );
     assert!(!vault.requests().contains("msi"), "{}", vault.requests());
 }
+
+#[test]
+fn a_slow_vault_is_given_up_on() {
+    let Some(vault) = Vault::start(&["--slow", "60"]) else {
+        return;
+    };
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let key = format!("{}/0123", vault.key("slow"));
+    let start = std::time::Instant::now();
+    let out = run(
+        &s,
+        rsops_bin(),
+        &["encrypt", "-i", "--azure-kv", &key, "plain.yaml"],
+        &vault.env(),
+    );
+    let took = start.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(took < std::time::Duration::from_secs(50), "took {took:?}");
+    assert!(
+        stderr(&out).contains("encrypt request failed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(s.path("plain.yaml")).expect("read"),
+        PLAIN.as_bytes()
+    );
+}
