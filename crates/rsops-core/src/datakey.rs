@@ -45,7 +45,8 @@ impl DataKey {
 
 /// Wraps `key` for every master key of `groups`: one group gets the whole
 /// key; several groups get one Shamir share each (threshold 0 → number of
-/// groups). `created_at` is the RFC 3339 time recorded for new entries.
+/// groups). Each key is first passed through [`KeyService::resolve`], and
+/// the key it returns is the one wrapped for and recorded. `created_at` is the RFC 3339 time recorded for new entries.
 pub fn wrap(
     groups: &[Vec<MasterKey>],
     threshold: usize,
@@ -80,13 +81,16 @@ pub fn wrap(
     let mut out = Vec::with_capacity(groups.len());
     for (group, part) in groups.iter().zip(parts.iter()) {
         let mut entries = Vec::with_capacity(group.len());
-        for mk in group {
-            let enc = service
-                .encrypt(mk, part)
-                .map_err(|source| CoreError::KeyWrap {
-                    key: mk.key_string(),
-                    source: Box::new(source),
-                })?;
+        for given in group {
+            // A key the service pins down first (an Azure key without
+            // version) is recorded in its concrete form.
+            let wrap_err = |source| CoreError::KeyWrap {
+                key: given.key_string(),
+                source: Box::new(source),
+            };
+            let resolved = service.resolve(given).map_err(wrap_err)?;
+            let mk = resolved.as_ref().unwrap_or(given);
+            let enc = service.encrypt(mk, part).map_err(wrap_err)?;
             entries.push(KeyEntry {
                 key: mk.clone(),
                 enc,
@@ -100,6 +104,30 @@ pub fn wrap(
         out.push(KeyGroup { keys: entries });
     }
     Ok((out, threshold))
+}
+
+/// `groups` with every key replaced by what [`KeyService::resolve`] pins it
+/// to, as [`wrap`] would record it: for comparing keys named in a
+/// configuration with the keys of a file.
+pub fn resolve_groups(
+    groups: &[Vec<MasterKey>],
+    service: &dyn KeyService,
+) -> Result<Vec<Vec<MasterKey>>, CoreError> {
+    groups
+        .iter()
+        .map(|group| {
+            group
+                .iter()
+                .map(|given| match service.resolve(given) {
+                    Ok(resolved) => Ok(resolved.unwrap_or_else(|| given.clone())),
+                    Err(source) => Err(CoreError::KeyWrap {
+                        key: given.key_string(),
+                        source: Box::new(source),
+                    }),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// What happened to one master key while recovering the data key.
@@ -383,6 +411,35 @@ mod tests {
             matches!(**source, KeyError::Encrypt(EncryptFailure::Pgp(_))),
             "{source:?}"
         );
+    }
+
+    /// Pins `age1given` to `age1pinned` and wraps by copying.
+    struct Pinning;
+
+    impl KeyService for Pinning {
+        fn resolve(&self, key: &MasterKey) -> Result<Option<MasterKey>, KeyError> {
+            Ok((key.key_string() == "age1given").then(|| MasterKey::age("age1pinned")))
+        }
+
+        fn encrypt(&self, key: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
+            assert_eq!(key.key_string(), "age1pinned", "wraps for the resolved key");
+            Ok(hex::encode(plaintext))
+        }
+
+        fn decrypt(&self, _: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+            Ok(Zeroizing::new(hex::decode(enc).unwrap_or_default()))
+        }
+    }
+
+    #[test]
+    fn wrap_records_the_key_the_service_resolves() {
+        let groups = vec![vec![MasterKey::age("age1given")]];
+        let (wrapped, _) = wrap(&groups, 0, &DataKey::generate(), &Pinning, "t").expect("wrap");
+        assert_eq!(wrapped[0].keys[0].key, MasterKey::age("age1pinned"));
+        let resolved = resolve_groups(&groups, &Pinning).expect("resolve");
+        assert_eq!(resolved, vec![vec![MasterKey::age("age1pinned")]]);
+        let kept = resolve_groups(&[vec![MasterKey::age("age1other")]], &Pinning).expect("keep");
+        assert_eq!(kept, vec![vec![MasterKey::age("age1other")]]);
     }
 
     #[test]

@@ -45,3 +45,41 @@ pub const APPDATA: &str = "APPDATA";
 /// is searched from the processed file's directory upwards instead of from
 /// the current directory. Unset (the default) keeps sops's behaviour.
 pub const RSOPS_CONFIG_FROM_FILE_DIR: &str = "RSOPS_CONFIG_FROM_FILE_DIR";
+
+// GCP Cloud KMS.
+/// Service-account (or other) credentials JSON for GCP KMS, or the path of
+/// a file holding it.
+pub const GOOGLE_CREDENTIALS: &str = "GOOGLE_CREDENTIALS";
+/// Path of an Application Default Credentials file (read by
+/// google-cloud-auth; rsops checks only whether it is set).
+pub const GOOGLE_APPLICATION_CREDENTIALS: &str = "GOOGLE_APPLICATION_CREDENTIALS";
+/// A static OAuth 2.0 access token for GCP KMS.
+pub const GOOGLE_OAUTH_ACCESS_TOKEN: &str = "GOOGLE_OAUTH_ACCESS_TOKEN";
+/// GCP KMS endpoint (a URL, or `host[:port]` meaning https) (sops 3.13).
+pub const SOPS_GCP_KMS_ENDPOINT: &str = "SOPS_GCP_KMS_ENDPOINT";
+/// GCP universe domain: the endpoint becomes `cloudkms.<domain>` (sops 3.13).
+pub const SOPS_GCP_KMS_UNIVERSE_DOMAIN: &str = "SOPS_GCP_KMS_UNIVERSE_DOMAIN";
+/// `grpc` or `rest` in sops; rsops always uses REST (same messages).
+pub const SOPS_GCP_KMS_CLIENT_TYPE: &str = "SOPS_GCP_KMS_CLIENT_TYPE";
+
+// Azure Key Vault (read by the credential chain; azure_identity reads the
+// same names for the credentials it builds).
+/// Tenant of the service principal / workload identity.
+pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+/// Client (application) ID; also the user-assigned managed identity.
+pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+/// Client secret of the service principal.
+pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+/// Client certificate of the service principal (not supported by rsops).
+pub const AZURE_CLIENT_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+/// Username of the deprecated username/password flow (not supported).
+pub const AZURE_USERNAME: &str = "AZURE_USERNAME";
+/// Federated token file of a workload identity.
+pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+/// Tenants besides `AZURE_TENANT_ID` a credential may get tokens for
+/// (`;`-separated, `*` for any).
+pub const AZURE_ADDITIONALLY_ALLOWED_TENANTS: &str = "AZURE_ADDITIONALLY_ALLOWED_TENANTS";
+/// App Service managed identity endpoint.
+pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+/// App Service managed identity secret header.
+pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";

@@ -61,6 +61,12 @@ pub enum KeyError {
     /// `--keyservice`).
     #[error("no key services provided, cannot update master keys (the local key service is disabled and no --keyservice is given)")]
     NoKeyServices,
+    /// A GCP Cloud KMS key operation failed.
+    #[error("{0}")]
+    GcpKms(#[source] crate::kinds::gcp_kms::GcpKmsError),
+    /// An Azure Key Vault key operation failed.
+    #[error("{0}")]
+    AzureKv(#[source] crate::kinds::azure_kv::AzureKvError),
 }
 
 impl KeyError {
@@ -81,6 +87,8 @@ impl KeyError {
             KeyError::Service(e) => Some(e.kind),
             KeyError::Services(f) => f.attempts.iter().find_map(|(_, e)| e.kind()),
             KeyError::NoKeyServices => None,
+            KeyError::GcpKms(_) => Some("gcp_kms"),
+            KeyError::AzureKv(_) => Some("azure_kv"),
         }
     }
 }

@@ -32,12 +32,24 @@ impl LocalKeyService {
 }
 
 impl KeyService for LocalKeyService {
+    fn resolve(&self, key: &MasterKey) -> Result<Option<MasterKey>, KeyError> {
+        match key {
+            MasterKey::AzureKv(k) => k
+                .resolve()
+                .map(|r| r.map(MasterKey::AzureKv))
+                .map_err(KeyError::AzureKv),
+            _ => Ok(None),
+        }
+    }
+
     fn encrypt(&self, key: &MasterKey, plaintext: &[u8]) -> Result<String, KeyError> {
         match key {
             MasterKey::Age(k) => self.age.encrypt(&k.recipient, plaintext),
             MasterKey::Pgp(k) => self.pgp.encrypt(&k.fingerprint, plaintext),
             MasterKey::HcVault(k) => crate::kinds::hc_vault::encrypt(k, plaintext),
             MasterKey::Hckms(k) => crate::kinds::hckms::encrypt(k, plaintext),
+            MasterKey::GcpKms(k) => k.encrypt(plaintext).map_err(KeyError::GcpKms),
+            MasterKey::AzureKv(k) => k.encrypt(plaintext).map_err(KeyError::AzureKv),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }
     }
@@ -48,6 +60,8 @@ impl KeyService for LocalKeyService {
             MasterKey::Pgp(k) => self.pgp.decrypt(&k.fingerprint, enc),
             MasterKey::HcVault(k) => crate::kinds::hc_vault::decrypt(k, enc),
             MasterKey::Hckms(k) => crate::kinds::hckms::decrypt(k, enc),
+            MasterKey::GcpKms(k) => k.decrypt(enc).map_err(KeyError::GcpKms),
+            MasterKey::AzureKv(k) => k.decrypt(enc).map_err(KeyError::AzureKv),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }
     }

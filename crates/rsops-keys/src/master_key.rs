@@ -18,4 +18,17 @@ pub trait KeyService: Send + Sync {
 
     /// Decrypts the `enc` text stored for `key`.
     fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError>;
+
+    /// The concrete key to record for `key` before it wraps a data key for
+    /// the first time, or `None` to record `key` as given.
+    ///
+    /// A key may name something that only the key's service can pin down:
+    /// an Azure Key Vault key given without version stands for the latest
+    /// version, which sops looks up and writes to the file. The core calls
+    /// this for every key it is about to wrap for; the default keeps every
+    /// key as it is.
+    fn resolve(&self, key: &MasterKey) -> Result<Option<MasterKey>, KeyError> {
+        let _ = key;
+        Ok(None)
+    }
 }

@@ -192,13 +192,18 @@ fn update_file(
     if walked {
         eprintln!("Syncing keys for file {}", abs.display());
     }
-    let new_groups = &rule.key_groups;
-    if new_groups.is_empty() || new_groups.iter().any(Vec::is_empty) {
+    if rule.key_groups.is_empty() || rule.key_groups.iter().any(Vec::is_empty) {
         return Err(Error::EmptyRuleGroup {
             file: abs,
             config: config.path.clone(),
         });
     }
+    // Keys the service pins down (an Azure key without version) are
+    // compared in the form they would be written.
+    let service = crate::key_service(common)?;
+    let resolved = datakey::resolve_groups(&rule.key_groups, service.as_ref())
+        .map_err(Error::GenerateDataKey)?;
+    let new_groups = &resolved;
     let diffs = diff_key_groups(&metadata.key_groups, new_groups);
     let old_threshold = metadata.shamir_threshold;
     let threshold = old_threshold.min(new_groups.len());
@@ -212,7 +217,6 @@ fn update_file(
     if !args.yes && !confirm()? {
         return Ok(Outcome::Declined);
     }
-    let service = crate::key_service(common)?;
     let key = datakey::unwrap(&metadata, service.as_ref(), order).map_err(Error::decrypting)?;
     let emit = crate::config::emit_options(Some(&config), common.indent)?;
     let mut loaded = Loaded {

@@ -17,6 +17,8 @@ mod keyservice;
 mod kms_hckms;
 mod kms_vault;
 mod leaks;
+mod kms_azure;
+mod kms_gcp;
 mod legacy;
 mod many_stdout;
 mod multi;

@@ -6,11 +6,25 @@
 //! `.sops.yaml` has `azure_keyvault` in rules (URLs) and key groups
 //! (`vaultUrl`, `key`, `version`); a metadata entry is `vault_url`, `name`,
 //! `version`, `created_at`, `enc`.
+//!
+//! With the `azure` feature the key wraps and unwraps data keys with the
+//! vault's `encrypt` / `decrypt` operations (`RSA-OAEP-256`), and a key
+//! without version is resolved to the latest one ([`AzureKvKey::resolve`])
+//! before it is first used, so files always record a concrete version, as
+//! sops does. Without the feature, key operations fail with
+//! [`AzureKvError::NotBuilt`].
 
+use std::fmt;
 use std::sync::OnceLock;
 
 use regex::Regex;
 use thiserror::Error;
+use zeroize::Zeroizing;
+
+#[cfg(feature = "azure")]
+mod client;
+#[cfg(feature = "azure")]
+mod credential;
 
 use crate::kind::{
     split_non_empty_spec, CliSpec, ConfigSpec, FieldType, Fields, FlatField, FlatShape, GroupEntry,
@@ -99,6 +113,172 @@ impl Kind for AzureKvKey {
         f.push_str("enc", enc);
         f
     }
+}
+
+impl AzureKvKey {
+    /// The key with its latest version filled in (`GET key`), or `None`
+    /// when it already names a version.
+    pub fn resolve(&self) -> Result<Option<AzureKvKey>, AzureKvError> {
+        if !self.version.is_empty() {
+            return Ok(None);
+        }
+        #[cfg(feature = "azure")]
+        return client::resolve(self);
+        #[cfg(not(feature = "azure"))]
+        Err(AzureKvError::NotBuilt)
+    }
+
+    /// Encrypts `plaintext` (the data key or a Shamir share) with the key;
+    /// returns `enc` (base64url without padding).
+    pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, AzureKvError> {
+        #[cfg(feature = "azure")]
+        return client::encrypt(self, plaintext);
+        #[cfg(not(feature = "azure"))]
+        {
+            let _ = plaintext;
+            Err(AzureKvError::NotBuilt)
+        }
+    }
+
+    /// Decrypts `enc` with the key.
+    pub fn decrypt(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, AzureKvError> {
+        #[cfg(feature = "azure")]
+        return client::decrypt(self, enc);
+        #[cfg(not(feature = "azure"))]
+        {
+            let _ = enc;
+            Err(AzureKvError::NotBuilt)
+        }
+    }
+}
+
+/// A Key Vault call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AzureCall {
+    /// `GET /keys/{name}/`: resolving the latest version.
+    GetKey,
+    /// `POST /keys/{name}/{version}/encrypt`.
+    Encrypt,
+    /// `POST /keys/{name}/{version}/decrypt`.
+    Decrypt,
+}
+
+impl AzureCall {
+    /// The operation's name in the URL and in messages.
+    pub fn operation(self) -> &'static str {
+        match self {
+            AzureCall::GetKey => "get key",
+            AzureCall::Encrypt => "encrypt",
+            AzureCall::Decrypt => "decrypt",
+        }
+    }
+}
+
+impl fmt::Display for AzureCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.operation())
+    }
+}
+
+/// What one credential of the chain said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialAttempt {
+    /// The credential (`environment`, `managed identity`, `Azure CLI`, ...).
+    pub credential: &'static str,
+    /// Why it gave no token (never a token or secret).
+    pub reason: String,
+    /// Whether it ended the chain (a configured credential that failed).
+    pub stopped: bool,
+}
+
+/// The attempts, `; `-separated.
+struct Attempts<'a>(&'a [CredentialAttempt]);
+
+impl fmt::Display for Attempts<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", a.credential, a.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why an Azure Key Vault key operation failed. Never holds a token, a
+/// secret or key material.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum AzureKvError {
+    /// rsops was built without the `azure` feature.
+    #[error("rsops was built without Azure Key Vault support (feature `azure`)")]
+    NotBuilt,
+    /// The `enc` value is not base64url.
+    #[error("Azure Key Vault key {key}: the enc value is not base64url: {reason}")]
+    Enc {
+        /// The key URL.
+        key: String,
+        /// The decoder's reason.
+        reason: String,
+    },
+    /// No credential of the chain gave a token.
+    #[error("Azure Key Vault key {key}: {call}: no credential gave a token ({})", Attempts(.attempts))]
+    Credentials {
+        /// The key URL.
+        key: String,
+        /// The call that needed the token.
+        call: AzureCall,
+        /// Each credential tried, in order.
+        attempts: Vec<CredentialAttempt>,
+    },
+    /// The vault's authentication challenge is missing or not acceptable.
+    #[error("Azure Key Vault key {key}: {call}: {reason}")]
+    Challenge {
+        /// The key URL.
+        key: String,
+        /// The call.
+        call: AzureCall,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The request could not be sent or its reply not read.
+    #[error("Azure Key Vault key {key}: {call} request failed: {reason}")]
+    Transport {
+        /// The key URL.
+        key: String,
+        /// The call.
+        call: AzureCall,
+        /// Why.
+        reason: String,
+    },
+    /// The vault answered with an error status.
+    #[error("Azure Key Vault key {key}: {call} failed with HTTP {status}{}: {message}", if .code.is_empty() { String::new() } else { format!(" ({})", .code) })]
+    Http {
+        /// The key URL.
+        key: String,
+        /// The call.
+        call: AzureCall,
+        /// The HTTP status.
+        status: u16,
+        /// The vault's error code (`Forbidden`, `KeyNotFound`, ...).
+        code: String,
+        /// The vault's message.
+        message: String,
+    },
+    /// The reply is not what Key Vault returns.
+    #[error("Azure Key Vault key {key}: unexpected {call} reply: {reason}")]
+    Response {
+        /// The key URL.
+        key: String,
+        /// The call.
+        call: AzureCall,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The runtime for cloud calls could not start.
+    #[error("{0}")]
+    Runtime(String),
 }
 
 /// One key URL (trimmed).

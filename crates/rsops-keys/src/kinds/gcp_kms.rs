@@ -4,8 +4,19 @@
 //! `--gcp-kms` / `SOPS_GCP_KMS_IDS` take resource IDs, comma-separated (all
 //! spaces removed); `.sops.yaml` has `gcp_kms` in rules and key groups
 //! (`resource_id`); a metadata entry is `resource_id`, `created_at`, `enc`.
+//!
+//! With the `gcp` feature the key wraps and unwraps data keys through the
+//! Cloud KMS REST API (`client`); without it, key operations fail with
+//! [`GcpKmsError::NotBuilt`].
 
 use std::convert::Infallible;
+use std::fmt;
+
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+#[cfg(feature = "gcp")]
+mod client;
 
 use crate::kind::{
     remove_spaces, split_non_empty_spec, CliSpec, ConfigSpec, FieldType, Fields, FlatField,
@@ -77,6 +88,156 @@ impl Kind for GcpKmsKey {
         f.push_str("enc", enc);
         f
     }
+}
+
+impl GcpKmsKey {
+    /// Encrypts `plaintext` (the data key or a Shamir share) with Cloud
+    /// KMS; returns `enc` (standard base64 of the ciphertext).
+    pub fn encrypt(&self, plaintext: &[u8]) -> Result<String, GcpKmsError> {
+        #[cfg(feature = "gcp")]
+        return client::encrypt(self, plaintext);
+        #[cfg(not(feature = "gcp"))]
+        {
+            let _ = plaintext;
+            Err(GcpKmsError::NotBuilt)
+        }
+    }
+
+    /// Decrypts `enc` with Cloud KMS.
+    pub fn decrypt(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, GcpKmsError> {
+        #[cfg(feature = "gcp")]
+        return client::decrypt(self, enc);
+        #[cfg(not(feature = "gcp"))]
+        {
+            let _ = enc;
+            Err(GcpKmsError::NotBuilt)
+        }
+    }
+}
+
+/// A Cloud KMS call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GcpCall {
+    /// `cryptoKeys.encrypt`.
+    Encrypt,
+    /// `cryptoKeys.decrypt`.
+    Decrypt,
+}
+
+impl GcpCall {
+    /// The REST method suffix (`encrypt`, `decrypt`).
+    pub fn method(self) -> &'static str {
+        match self {
+            GcpCall::Encrypt => "encrypt",
+            GcpCall::Decrypt => "decrypt",
+        }
+    }
+}
+
+impl fmt::Display for GcpCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.method())
+    }
+}
+
+/// Where GCP credentials were taken from (the first configured, in sops's
+/// order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// `GOOGLE_CREDENTIALS`: credentials JSON, or the path of a file.
+    GoogleCredentials,
+    /// `GOOGLE_OAUTH_ACCESS_TOKEN`: a static bearer token.
+    OAuthAccessToken,
+    /// Application Default Credentials from a file
+    /// (`GOOGLE_APPLICATION_CREDENTIALS`, or gcloud's ADC file).
+    ApplicationDefault,
+    /// Application Default Credentials from the metadata server: nothing
+    /// else is configured.
+    MetadataServer,
+}
+
+impl fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CredentialSource::GoogleCredentials => "GOOGLE_CREDENTIALS",
+            CredentialSource::OAuthAccessToken => "GOOGLE_OAUTH_ACCESS_TOKEN",
+            CredentialSource::ApplicationDefault => {
+                "application default credentials (GOOGLE_APPLICATION_CREDENTIALS or \
+                 gcloud's ADC file)"
+            }
+            CredentialSource::MetadataServer => {
+                "the metadata server (GOOGLE_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN and \
+                 GOOGLE_APPLICATION_CREDENTIALS are not set and there is no gcloud ADC file)"
+            }
+        })
+    }
+}
+
+/// Why a GCP KMS key operation failed. Never holds a token, a credential
+/// or key material.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum GcpKmsError {
+    /// rsops was built without the `gcp` feature.
+    #[error("rsops was built without GCP KMS support (feature `gcp`)")]
+    NotBuilt,
+    /// Not `projects/…/locations/…/keyRings/…/cryptoKeys/…`.
+    #[error("no valid resource ID found in {0:?}")]
+    InvalidResourceId(String),
+    /// The `enc` value is not standard base64.
+    #[error("GCP KMS key {key}: the enc value is not base64: {reason}")]
+    Enc {
+        /// The resource ID.
+        key: String,
+        /// The decoder's reason.
+        reason: String,
+    },
+    /// The credentials could not be loaded or produced no token.
+    #[error("GCP KMS key {key}: cannot get credentials from {from}: {reason}")]
+    Credentials {
+        /// The resource ID.
+        key: String,
+        /// The source used.
+        from: CredentialSource,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The request could not be sent or its reply not read (connection
+    /// refused, TLS, timeout).
+    #[error("GCP KMS key {key}: {call} request failed: {reason}")]
+    Transport {
+        /// The resource ID.
+        key: String,
+        /// The call.
+        call: GcpCall,
+        /// Why.
+        reason: String,
+    },
+    /// The server answered with an error status.
+    #[error("GCP KMS key {key}: {call} failed with HTTP {status}: {message}")]
+    Http {
+        /// The resource ID.
+        key: String,
+        /// The call.
+        call: GcpCall,
+        /// The HTTP status.
+        status: u16,
+        /// The server's error text.
+        message: String,
+    },
+    /// The reply is not what Cloud KMS returns.
+    #[error("GCP KMS key {key}: unexpected {call} reply: {reason}")]
+    Response {
+        /// The resource ID.
+        key: String,
+        /// The call.
+        call: GcpCall,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The runtime for cloud calls could not start.
+    #[error("{0}")]
+    Runtime(String),
 }
 
 #[cfg(test)]
