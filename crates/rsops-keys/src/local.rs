@@ -42,7 +42,7 @@ impl KeyService for LocalKeyService {
 
     fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         match key {
-            MasterKey::Age(_) => self.age.decrypt(enc),
+            MasterKey::Age(k) => self.age.decrypt_for(&k.recipient, enc),
             MasterKey::Pgp(k) => self.pgp.decrypt(&k.fingerprint, enc),
             other => Err(KeyError::Unsupported(other.kind().identifier())),
         }

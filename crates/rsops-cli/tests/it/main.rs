@@ -1,6 +1,7 @@
 //! Integration tests of the `rsops` binary: one test binary, a module per
 //! area (keeps link time down).
 
+mod age_keys;
 mod cli;
 mod common;
 mod dotenv;

@@ -71,12 +71,16 @@ fn enc_strings(text: &[u8]) -> BTreeSet<String> {
 /// The metadata lines other than `lastmodified` and `mac` (data key, master
 /// keys, version).
 fn stable_metadata(text: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(text)
+    let text = String::from_utf8_lossy(text);
+    let mut lines: Vec<String> = text
         .lines()
         .skip_while(|l| !l.starts_with("sops:") && !l.contains("\"sops\": {"))
         .filter(|l| !l.contains("lastmodified") && !l.contains("\"mac\"") && !l.contains("mac:"))
-        .map(str::to_owned)
-        .collect()
+        // The reference writes struct order, rsops sops 3.13's sorted order.
+        .map(crate::common::metadata_line)
+        .collect();
+    lines.sort();
+    lines
 }
 
 fn code(out: &Output) -> Option<i32> {
