@@ -303,6 +303,8 @@ pub struct SetSettings {
     pub ignore_mac: bool,
     /// `--decryption-order`.
     pub decryption_order: Option<String>,
+    /// `--idempotent`: an unchanged value leaves the file untouched.
+    pub idempotent: bool,
 }
 
 /// `rsops unset`.
@@ -779,6 +781,7 @@ fn set(a: cli::SetArgs) -> CmdResult<SetSettings> {
         common: a.common.into(),
         ignore_mac: a.ignore_mac.ignore_mac,
         decryption_order: a.decryption_order.decryption_order,
+        idempotent: a.idempotent.idempotent,
     })
 }
 
@@ -827,6 +830,7 @@ fn legacy(l: cli::LegacyArgs, files: Vec<PathBuf>) -> CmdResult<Settings> {
             common,
             ignore_mac,
             decryption_order,
+            idempotent: false,
         }));
     }
     if rotate {
