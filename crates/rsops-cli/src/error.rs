@@ -383,6 +383,15 @@ pub enum Error {
         /// The parser's error.
         source: FormatError,
     },
+    /// An encrypted file does not parse with its store (sops: a generic
+    /// error, exit 1, where the same on a plaintext is exit 2).
+    #[error("Error unmarshalling input file: {source}; check that the file is valid {} (or pass --input-type)", store_description(*format))]
+    UnmarshalEncrypted {
+        /// The input store.
+        format: Format,
+        /// The parser's error.
+        source: FormatError,
+    },
     /// The YAML input has no document.
     #[error(transparent)]
     NoDocument(FormatError),
@@ -392,6 +401,9 @@ pub enum Error {
     /// `edit`: the plaintext cannot be rendered for the editor.
     #[error("Could not marshal tree: {0}")]
     Marshal(#[source] FormatError),
+    /// `filestatus`: the file cannot be read.
+    #[error("cannot check file status: {0}")]
+    FilestatusRead(Box<Error>),
     /// `filestatus`: the file does not parse.
     #[error("cannot read {} as {}: {source}", path.display(), format.name())]
     Filestatus {
@@ -436,10 +448,10 @@ pub enum Error {
         side: Side,
     },
     /// A new data key could not be wrapped or split.
-    #[error("Could not generate data key: {0}")]
+    #[error("Could not generate data key: {}", wrap_failure(.0))]
     GenerateDataKey(#[source] CoreError),
     /// A data key could not be wrapped for a new file.
-    #[error("Error encrypting the data key with one or more master keys: {0}")]
+    #[error("Error encrypting the data key with one or more master keys: {}", wrap_failure(.0))]
     WrapDataKey(#[source] CoreError),
     /// A key-group change leaves no group.
     #[error("Could not generate data key: no key groups provided")]
@@ -689,6 +701,8 @@ impl Error {
             | Error::ReadAnswer(_)
             | Error::NoAnswer
             | Error::Filestatus { .. }
+            | Error::FilestatusRead(_)
+            | Error::UnmarshalEncrypted { .. }
             | Error::MetadataNotFound
             | Error::Truncate(_)
             | Error::Edit(_)
@@ -748,6 +762,15 @@ impl Error {
         match source {
             FormatError::NoDocument => Error::NoDocument(source),
             source => Error::Unmarshal { format, source },
+        }
+    }
+
+    /// An encrypted file that does not parse: exit 1 as in sops; a YAML
+    /// file without a document has no metadata.
+    pub fn unmarshal_encrypted(source: FormatError, format: Format) -> Error {
+        match source {
+            FormatError::NoDocument => Error::MetadataNotFound,
+            source => Error::UnmarshalEncrypted { format, source },
         }
     }
 
@@ -826,9 +849,20 @@ fn store_description(format: Format) -> &'static str {
     }
 }
 
+/// Why a new data key could not be wrapped: key-group problems in
+/// brackets, as sops prints its list of errors (`[empty key group
+/// provided]`).
+fn wrap_failure(e: &CoreError) -> String {
+    match e {
+        CoreError::KeyGroups(g) => format!("[{g}]"),
+        other => other.to_string(),
+    }
+}
+
 /// The message of a core error.
 fn core_message(e: &CoreError) -> String {
     match e {
+        CoreError::KeyGroups(_) => format!("Could not generate data key: {}", wrap_failure(e)),
         CoreError::DataKey(report) => data_key_line(report),
         CoreError::MacMismatch { .. } | CoreError::MacMissing { .. } | CoreError::MacDecrypt(_) => {
             format!("{e}. The file was modified outside sops/rsops or is corrupted; use --ignore-mac only if you trust its content")
@@ -852,6 +886,8 @@ fn core_exit_code(e: &CoreError, side: Side) -> i32 {
         | CoreError::NotEncrypted { .. }
         | CoreError::Decrypt { .. }
         | CoreError::EncryptedCommentMatchesRule => tree,
+        // sops fails on the first value it decrypts with such a key.
+        CoreError::DataKeySize { .. } => code::ERROR_DECRYPTING_TREE,
         CoreError::Encrypt { .. } => code::ERROR_ENCRYPTING_TREE,
         CoreError::MacEncrypt(_) => code::ERROR_ENCRYPTING_MAC,
         _ => code::GENERIC,

@@ -361,6 +361,8 @@ pub struct SetSettings {
     pub ignore_mac: bool,
     /// `--decryption-order`.
     pub decryption_order: Option<String>,
+    /// `--idempotent`: an unchanged value leaves the file untouched.
+    pub idempotent: bool,
 }
 
 /// `rsops unset`.
@@ -864,6 +866,7 @@ fn set(a: cli::SetArgs) -> CmdResult<SetSettings> {
         common: a.common.into(),
         ignore_mac: a.ignore_mac.ignore_mac,
         decryption_order: a.decryption_order.decryption_order,
+        idempotent: a.idempotent.idempotent,
     })
 }
 
@@ -879,14 +882,18 @@ pub fn check_output(output: &Output, file: Option<&Path>) -> CmdResult {
 }
 
 /// sops's legacy mode: `rsops -e FILE`, `-d`, `-r`, `--set`,
-/// `--add-*`/`--rm-*`, and plain `rsops FILE` (edit).
-fn legacy(l: cli::LegacyArgs, file: Option<PathBuf>) -> CmdResult<Settings> {
+/// `--add-*`/`--rm-*`, and plain `rsops FILE` (edit). `files` holds the
+/// positional arguments: the first is FILE, the others are ignored with
+/// sops's warnings.
+fn legacy(l: cli::LegacyArgs, files: Vec<PathBuf>) -> CmdResult<Settings> {
     if l.version {
         return Ok(Settings::Version);
     }
-    let Some(file) = file else {
+    let mut files = files.into_iter();
+    let Some(file) = files.next() else {
         return Err(Error::Usage(Usage::Legacy));
     };
+    warn_ignored_positionals(files.as_slice());
     let keys: NewKeys = l.keys.into();
     let changes = KeyChanges::from_flags(
         &l.changes,
@@ -896,7 +903,7 @@ fn legacy(l: cli::LegacyArgs, file: Option<PathBuf>) -> CmdResult<Settings> {
     let rotate = l.rotate || l.changes.any();
     let modes = [l.encrypt, l.decrypt, rotate, l.set.is_some()];
     if modes.iter().filter(|m| **m).count() > 1 {
-        crate::warn("More than one command (--encrypt, --decrypt, --rotate, --set) has been specified. Only the changes made by the last one will be visible.");
+        crate::warn("More than one command (--encrypt, --decrypt, --rotate, --set) has been specified. Only the changes made by the last one will be visible. Note that this behavior is deprecated and will cause an error eventually.");
     }
     let common: Common = l.common.into();
     let ignore_mac = l.ignore_mac.ignore_mac;
@@ -908,6 +915,7 @@ fn legacy(l: cli::LegacyArgs, file: Option<PathBuf>) -> CmdResult<Settings> {
             common,
             ignore_mac,
             decryption_order,
+            idempotent: false,
         }));
     }
     if rotate {
@@ -955,6 +963,48 @@ fn legacy(l: cli::LegacyArgs, file: Option<PathBuf>) -> CmdResult<Settings> {
         show_master_keys: l.show_master_keys.show_master_keys,
         legacy: true,
     }))
+}
+
+/// sops's warnings for positional arguments after the first, which it
+/// ignores; the second names the last of them that starts with `-` (a flag
+/// given too late).
+fn warn_ignored_positionals(ignored: &[PathBuf]) {
+    if ignored.is_empty() {
+        return;
+    }
+    crate::warn("More than one positional argument provided. Only the first one will be used!");
+    let looks_like_flag = ignored
+        .iter()
+        .rev()
+        .find(|a| a.as_os_str().as_encoded_bytes().starts_with(b"-"));
+    if let Some(flag) = looks_like_flag {
+        crate::warn(&format!(
+            "Note that one of the ignored positional argument is {}, which looks like a flag. Flags must always be provided before the first positional argument!",
+            go_quote(&flag.to_string_lossy())
+        ));
+    }
+}
+
+/// A string quoted as Go's `%q` quotes it, for the usual cases: `"` and
+/// backslash escaped, control characters as `\n`, `\t`, `\r`, `\xNN`.
+fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use rand::RngCore;
 use rsops_keys::{KeyError, KeyKind, KeyService, MasterKey};
 use zeroize::Zeroizing;
 
-use crate::error::{CoreError, KeyGroupsError, MetadataError};
+use crate::error::{CoreError, KeyGroupsError};
 use crate::metadata::{KeyEntry, KeyGroup, Metadata};
 use crate::shamir;
 
@@ -269,7 +269,7 @@ pub fn unwrap(
     } else {
         parts.swap_remove(0)
     };
-    DataKey::from_slice(&bytes).ok_or(CoreError::Metadata(MetadataError::DataKeyLength))
+    DataKey::from_slice(&bytes).ok_or(CoreError::DataKeySize { len: bytes.len() })
 }
 
 /// Parses a decryption order (`age,pgp`): unknown identifiers are ignored,

@@ -77,6 +77,13 @@ pub enum CoreError {
     /// The data key could not be recovered from any key group.
     #[error("{0}")]
     DataKey(DataKeyReport),
+    /// The data key recovered from the master keys is not 32 bytes long
+    /// (sops 3.0 wrote 31-byte keys): no value can be decrypted with it.
+    #[error("Error decrypting tree: the recovered data key is {len} bytes long, AES-256-GCM needs 32 (crypto/aes: invalid key size {len})")]
+    DataKeySize {
+        /// The length of the recovered key.
+        len: usize,
+    },
     /// A master key could not wrap the data key.
     #[error("Could not generate data key: failed to encrypt new data key with master key {key:?}: {source}")]
     KeyWrap {
@@ -122,9 +129,6 @@ pub enum MetadataError {
     /// `shamir_threshold` is fractional or out of range.
     #[error("shamir_threshold is not an integer between 0 and 255")]
     ThresholdOutOfRange,
-    /// The data key recovered from the master keys has the wrong length.
-    #[error("the recovered data key is not 32 bytes long")]
-    DataKeyLength,
 }
 
 /// Why key groups cannot wrap a data key.

@@ -27,5 +27,6 @@ pub use error::CoreError;
 pub use rsops_keys::env;
 
 /// The sops version rsops writes into `version` and prints for `--version`:
-/// the files it writes are those sops 3.11.0 writes.
-pub const SOPS_VERSION: &str = "3.11.0";
+/// the files it writes are those sops 3.13.2 writes (metadata keys sorted),
+/// and sops 3.11 reads them unchanged.
+pub const SOPS_VERSION: &str = "3.13.2";

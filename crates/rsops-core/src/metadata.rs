@@ -1,7 +1,7 @@
 //! The `sops` metadata block: read from any version's files,
-//! written as sops 3.11 writes it.
+//! written as sops 3.13 writes it (every map's keys sorted by name).
 
-use rsops_format::tree::{List, ListItem, Map, Value};
+use rsops_format::tree::{List, ListItem, Map, MapItem, Value};
 use rsops_keys::{FieldValue, Fields, KeyKind, MasterKey};
 
 use crate::error::{CoreError, MetadataError};
@@ -110,8 +110,20 @@ impl Metadata {
         })
     }
 
-    /// The metadata map in sops 3.11's field order.
+    /// The metadata map as sops 3.13 writes it: the keys of every map (the
+    /// block, each key group, each entry, a KMS context) sorted bytewise by
+    /// name. sops 3.13 turns its metadata structs into maps and sorts their
+    /// keys (`stores/metadata.go`); 3.11 wrote the structs' field order.
+    /// Which lists are present does not change: empty lists are left out,
+    /// except `age` and `hc_vault` inside `key_groups`.
     pub fn to_tree(&self) -> Map {
+        let mut m = self.to_tree_unsorted();
+        sort_keys(&mut m);
+        m
+    }
+
+    /// The metadata map with its keys in sops 3.11's (struct) order.
+    fn to_tree_unsorted(&self) -> Map {
         let mut m = Map::new();
         if self.shamir_threshold != 0 {
             m.push("shamir_threshold", Value::Int(self.shamir_threshold as i64));
@@ -153,6 +165,41 @@ impl Metadata {
         }
         m.push("version", Value::Str(self.version.clone()));
         m
+    }
+}
+
+/// Sorts the entries of `map`, and of every map inside it, by key (bytewise,
+/// as Go's `sort` on strings). The sort is stable; metadata maps hold no
+/// comments.
+fn sort_keys(map: &mut Map) {
+    map.items.sort_by(|a, b| match (a, b) {
+        (MapItem::Entry(a), MapItem::Entry(b)) => a
+            .key
+            .as_str()
+            .unwrap_or_default()
+            .as_bytes()
+            .cmp(b.key.as_str().unwrap_or_default().as_bytes()),
+        _ => std::cmp::Ordering::Equal,
+    });
+    for item in &mut map.items {
+        if let MapItem::Entry(entry) = item {
+            sort_value(&mut entry.value);
+        }
+    }
+}
+
+/// [`sort_keys`] for the maps inside a value.
+fn sort_value(value: &mut Value) {
+    match value {
+        Value::Map(m) => sort_keys(m),
+        Value::List(list) => {
+            for item in &mut list.items {
+                if let ListItem::Value(v) = item {
+                    sort_value(v);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -346,10 +393,10 @@ mod tests {
     }
 
     #[test]
-    fn flat_metadata_is_written_in_3_11_order() {
-        let tree = sample().to_tree();
+    fn flat_metadata_is_written_in_3_13_order() {
+        let md = sample();
         assert_eq!(
-            keys(&tree),
+            keys(&md.to_tree_unsorted()),
             [
                 "age",
                 "lastmodified",
@@ -360,6 +407,26 @@ mod tests {
                 "version"
             ]
         );
+        let tree = md.to_tree();
+        assert_eq!(
+            keys(&tree),
+            [
+                "age",
+                "encrypted_regex",
+                "lastmodified",
+                "mac",
+                "mac_only_encrypted",
+                "pgp",
+                "version"
+            ]
+        );
+        let Some(Value::List(pgp)) = tree.get("pgp") else {
+            panic!("pgp list")
+        };
+        let Some(Value::Map(p0)) = pgp.values().next() else {
+            panic!("pgp entry")
+        };
+        assert_eq!(keys(p0), ["created_at", "enc", "fp"]);
         let back = Metadata::from_tree(&tree).unwrap();
         // Keys are loaded in sops's order: pgp before age.
         let mut expected = sample().key_groups;
@@ -376,14 +443,25 @@ mod tests {
         md.key_groups.push(g);
         md.shamir_threshold = 2;
         let tree = md.to_tree();
-        assert_eq!(keys(&tree)[..2], ["shamir_threshold", "key_groups"]);
+        assert_eq!(
+            keys(&tree),
+            [
+                "encrypted_regex",
+                "key_groups",
+                "lastmodified",
+                "mac",
+                "mac_only_encrypted",
+                "shamir_threshold",
+                "version"
+            ]
+        );
         let Some(Value::List(groups)) = tree.get("key_groups") else {
             panic!("no key_groups")
         };
         let Some(Value::Map(g0)) = groups.values().next() else {
             panic!("no group")
         };
-        assert_eq!(keys(g0), ["pgp", "hc_vault", "age"]);
+        assert_eq!(keys(g0), ["age", "hc_vault", "pgp"]);
         let back = Metadata::from_tree(&tree).unwrap();
         assert_eq!(back.key_groups.len(), 2);
         assert_eq!(back.shamir_threshold, 2);
@@ -515,16 +593,16 @@ mod tests {
         assert_eq!(
             keys(&tree),
             [
-                "kms",
-                "gcp_kms",
-                "hckms",
                 "azure_kv",
+                "encrypted_regex",
+                "gcp_kms",
                 "hc_vault",
+                "hckms",
+                "kms",
                 "lastmodified",
                 "mac",
-                "pgp",
-                "encrypted_regex",
                 "mac_only_encrypted",
+                "pgp",
                 "version"
             ]
         );
@@ -536,10 +614,44 @@ mod tests {
         };
         assert_eq!(
             keys(k0),
-            ["arn", "role", "context", "created_at", "enc", "aws_profile"]
+            ["arn", "aws_profile", "context", "created_at", "enc", "role"]
         );
         let back = Metadata::from_tree(&tree).unwrap();
         assert_eq!(back.key_groups, md.key_groups);
+    }
+
+    #[test]
+    fn a_kms_context_is_written_sorted_bytewise() {
+        let md = Metadata {
+            key_groups: vec![KeyGroup {
+                keys: vec![KeyEntry {
+                    key: MasterKey::Kms(rsops_keys::kinds::kms::KmsKey {
+                        arn: "arn:aws:kms:us-east-1:1:key/x".into(),
+                        role: String::new(),
+                        context: vec![
+                            ("zeta".into(), "1".into()),
+                            ("alpha".into(), "2".into()),
+                            ("Mid".into(), "3".into()),
+                        ],
+                        aws_profile: String::new(),
+                    }),
+                    enc: "opaque-enc".into(),
+                    created_at: "2020-01-01T00:00:00Z".into(),
+                }],
+            }],
+            ..sample()
+        };
+        let tree = md.to_tree();
+        let Some(Value::List(kms)) = tree.get("kms") else {
+            panic!("kms list")
+        };
+        let Some(Value::Map(k0)) = kms.values().next() else {
+            panic!("kms entry")
+        };
+        let Some(Value::Map(context)) = k0.get("context") else {
+            panic!("context")
+        };
+        assert_eq!(keys(context), ["Mid", "alpha", "zeta"]);
     }
 
     #[test]

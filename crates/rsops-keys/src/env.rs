@@ -17,8 +17,13 @@ pub const SOPS_AGE_KEY_CMD: &str = "SOPS_AGE_KEY_CMD";
 pub const SOPS_AGE_SSH_PRIVATE_KEY_FILE: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
 /// Command whose standard output is an OpenSSH private key (sops 3.12+).
 pub const SOPS_AGE_SSH_PRIVATE_KEY_CMD: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
-/// Set for `SOPS_AGE_KEY_CMD`: the recipient being decrypted.
+/// Set for `SOPS_AGE_KEY_CMD` and `SOPS_AGE_SSH_PRIVATE_KEY_CMD`: the
+/// recipient being decrypted (sops 3.12+).
 pub const SOPS_AGE_RECIPIENT: &str = "SOPS_AGE_RECIPIENT";
+/// The pinentry program that asks for the passphrase of a
+/// passphrase-protected age identity file (else `pinentry` from `PATH`, or
+/// the terminal).
+pub const PINENTRY_PROGRAM: &str = "PINENTRY_PROGRAM";
 /// The gpg binary to use as a fallback.
 pub const SOPS_GPG_EXEC: &str = "SOPS_GPG_EXEC";
 /// GnuPG home directory.

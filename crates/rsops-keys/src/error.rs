@@ -177,13 +177,11 @@ impl std::error::Error for ServicesFailed {}
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum InvalidKeyReason {
-    /// `age1pq1…`: hybrid post-quantum recipients.
-    #[error("post-quantum (age1pq1) recipients are not supported by rsops yet")]
-    AgePostQuantum,
     /// `age1NAME1…` that the age crate rejects.
     #[error("failed to parse input as age key from age plugin: {0}")]
     AgePlugin(&'static str),
-    /// `age1…` that is not a valid Bech32 X25519 recipient.
+    /// `age1…` that is not a valid Bech32 X25519 (or `age1pq1…` hybrid
+    /// post-quantum) recipient.
     #[error("failed to parse input as Bech32-encoded age public key: {0}")]
     AgeX25519(&'static str),
     /// `ssh-…` that is not a usable SSH public key.
@@ -650,14 +648,23 @@ pub enum IdentitySourceError {
         /// The variable name or path.
         location: String,
     },
-    /// A text source is a passphrase-encrypted age file.
+    /// A text source is an age file, but not encrypted with a passphrase.
     #[error(
-        "'{location}' is a passphrase-encrypted age identity file, which rsops cannot \
-         decrypt without a terminal prompt (not supported yet)"
+        "'{location}' is an age-encrypted file that is not protected by a passphrase: \
+         an identity file must be plain text or encrypted with age -p"
     )]
     PassphraseEncrypted {
         /// The variable name or path.
         location: String,
+    },
+    /// A passphrase-protected identity file cannot be read.
+    #[error("failed to read the passphrase-protected age identity file '{location}': {source}")]
+    EncryptedIdentityFile {
+        /// The variable name or path.
+        location: String,
+        /// The age crate's reason.
+        #[source]
+        source: age::DecryptError,
     },
     /// A text source holds something that is not an identity.
     #[error("failed to parse '{location}' age identities: {source}")]
@@ -751,9 +758,6 @@ pub enum IdentityProblem {
     /// `AGE-PLUGIN-…` the age crate rejects.
     #[error("malformed plugin identity: {0}")]
     MalformedPlugin(&'static str),
-    /// `AGE-SECRET-KEY-PQ-1…`.
-    #[error("post-quantum (AGE-SECRET-KEY-PQ-1) identities are not supported by rsops yet")]
-    PostQuantum,
     /// `AGE-SECRET-KEY-1…` the age crate rejects.
     #[error("malformed secret key: {0}")]
     MalformedSecretKey(&'static str),

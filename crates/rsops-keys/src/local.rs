@@ -56,7 +56,7 @@ impl KeyService for LocalKeyService {
 
     fn decrypt(&self, key: &MasterKey, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         match key {
-            MasterKey::Age(_) => self.age.decrypt(enc),
+            MasterKey::Age(k) => self.age.decrypt_for(&k.recipient, enc),
             MasterKey::Pgp(k) => self.pgp.decrypt(&k.fingerprint, enc),
             MasterKey::HcVault(k) => crate::kinds::hc_vault::decrypt(k, enc),
             MasterKey::Hckms(k) => crate::kinds::hckms::decrypt(k, enc),

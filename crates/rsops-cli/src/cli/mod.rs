@@ -23,7 +23,7 @@ use flags::CommonFlags;
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (sops ",
-    "3.11.0",
+    "3.13.2",
     " compatible)"
 );
 /// What `rsops --help` says rsops is: [`Cli`]'s doc comment, as clap's
@@ -66,8 +66,12 @@ pub struct Cli {
     /// Legacy-mode flags (`-e`, `-d`, `-i`, ...).
     #[command(flatten)]
     pub legacy: LegacyArgs,
-    /// The file (legacy mode).
-    pub file: Option<std::path::PathBuf>,
+    /// The file (legacy mode). As in sops, flags must come before it:
+    /// reading flags stops at the first positional argument, and what
+    /// follows it is kept (and ignored with a warning) even if it looks like
+    /// a flag.
+    #[arg(value_name = "FILE", num_args = 0.., trailing_var_arg = true)]
+    pub file: Vec<std::path::PathBuf>,
 }
 
 /// The subcommands.
@@ -339,7 +343,7 @@ fn parse_subcommand(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
         Ok(Cli {
             command: Some(command),
             legacy: LegacyArgs::default(),
-            file: None,
+            file: Vec::new(),
         })
     });
     std::mem::forget(cmd);
@@ -395,6 +399,12 @@ pub fn man_page() -> Vec<u8> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn clap_version_names_the_sops_version() {
+        let expected = format!(" (sops {} compatible)", rsops_core::SOPS_VERSION);
+        assert!(VERSION.ends_with(&expected), "{VERSION}");
+    }
 
     #[test]
     fn the_command_definition_is_consistent() {
@@ -562,7 +572,36 @@ mod tests {
 
         let cli = parse_from(["rsops", "-d", "f.yaml"]).unwrap();
         assert!(cli.command.is_none() && cli.legacy.decrypt);
-        assert_eq!(cli.file.as_deref(), Some(std::path::Path::new("f.yaml")));
+        assert_eq!(cli.file, [std::path::Path::new("f.yaml")]);
+    }
+
+    /// Legacy mode stops reading flags at the first positional argument,
+    /// as sops (urfave/cli) does: later flags are positional arguments.
+    #[test]
+    fn legacy_flags_after_the_file_are_positional_arguments() {
+        let cli = parse_from([
+            "rsops",
+            "-e",
+            "/dev/stdin",
+            "-i",
+            "-",
+            "-o",
+            "new-sec.enc.json",
+        ])
+        .unwrap();
+        assert!(cli.command.is_none() && cli.legacy.encrypt);
+        assert!(!cli.legacy.output.in_place);
+        assert_eq!(
+            cli.file,
+            ["/dev/stdin", "-i", "-", "-o", "new-sec.enc.json"].map(std::path::PathBuf::from)
+        );
+        // An unknown flag before the file is still an error.
+        let e = parse_from(["rsops", "--no-such-flag", "f.yaml"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        // A subcommand's name after the file is a positional argument too.
+        let cli = parse_from(["rsops", "-d", "f.yaml", "decrypt"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.file.len(), 2);
     }
 
     #[test]

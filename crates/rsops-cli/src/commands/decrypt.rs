@@ -176,7 +176,7 @@ impl<'r> Session<'r> {
         let input_len = input.len();
         let (mut docs, meta_tree) =
             store::load_encrypted(input_format, &input, crate::parallel::threads())
-                .map_err(|e| Error::unmarshal(e, input_format))?;
+                .map_err(|e| Error::unmarshal_encrypted(e, input_format))?;
         drop(input);
         let meta_tree = meta_tree.ok_or(Error::MetadataNotFound)?;
         let md = Metadata::from_tree(&meta_tree).map_err(Error::decrypting)?;

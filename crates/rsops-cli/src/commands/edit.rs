@@ -400,9 +400,9 @@ mod tests {
         };
         raise_version(&mut md).unwrap();
         assert_eq!(md.version, rsops_core::SOPS_VERSION);
-        md.version = "3.13.0".into();
+        md.version = "3.14.0".into();
         raise_version(&mut md).unwrap();
-        assert_eq!(md.version, "3.13.0");
+        assert_eq!(md.version, "3.14.0");
         md.version = "1.14".into();
         raise_version(&mut md).unwrap();
         assert_eq!(md.version, rsops_core::SOPS_VERSION);

@@ -280,14 +280,15 @@ pub(crate) fn options(
     binary: Option<Binary>,
 ) -> CmdResult<EncryptOptions> {
     let cli_keys = keys.master_keys()?;
-    let key_groups = if !cli_keys.is_empty() {
-        vec![cli_keys]
-    } else {
-        rule.map(|r| r.key_groups.clone()).unwrap_or_default()
+    let key_groups = match rule {
+        _ if !cli_keys.is_empty() => vec![cli_keys],
+        // A rule without keys (none, `key_groups: []`, `key_groups: [{}]`)
+        // is one empty group, which wrapping the data key refuses as sops
+        // does (`Could not generate data key: [empty key group provided]`).
+        Some(r) if r.key_groups.is_empty() => vec![Vec::new()],
+        Some(r) => r.key_groups.clone(),
+        None => return Err(Error::NoKeys),
     };
-    if key_groups.iter().all(|g| g.is_empty()) {
-        return Err(Error::NoKeys);
-    }
     if selection.count_set() > 1 {
         return Err(Error::SelectionConflict);
     }

@@ -13,15 +13,25 @@ pub fn run(args: &FilestatusSettings) -> CmdResult {
     let format = args
         .input_type
         .unwrap_or_else(|| Format::from_path(&file.to_string_lossy()));
-    let input = crate::io::read_input(Some(file))?;
-    let (_, meta) =
-        store::load_encrypted(format, &input, crate::parallel::threads()).map_err(|source| {
-            Error::Filestatus {
+    // sops fails with its generic exit code (1) when it cannot read the file.
+    let input = crate::io::read_input(Some(file)).map_err(|e| {
+        Error::FilestatusRead(Box::new(match e {
+            Error::NonExistentFile(path) => Error::MissingFile(path),
+            other => other,
+        }))
+    })?;
+    let meta = match store::load_encrypted(format, &input, crate::parallel::threads()) {
+        Ok((_, meta)) => meta,
+        // An empty YAML file: no metadata, not encrypted (as in sops).
+        Err(rsops_format::FormatError::NoDocument) => None,
+        Err(source) => {
+            return Err(Error::Filestatus {
                 path: file.into(),
                 format,
                 source,
-            }
-        })?;
+            })
+        }
+    };
     let nonempty = |m: &rsops_format::Map, k: &str| {
         m.get(k).is_some_and(|v| match v {
             Value::Str(s) => !s.is_empty(),

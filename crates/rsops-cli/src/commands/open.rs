@@ -42,7 +42,7 @@ pub fn load(path: Option<&Path>, common: &Common) -> CmdResult<Loaded> {
     let (input_format, output_format) = super::stores(common, path);
     let input = crate::io::read_input(path)?;
     let (docs, meta) = store::load_encrypted(input_format, &input, crate::parallel::threads())
-        .map_err(|e| Error::unmarshal(e, input_format))?;
+        .map_err(|e| Error::unmarshal_encrypted(e, input_format))?;
     let meta = meta.ok_or(Error::MetadataNotFound)?;
     let metadata = Metadata::from_tree(&meta).map_err(Error::decrypting)?;
     Ok(Loaded {

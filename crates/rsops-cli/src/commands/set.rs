@@ -75,10 +75,10 @@ fn read_value_file(path: &Path) -> CmdResult<Vec<u8>> {
     })
 }
 
-/// Decrypts the file, sets the value, and writes the file back when the
-/// value changed. An unchanged value leaves the file byte-identical, with
-/// or without `--idempotent` (sops 3.11 without it writes a new
-/// `lastmodified` and MAC; both exit 0).
+/// Decrypts the file, sets the value, and writes the file back. With
+/// `--idempotent` an unchanged value leaves the file untouched; without it
+/// the file is written anyway (new `lastmodified` and MAC, and the output
+/// store's format), as sops does (its functional tests rely on it).
 fn apply(job: &SetSettings, path: Vec<Component>, value: Value) -> CmdResult {
     ensure_exists(&job.file)?;
     let mut decrypted = open::decrypt(
@@ -93,7 +93,7 @@ fn apply(job: &SetSettings, path: Vec<Component>, value: Value) -> CmdResult {
         .first_mut()
         .ok_or(Error::NoDocumentToSet)?;
     let changed = treepath::set(doc, &path, value)?;
-    if !changed {
+    if !changed && job.idempotent {
         return Ok(());
     }
     renew_on_write(&mut decrypted);

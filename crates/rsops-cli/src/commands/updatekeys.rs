@@ -159,7 +159,7 @@ fn update_file(
         Ok((docs, Some(meta))) => (docs, meta),
         _ if walked => return Ok(Outcome::Skipped(None)),
         Ok((_, None)) => return Err(Error::MetadataNotFound),
-        Err(e) => return Err(Error::unmarshal(e, format)),
+        Err(e) => return Err(Error::unmarshal_encrypted(e, format)),
     };
     if !walked {
         eprintln!("Syncing keys for file {}", abs.display());

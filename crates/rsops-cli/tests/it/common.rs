@@ -12,6 +12,38 @@ pub fn demo_key_file() -> PathBuf {
 /// The demo identity's recipient.
 pub const DEMO_RECIPIENT: &str = "age19wvakdmnj9dkq26ty7md4nnpm8t4z5xhcvs07k30ty4m6u8svsxqfqhudr";
 
+/// The lines of a sops-encrypted YAML or JSON text, with the lines of its
+/// `sops` block sorted (and JSON's separating commas dropped there), to
+/// compare a file of the reference sops 3.11 (metadata keys in struct order)
+/// with one of rsops (sops 3.13's order: every map's keys sorted).
+pub fn metadata_sorted(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut meta = Vec::new();
+    for line in text.lines() {
+        let starts = line.starts_with("sops:") || line.trim_start().starts_with("\"sops\": {");
+        if meta.is_empty() && !starts {
+            out.push(line.to_owned());
+        } else {
+            meta.push(metadata_line(line));
+        }
+    }
+    meta.sort();
+    out.extend(meta);
+    out
+}
+
+/// A metadata line as [`metadata_sorted`] compares it: without JSON's
+/// separating comma, and with a YAML list item's `- ` marker (which moves
+/// to the first key of the entry) written as two spaces.
+pub fn metadata_line(line: &str) -> String {
+    let line = line.trim_end_matches(',');
+    let trimmed = line.trim_start();
+    match trimmed.strip_prefix("- ") {
+        Some(rest) => format!("{}  {rest}", &line[..line.len() - trimmed.len()]),
+        None => line.to_owned(),
+    }
+}
+
 /// The reference sops binary (`$SOPS_REFERENCE`, else `sops` on PATH).
 /// Under `CI=true` a missing sops fails the test instead of skipping it.
 pub fn sops() -> Option<PathBuf> {

@@ -106,3 +106,86 @@ fn a_mistyped_subcommand_is_not_taken_for_a_file() {
     // The file is opened (with the binary store: it has no extension).
     assert!(err.contains("Error unmarshalling input file"), "{err}");
 }
+
+/// The Kubernetes guide's `kubectl … -ojson | sops -e /dev/stdin -i - -o
+/// new-sec.enc.json`: flags after the file are positional arguments that
+/// sops ignores with two warnings, then it encrypts standard input with the
+/// binary store to standard output. rsops does the same: same exit code,
+/// same warnings, no file written, and sops reads what rsops printed.
+#[test]
+fn flags_after_the_file_are_ignored_with_sops_warnings() {
+    let s = Scratch::new();
+    let secret = br#"{"apiVersion":"v1","kind":"Secret","data":{"k":"dmFsdWU="}}"#;
+    let args = [
+        "-e",
+        "--age",
+        DEMO_RECIPIENT,
+        "/dev/stdin",
+        "-i",
+        "-",
+        "-o",
+        "new-sec.enc.json",
+    ];
+    let warnings = [
+        "More than one positional argument provided. Only the first one will be used!",
+        "Note that one of the ignored positional argument is \"-o\", which looks like a flag. Flags must always be provided before the first positional argument!",
+    ];
+    let ours = s.run(
+        std::path::Path::new(env!("CARGO_BIN_EXE_rsops")),
+        &args,
+        None,
+        Some(secret),
+    );
+    let enc = ok(&ours, "rsops -e /dev/stdin -i - -o x");
+    let err = String::from_utf8_lossy(&ours.stderr).into_owned();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(
+        lines,
+        warnings.map(|w| format!("rsops: warning: {w}")),
+        "{err}"
+    );
+    assert!(!s.path("new-sec.enc.json").exists());
+    let text = String::from_utf8_lossy(&enc).into_owned();
+    assert!(
+        text.starts_with("{\n\t\"data\": \"ENC[AES256_GCM,"),
+        "{text}"
+    );
+    s.write("out.json", &enc);
+    let plain = ok(
+        &s.rsops(&[
+            "decrypt",
+            "--input-type",
+            "json",
+            "--output-type",
+            "binary",
+            "out.json",
+        ]),
+        "rsops decrypt",
+    );
+    assert_eq!(plain, secret);
+
+    let Some(sops_bin) = sops() else { return };
+    let theirs = s.run(&sops_bin, &args, None, Some(secret));
+    assert_eq!(theirs.status.code(), ours.status.code());
+    let err = String::from_utf8_lossy(&theirs.stderr);
+    for w in warnings {
+        let quoted = w.replace('"', "\\\"");
+        assert!(err.contains(&quoted), "sops no longer warns {w:?}: {err}");
+    }
+    assert!(!s.path("new-sec.enc.json").exists());
+    let plain = ok(
+        &s.sops(
+            &sops_bin,
+            &[
+                "decrypt",
+                "--input-type",
+                "json",
+                "--output-type",
+                "binary",
+                "out.json",
+            ],
+        ),
+        "sops decrypt of rsops's output",
+    );
+    assert_eq!(plain, secret);
+}

@@ -2,6 +2,7 @@
 //! area (keeps link time down).
 
 mod ansible;
+mod age_keys;
 mod cli;
 mod common;
 mod docs_examples;

@@ -740,10 +740,17 @@ fn masked_metadata(yaml: &str) -> String {
                 format!("{indent}{k}: <time>")
             }
             Some((k, v)) if v.starts_with("ENC[") => format!("{indent}{k}: <enc>"),
+            Some(("version", _)) => format!("{indent}version: <version>"),
             _ => line.to_string(),
         };
         out.push(masked);
     }
+    // The reference writes struct order, rsops sops 3.13's sorted order.
+    let mut out: Vec<String> = out
+        .iter()
+        .map(|l| crate::common::metadata_line(l))
+        .collect();
+    out.sort();
     out.join("\n")
 }
 

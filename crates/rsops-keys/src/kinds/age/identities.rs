@@ -6,8 +6,9 @@
 
 use std::io::BufReader;
 
-use age::{plugin, ssh, x25519};
+use age::{plugin, pq, ssh, x25519};
 
+use super::passphrase::EncryptedIdentity;
 use crate::error::{IdentityParseError, IdentityProblem, SshKeyError, UnsupportedSshKey};
 
 /// Prefix of an X25519 secret key (`AGE-SECRET-KEY-1…`).
@@ -29,10 +30,14 @@ const AGE_ARMOR_MAGIC: &str = "-----BEGIN AGE";
 pub(super) struct IdentitySet {
     /// Native X25519 identities.
     pub(super) x25519: Vec<x25519::Identity>,
+    /// Native hybrid post-quantum identities (ML-KEM-768 + X25519).
+    pub(super) pq: Vec<pq::Identity>,
     /// Unencrypted OpenSSH private keys (ed25519, RSA).
     pub(super) ssh: Vec<ssh::Identity>,
     /// Plugin identities; the plugin binary is run only when decrypting.
     pub(super) plugin: Vec<plugin::Identity>,
+    /// Passphrase-protected identity files, decrypted on first use.
+    pub(super) encrypted: Vec<EncryptedIdentity>,
 }
 
 /// Shows only how many identities of each kind there are (never a key).
@@ -40,8 +45,10 @@ impl std::fmt::Debug for IdentitySet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IdentitySet")
             .field("x25519", &self.x25519.len())
+            .field("pq", &self.pq.len())
             .field("ssh", &self.ssh.len())
             .field("plugin", &self.plugin.len())
+            .field("encrypted", &self.encrypted.len())
             .finish()
     }
 }
@@ -49,7 +56,11 @@ impl std::fmt::Debug for IdentitySet {
 impl IdentitySet {
     /// The number of identities.
     pub(super) fn len(&self) -> usize {
-        self.x25519.len() + self.ssh.len() + self.plugin.len()
+        self.x25519.len()
+            + self.pq.len()
+            + self.ssh.len()
+            + self.plugin.len()
+            + self.encrypted.len()
     }
 
     /// Whether there is no identity at all.
@@ -60,8 +71,10 @@ impl IdentitySet {
     /// Moves every identity of `other` into `self`.
     pub(super) fn append(&mut self, mut other: IdentitySet) {
         self.x25519.append(&mut other.x25519);
+        self.pq.append(&mut other.pq);
         self.ssh.append(&mut other.ssh);
         self.plugin.append(&mut other.plugin);
+        self.encrypted.append(&mut other.encrypted);
     }
 
     /// The distinct plugin names of the plugin identities, in first-seen order.
@@ -113,7 +126,10 @@ fn parse_identity(token: &str, set: &mut IdentitySet) -> Result<(), IdentityProb
             .map_err(IdentityProblem::MalformedPlugin)?;
         set.plugin.push(identity);
     } else if token.starts_with(PQ_PREFIX) {
-        return Err(IdentityProblem::PostQuantum);
+        let identity = token
+            .parse::<pq::Identity>()
+            .map_err(IdentityProblem::MalformedSecretKey)?;
+        set.pq.push(identity);
     } else if token.starts_with(X25519_PREFIX) {
         let identity = token
             .parse::<x25519::Identity>()
@@ -161,6 +177,7 @@ fn unsupported_reason(key: &ssh::UnsupportedKey) -> UnsupportedSshKey {
 }
 
 #[cfg(test)]
+#[allow(deprecated)] // X25519 test identities: still what sops uses most
 pub(super) mod tests {
     use age::secrecy::ExposeSecret;
 
@@ -261,17 +278,34 @@ Bsq5yRs4AysXoxpQrKtYNpn4oN/Y6Z3rApudU=
     }
 
     #[test]
-    fn post_quantum_identity_is_a_clear_error() {
+    fn malformed_post_quantum_identity_is_an_error_without_the_secret() {
         let err = parse_identities_text("AGE-SECRET-KEY-PQ-1XXXXXXXX").expect_err("pq");
-        assert_eq!(err.problem, IdentityProblem::PostQuantum);
-        assert!(err.to_string().contains("post-quantum"), "{err}");
+        assert!(
+            matches!(err.problem, IdentityProblem::MalformedSecretKey(_)),
+            "{err:?}"
+        );
         assert!(!err.to_string().contains("XXXXXXXX"));
+    }
+
+    #[test]
+    fn classic_and_post_quantum_identities_share_a_file() {
+        let pq = pq::Identity::generate().to_string();
+        let text = format!(
+            "# created: today\n{}\n# post-quantum\n{}\n",
+            generated(),
+            pq.expose_secret()
+        );
+        let set = parse_identities_text(&text).expect("both kinds");
+        assert_eq!((set.x25519.len(), set.pq.len()), (1, 1));
+        assert_eq!(set.len(), 2);
     }
 
     #[test]
     fn plugin_identity_is_parsed() {
         // The default identity of a plugin named `rsopstest` (no key material).
-        let identity = plugin::Identity::default_for_plugin("rsopstest").to_string();
+        let identity = plugin::Identity::default_for_plugin("rsopstest")
+            .expect("plugin name")
+            .to_string();
         let set = parse_identities_text(&identity).expect("plugin identity");
         assert_eq!(set.plugin.len(), 1);
         assert_eq!(set.plugin_names(), vec!["rsopstest"]);

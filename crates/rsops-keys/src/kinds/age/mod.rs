@@ -6,6 +6,7 @@
 
 mod identities;
 mod key;
+mod passphrase;
 mod recipient;
 mod sources;
 
@@ -13,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use age::armor::ArmoredReader;
 use age::secrecy::SecretString;
@@ -40,10 +41,14 @@ enum EnvSource {
 /// finds them (loaded once, on first decryption).
 pub struct AgeBackend {
     /// The environment to load identities from; taken (and dropped, which
-    /// zeroizes its values) when the identities are loaded.
+    /// zeroizes its values) when the identities are loaded, unless a key
+    /// command must run again for other recipients.
     source: Mutex<Option<EnvSource>>,
-    /// The identities, loaded once.
-    loaded: OnceLock<LoadedIdentities>,
+    /// The identities, loaded once (no key command is set).
+    loaded: OnceLock<Arc<LoadedIdentities>>,
+    /// The identities for each recipient, when a key command is set: sops
+    /// runs it with `SOPS_AGE_RECIPIENT` naming the recipient.
+    per_recipient: Mutex<HashMap<String, Arc<LoadedIdentities>>>,
 }
 
 impl AgeBackend {
@@ -67,6 +72,7 @@ impl AgeBackend {
         AgeBackend {
             source: Mutex::new(Some(source)),
             loaded: OnceLock::new(),
+            per_recipient: Mutex::new(HashMap::new()),
         }
     }
 
@@ -82,7 +88,21 @@ impl AgeBackend {
 
     /// Decrypts an armored (or binary) age file with the available identities.
     pub fn decrypt(&self, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-        let loaded = self.identities();
+        self.decrypt_with_identities(&self.identities(None), enc)
+    }
+
+    /// Decrypts `enc`, the data key wrapped for `recipient`: a key command
+    /// (`SOPS_AGE_KEY_CMD`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`) runs with
+    /// `SOPS_AGE_RECIPIENT` set to it, as in sops 3.12+.
+    pub fn decrypt_for(&self, recipient: &str, enc: &str) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        self.decrypt_with_identities(&self.identities(Some(recipient.trim())), enc)
+    }
+
+    fn decrypt_with_identities(
+        &self,
+        loaded: &LoadedIdentities,
+        enc: &str,
+    ) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         if loaded.identities.is_empty() {
             return Err(KeyError::NoIdentity(NoIdentity::Age {
                 sources: loaded.sources.clone(),
@@ -91,19 +111,39 @@ impl AgeBackend {
         decrypt_with(loaded, enc)
     }
 
-    /// The identities, loaded on first call.
-    fn identities(&self) -> &LoadedIdentities {
-        self.loaded.get_or_init(|| {
-            let source = self
-                .source
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .take();
-            match source {
-                Some(EnvSource::Snapshot(env)) => sources::load(&env),
-                Some(EnvSource::Process) | None => sources::load(&EnvSnapshot::from_process()),
-            }
-        })
+    /// The identities: loaded on first call, and again for each new
+    /// recipient when a key command is set.
+    fn identities(&self, recipient: Option<&str>) -> Arc<LoadedIdentities> {
+        if let Some(loaded) = self.loaded.get() {
+            return loaded.clone();
+        }
+        let mut source = self
+            .source
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(loaded) = self.loaded.get() {
+            return loaded.clone();
+        }
+        let key = recipient.unwrap_or_default().to_owned();
+        let mut cache = self
+            .per_recipient
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(loaded) = cache.get(&key) {
+            return loaded.clone();
+        }
+        let env = match source.take() {
+            Some(EnvSource::Snapshot(env)) => env,
+            Some(EnvSource::Process) | None => EnvSnapshot::from_process(),
+        };
+        let loaded = Arc::new(sources::load(&env, recipient));
+        if env.runs_commands() {
+            cache.insert(key, loaded.clone());
+            *source = Some(EnvSource::Snapshot(env));
+        } else {
+            let _ = self.loaded.set(loaded.clone());
+        }
+        loaded
     }
 }
 
@@ -150,11 +190,14 @@ fn decrypt_with(loaded: &LoadedIdentities, enc: &str) -> Result<Zeroizing<Vec<u8
     Ok(plaintext)
 }
 
-/// The X25519 and SSH identities, X25519 first (cheapest).
+/// The X25519, post-quantum and SSH identities, X25519 first (cheapest).
 fn native_identities(set: &IdentitySet) -> impl Iterator<Item = &dyn age::Identity> {
     let x25519 = set.x25519.iter().map(|i| i as &dyn age::Identity);
+    let pq = set.pq.iter().map(|i| i as &dyn age::Identity);
     let ssh = set.ssh.iter().map(|i| i as &dyn age::Identity);
-    x25519.chain(ssh)
+    // Last: they may ask for a passphrase.
+    let encrypted = set.encrypted.iter().map(|i| i as &dyn age::Identity);
+    x25519.chain(pq).chain(ssh).chain(encrypted)
 }
 
 /// One plugin connection per plugin name; the binaries that are not on
@@ -197,6 +240,7 @@ impl age::Callbacks for PluginUi {
 }
 
 #[cfg(test)]
+#[allow(deprecated)] // X25519 test identities: still what sops uses most
 mod tests {
     use std::path::Path;
 
@@ -342,7 +386,8 @@ mod tests {
         assert!(
             message.starts_with(&format!(
                 "failed to load age identities. Did not find keys in locations \
-                 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', '{h}/.ssh/id_ed25519', '{h}/.ssh/id_rsa', \
+                 'SOPS_AGE_SSH_PRIVATE_KEY_FILE', 'SOPS_AGE_SSH_PRIVATE_KEY_CMD', \
+                 '{h}/.ssh/id_ed25519', '{h}/.ssh/id_rsa', \
                  'SOPS_AGE_KEY', 'SOPS_AGE_KEY_FILE', 'SOPS_AGE_KEY_CMD', and '{h}/"
             )),
             "{message}"
@@ -451,7 +496,9 @@ mod tests {
     #[test]
     fn missing_plugin_is_named_when_nothing_matches() {
         let home = tempfile::tempdir().expect("tempdir");
-        let plugin_identity = plugin::Identity::default_for_plugin("rsopsnonexistent").to_string();
+        let plugin_identity = plugin::Identity::default_for_plugin("rsopsnonexistent")
+            .expect("plugin name")
+            .to_string();
         let age = backend(&[(env::SOPS_AGE_KEY, &plugin_identity)], home.path());
         let (_, recipient) = generated();
         let enc = age.encrypt(&recipient, &[0u8; 32]).expect("encrypt");

@@ -1,10 +1,13 @@
 //! age recipients as sops accepts them, and encryption to one recipient with
 //! the ASCII armor sops stores as `enc`.
+// X25519 and SSH recipients are deprecated by the age crate (not
+// post-quantum); sops keeps accepting them, and so must rsops.
+#![allow(deprecated)]
 
 use std::io::Write;
 
 use age::armor::{ArmoredWriter, Format};
-use age::{plugin, ssh, x25519, Encryptor};
+use age::{plugin, pq, ssh, x25519, Encryptor};
 
 use super::PluginUi;
 use crate::error::{
@@ -22,6 +25,8 @@ const SSH_PREFIX: &str = "ssh-";
 pub(super) enum ParsedRecipient {
     /// `age1…`.
     X25519(x25519::Recipient),
+    /// `age1pq1…`: hybrid post-quantum (ML-KEM-768 + X25519).
+    Pq(pq::Recipient),
     /// `ssh-ed25519 …` / `ssh-rsa …`.
     Ssh(ssh::Recipient),
     /// `age1NAME1…`, handled by `age-plugin-NAME`.
@@ -46,7 +51,10 @@ fn encrypt_error(e: AgeEncryptError) -> KeyError {
 pub(super) fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyError> {
     let recipient = recipient.trim();
     if recipient.starts_with(PQ_PREFIX) {
-        return Err(invalid(recipient, InvalidKeyReason::AgePostQuantum));
+        return recipient
+            .parse::<pq::Recipient>()
+            .map(ParsedRecipient::Pq)
+            .map_err(|e| invalid(recipient, InvalidKeyReason::AgeX25519(e)));
     }
     if recipient.starts_with(AGE_PREFIX) && recipient.matches('1').count() > 1 {
         return recipient
@@ -79,6 +87,7 @@ fn ssh_problem(error: ssh::ParseRecipientKeyError) -> SshRecipientProblem {
         ssh::ParseRecipientKeyError::Unsupported(key_type) => {
             SshRecipientProblem::UnsupportedType(key_type)
         }
+        _ => SshRecipientProblem::NotUsable,
     }
 }
 
@@ -91,11 +100,14 @@ pub(super) fn encrypt_armored(
     let plugin_recipient;
     let wrapper: &dyn age::Recipient = match recipient {
         ParsedRecipient::X25519(r) => r,
+        ParsedRecipient::Pq(r) => r,
         ParsedRecipient::Ssh(r) => r,
         ParsedRecipient::Plugin(r) => {
             plugin_recipient =
                 plugin::RecipientPluginV1::new(r.plugin(), std::slice::from_ref(r), &[], PluginUi)
-                    .map_err(|e| encrypt_error(AgeEncryptError::Age(e)))?;
+                    .map_err(|e| {
+                        encrypt_error(AgeEncryptError::Age(age::EncryptError::PluginResolve(e)))
+                    })?;
             &plugin_recipient
         }
     };
@@ -166,9 +178,15 @@ mod tests {
     }
 
     #[test]
-    fn post_quantum_recipient_is_a_clear_error() {
+    fn post_quantum_recipients_are_parsed() {
+        let r = pq::Identity::generate().to_public().to_string();
+        assert!(r.starts_with("age1pq1"), "{r}");
+        assert!(matches!(parse_recipient(&r), Ok(ParsedRecipient::Pq(_))));
         let r = reason(parse_recipient("age1pq1qqqqqqqqqqqqqqqqqqqq"));
-        assert!(r.contains("post-quantum"), "{r}");
+        assert!(
+            r.starts_with("failed to parse input as Bech32-encoded age public key"),
+            "{r}"
+        );
     }
 
     #[test]
@@ -220,7 +238,9 @@ mod tests {
         };
         match encrypt_armored(&parsed, b"k") {
             Err(KeyError::Encrypt(EncryptFailure::Age(AgeEncryptError::Age(
-                age::EncryptError::MissingPlugin { binary_name },
+                age::EncryptError::PluginResolve(age::plugin::ResolveError::MissingPlugin {
+                    binary_name,
+                }),
             )))) => assert_eq!(binary_name, "age-plugin-rsopsnonexistent"),
             other => panic!("unexpected {:?}", other.map(|_| ())),
         }
