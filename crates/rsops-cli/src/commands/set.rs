@@ -129,14 +129,22 @@ pub(crate) fn parse_value(text: &[u8]) -> CmdResult<Value> {
     }
 }
 
-/// Decodes a validated JSON scalar with the JSON store's rules (numbers are
-/// floats, invalid UTF-8 becomes U+FFFD) by reading it as an object member.
+/// Decodes a validated JSON scalar with the JSON store's rules (but numbers
+/// are floats, invalid UTF-8 becomes U+FFFD) by reading it as an object member.
 fn scalar_value(text: &[u8]) -> Option<Value> {
     let mut wrapped = b"{\"v\":".to_vec();
     wrapped.extend_from_slice(text);
     wrapped.push(b'}');
     let map = json::parse(&wrapped).ok()?;
-    map.get("v").cloned()
+    match map.get("v")? {
+        // `encoding/json` into an interface: every number is a float64 (the
+        // store keeps integers exact, sops's `set` does not).
+        Value::Int(_) => std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| rsops_format::go::parse_float(t.trim_ascii()))
+            .map(Value::Float),
+        other => Some(other.clone()),
+    }
 }
 
 /// The shape of a valid JSON text.
