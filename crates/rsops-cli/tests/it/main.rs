@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod differential;
 mod dotenv;
 mod edit;
 mod errors;
