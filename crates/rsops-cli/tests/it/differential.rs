@@ -55,9 +55,10 @@ fn run(s: &Scratch, program: &Path, args: &[&str]) -> Run {
     }
 }
 
-/// Runs one input through both tools; `Err` describes the first
-/// difference.
-fn compare(sops_bin: &Path, ext: &str, input: &[u8]) -> Result<(), String> {
+/// Runs one input through both tools: `Ok(true)` when both encrypted and
+/// decrypted it alike, `Ok(false)` when both refused it alike; `Err`
+/// describes the first difference.
+fn compare(sops_bin: &Path, ext: &str, input: &[u8]) -> Result<bool, String> {
     let s = Scratch::new();
     let rsops_bin = Path::new(env!("CARGO_BIN_EXE_rsops"));
     let name = format!("in.{ext}");
@@ -76,7 +77,7 @@ fn compare(sops_bin: &Path, ext: &str, input: &[u8]) -> Result<(), String> {
         ));
     }
     if !sops_ok {
-        return Ok(());
+        return Ok(false);
     }
     let sops_enc = format!("sops.enc.{ext}");
     let rsops_enc = format!("rsops.enc.{ext}");
@@ -103,13 +104,13 @@ fn compare(sops_bin: &Path, ext: &str, input: &[u8]) -> Result<(), String> {
     for (what, out) in &outputs[1..] {
         if out != first {
             return Err(format!(
-                "{what} differs from {first_name}:\n--- {first_name}\n{}\n--- {what}\n{}",
+                "{what} differs from {first_name}:\n--- {first_name}\n{:?}\n--- {what}\n{:?}",
                 String::from_utf8_lossy(first),
                 String::from_utf8_lossy(out)
             ));
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 fn fixtures_dir() -> std::path::PathBuf {
@@ -133,8 +134,8 @@ fn specification_examples_behave_like_sops() {
         let input = std::fs::read(path).expect("read fixture");
         let known = KNOWN.iter().find(|(f, _)| *f == name);
         match (compare(&sops_bin, ext, &input), known) {
-            (Ok(()), None) | (Err(_), Some(_)) => {}
-            (Ok(()), Some((_, entry))) => failures.push(format!(
+            (Ok(_), None) | (Err(_), Some(_)) => {}
+            (Ok(_), Some((_, entry))) => failures.push(format!(
                 "{name}: listed as a known difference ({entry}) but both tools agree now"
             )),
             (Err(e), None) => failures.push(format!("{name}: {e}")),
@@ -173,10 +174,16 @@ fn generated(ext: &str, strategy: impl Strategy<Value = String>) {
     };
     let mut runner =
         TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed()));
+    let mut accepted = 0;
     for _ in 0..cases() {
         let mut tree = strategy.new_tree(&mut runner).expect("generate");
-        let Err(first) = compare(&sops_bin, ext, tree.current().as_bytes()) else {
-            continue;
+        let first = match compare(&sops_bin, ext, tree.current().as_bytes()) {
+            Ok(true) => {
+                accepted += 1;
+                continue;
+            }
+            Ok(false) => continue,
+            Err(e) => e,
         };
         // A few shrinking steps (each costs six processes).
         let mut smallest = (tree.current(), first);
@@ -186,7 +193,7 @@ fn generated(ext: &str, strategy: impl Strategy<Value = String>) {
             }
             match compare(&sops_bin, ext, tree.current().as_bytes()) {
                 Err(e) => smallest = (tree.current(), e),
-                Ok(()) => {
+                Ok(_) => {
                     if !tree.complicate() {
                         break;
                     }
@@ -194,10 +201,17 @@ fn generated(ext: &str, strategy: impl Strategy<Value = String>) {
             }
         }
         panic!(
-            "{ext}: sops and rsops differ on\n{}\n{}",
+            "{ext}: sops and rsops differ on\n{:?}\n{}",
             smallest.0, smallest.1
         );
     }
+    // The generators make valid documents: most must be encrypted (a
+    // run where both tools refuse everything proves nothing).
+    assert!(
+        accepted * 2 >= cases(),
+        "{ext}: only {accepted} of {} generated documents were accepted",
+        cases()
+    );
 }
 
 #[test]

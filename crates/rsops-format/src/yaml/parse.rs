@@ -382,6 +382,8 @@ struct Builder<'s> {
     /// pending before that node (go-yaml: into a collection, above its
     /// first item; for a scalar, above the entry).
     props_comment: Option<Comment>,
+    /// Line of the last scalar or alias value attached.
+    last_value_line: usize,
 }
 
 impl<'s> Builder<'s> {
@@ -405,6 +407,7 @@ impl<'s> Builder<'s> {
             keep_raw: true,
             documents_started: 0,
             props_comment: None,
+            last_value_line: 0,
         }
     }
 
@@ -613,7 +616,9 @@ impl<'s> Builder<'s> {
             return;
         }
         let stem = top.stem && top.line == line && depth >= 2;
-        let completed = self.last == Last::Value;
+        // A comment on a later line than the last value (`- # c` before a
+        // nested collection) is not that value's.
+        let completed = self.last == Last::Value && line <= self.last_value_line;
         if stem {
             // go-yaml moves it to the element of the enclosing list.
             if let Some(parent) = self.stack.get_mut(depth - 2) {
@@ -713,6 +718,7 @@ impl<'s> Builder<'s> {
         }
         self.flush_pending_into_top();
         self.place_props_comment_in_top();
+        self.last_value_line = span.end.line();
         self.attach(node)?;
         self.last = Last::Value;
         Ok(())
@@ -745,6 +751,7 @@ impl<'s> Builder<'s> {
         }
         self.flush_pending_into_top();
         self.place_props_comment_in_top();
+        self.last_value_line = span.end.line();
         self.attach(node)?;
         self.last = Last::Value;
         Ok(())
@@ -1119,8 +1126,18 @@ impl<'s> Builder<'s> {
             return Vec::new();
         }
         if frame.flow || self.stack.is_empty() {
+            let empty_flow = frame.flow
+                && match &frame.body {
+                    Body::Map { items, .. } => {
+                        !items.iter().any(|i| matches!(i, MapItem::Entry(_)))
+                    }
+                    Body::List { items } => !items.iter().any(|i| matches!(i, ListItem::Value(_))),
+                };
             for p in self.pending.drain(..) {
-                frame.push_comment(p.comment);
+                // go-yaml loses the comments inside an empty `{}` / `[]`.
+                if !empty_flow {
+                    frame.push_comment(p.comment);
+                }
             }
             return Vec::new();
         }
@@ -1593,6 +1610,19 @@ mod tests {
         assert_eq!(show_map(&one("k: { # c\n  a: 1}\n")), "{k={a=i1}}");
         assert_eq!(show_map(&one("k: [ # c\n  # d\n  a ]\n")), "{k=[#d,a]}");
         assert_eq!(show_map(&one("k: [a, # c\n  b]\n")), "{k=[#c,a,b]}");
+        // A comment after a `-` whose element starts on the next line.
+        assert_eq!(
+            show_map(&one("l:\n  - a\n  - # note\n    - b\n")),
+            "{l=[a,#note,[b]]}"
+        );
+        assert_eq!(show_map(&one("k: a\n  b # c\nj: 1\n")), "{#c,k=a b,j=i1}");
+        assert_eq!(show_map(&one("b: | # h\n  x\nm: 1\n")), "{#h,b=x\n,m=i1}");
+        // Inside an empty flow collection comments are lost (go-yaml).
+        assert_eq!(
+            show_map(&one("k: {\n  # c\n}\nl: [\n  # d\n]\n")),
+            "{k={},l=[]}"
+        );
+        assert_eq!(show_map(&one("k: {} # c\n")), "{k={#c}}");
         // Only a comment after a scalar value keeps its line (sops 3.13).
         let m = one("# h\na: 1 # on a\nb: # on b\n  c: 2\nd: [1] # on d\n");
         assert_eq!(show_map(&m), "{#h,#on a,a=i1,#on b,b={c=i2},d=[#on d,i1]}");

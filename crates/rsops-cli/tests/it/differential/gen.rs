@@ -17,7 +17,7 @@ const YAML_SCALARS: &[&str] = &[
     "日本語",
     "emoji 🔐",
     "a#b",
-    "x: y",
+    "\"x: y\"",
     "42",
     "-7",
     "0",
@@ -107,6 +107,14 @@ struct Item {
     inline: Option<&'static str>,
 }
 
+/// A comment that is never empty: an empty end-of-line comment is not
+/// encrypted, so sops 3.13 (and rsops) keep it on its line where the
+/// reference sops 3.11 moves it above (`docs/compatibility.md`); and sops
+/// cannot write an empty INI comment back (`F-sops-ini-empty-comment`).
+fn nonempty_comment() -> impl Strategy<Value = Option<&'static str>> {
+    comment().prop_map(|c| c.filter(|t| !t.is_empty()))
+}
+
 fn comment() -> impl Strategy<Value = Option<&'static str>> {
     prop_oneof![3 => Just(None), 1 => select(COMMENTS).prop_map(Some)]
 }
@@ -129,13 +137,17 @@ fn node() -> impl Strategy<Value = Node> {
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             items(inner.clone()).prop_map(Node::Map),
-            prop::collection::vec((inner, comment()), 0..4).prop_map(Node::List),
+            prop::collection::vec((inner, nonempty_comment()), 0..4).prop_map(Node::List),
         ]
     })
 }
 
 fn items(value: impl Strategy<Value = Node>) -> impl Strategy<Value = Vec<Item>> {
-    prop::collection::vec((select(YAML_KEYS), value, comment(), comment()), 0..4).prop_map(|v| {
+    prop::collection::vec(
+        (select(YAML_KEYS), value, comment(), nonempty_comment()),
+        0..4,
+    )
+    .prop_map(|v| {
         v.into_iter()
             .map(|(key, value, above, inline)| Item {
                 key,
@@ -355,7 +367,10 @@ pub fn dotenv_document() -> impl Strategy<Value = String> {
 pub fn ini_document() -> impl Strategy<Value = String> {
     let section = (
         select(&["main", "with space", "ключ", "s.dot"][..]),
-        prop::collection::vec((select(FLAT_VALUES), comment(), any::<bool>()), 0..5),
+        prop::collection::vec(
+            (select(FLAT_VALUES), nonempty_comment(), any::<bool>()),
+            0..5,
+        ),
     );
     prop::collection::vec(section, 1..4).prop_map(|sections| {
         let mut out = String::new();
