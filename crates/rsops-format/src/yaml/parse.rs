@@ -607,7 +607,7 @@ impl<'s> Builder<'s> {
                 return;
             }
         }
-        if self.last == Last::FlowEnd {
+        if self.last == Last::FlowEnd && line <= self.last_value_line {
             let comment = Comment {
                 inline: false,
                 ..comment
@@ -1098,6 +1098,7 @@ impl<'s> Builder<'s> {
             }
         }
         self.last = if frame.flow {
+            self.last_value_line = span.end.line();
             Last::FlowEnd
         } else {
             Last::Other
@@ -1623,6 +1624,10 @@ mod tests {
             "{k={},l=[]}"
         );
         assert_eq!(show_map(&one("k: {} # c\n")), "{k={#c}}");
+        assert_eq!(
+            show_map(&one("l:\n  - {}\n  - # c\n    n: 1\n")),
+            "{l=[{},#c,{n=i1}]}"
+        );
         // Only a comment after a scalar value keeps its line (sops 3.13).
         let m = one("# h\na: 1 # on a\nb: # on b\n  c: 2\nd: [1] # on d\n");
         assert_eq!(show_map(&m), "{#h,#on a,a=i1,#on b,b={c=i2},d=[#on d,i1]}");
