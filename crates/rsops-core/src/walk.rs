@@ -434,6 +434,9 @@ impl<'a> Walker<'a> {
                             stash.remember(aad.as_bytes(), d.ty, &d.plaintext, &d.iv);
                         }
                         c.text = String::from_utf8_lossy(&d.plaintext).into_owned();
+                        // sops 3.13 rebuilds a decrypted comment without its
+                        // end-of-line placement: it is written above its key.
+                        c.inline = false;
                     }
                 }
                 Ok(None)

@@ -129,14 +129,22 @@ pub(crate) fn parse_value(text: &[u8]) -> CmdResult<Value> {
     }
 }
 
-/// Decodes a validated JSON scalar with the JSON store's rules (numbers are
-/// floats, invalid UTF-8 becomes U+FFFD) by reading it as an object member.
+/// Decodes a validated JSON scalar with the JSON store's rules (but numbers
+/// are floats, invalid UTF-8 becomes U+FFFD) by reading it as an object member.
 fn scalar_value(text: &[u8]) -> Option<Value> {
     let mut wrapped = b"{\"v\":".to_vec();
     wrapped.extend_from_slice(text);
     wrapped.push(b'}');
     let map = json::parse(&wrapped).ok()?;
-    map.get("v").cloned()
+    match map.get("v")? {
+        // `encoding/json` into an interface: every number is a float64 (the
+        // store keeps integers exact, sops's `set` does not).
+        Value::Int(_) => std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| rsops_format::go::parse_float(t.trim_ascii()))
+            .map(Value::Float),
+        other => Some(other.clone()),
+    }
 }
 
 /// The shape of a valid JSON text.
@@ -413,7 +421,13 @@ mod tests {
         };
         let keys: Vec<_> = m.entries().filter_map(|e| e.key.as_str()).collect();
         assert_eq!(keys, ["z", "a"]);
-        assert_eq!(m.get("z"), Some(&Value::Float(1.0)));
+        // Inside an object the JSON store's types apply (sops 3.13.2: an
+        // integer stays an integer); a bare number is a float64.
+        assert_eq!(m.get("z"), Some(&Value::Int(1)));
+        assert_eq!(
+            parse_value(b"9007199254740993").unwrap(),
+            Value::Float(9007199254740992.0)
+        );
         assert_eq!(
             parse_value(b"\"\\ud800\"").unwrap(),
             Value::Str("\u{fffd}".into())

@@ -6,6 +6,7 @@ mod age_keys;
 mod cli;
 mod common;
 mod docs_examples;
+mod differential;
 mod dotenv;
 mod ecosystem;
 mod edit;

@@ -23,7 +23,7 @@ mod tests;
 
 use crate::error::FormatError;
 use crate::tree::{Comment, Entry, Map, MapItem, Value};
-use walk::{push_comments, Node, Walk};
+use walk::{push_comments, split_comments, Node, Walk};
 
 /// The indentation step go-yaml actually uses for `SetIndent(indent)`:
 /// 0 means the default 4, values outside 2..=9 fall back to 2.
@@ -100,8 +100,8 @@ impl RootWriter {
 
     /// Writes an entry after the pending comments.
     fn entry(&mut self, entry: &Entry) -> Result<(), FormatError> {
-        let mut comments = String::new();
-        push_comments(&mut comments, &self.pending);
+        let pending: Vec<&Comment> = self.pending.iter().collect();
+        let (mut comments, line) = split_comments(&pending, Some(&entry.value));
         self.pending.clear();
         let first = !self.opened;
         if first {
@@ -111,7 +111,8 @@ impl RootWriter {
             self.opened = true;
             comments.clear();
         }
-        self.walk.mapping_entry(entry, &comments, first, false)
+        self.walk
+            .mapping_entry(entry, &comments, &line, first, false)
     }
 
     /// Moves the output written so far into `sink` (the writer keeps its

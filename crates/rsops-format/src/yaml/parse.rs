@@ -103,6 +103,9 @@ fn source_text(input: &[u8]) -> Result<&str, FormatError> {
 fn parser_options() -> granit_parser::Options {
     granit_parser::options! {
         max_buffered_comment_events: usize::MAX,
+        // A last line without a line break adds none (`|` + `  a` at the
+        // end of the input is `a`), as in go-yaml and YAML 1.2 itself.
+        block_scalar_eof_without_line_feed: true,
     }
 }
 
@@ -391,6 +394,13 @@ struct Builder<'s> {
     keep_raw: bool,
     /// How many documents have started.
     documents_started: usize,
+    /// An end-of-line comment after the properties (anchor, tag) of a map
+    /// value whose node starts on a later line: it goes after the comments
+    /// pending before that node (go-yaml: into a collection, above its
+    /// first item; for a scalar, above the entry).
+    props_comment: Option<Comment>,
+    /// Line of the last scalar or alias value attached.
+    last_value_line: usize,
 }
 
 impl<'s> Builder<'s> {
@@ -414,6 +424,8 @@ impl<'s> Builder<'s> {
             dup_errors: Vec::new(),
             keep_raw: true,
             documents_started: 0,
+            props_comment: None,
+            last_value_line: 0,
         }
     }
 
@@ -544,6 +556,10 @@ impl<'s> Builder<'s> {
 
     fn comment(&mut self, text: &str, placement: Placement, span: &Span) {
         let (start, end) = byte_range(span);
+        if self.on_directive_line(start) {
+            // go-yaml drops a comment on a `%YAML` / `%TAG` line.
+            return;
+        }
         let comment = Comment {
             text: text.to_owned(),
             inline: placement == Placement::Right,
@@ -568,27 +584,75 @@ impl<'s> Builder<'s> {
         }
     }
 
+    /// Whether the line holding byte `at` is a directive (`%...`).
+    fn on_directive_line(&self, at: usize) -> bool {
+        let Some(before) = self.src.get(..at) else {
+            return false;
+        };
+        let line_start = before.rfind('\n').map_or(0, |p| p + 1);
+        before.get(line_start..).is_some_and(|l| l.starts_with('%'))
+    }
+
+    /// Whether an end-of-line comment at `at` follows node properties
+    /// (`a: &x # c`, `a: !!map # c`) written after the last key.
+    fn after_properties(&self, at: usize) -> bool {
+        self.src
+            .get(self.prev_end.min(at)..at)
+            .is_some_and(|between| !between.contains('\n') && between.contains(['&', '!']))
+    }
+
     /// Places an end-of-line comment before the item of its line.
     fn line_comment(&mut self, comment: Comment, line: usize) {
         let depth = self.stack.len();
+        let at = comment.source.as_ref().map_or(0, |s| s.start);
+        if self.last == Last::Key && self.after_properties(at) {
+            self.props_comment = Some(Comment {
+                inline: false,
+                ..comment
+            });
+            return;
+        }
         let Some(top) = self.stack.last_mut() else {
             return;
         };
-        if self.last == Last::FlowEnd {
+        if top.flow && self.last == Last::Other {
+            let empty = match &top.body {
+                Body::Map { items, key, .. } => items.is_empty() && key.is_none(),
+                Body::List { items } => items.is_empty(),
+            };
+            if empty {
+                // go-yaml drops a comment right after `[` or `{`.
+                return;
+            }
+        }
+        if self.last == Last::FlowEnd && line <= self.last_value_line {
+            let comment = Comment {
+                inline: false,
+                ..comment
+            };
             Self::flow_line_comment(top, comment);
             return;
         }
         let stem = top.stem && top.line == line && depth >= 2;
-        let completed = self.last == Last::Value;
+        // A comment on a later line than the last value (`- # c` before a
+        // nested collection) is not that value's.
+        let completed = self.last == Last::Value && line <= self.last_value_line;
         if stem {
             // go-yaml moves it to the element of the enclosing list.
             if let Some(parent) = self.stack.get_mut(depth - 2) {
-                parent.push_comment(comment);
+                parent.push_comment(Comment {
+                    inline: false,
+                    ..comment
+                });
             }
         } else if completed {
             top.insert_before_last(comment);
         } else {
-            top.push_comment(comment);
+            // After a key whose value starts on a later line.
+            top.push_comment(Comment {
+                inline: false,
+                ..comment
+            });
         }
     }
 
@@ -608,6 +672,15 @@ impl<'s> Builder<'s> {
                 }
             }
             Body::List { .. } => top.insert_before_last(comment),
+        }
+    }
+
+    /// Appends a comment read after node properties to the open collection.
+    fn place_props_comment_in_top(&mut self) {
+        if let Some(c) = self.props_comment.take() {
+            if let Some(top) = self.stack.last_mut() {
+                top.push_comment(c);
+            }
         }
     }
 
@@ -634,6 +707,16 @@ impl<'s> Builder<'s> {
         span: &Span,
     ) -> Result<(), FormatError> {
         let line = span.start.line();
+        if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+            let (start, end) = byte_range(span);
+            let header = self.block_header_start(start);
+            if let Some(bad) = block_scalar_tab(self.src, header, end) {
+                return Err(err_at(
+                    bad,
+                    "found a tab character where an indentation space is expected",
+                ));
+            }
+        }
         let value = self.scalar_value(text, style, tag, line)?;
         if anchor != 0 {
             self.anchors.insert(anchor, (value.clone(), 1));
@@ -652,6 +735,8 @@ impl<'s> Builder<'s> {
             return self.open_key(node, Some(text));
         }
         self.flush_pending_into_top();
+        self.place_props_comment_in_top();
+        self.last_value_line = span.end.line();
         self.attach(node)?;
         self.last = Last::Value;
         Ok(())
@@ -699,6 +784,8 @@ impl<'s> Builder<'s> {
             return self.open_key(node, None);
         }
         self.flush_pending_into_top();
+        self.place_props_comment_in_top();
+        self.last_value_line = span.end.line();
         self.attach(node)?;
         self.last = Last::Value;
         Ok(())
@@ -974,6 +1061,9 @@ impl<'s> Builder<'s> {
         for p in self.pending.drain(..) {
             frame.push_comment(p.comment);
         }
+        if let Some(c) = self.props_comment.take() {
+            frame.push_comment(c);
+        }
         self.stack.push(frame);
         self.last = Last::Other;
         Ok(())
@@ -1042,6 +1132,7 @@ impl<'s> Builder<'s> {
             }
         }
         self.last = if frame.flow {
+            self.last_value_line = span.end.line();
             Last::FlowEnd
         } else {
             Last::Other
@@ -1070,14 +1161,28 @@ impl<'s> Builder<'s> {
             return Vec::new();
         }
         if frame.flow || self.stack.is_empty() {
+            let empty_flow = frame.flow
+                && match &frame.body {
+                    Body::Map { items, .. } => {
+                        !items.iter().any(|i| matches!(i, MapItem::Entry(_)))
+                    }
+                    Body::List { items } => !items.iter().any(|i| matches!(i, ListItem::Value(_))),
+                };
             for p in self.pending.drain(..) {
-                frame.push_comment(p.comment);
+                // go-yaml loses the comments inside an empty `{}` / `[]`.
+                if !empty_flow {
+                    frame.push_comment(p.comment);
+                }
             }
             return Vec::new();
         }
         let pending = std::mem::take(&mut self.pending);
         let groups = group_comments(&pending);
-        let next_col = end_span.start.col();
+        // At the end of an input without a final line break the end event
+        // sits on the last comment's line; the next token would start a
+        // line, at column 0.
+        let at_eof = byte_range(end_span).0 >= self.src.len();
+        let next_col = if at_eof { 0 } else { end_span.start.col() };
         let head_from = match groups.last() {
             Some(&(start, _)) if pending.get(start).is_some_and(|p| p.col == next_col) => start,
             _ => pending.len(),
@@ -1254,6 +1359,59 @@ fn classify_tag(tag: &Tag) -> TagKind {
         "null" => TagKind::Core("null"),
         "timestamp" => TagKind::Core("timestamp"),
         _ => TagKind::Other,
+    }
+}
+
+/// go-yaml's (libyaml's) check of the indentation of a block scalar whose
+/// header starts at `header` and whose content ends at `end`: a tab met
+/// while the indentation is not known yet, or before the indentation on a
+/// later line (the line ending the scalar included), is an error there
+/// ("found a tab character where an indentation space is expected"),
+/// although YAML 1.2 reads `|` + ` \t` as the text `\t`. Returns the
+/// 1-based line of the offending tab.
+fn block_scalar_tab(src: &str, header: usize, end: usize) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let header_line_start = bytes
+        .get(..header)?
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
+    let mut line = bytes.get(..header)?.iter().filter(|b| **b == b'\n').count() + 1;
+    // An explicit indentation indicator: relative to the header line.
+    let explicit = bytes
+        .get(header + 1..)?
+        .iter()
+        .take(2)
+        .find(|b| b.is_ascii_digit())
+        .map(|d| usize::from(d - b'0'));
+    let parent = bytes
+        .get(header_line_start..header)?
+        .iter()
+        .take_while(|b| **b == b' ')
+        .count();
+    let mut indent = explicit.map_or(0, |d| parent + d);
+    let mut pos = header + memchr::memchr(b'\n', bytes.get(header..)?)? + 1;
+    let mut max_indent = 0;
+    loop {
+        line += 1;
+        let rest = bytes.get(pos..)?;
+        let mut col = 0;
+        while (indent == 0 || col < indent) && rest.get(col) == Some(&b' ') {
+            col += 1;
+        }
+        max_indent = max_indent.max(col);
+        let next = rest.get(col).copied();
+        if next == Some(b'\t') && (indent == 0 || col < indent) {
+            return Some(line);
+        }
+        let empty = matches!(next, Some(b'\n' | b'\r'));
+        if !empty && next.is_some() && indent == 0 {
+            indent = max_indent.max(1);
+        }
+        if pos > end || next.is_none() || (!empty && col < indent) {
+            return None;
+        }
+        pos += memchr::memchr(b'\n', rest)? + 1;
     }
 }
 
@@ -1468,6 +1626,103 @@ mod tests {
         assert_eq!(
             show_map(&one(src)),
             "{l=[#on f,{f=i1,#on g,g=i2},#nested,[i3],#flow elem,[i1]],m=[#flow value,i1,i2]}"
+        );
+    }
+
+    /// The `inline` flags of a map's comments, in order.
+    fn inline_flags(m: &Map) -> Vec<bool> {
+        m.items
+            .iter()
+            .filter_map(|i| match i {
+                MapItem::Comment(c) => Some(c.inline),
+                MapItem::Entry(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn block_scalars_at_the_end_without_a_line_break_like_go_yaml() {
+        // Checked with sops (go-yaml v3): the last line adds no line feed.
+        assert_eq!(show_map(&one("m: |\n  multi\n  line")), "{m=multi\nline}");
+        assert_eq!(show_map(&one("foo: |\n  x\n   ")), "{foo=x\n }");
+        assert_eq!(show_map(&one("k: |+\n  a")), "{k=a}");
+        assert_eq!(show_map(&one("k: >\n  a\n  b")), "{k=a b}");
+        assert_eq!(show_map(&one("k: |\n  a\n  ")), "{k=a\n}");
+        assert_eq!(show_map(&one("k: |+\n  a\n\n  ")), "{k=a\n\n}");
+        assert_eq!(show_map(&one("k: |\n  a\n")), "{k=a\n}");
+    }
+
+    #[test]
+    fn a_tab_where_a_block_scalar_is_indented_is_refused_like_go_yaml() {
+        for (src, line) in [
+            ("foo: |\n \t\nbar: 1", 2),
+            ("foo: |\n \t\nbar: 1\n", 2),
+            ("foo: |\n  \tx\n", 2),
+            ("foo: |\n  a\n \tb\n", 3),
+        ] {
+            let e = err(src);
+            assert!(
+                e.contains(&format!("line {line}: found a tab character")),
+                "{src:?}: {e}"
+            );
+        }
+        assert!(err("foo: >\n\tx\n").contains("tab"));
+        // Tabs inside the content, once the indentation is known, are fine.
+        assert_eq!(show_map(&one("foo: |\n  x\n  \ty\t\n")), "{foo=x\n\ty\t\n}");
+        assert_eq!(show_map(&one("foo: |2\n   \tx\n")), "{foo= \tx\n}");
+    }
+
+    #[test]
+    fn comments_after_properties_directives_and_flow_starts_like_go_yaml() {
+        // Checked against sops 3.11 (encrypt + decrypt).
+        assert_eq!(show_map(&one("a: &x # c\n  b: 1\n")), "{a={#c,b=i1}}");
+        assert_eq!(show_map(&one("a: !!map # c\n  b: 1\n")), "{a={#c,b=i1}}");
+        assert_eq!(
+            show_map(&one("a: &x # c\n  # d\n  b: 1\n")),
+            "{a={#d,#c,b=i1}}"
+        );
+        assert_eq!(show_map(&one("a: &x # c\n  - 1\n")), "{a=[#c,i1]}");
+        assert_eq!(show_map(&one("a: &x # c\n  # d\n  v\n")), "{#d,#c,a=v}");
+        assert_eq!(show_map(&one("%YAML 1.1 # c\n---\na: 1\n")), "{a=i1}");
+        assert_eq!(
+            show_map(&one("%TAG !e! tag:e.com,2000: # c\n---\na: 1\n")),
+            "{a=i1}"
+        );
+        assert_eq!(show_map(&one("k: [ # c\n  a ]\n")), "{k=[a]}");
+        assert_eq!(show_map(&one("k: { # c\n  a: 1}\n")), "{k={a=i1}}");
+        assert_eq!(show_map(&one("k: [ # c\n  # d\n  a ]\n")), "{k=[#d,a]}");
+        assert_eq!(show_map(&one("k: [a, # c\n  b]\n")), "{k=[#c,a,b]}");
+        // A comment after a `-` whose element starts on the next line.
+        assert_eq!(
+            show_map(&one("l:\n  - a\n  - # note\n    - b\n")),
+            "{l=[a,#note,[b]]}"
+        );
+        assert_eq!(show_map(&one("k: a\n  b # c\nj: 1\n")), "{#c,k=a b,j=i1}");
+        assert_eq!(show_map(&one("b: | # h\n  x\nm: 1\n")), "{#h,b=x\n,m=i1}");
+        // Inside an empty flow collection comments are lost (go-yaml).
+        assert_eq!(
+            show_map(&one("k: {\n  # c\n}\nl: [\n  # d\n]\n")),
+            "{k={},l=[]}"
+        );
+        assert_eq!(show_map(&one("k: {} # c\n")), "{k={#c}}");
+        assert_eq!(
+            show_map(&one("l:\n  - {}\n  - # c\n    n: 1\n")),
+            "{l=[{},#c,{n=i1}]}"
+        );
+        // Only a comment after a scalar value keeps its line (sops 3.13).
+        let m = one("# h\na: 1 # on a\nb: # on b\n  c: 2\nd: [1] # on d\n");
+        assert_eq!(show_map(&m), "{#h,#on a,a=i1,#on b,b={c=i2},d=[#on d,i1]}");
+        assert_eq!(inline_flags(&m), [false, true, false]);
+    }
+
+    #[test]
+    fn a_comment_at_column_0_at_the_end_leaves_the_list() {
+        for src in ["a:\n  - b\n  - c\n# end", "a:\n  - b\n  - c\n# end\n"] {
+            assert_eq!(show_map(&one(src)), "{a=[b,c],#end}", "{src:?}");
+        }
+        assert_eq!(
+            show_map(&one("a:\n  - b\n# end\n# end2")),
+            "{a=[b],#end,#end2}"
         );
     }
 

@@ -38,7 +38,7 @@ pub(super) struct Scalar<'a> {
     pub(super) text: Cow<'a, str>,
     /// The style chosen for it.
     pub(super) style: Style,
-    /// An explicit tag suffix to write as `!!<tag>` (only `merge`).
+    /// An explicit tag suffix to write as `!!<tag>` (`merge`, `binary`).
     pub(super) tag: Option<&'static str>,
     /// Whether the text contains a line break.
     pub(super) multiline: bool,
@@ -81,11 +81,7 @@ pub(super) fn scalar_of(value: &Value) -> Result<Option<Scalar<'_>>, FormatError
         Value::Str(s) => string_scalar(s),
         Value::Bytes(b) => match std::str::from_utf8(b) {
             Ok(s) => string_scalar(s),
-            Err(_) => {
-                return Err(FormatError::Emit(
-                    "yaml: cannot write a value that is not valid UTF-8".into(),
-                ))
-            }
+            Err(_) => binary_scalar(b),
         },
         Value::Int(i) => plain(i.to_string()),
         Value::Float(f) => plain(format_float_yaml(*f)),
@@ -102,6 +98,39 @@ pub(super) fn scalar_of(value: &Value) -> Result<Option<Scalar<'_>>, FormatError
         }
         Value::Null => plain("null".to_owned()),
     }))
+}
+
+/// The scalar of a string that is not valid UTF-8: go-yaml writes it as
+/// `!!binary` with its base64 text, cut into lines of 70 characters (each
+/// ended by a line break, hence a literal block) once it is that long.
+pub(super) fn binary_scalar(bytes: &[u8]) -> Scalar<'static> {
+    use base64::Engine as _;
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let text = if encoded.len() < LINE {
+        encoded
+    } else {
+        let mut lines = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+        for chunk in encoded.as_bytes().chunks(LINE) {
+            // Base64 is ASCII, so every chunk is a whole string.
+            lines.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+            lines.push('\n');
+        }
+        lines
+    };
+    let analysis = analyze(&text);
+    let requested = if analysis.multiline {
+        Style::Literal
+    } else {
+        Style::Plain
+    };
+    Scalar {
+        style: degrade(requested, &analysis),
+        multiline: analysis.multiline,
+        text: Cow::Owned(text),
+        tag: Some("binary"),
+        zero_node: false,
+    }
 }
 
 /// The scalar of a string value or key.
@@ -540,7 +569,7 @@ impl Writer {
         if let Some(chomp) = chomp {
             self.write_indicator(chomp, false, false, false);
         }
-        self.put_break();
+        self.process_line_comment(true);
         self.whitespace = true;
         let mut breaks = true;
         for c in text.chars() {

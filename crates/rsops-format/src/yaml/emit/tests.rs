@@ -346,9 +346,33 @@ fn typed_scalars() {
 }
 
 #[test]
-fn invalid_utf8_bytes_are_refused() {
-    let err = emit(&[map(vec![("k", Value::Bytes(vec![0xff, 0xfe]))])], 4);
-    assert!(matches!(err, Err(FormatError::Emit(_))));
+fn invalid_utf8_bytes_are_written_as_binary_like_go_yaml() {
+    let short = map(vec![("k", Value::Bytes(vec![0x80]))]);
+    assert_eq!(out(&[short], 4), "k: !!binary gA==\n");
+    // 70 base64 characters and more: lines of 70, each ended by a break.
+    let long = map(vec![
+        ("l", Value::Bytes(vec![0x80; 60])),
+        (
+            "m",
+            Value::List(List {
+                items: vec![ListItem::Value(Value::Bytes(vec![0xff, 0xfe]))],
+            }),
+        ),
+    ]);
+    let b64 = "gICA".repeat(20);
+    assert_eq!(
+        out(&[long], 4),
+        format!(
+            "l: !!binary |\n    {}\n    {}\nm:\n    - !!binary //4=\n",
+            &b64[..70],
+            &b64[70..]
+        )
+    );
+    // What is written reads back as the same bytes.
+    let again =
+        crate::yaml::parse(out(&[map(vec![("k", Value::Bytes(vec![0x80; 60]))])], 4).as_bytes())
+            .unwrap();
+    assert_eq!(again[0].get("k"), Some(&Value::Bytes(vec![0x80; 60])));
 }
 
 #[test]
@@ -536,18 +560,50 @@ fn comments_with_indent_2_and_encrypted_text() {
     );
 }
 
+fn inline(text: &str) -> Comment {
+    Comment {
+        text: text.into(),
+        inline: true,
+        source: None,
+    }
+}
+
 #[test]
-fn inline_comments_are_written_above() {
-    let mut m = map(vec![("a", Value::Int(1))]);
-    m.items.insert(
-        0,
-        MapItem::Comment(Comment {
-            text: " inline".into(),
-            inline: true,
-            source: None,
-        }),
+fn inline_comments_stay_on_the_line_of_a_scalar_like_sops_3_13() {
+    let mut m = map(vec![
+        ("a", Value::Int(1)),
+        ("blk", s("x\ny\n")),
+        (
+            "l",
+            Value::List(List {
+                items: vec![
+                    ListItem::Comment(inline(" on x")),
+                    ListItem::Value(s("x")),
+                    ListItem::Comment(Comment::new(" above y")),
+                    ListItem::Value(s("z")),
+                ],
+            }),
+        ),
+        ("m", Value::Map(map(vec![("k", s("v"))]))),
+    ]);
+    m.items.insert(0, MapItem::Comment(inline(" inline")));
+    m.items
+        .insert(2, MapItem::Comment(inline(" on the header")));
+    // Before a map value an end-of-line comment goes above the key.
+    m.items.insert(5, MapItem::Comment(inline(" before m")));
+    assert_eq!(
+        out(&[m], 4),
+        "a: 1 # inline\nblk: | # on the header\n    x\n    y\nl:\n    - x # on x\n    \
+         # above y\n    - z\n# before m\nm:\n    k: v\n"
     );
-    assert_eq!(out(&[m], 4), "# inline\na: 1\n");
+}
+
+#[test]
+fn a_plain_comment_is_written_above() {
+    let mut m = map(vec![("a", Value::Int(1))]);
+    m.items
+        .insert(0, MapItem::Comment(Comment::new(" own line")));
+    assert_eq!(out(&[m], 4), "# own line\na: 1\n");
 }
 
 #[test]

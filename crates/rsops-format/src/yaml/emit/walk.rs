@@ -8,6 +8,11 @@
 //! comments of the event it handles ([`Writer::analyze`]), then writes what
 //! that step writes. Pending comments are flushed at the same points as in
 //! go-yaml, which is what places them in the output.
+//!
+//! sops 3.13 keeps a comment read at the end of a value's line (an `inline`
+//! [`Comment`]) as the line comment of the next scalar value or element,
+//! written after it on its line (`a: 1 # c`); before a map or list value
+//! such a comment is placed like any other (see `docs/compatibility.md`).
 
 use super::scalar::{scalar_of, string_scalar, Scalar};
 use super::writer::Writer;
@@ -62,28 +67,47 @@ pub(super) fn push_comments<'c>(out: &mut String, comments: impl IntoIterator<It
     }
 }
 
-/// The head comment a collection carries itself: its comments before the
-/// first item (all of them when it has no item). Scalars carry none.
-fn own_head(node: Node<'_>) -> String {
+/// Splits the comments before an item whose value is `next` into its head
+/// comment and its line comment: inline comments are the line comment of
+/// a scalar value; everything else is the head.
+pub(super) fn split_comments(comments: &[&Comment], next: Option<&Value>) -> (String, String) {
     let mut head = String::new();
-    match node {
-        Node::Map(m) => push_comments(
-            &mut head,
-            m.items.iter().map_while(|i| match i {
-                MapItem::Comment(c) => Some(c),
-                MapItem::Entry(_) => None,
-            }),
-        ),
-        Node::List(l) => push_comments(
-            &mut head,
-            l.items.iter().map_while(|i| match i {
-                ListItem::Comment(c) => Some(c),
-                ListItem::Value(_) => None,
-            }),
-        ),
-        Node::Scalar(_) => {}
+    let mut line = String::new();
+    let scalar = next.is_some_and(|v| !matches!(v, Value::Map(_) | Value::List(_)));
+    for c in comments {
+        let out = if scalar && c.inline {
+            &mut line
+        } else {
+            &mut head
+        };
+        push_comments(out, std::iter::once(*c));
     }
-    head
+    (head, line)
+}
+
+/// The head comment a collection carries itself: its comments before the
+/// first item (all of them when it has no item), but for the line comment
+/// of a first scalar value. Scalars carry none.
+fn own_head(node: Node<'_>) -> String {
+    let mut leading: Vec<&Comment> = Vec::new();
+    let first = match node {
+        Node::Map(m) => m.items.iter().find_map(|i| match i {
+            MapItem::Comment(c) => {
+                leading.push(c);
+                None
+            }
+            MapItem::Entry(e) => Some(&e.value),
+        }),
+        Node::List(l) => l.items.iter().find_map(|i| match i {
+            ListItem::Comment(c) => {
+                leading.push(c);
+                None
+            }
+            ListItem::Value(v) => Some(v),
+        }),
+        Node::Scalar(_) => return String::new(),
+    };
+    split_comments(&leading, first).0
 }
 
 /// Whether the node is written in flow style (`{}` / `[]`).
@@ -264,12 +288,12 @@ impl Walk {
                 MapItem::Entry(e) => e,
             };
             // Comments before the first key are the mapping's head comment.
-            let mut key_head = String::new();
-            if !first {
-                push_comments(&mut key_head, pending.iter().copied());
+            let (mut key_head, line) = split_comments(&pending, Some(&entry.value));
+            if first {
+                key_head.clear();
             }
             pending.clear();
-            self.mapping_entry(entry, &key_head, first, in_seq_item)?;
+            self.mapping_entry(entry, &key_head, &line, first, in_seq_item)?;
             first = false;
         }
         // Mapping end: trailing comments are its tail comment.
@@ -285,6 +309,7 @@ impl Walk {
         &mut self,
         entry: &Entry,
         key_head: &str,
+        line: &str,
         first: bool,
         in_seq_item: bool,
     ) -> Result<(), FormatError> {
@@ -303,7 +328,7 @@ impl Walk {
             self.w.write_indicator("?", true, false, true);
             self.w.emit_scalar(&key, false, false);
         }
-        self.mapping_value(&entry.value, simple)
+        self.mapping_value(&entry.value, line, simple)
     }
 
     /// The end event of a block mapping: `tail` holds the comments after
@@ -315,17 +340,24 @@ impl Walk {
     }
 
     /// The value of a mapping entry, after its key.
-    fn mapping_value(&mut self, value: &Value, simple_key: bool) -> Result<(), FormatError> {
+    fn mapping_value(
+        &mut self,
+        value: &Value,
+        line: &str,
+        simple_key: bool,
+    ) -> Result<(), FormatError> {
         let node = Node::of(value);
         let head = own_head(node);
         self.w.analyze(&head, "", "");
+        line.clone_into(&mut self.w.line_comment);
         if simple_key {
             self.w.write_indicator(":", false, false, false);
         } else {
             self.w.write_indent();
             self.w.write_indicator(":", true, false, true);
         }
-        self.start_node(node, false, false)?;
+        self.start_node(node, false, !line.is_empty())?;
+        self.w.process_line_comment(false);
         self.w.process_foot_comment();
         self.body(node, false, "")
     }
@@ -354,9 +386,9 @@ impl Walk {
             let node = Node::of(value);
             // Comments before the first element are the sequence's head
             // comment; later ones go before the element's own head comment.
-            let mut head = String::new();
-            if !first {
-                push_comments(&mut head, pending.iter().copied());
+            let (mut head, line) = split_comments(&pending, Some(value));
+            if first {
+                head.clear();
             }
             pending.clear();
             let own = own_head(node);
@@ -387,7 +419,13 @@ impl Walk {
             self.w.process_head_comment();
             self.w.write_indent();
             self.w.write_indicator("-", true, false, true);
-            self.start_node(node, true, !head.is_empty() || !scalar_foot.is_empty())?;
+            line.clone_into(&mut self.w.line_comment);
+            self.start_node(
+                node,
+                true,
+                !head.is_empty() || !scalar_foot.is_empty() || !line.is_empty(),
+            )?;
+            self.w.process_line_comment(false);
             self.w.process_foot_comment();
             let child_foot = if is_scalar { "" } else { trailing.as_str() };
             self.body(node, true, child_foot)?;

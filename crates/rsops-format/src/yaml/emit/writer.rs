@@ -32,6 +32,9 @@ pub(super) struct Writer {
     pub(super) foot_comment: String,
     /// Pending tail comment (trailing comments of a mapping).
     pub(super) tail_comment: String,
+    /// Pending line comment, written at the end of the next scalar's line
+    /// (after the header of a block scalar).
+    pub(super) line_comment: String,
 }
 
 impl Writer {
@@ -49,6 +52,7 @@ impl Writer {
             head_comment: String::new(),
             foot_comment: String::new(),
             tail_comment: String::new(),
+            line_comment: String::new(),
         }
     }
 
@@ -212,6 +216,22 @@ impl Writer {
         self.write_indent();
         let head = std::mem::take(&mut self.head_comment);
         self.write_comment(&head);
+    }
+
+    /// Writes the pending line comment at the end of the current line;
+    /// with `linebreak`, ends the line when there is none.
+    pub(super) fn process_line_comment(&mut self, linebreak: bool) {
+        if self.line_comment.is_empty() {
+            if linebreak {
+                self.put_break();
+            }
+            return;
+        }
+        if !self.whitespace {
+            self.put(b' ');
+        }
+        let line = std::mem::take(&mut self.line_comment);
+        self.write_comment(&line);
     }
 
     /// Writes the pending foot comment.

@@ -71,6 +71,37 @@ fn reemit(text: &[u8]) -> Result<Vec<u8>, String> {
     emit(&docs, 4).map_err(|e| format!("emit: {e}"))
 }
 
+/// Parses `text`, places every comment on its own line (as decrypting
+/// does: sops 3.13 drops the end-of-line flag of a decrypted comment) and
+/// writes it again.
+fn reemit_decrypted(text: &[u8]) -> Result<Vec<u8>, String> {
+    fn own_lines_map(m: &mut Map) {
+        for item in &mut m.items {
+            match item {
+                crate::tree::MapItem::Comment(c) => c.inline = false,
+                crate::tree::MapItem::Entry(e) => own_lines(&mut e.value),
+            }
+        }
+    }
+    fn own_lines(v: &mut Value) {
+        match v {
+            Value::Map(m) => own_lines_map(m),
+            Value::List(l) => {
+                for item in &mut l.items {
+                    match item {
+                        ListItem::Comment(c) => c.inline = false,
+                        ListItem::Value(v) => own_lines(v),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut docs = parse(text).map_err(|e| format!("parse: {e}"))?;
+    docs.iter_mut().for_each(own_lines_map);
+    emit(&docs, 4).map_err(|e| format!("emit: {e}"))
+}
+
 /// Compares and describes a mismatch (first differing line).
 fn check(what: &str, got: Result<Vec<u8>, String>, want: &[u8], failures: &mut Vec<String>) {
     match got {
@@ -135,7 +166,12 @@ fn corpus_inputs_emit_as_sops_decrypts_them() {
     for case in &cases {
         let Some(input) = &case.input else { continue };
         let expected = read(&case.expected);
-        check(&case.name, reemit(&read(input)), &expected, &mut failures);
+        check(
+            &case.name,
+            reemit_decrypted(&read(input)),
+            &expected,
+            &mut failures,
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
