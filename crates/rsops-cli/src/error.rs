@@ -865,8 +865,20 @@ fn data_key_line(report: &DataKeyReport) -> String {
     if !reasons.ends_with(['.', '?', '!']) {
         reasons.push('.');
     }
+    // Only AWS KMS keys failed: there is no private key to make available.
+    let kms_only = report
+        .groups
+        .iter()
+        .flat_map(|g| &g.keys)
+        .filter_map(|k| k.error.as_ref())
+        .all(|e| e.kind() == Some("kms"));
+    let advice = if kms_only && !parts.is_empty() {
+        "Check that AWS credentials are available (environment, ~/.aws, AWS_PROFILE or the key's aws_profile) and allowed to use these keys, and that the KMS endpoint is reachable."
+    } else {
+        "Make the private key of one of these recipients available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, the GnuPG keyring, ...)."
+    };
     format!(
-        "Failed to get the data key required to decrypt the SOPS file{needed}: {reasons} Make the private key of one of these recipients available (SOPS_AGE_KEY_FILE, SOPS_AGE_KEY, the GnuPG keyring, ...)."
+        "Failed to get the data key required to decrypt the SOPS file{needed}: {reasons} {advice}"
     )
 }
 

@@ -45,3 +45,6 @@ pub const APPDATA: &str = "APPDATA";
 /// is searched from the processed file's directory upwards instead of from
 /// the current directory. Unset (the default) keeps sops's behaviour.
 pub const RSOPS_CONFIG_FROM_FILE_DIR: &str = "RSOPS_CONFIG_FROM_FILE_DIR";
+/// rsops extension: the longest time, in seconds, one AWS KMS or STS call
+/// may take with its retries (default 30; each attempt at most 10).
+pub const RSOPS_AWS_TIMEOUT: &str = "RSOPS_AWS_TIMEOUT";

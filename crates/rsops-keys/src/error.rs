@@ -45,6 +45,9 @@ pub enum KeyError {
     /// An identity source (file, command, environment) could not be read.
     #[error("{0}")]
     Source(#[source] IdentitySourceError),
+    /// An AWS KMS key operation failed.
+    #[error("{0}")]
+    Kms(#[source] crate::kinds::kms::KmsError),
 }
 
 impl KeyError {
@@ -60,6 +63,7 @@ impl KeyError {
             KeyError::NoIdentity(NoIdentity::Pgp(_))
             | KeyError::Encrypt(EncryptFailure::Pgp(_))
             | KeyError::Decrypt(DecryptFailure::Pgp(_)) => Some("pgp"),
+            KeyError::Kms(_) => Some("kms"),
         }
     }
 }

@@ -9,6 +9,7 @@ mod errors;
 mod exec;
 mod git_check;
 mod keygroups;
+mod kms_aws;
 mod legacy;
 mod multi;
 mod pgp;
