@@ -727,9 +727,41 @@ fn server_down_and_unknown_key_fail_like_sops() {
         "{enc}"
     );
 
+    // rotate cannot recover the data key: sops's code, file untouched.
+    let down = aws_env(&closed_port_url(), true);
+    let secret = std::fs::read(s.path("secret.yaml")).unwrap();
+    let ours = run(
+        &s,
+        rsops_bin(),
+        &["rotate", "-i", "secret.yaml"],
+        &down,
+        false,
+    );
+    let theirs = run(&s, &sops, &["rotate", "-i", "secret.yaml"], &down, false);
+    assert_eq!(theirs.status.code(), Some(128), "{}", stderr(&theirs));
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "{}",
+        stderr(&ours)
+    );
+    assert_eq!(std::fs::read(s.path("secret.yaml")).unwrap(), secret);
+
     // A key moto does not have.
     let missing = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000";
     let env = aws_env(&moto.endpoint, true);
+    // rotate adding it: the data key is recovered, the new key fails.
+    let add = ["rotate", "-i", "--add-kms", missing, "secret.yaml"];
+    let ours = run(&s, rsops_bin(), &add, &env, false);
+    let theirs = run(&s, &sops, &add, &env, false);
+    assert_eq!(theirs.status.code(), Some(1), "{}", stderr(&theirs));
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "{}",
+        stderr(&ours)
+    );
+    assert_eq!(std::fs::read(s.path("secret.yaml")).unwrap(), secret);
     let ours = run(
         &s,
         rsops_bin(),
