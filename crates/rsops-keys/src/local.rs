@@ -1,4 +1,5 @@
-//! The in-process key service: age and OpenPGP on this machine.
+//! The in-process key service: age and OpenPGP on this machine, and the
+//! cloud key kinds this build supports (AWS KMS with feature `aws`).
 
 use zeroize::Zeroizing;
 
@@ -13,21 +14,25 @@ use crate::pgp::PgpBackend;
 pub struct LocalKeyService {
     age: AgeBackend,
     pgp: PgpBackend,
+    #[cfg(feature = "aws")]
+    aws: crate::kinds::kms::aws::AwsKms,
 }
 
 impl LocalKeyService {
     /// A key service that finds identities as sops does, from the process
     /// environment (read lazily, on first use).
     pub fn from_env() -> Self {
-        LocalKeyService {
-            age: AgeBackend::from_env(),
-            pgp: PgpBackend::from_env(),
-        }
+        LocalKeyService::new(AgeBackend::from_env(), PgpBackend::from_env())
     }
 
     /// A key service built from explicit backends (tests, embedding).
     pub fn new(age: AgeBackend, pgp: PgpBackend) -> Self {
-        LocalKeyService { age, pgp }
+        LocalKeyService {
+            age,
+            pgp,
+            #[cfg(feature = "aws")]
+            aws: crate::kinds::kms::aws::AwsKms::new(),
+        }
     }
 }
 
@@ -50,7 +55,13 @@ impl KeyService for LocalKeyService {
             MasterKey::Hckms(k) => crate::kinds::hckms::encrypt(k, plaintext),
             MasterKey::GcpKms(k) => k.encrypt(plaintext).map_err(KeyError::GcpKms),
             MasterKey::AzureKv(k) => k.encrypt(plaintext).map_err(KeyError::AzureKv),
-            other => Err(KeyError::Unsupported(other.kind().identifier())),
+            #[cfg(feature = "aws")]
+            MasterKey::Kms(k) => self.aws.encrypt(k, plaintext).map_err(KeyError::Kms),
+            #[cfg(not(feature = "aws"))]
+            MasterKey::Kms(k) => Err(KeyError::Kms(crate::kinds::kms::KmsError::NotBuilt {
+                arn: k.arn.clone(),
+                op: crate::kinds::kms::KmsOperation::Encrypt,
+            })),
         }
     }
 
@@ -62,7 +73,13 @@ impl KeyService for LocalKeyService {
             MasterKey::Hckms(k) => crate::kinds::hckms::decrypt(k, enc),
             MasterKey::GcpKms(k) => k.decrypt(enc).map_err(KeyError::GcpKms),
             MasterKey::AzureKv(k) => k.decrypt(enc).map_err(KeyError::AzureKv),
-            other => Err(KeyError::Unsupported(other.kind().identifier())),
+            #[cfg(feature = "aws")]
+            MasterKey::Kms(k) => self.aws.decrypt(k, enc).map_err(KeyError::Kms),
+            #[cfg(not(feature = "aws"))]
+            MasterKey::Kms(k) => Err(KeyError::Kms(crate::kinds::kms::KmsError::NotBuilt {
+                arn: k.arn.clone(),
+                op: crate::kinds::kms::KmsOperation::Decrypt,
+            })),
         }
     }
 }

@@ -21,6 +21,7 @@ mod kms_vault;
 mod leaks;
 mod kms_azure;
 mod kms_gcp;
+mod kms_aws;
 mod legacy;
 mod many_stdout;
 mod multi;
