@@ -941,8 +941,49 @@ fn data_key_line(report: &DataKeyReport) -> String {
             let _ = write!(out, "\nage identities: {sources}.");
         }
     }
-    out.push_str("\nhint: make the private key of one of these recipients available: for age, SOPS_AGE_KEY_FILE (a keys file), SOPS_AGE_KEY or SOPS_AGE_KEY_CMD, or the default keys file; for OpenPGP, the GnuPG keyring (GNUPGHOME)");
+    out.push_str(&data_key_hint(report));
     out
+}
+
+/// The one hint line of a data-key failure: what to provide for the kinds
+/// of the keys that failed (local keys: the private key; cloud keys and key
+/// services: credentials and access, whose failures the lines above name).
+fn data_key_hint(report: &DataKeyReport) -> String {
+    let failed_kinds: Vec<Option<&'static str>> = report
+        .groups
+        .iter()
+        .flat_map(|g| g.keys.iter())
+        .filter_map(|k| k.error.as_deref().map(|e| e.kind()))
+        .collect();
+    let has = |kind: &str| failed_kinds.contains(&Some(kind));
+    let mut parts: Vec<&str> = Vec::new();
+    if has("age") {
+        parts.push("for age, SOPS_AGE_KEY_FILE (a keys file), SOPS_AGE_KEY or SOPS_AGE_KEY_CMD, or the default keys file");
+    }
+    if has("pgp") {
+        parts.push("for OpenPGP, the GnuPG keyring (GNUPGHOME)");
+    }
+    if has("kms") {
+        parts.push("for AWS KMS, credentials (environment, ~/.aws, AWS_PROFILE or the key's aws_profile) allowed to use the key and a reachable endpoint");
+    }
+    let remote = failed_kinds
+        .iter()
+        .any(|k| !matches!(k, Some("age") | Some("pgp")));
+    if failed_kinds
+        .iter()
+        .any(|k| !matches!(k, Some("age") | Some("pgp") | Some("kms")))
+    {
+        parts.push("for GCP KMS, Azure Key Vault, Vault, HuaweiCloud and key-service keys, credentials allowed to use the key (the lines above say what failed)");
+    }
+    if parts.is_empty() {
+        parts.push("for age, SOPS_AGE_KEY_FILE (a keys file), SOPS_AGE_KEY or SOPS_AGE_KEY_CMD, or the default keys file; for OpenPGP, the GnuPG keyring (GNUPGHOME)");
+    }
+    let lead = if remote {
+        "make one of these keys usable"
+    } else {
+        "make the private key of one of these recipients available"
+    };
+    format!("\nhint: {lead}: {}", parts.join("; "))
 }
 
 /// Lines `FILE: message` for [`Error::Files`]; recommendation lines are
@@ -995,6 +1036,44 @@ pub fn describe_status(status: ExitStatus) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report(errors: Vec<rsops_keys::KeyError>) -> DataKeyReport {
+        use rsops_core::datakey::{GroupAttempt, KeyAttempt};
+        DataKeyReport {
+            groups: vec![GroupAttempt {
+                ok: false,
+                keys: errors
+                    .into_iter()
+                    .map(|e| KeyAttempt {
+                        key: "k".into(),
+                        error: Some(std::sync::Arc::new(e)),
+                    })
+                    .collect(),
+            }],
+            threshold: 0,
+            recovered: 0,
+        }
+    }
+
+    #[test]
+    fn the_data_key_hint_names_what_the_failed_kinds_need() {
+        use rsops_keys::KeyError;
+        let cloud = data_key_hint(&report(vec![KeyError::Unsupported("azure_kv")]));
+        assert!(cloud.starts_with("\nhint: make one of these keys usable: for GCP KMS"));
+        assert!(!cloud.contains("SOPS_AGE_KEY_FILE"), "{cloud}");
+        let pgp = data_key_hint(&report(vec![KeyError::Unsupported("pgp")]));
+        assert!(pgp.contains("private key of one of these recipients available: for OpenPGP"));
+        assert!(!pgp.contains("age"), "{pgp}");
+        let mixed = data_key_hint(&report(vec![
+            KeyError::Unsupported("age"),
+            KeyError::Unsupported("hc_vault"),
+        ]));
+        assert!(mixed.contains("for age, SOPS_AGE_KEY_FILE"), "{mixed}");
+        assert!(mixed.contains("; for GCP KMS"), "{mixed}");
+        let aws = data_key_hint(&report(vec![KeyError::Unsupported("kms")]));
+        assert!(aws.contains("usable: for AWS KMS, credentials"), "{aws}");
+        assert!(!aws.contains("GCP"), "{aws}");
+    }
 
     #[test]
     fn value_cipher_failures_map_to_sops_exit_codes() {

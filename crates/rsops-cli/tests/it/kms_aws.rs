@@ -112,7 +112,7 @@ fn stable_metadata(yaml: &[u8]) -> String {
         }
         kept.push(line);
     }
-    kept.join("\n")
+    super::common::order_free(&kept.join("\n"))
 }
 
 /// The values of `field` in the metadata, in order (e.g. every `arn:`).

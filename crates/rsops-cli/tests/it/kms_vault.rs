@@ -82,7 +82,7 @@ pub fn metadata_shape(file: &[u8]) -> String {
             None => out.push(line.to_owned()),
         }
     }
-    out.join("\n")
+    super::common::order_free(&out.join("\n"))
 }
 
 /// Both tools encrypt `plain.yaml` with `args` (+ `env`) and decrypt each

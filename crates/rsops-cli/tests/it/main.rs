@@ -1,12 +1,12 @@
 //! Integration tests of the `rsops` binary: one test binary, a module per
 //! area (keeps link time down).
 
-mod ansible;
 mod age_keys;
+mod ansible;
 mod cli;
 mod common;
-mod docs_examples;
 mod differential;
+mod docs_examples;
 mod dotenv;
 mod ecosystem;
 mod edit;
@@ -16,12 +16,12 @@ mod faults;
 mod git_check;
 mod keygroups;
 mod keyservice;
+mod kms_aws;
+mod kms_azure;
+mod kms_gcp;
 mod kms_hckms;
 mod kms_vault;
 mod leaks;
-mod kms_azure;
-mod kms_gcp;
-mod kms_aws;
 mod legacy;
 mod many_stdout;
 mod multi;
