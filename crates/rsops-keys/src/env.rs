@@ -91,3 +91,50 @@ pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
 /// rsops extension: the longest time, in seconds, one AWS KMS or STS call
 /// may take with its retries (default 30; each attempt at most 10).
 pub const RSOPS_AWS_TIMEOUT: &str = "RSOPS_AWS_TIMEOUT";
+
+/// The process environment, or a fixed map (tests): how the HTTP key kinds
+/// read their variables, so that their settings can be tested without
+/// touching the process environment.
+#[cfg(any(feature = "vault", feature = "hckms"))]
+pub(crate) struct Env {
+    vars: Option<std::collections::HashMap<String, String>>,
+}
+
+#[cfg(any(feature = "vault", feature = "hckms"))]
+impl Env {
+    /// The process environment.
+    pub(crate) fn process() -> Env {
+        Env { vars: None }
+    }
+
+    /// A fixed set of variables (and nothing else).
+    #[cfg(test)]
+    pub(crate) fn fixed(pairs: &[(&str, &str)]) -> Env {
+        Env {
+            vars: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// A variable's value; unset and empty are the same (as in the Go
+    /// clients sops uses).
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
+        let value = match &self.vars {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        value.filter(|v| !v.is_empty())
+    }
+
+    /// The home directory: `HOME`, else the system's idea of it (not for a
+    /// fixed map).
+    pub(crate) fn home(&self) -> Option<std::path::PathBuf> {
+        self.get(HOME)
+            .map(std::path::PathBuf::from)
+            .or_else(|| self.vars.is_none().then(std::env::home_dir).flatten())
+    }
+}

@@ -329,7 +329,14 @@ fn key_groups_id(md: &Metadata) -> String {
     id
 }
 
-/// Runs `work` on every file, in parallel on all cores (a shared work
+/// How many files [`for_each_file`] works on at once, at least: more than
+/// the cores, so that files whose data key sits behind a network round trip
+/// (cloud KMS, a key service) overlap their waits; few enough to bound the
+/// memory of files held at once.
+const FILES_IN_FLIGHT: usize = 8;
+
+/// Runs `work` on every file, several at once ([`FILES_IN_FLIGHT`] or the
+/// number of cores, whichever is more; a shared work
 /// queue, scoped threads). Files that `work` writes atomically with the
 /// [`crate::io::Commit`] it is given are committed
 /// in batches (`io::CommitBatch`: their `fsync`s run in parallel and are
@@ -345,7 +352,10 @@ where
     // One file needs no core count (asking reads cgroup files).
     let workers = if files.len() > 1 {
         use rsops_format::Parallelism;
-        crate::parallel::threads().workers().min(files.len())
+        crate::parallel::threads()
+            .workers()
+            .max(FILES_IN_FLIGHT)
+            .min(files.len())
     } else {
         1
     };

@@ -143,7 +143,7 @@ fn files_cross_decrypt_and_versionless_keys_are_pinned_like_sops() {
     assert_eq!(version, version_of(&a));
     assert!(
         b.contains(&format!(
-            "azure_kv:\n        - vault_url: {}\n          name: sopskey\n          version: {version}\n",
+            "          name: sopskey\n          vault_url: {}\n          version: {version}\n",
             vault.url()
         )),
         "{b}"

@@ -161,7 +161,8 @@ fn files_cross_decrypt_between_sops_and_rsops_with_the_same_metadata() {
     );
     assert_eq!(masked(&a), masked(&b));
     assert!(
-        b.contains(&format!("gcp_kms:\n        - resource_id: {KEY}\n")),
+        b.contains("gcp_kms:\n        - created_at: ")
+            && b.contains(&format!("          resource_id: {KEY}\n")),
         "{b}"
     );
 

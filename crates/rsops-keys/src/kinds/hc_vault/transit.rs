@@ -9,6 +9,7 @@ use base64::Engine as _;
 use zeroize::Zeroizing;
 
 use super::{vars, CallFailure, HcVaultKey, TokenSource, VaultError, VaultOp};
+use crate::env::Env;
 use crate::runtime;
 
 /// Default bound on one call, retries included (the Vault client's).
@@ -46,45 +47,6 @@ pub(crate) fn decrypt(key: &HcVaultKey, enc: &str) -> Result<Zeroizing<Vec<u8>>,
         .decode(text.as_bytes())
         .map(Zeroizing::new)
         .map_err(|_| data.fail("cannot decode base64 plaintext into data key bytes"))
-}
-
-/// The process environment, or a fixed map (tests).
-pub(crate) struct Env {
-    vars: Option<std::collections::HashMap<String, String>>,
-}
-
-impl Env {
-    fn process() -> Env {
-        Env { vars: None }
-    }
-
-    #[cfg(test)]
-    fn fixed(pairs: &[(&str, &str)]) -> Env {
-        Env {
-            vars: Some(
-                pairs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            ),
-        }
-    }
-
-    /// A variable's value; unset and empty are the same (as in the Vault
-    /// client).
-    fn get(&self, name: &str) -> Option<String> {
-        let value = match &self.vars {
-            Some(map) => map.get(name).cloned(),
-            None => std::env::var(name).ok(),
-        };
-        value.filter(|v| !v.is_empty())
-    }
-
-    fn home(&self) -> Option<PathBuf> {
-        self.get(crate::env::HOME)
-            .map(PathBuf::from)
-            .or_else(|| self.vars.is_none().then(std::env::home_dir).flatten())
-    }
 }
 
 /// The `data` object of a successful answer, with what is needed to report

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::{vars, CallFailure, HckmsError, HckmsKey, HckmsSpecError};
+use crate::env::Env;
 use crate::runtime;
 
 /// The signing scheme's name.
@@ -68,43 +69,6 @@ fn split(key: &HckmsKey) -> Result<(&str, &str), HckmsError> {
         return Err(HckmsError::KeyId(HckmsSpecError::EmptyUuid(id.to_owned())));
     }
     Ok((region, uuid))
-}
-
-/// The process environment, or a fixed map (tests).
-struct Env {
-    vars: Option<HashMap<String, String>>,
-}
-
-impl Env {
-    fn process() -> Env {
-        Env { vars: None }
-    }
-
-    #[cfg(test)]
-    fn fixed(pairs: &[(&str, &str)]) -> Env {
-        Env {
-            vars: Some(
-                pairs
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-            ),
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<String> {
-        let value = match &self.vars {
-            Some(map) => map.get(name).cloned(),
-            None => std::env::var(name).ok(),
-        };
-        value.filter(|v| !v.is_empty())
-    }
-
-    fn home(&self) -> Option<PathBuf> {
-        self.get(crate::env::HOME)
-            .map(PathBuf::from)
-            .or_else(|| self.vars.is_none().then(std::env::home_dir).flatten())
-    }
 }
 
 /// An access key pair with its project, and where it came from.
