@@ -895,8 +895,9 @@ fn core_exit_code(e: &CoreError, side: Side) -> i32 {
 }
 
 /// Why no data key could be recovered, short: a title line, one line per
-/// key group and key with the reason, what the age identity sources held
-/// (once, as every age key tried the same ones), and one hint. sops prints
+/// key group and key with the reason, which age identities were loaded from
+/// where, or which sources held none (once, as every age key tried the same
+/// ones), and one hint. sops prints
 /// a longer report of the same shape; the exit code is sops's (128).
 fn data_key_line(report: &DataKeyReport) -> String {
     use rsops_keys::error::{AgeDecryptError, DecryptFailure, NoIdentity};
@@ -921,13 +922,13 @@ fn data_key_line(report: &DataKeyReport) -> String {
             let reason = match k.error.as_deref() {
                 None => "ok".to_owned(),
                 Some(KeyError::NoIdentity(NoIdentity::Age { sources })) => {
-                    age_sources.get_or_insert_with(|| sources.to_string());
+                    age_sources.get_or_insert_with(|| sources.summary());
                     "no age identity available".to_owned()
                 }
                 Some(KeyError::Decrypt(DecryptFailure::Age(
                     AgeDecryptError::NoMatchingIdentity { sources, .. },
                 ))) => {
-                    age_sources.get_or_insert_with(|| sources.to_string());
+                    age_sources.get_or_insert_with(|| sources.summary());
                     "none of the age identities loaded matches this recipient".to_owned()
                 }
                 Some(e) => e.to_string(),
@@ -936,7 +937,6 @@ fn data_key_line(report: &DataKeyReport) -> String {
         }
     }
     if let Some(sources) = age_sources {
-        let sources = sources.trim_start_matches(". ").trim_end_matches('.');
         if !sources.is_empty() {
             let _ = write!(out, "\nage identities: {sources}.");
         }

@@ -539,6 +539,39 @@ pub struct IdentitySources {
     pub errors: Vec<IdentitySourceError>,
     /// Sources consulted that had no identity (variable names and paths).
     pub unused_locations: Vec<String>,
+    /// Sources that gave identities, in source order: a label (the
+    /// variable, with the file it names, or the path) and how many.
+    pub loaded: Vec<(String, usize)>,
+}
+
+impl IdentitySources {
+    /// The short account of the age identity report: where identities were
+    /// loaded from and how many (`1 loaded from SOPS_AGE_KEY_FILE (k.txt)`),
+    /// then the problems met while loading; when nothing was loaded, the
+    /// problems and the sources consulted instead. Never key material.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        if self.loaded.is_empty() {
+            let text = self.to_string();
+            return text
+                .trim_start_matches(". ")
+                .trim_end_matches('.')
+                .to_owned();
+        }
+        let mut out = String::new();
+        for (i, (label, count)) in self.loaded.iter().enumerate() {
+            out.push_str(if i == 0 { "" } else { ", " });
+            let _ = write!(out, "{count} loaded from {label}");
+        }
+        if !self.errors.is_empty() {
+            out.push_str("; errors while loading: ");
+            for (i, e) in self.errors.iter().enumerate() {
+                out.push_str(if i == 0 { "" } else { "; " });
+                let _ = write!(out, "{e}");
+            }
+        }
+        out
+    }
 }
 
 impl fmt::Display for IdentitySources {
@@ -792,6 +825,7 @@ mod tests {
         let sources = Arc::new(IdentitySources {
             errors: vec![IdentitySourceError::NoHome],
             unused_locations: vec!["SOPS_AGE_KEY".into(), "SOPS_AGE_KEY_FILE".into()],
+            loaded: Vec::new(),
         });
         let no_match =
             KeyError::Decrypt(DecryptFailure::Age(AgeDecryptError::NoMatchingIdentity {

@@ -115,6 +115,8 @@ struct Loader {
 /// Identities text read from one source, zeroized on drop.
 struct TextSource {
     location: String,
+    /// The source as the report names it (a variable's file included).
+    label: String,
     content: Zeroizing<Vec<u8>>,
 }
 
@@ -135,7 +137,10 @@ pub(super) fn load(env: &EnvSnapshot, recipient: Option<&str>) -> LoadedIdentiti
     for text in texts {
         match identities_from_text(&text) {
             Ok(set) if set.is_empty() => loaded.sources.unused_locations.push(text.location),
-            Ok(set) => loaded.identities.append(set),
+            Ok(set) => {
+                loaded.sources.loaded.push((text.label.clone(), set.len()));
+                loaded.identities.append(set);
+            }
             Err(reason) => loaded.sources.errors.push(reason),
         }
     }
@@ -150,7 +155,11 @@ pub(super) fn load(env: &EnvSnapshot, recipient: Option<&str>) -> LoadedIdentiti
 /// `~/.ssh/id_rsa` (the latter two only if they exist).
 fn load_ssh_sources(env: &EnvSnapshot, recipient: Option<&str>, loaded: &mut Loader) {
     match env.get(env::SOPS_AGE_SSH_PRIVATE_KEY_FILE) {
-        Some(path) => load_ssh_file(Path::new(path), loaded),
+        Some(path) => load_ssh_file(
+            Path::new(path),
+            format!("{} ({path})", env::SOPS_AGE_SSH_PRIVATE_KEY_FILE),
+            loaded,
+        ),
         None => loaded
             .sources
             .unused_locations
@@ -162,7 +171,13 @@ fn load_ssh_sources(env: &EnvSnapshot, recipient: Option<&str>, loaded: &mut Loa
                 Ok(stdout) => {
                     let shown = format!("the output of {}", env::SOPS_AGE_SSH_PRIVATE_KEY_CMD);
                     match parse_ssh_private_key(&stdout, &shown) {
-                        Ok(identity) => loaded.identities.ssh.push(identity),
+                        Ok(identity) => {
+                            loaded.identities.ssh.push(identity);
+                            loaded
+                                .sources
+                                .loaded
+                                .push((env::SOPS_AGE_SSH_PRIVATE_KEY_CMD.to_string(), 1));
+                        }
                         Err(e) => loaded.sources.errors.push(e.into()),
                     }
                 }
@@ -181,7 +196,8 @@ fn load_ssh_sources(env: &EnvSnapshot, recipient: Option<&str>, loaded: &mut Loa
     for name in ["id_ed25519", "id_rsa"] {
         let path = home.join(".ssh").join(name);
         if path.exists() {
-            load_ssh_file(&path, loaded);
+            let label = path.display().to_string();
+            load_ssh_file(&path, label, loaded);
         } else {
             loaded
                 .sources
@@ -191,8 +207,9 @@ fn load_ssh_sources(env: &EnvSnapshot, recipient: Option<&str>, loaded: &mut Loa
     }
 }
 
-/// Reads and parses one SSH private key file.
-fn load_ssh_file(path: &Path, loaded: &mut Loader) {
+/// Reads and parses one SSH private key file; `label` names the source in
+/// the report.
+fn load_ssh_file(path: &Path, label: String, loaded: &mut Loader) {
     let shown = path.display().to_string();
     let content = match std::fs::read(path) {
         Ok(bytes) => Zeroizing::new(bytes),
@@ -205,7 +222,10 @@ fn load_ssh_file(path: &Path, loaded: &mut Loader) {
         }
     };
     match parse_ssh_private_key(&content, &shown) {
-        Ok(identity) => loaded.identities.ssh.push(identity),
+        Ok(identity) => {
+            loaded.identities.ssh.push(identity);
+            loaded.sources.loaded.push((label, 1));
+        }
         Err(e) => loaded.sources.errors.push(e.into()),
     }
 }
@@ -220,6 +240,7 @@ fn collect_text_sources(
     match env.get(env::SOPS_AGE_KEY) {
         Some(value) => texts.push(TextSource {
             location: env::SOPS_AGE_KEY.to_string(),
+            label: env::SOPS_AGE_KEY.to_string(),
             content: Zeroizing::new(value.as_bytes().to_vec()),
         }),
         None => loaded
@@ -232,6 +253,7 @@ fn collect_text_sources(
         Some(path) => match std::fs::read(path) {
             Ok(bytes) => texts.push(TextSource {
                 location: env::SOPS_AGE_KEY_FILE.to_string(),
+                label: format!("{} ({path})", env::SOPS_AGE_KEY_FILE),
                 content: Zeroizing::new(bytes),
             }),
             Err(e) => loaded
@@ -253,6 +275,7 @@ fn collect_text_sources(
         Some(command) => match run_key_command(command, env::SOPS_AGE_KEY_CMD, recipient) {
             Ok(stdout) => texts.push(TextSource {
                 location: env::SOPS_AGE_KEY_CMD.to_string(),
+                label: env::SOPS_AGE_KEY_CMD.to_string(),
                 content: stdout,
             }),
             Err(reason) => loaded.sources.errors.push(reason),
@@ -329,6 +352,7 @@ fn collect_default_file(env: &EnvSnapshot, texts: &mut Vec<TextSource>, loaded: 
     let shown = path.display().to_string();
     match std::fs::read(&path) {
         Ok(bytes) => texts.push(TextSource {
+            label: shown.clone(),
             location: shown,
             content: Zeroizing::new(bytes),
         }),
@@ -512,6 +536,24 @@ mod tests {
         assert_eq!(loaded.identities.x25519.len(), 2);
         assert_eq!(loaded.identities.ssh.len(), 1);
         assert!(!loaded.sources.to_string().contains("id_ed25519"));
+        let ssh = ssh_dir.join("id_ed25519").display().to_string();
+        assert_eq!(
+            loaded.sources.loaded,
+            [
+                (ssh.clone(), 1),
+                (env::SOPS_AGE_KEY.to_string(), 1),
+                (format!("{} ({key_file})", env::SOPS_AGE_KEY_FILE), 1),
+            ]
+        );
+        let summary = loaded.sources.summary();
+        assert_eq!(
+            summary,
+            format!(
+                "1 loaded from {ssh}, 1 loaded from SOPS_AGE_KEY, \
+                 1 loaded from SOPS_AGE_KEY_FILE ({key_file})"
+            )
+        );
+        assert!(!summary.contains(&env_key[15..]), "no key material");
     }
 
     #[test]
