@@ -47,8 +47,9 @@
 //!   for `README.md`, whose examples name the demo key themselves;
 //! * a `.sops.yaml` whose one rule encrypts to the demo key;
 //! * `rsops` on `PATH`, no `SOPS_*` or cloud variables;
-//! * for `README.md`, the repository's demo files too (`.sops.yaml`,
-//!   `scripts/demo.sh`, `testdata/demo-*`), with `cargo` on `PATH` a stub
+//! * for `README.md`, which starts in a clone of the repository, `~/rsops`
+//!   with the demo files (`.sops.yaml`, `scripts/demo.sh`,
+//!   `testdata/demo-*`) as the working directory, and `cargo` on `PATH` a stub
 //!   that accepts only `cargo build --release -p rsops-cli`, does nothing
 //!   (the rsops under test is already built) and leaves it as
 //!   `$CARGO_TARGET_DIR/release/rsops`, so `./scripts/demo.sh` runs as is.
@@ -294,20 +295,22 @@ fn run_document(name: &str, items: Vec<Item>) -> (usize, Vec<String>) {
     );
     let bin = s.path(".docs-bin");
     super::ecosystem::install_as(&bin, "rsops");
+    let state = s.path(".docs-state");
+    let mut cwd = home.clone();
     let mut env: Vec<(&str, std::ffi::OsString)> = Vec::new();
     if name == "README.md" {
-        readme_setup(&home, &bin);
-        env.push(("CARGO_TARGET_DIR", home.join("target").into_os_string()));
+        cwd = home.join("rsops");
+        readme_setup(&cwd, &bin);
+        env.push(("CARGO_TARGET_DIR", cwd.join("target").into_os_string()));
+        std::fs::write(&state, format!("cd '{}'\n", cwd.display())).expect("write the state");
     }
     let search = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
     )))
     .expect("PATH");
     env.push(("PATH", search));
-    let state = s.path(".docs-state");
     let shown = home.display().to_string();
 
-    let mut cwd = home.clone();
     let mut ran = 0;
     let mut failures = Vec::new();
     for item in items {
