@@ -75,7 +75,14 @@ fn encrypt(
     )?)
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let out = match args.as_slice() {
         [op, list, path] if op == "decrypt" => decrypt(&services(list)?, path)?,
