@@ -949,6 +949,17 @@ fn data_key_line(report: &DataKeyReport) -> String {
 /// of the keys that failed (local keys: the private key; cloud keys and key
 /// services: credentials and access, whose failures the lines above name).
 fn data_key_hint(report: &DataKeyReport) -> String {
+    let mut errors = report
+        .groups
+        .iter()
+        .flat_map(|g| g.keys.iter())
+        .filter_map(|k| k.error.as_deref())
+        .peekable();
+    if errors.peek().is_some() && errors.all(|e| e.is_remote_service_failure()) {
+        return "\nhint: only key services were asked (--keyservice, SOPS_KEYSERVICE): check that \
+                they run at these addresses and hold the keys"
+            .to_owned();
+    }
     let failed_kinds: Vec<Option<&'static str>> = report
         .groups
         .iter()

@@ -24,6 +24,13 @@ pub mod treepath;
 pub mod walk;
 
 pub use error::CoreError;
+/// The keys crate: the [`KeyService`](rsops_keys::KeyService)s that the
+/// functions of [`file`] take. `LocalKeyService` uses this process's keys;
+/// with this crate's `keyservice` feature,
+/// `keys::keyservice::RemoteKeyService` sends the key operations to a
+/// `sops keyservice` or `rsops keyservice`, and `KeyServices` tries several
+/// in order (`examples/keyservice.rs`).
+pub use rsops_keys as keys;
 pub use rsops_keys::env;
 
 /// The sops version rsops writes into `version` and prints for `--version`:

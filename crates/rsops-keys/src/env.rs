@@ -91,6 +91,14 @@ pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
 /// rsops extension: the longest time, in seconds, one AWS KMS or STS call
 /// may take with its retries (default 30; each attempt at most 10).
 pub const RSOPS_AWS_TIMEOUT: &str = "RSOPS_AWS_TIMEOUT";
+/// rsops extension: the longest time, in seconds, one operation of a
+/// remote key service (`--keyservice`) may take once the service answered
+/// (default 300; sops waits forever).
+pub const RSOPS_KEYSERVICE_TIMEOUT: &str = "RSOPS_KEYSERVICE_TIMEOUT";
+/// rsops extension: the longest time, in seconds, connecting to a remote
+/// key service and hearing its first bytes may take (default 20, the limit
+/// sops inherits from grpc-go).
+pub const RSOPS_KEYSERVICE_CONNECT_TIMEOUT: &str = "RSOPS_KEYSERVICE_CONNECT_TIMEOUT";
 
 /// The process environment, or a fixed map (tests): how the HTTP key kinds
 /// read their variables, so that their settings can be tested without

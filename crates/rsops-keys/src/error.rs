@@ -95,6 +95,19 @@ impl KeyError {
             KeyError::Kms(_) => Some("kms"),
         }
     }
+
+    /// Whether only remote key services failed (no local key was tried),
+    /// so that what to fix is the service, not this process's keys.
+    pub fn is_remote_service_failure(&self) -> bool {
+        match self {
+            KeyError::Service(_) => true,
+            KeyError::Services(f) => f
+                .attempts
+                .iter()
+                .all(|(_, e)| e.is_remote_service_failure()),
+            _ => false,
+        }
+    }
 }
 
 /// A key service (`--keyservice URL`) failed for one key.
@@ -139,15 +152,61 @@ pub enum ServiceProblem {
         /// The service's message.
         message: String,
     },
-    /// The service did not answer in time.
-    #[error("no answer within {0} seconds")]
-    TimedOut(u64),
+    /// The service answered the connection but not the operation in time
+    /// (`RSOPS_KEYSERVICE_TIMEOUT`).
+    #[error(
+        "no answer within {} (set {} to wait longer)",
+        Seconds(*.0),
+        env::RSOPS_KEYSERVICE_TIMEOUT
+    )]
+    TimedOut(std::time::Duration),
+    /// Connected, but the service sent nothing at all in time: not a gRPC
+    /// server, or a hung one (`RSOPS_KEYSERVICE_CONNECT_TIMEOUT`).
+    #[error(
+        "connected, but the service sent nothing within {} (not a key service, or hung; set {} \
+         to wait longer)",
+        Seconds(*.0),
+        env::RSOPS_KEYSERVICE_CONNECT_TIMEOUT
+    )]
+    Silent(std::time::Duration),
+    /// The connection broke or the service's answer is not gRPC over
+    /// HTTP/2 (the local transport's reason).
+    #[error("the connection failed: {0} (is the address a key service: sops keyservice / rsops keyservice?)")]
+    Protocol(String),
     /// The answer is not a usable `enc` value.
     #[error("the answer is not text (the ciphertext of a key service must be the enc string)")]
     NotText,
     /// The async runtime could not be started.
     #[error("{0}")]
     Runtime(String),
+}
+
+impl ServiceProblem {
+    /// Whether the service failed below gRPC (not reachable, silent, not
+    /// gRPC, no answer in time), so that asking it again is pointless.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            ServiceProblem::Connect(_)
+                | ServiceProblem::Silent(_)
+                | ServiceProblem::Protocol(_)
+                | ServiceProblem::TimedOut(_)
+        )
+    }
+}
+
+/// A duration in seconds for messages: `20 seconds`, `1.5 seconds`.
+struct Seconds(std::time::Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.as_secs_f64();
+        if secs == 1.0 {
+            f.write_str("1 second")
+        } else {
+            write!(f, "{secs} seconds")
+        }
+    }
 }
 
 /// Every key service failed for one key.

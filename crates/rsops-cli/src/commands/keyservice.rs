@@ -34,7 +34,7 @@ fn remotes(urls: &[String]) -> Vec<(String, Box<dyn KeyService>)> {
     let mut out: Vec<(String, Box<dyn KeyService>)> = Vec::new();
     for url in urls.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
         match KeyServiceUrl::parse(url) {
-            Ok(parsed) => out.push((url.to_owned(), Box::new(RemoteKeyService::new(parsed)))),
+            Ok(parsed) => out.push((url.to_owned(), Box::new(RemoteKeyService::from_env(parsed)))),
             Err(e) => crate::warn(&format!(
                 "Error parsing URI for keyservice, skipping: {url:?}: {e}"
             )),

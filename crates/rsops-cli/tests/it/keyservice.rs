@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 use crate::common::{demo_key_file, ok, sops, Scratch, DEMO_RECIPIENT};
 
 /// How long a key service may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
+pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(20);
 
-const PLAIN: &str = "db:\n    user: admin\n    password: s3cr3t\n";
+pub(crate) const PLAIN: &str = "db:\n    user: admin\n    password: s3cr3t\n";
 
 /// A GnuPG home with one unprotected key, short enough for gpg-agent's
 /// socket; its agent is stopped on drop.
-struct GpgHome {
+pub(crate) struct GpgHome {
     dir: tempfile::TempDir,
     fingerprint: String,
 }
@@ -29,7 +29,7 @@ struct GpgHome {
 impl GpgHome {
     /// A home with a new key, or `None` (skip) when gpg is missing outside
     /// CI.
-    fn with_key() -> Option<GpgHome> {
+    pub(crate) fn with_key() -> Option<GpgHome> {
         let works = Command::new("gpg")
             .arg("--version")
             .stdout(Stdio::null())
@@ -79,7 +79,7 @@ impl GpgHome {
         Some(home)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
@@ -104,9 +104,9 @@ impl Drop for GpgHome {
 }
 
 /// A key service process, killed on drop.
-struct Service {
-    child: Child,
-    url: String,
+pub(crate) struct Service {
+    pub(crate) child: Child,
+    pub(crate) url: String,
 }
 
 impl Drop for Service {
@@ -118,13 +118,13 @@ impl Drop for Service {
 
 /// Where a service listens.
 #[derive(Clone, Copy, Debug)]
-enum Net {
+pub(crate) enum Net {
     Unix,
     Tcp,
 }
 
 /// A free loopback port (released before the service binds it).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -135,9 +135,32 @@ fn free_port() -> u16 {
 /// Starts `program keyservice` with the server's keys (the demo age
 /// identity and `gpg`'s home) and waits until it accepts connections.
 fn start(s: &Scratch, program: &Path, net: Net, gpg: &GpgHome) -> Service {
+    start_env(
+        s,
+        program,
+        net,
+        &[
+            ("SOPS_AGE_KEY_FILE", demo_key_file().into_os_string()),
+            ("GNUPGHOME", gpg.path().as_os_str().to_owned()),
+        ],
+    )
+}
+
+/// Starts `program keyservice` with `env` on top of a clean environment
+/// (no `SOPS_*`, `AWS_*`, `VAULT_*`… of the test process) and waits until
+/// it accepts connections.
+pub(crate) fn start_env(
+    s: &Scratch,
+    program: &Path,
+    net: Net,
+    env: &[(&str, std::ffi::OsString)],
+) -> Service {
     let (flags, url, probe): (Vec<String>, String, Box<dyn Fn() -> bool>) = match net {
         Net::Unix => {
-            let sock = s.path(&format!("ks-{}.sock", std::process::id()));
+            // A new name each time: a killed sops leaves its socket file.
+            static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let sock = s.path(&format!("ks-{}-{n}.sock", std::process::id()));
             let url = format!("unix://{}", sock.display());
             let flags = vec![
                 "--network".into(),
@@ -161,10 +184,26 @@ fn start(s: &Scratch, program: &Path, net: Net, gpg: &GpgHome) -> Service {
         .arg("keyservice")
         .args(&flags)
         .env("HOME", s.path("server-home"))
-        .env("SOPS_AGE_KEY_FILE", demo_key_file())
-        .env("GNUPGHOME", gpg.path())
-        .env_remove("SOPS_AGE_KEY")
-        .env_remove("GPG_TTY")
+        .env("GNUPGHOME", s.path("server-gnupg"))
+        .env_remove("GPG_TTY");
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if [
+            "SOPS_",
+            "AWS_",
+            "VAULT_",
+            "GOOGLE_",
+            "AZURE_",
+            "HUAWEICLOUD_",
+            "RSOPS_",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
+        {
+            c.env_remove(&*name);
+        }
+    }
+    c.envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
@@ -186,7 +225,18 @@ fn start(s: &Scratch, program: &Path, net: Net, gpg: &GpgHome) -> Service {
 
 /// Runs `program` as a client: no age identity, an empty GnuPG home, only
 /// the remote service.
-fn client(s: &Scratch, program: &Path, service: &str, args: &[&str]) -> Output {
+pub(crate) fn client(s: &Scratch, program: &Path, service: &str, args: &[&str]) -> Output {
+    client_env(s, program, service, args, &[])
+}
+
+/// [`client`] with extra environment variables.
+pub(crate) fn client_env(
+    s: &Scratch,
+    program: &Path,
+    service: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let mut all = vec![
         args[0],
         "--enable-local-keyservice=false",
@@ -194,20 +244,21 @@ fn client(s: &Scratch, program: &Path, service: &str, args: &[&str]) -> Output {
         service,
     ];
     all.extend_from_slice(&args[1..]);
-    s.run_with_env(
-        program,
-        &all,
-        None,
-        &[("GNUPGHOME", Some(s.path("client-gnupg").as_os_str()))],
-        None,
-    )
+    let gnupg = s.path("client-gnupg");
+    let mut vars: Vec<(&str, Option<&std::ffi::OsStr>)> =
+        vec![("GNUPGHOME", Some(gnupg.as_os_str()))];
+    vars.extend(
+        env.iter()
+            .map(|(k, v)| (*k, Some(std::ffi::OsStr::new(*v)))),
+    );
+    s.run_with_env(program, &all, None, &vars, None)
 }
 
-fn rsops_bin() -> PathBuf {
+pub(crate) fn rsops_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rsops"))
 }
 
-fn text(bytes: Vec<u8>) -> String {
+pub(crate) fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap()
 }
 

@@ -16,6 +16,8 @@ mod faults;
 mod git_check;
 mod keygroups;
 mod keyservice;
+mod keyservice_faults;
+mod keyservice_kms;
 mod kms_aws;
 mod kms_azure;
 mod kms_gcp;

@@ -1,23 +1,56 @@
 //! The client: key operations sent to a remote key service.
+//!
+//! # Time limits
+//!
+//! Two limits bound every operation, so that a service that is down, is
+//! not a key service, or hangs cannot stall a command:
+//!
+//! * the *connect* limit ([`DEFAULT_CONNECT_TIMEOUT`], 20 s, or
+//!   `RSOPS_KEYSERVICE_CONNECT_TIMEOUT` seconds): connecting, and hearing
+//!   the first bytes of the server's HTTP/2 preface, which a gRPC server
+//!   sends at once. This is the limit sops inherits from grpc-go (its
+//!   minimum connect timeout): against a port that accepts and never
+//!   answers, sops 3.11 fails after 20 s with `error reading server
+//!   preface`.
+//! * the *operation* limit ([`DEFAULT_TIMEOUT`], 300 s, or
+//!   `RSOPS_KEYSERVICE_TIMEOUT` seconds): one encrypt or decrypt, end to
+//!   end, once the server has answered the preface. sops has none (it waits
+//!   forever); a server started with `--prompt` waits for its operator, so
+//!   this is generous.
+//!
+//! A service that could not be reached, did not answer in time or spoke
+//! something else than gRPC is not asked again by the same
+//! [`RemoteKeyService`]: later operations fail at once with the same
+//! problem (a file with several keys waits once, not once per key).
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Mutex;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hyper_util::rt::TokioIo;
 use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tonic::codegen::http::uri::PathAndQuery;
+use tonic::codegen::http::Uri;
+use tonic::codegen::Service;
 use tonic::transport::{Channel, Endpoint};
 use zeroize::Zeroizing;
 
 use super::{key_from_master_key, proto};
+use crate::env;
 use crate::error::{KeyError, ServiceError, ServiceProblem};
 use crate::kinds::MasterKey;
 use crate::master_key::KeyService;
 use crate::runtime;
 
-/// How long connecting to a key service may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting to a key service and hearing its first bytes may
+/// take by default (grpc-go's minimum connect timeout, which sops uses).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long one key operation may take by default, end to end. A server
 /// started with `--prompt` waits for its operator, so this is generous.
@@ -30,10 +63,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct KeyServiceUrl {
     /// The URL as given.
     url: String,
-    /// What tonic connects to (`http://host:port` or `unix:…`).
+    /// What is dialled (`http://host:port` or `unix:…`).
     endpoint: String,
 }
-
 /// A `--keyservice` value that is not a usable key service address.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -112,26 +144,100 @@ impl fmt::Display for KeyServiceUrl {
 /// A remote key service (`sops keyservice`, `rsops keyservice`): every
 /// operation is one gRPC call, made on the shared runtime
 /// ([`crate::runtime`]). The connection is made on the first call and
-/// reused; nothing happens before.
+/// reused; nothing happens before. See the [module](self) for the time
+/// limits.
+///
+/// It is a [`KeyService`], so it can be given to the core crate's
+/// functions directly, or combined with the local service and other remote
+/// ones in a [`KeyServices`](crate::KeyServices):
+///
+/// ```no_run
+/// use rsops_keys::keyservice::{KeyServiceUrl, RemoteKeyService};
+/// use rsops_keys::{KeyService, KeyServices, LocalKeyService, MasterKey};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let url = KeyServiceUrl::parse("unix:///run/user/1000/sops.sock")?;
+/// let mut services = KeyServices::new();
+/// // This process's own keys first, then the remote service, as sops
+/// // orders them (leave the local one out to use only the remote keys).
+/// services.push(rsops_keys::services::LOCAL_NAME, Box::new(LocalKeyService::from_env()));
+/// services.push(url.as_str(), Box::new(RemoteKeyService::from_env(url.clone())));
+///
+/// let key = MasterKey::age("age1…");
+/// let enc = services.encrypt(&key, &[0u8; 32])?;
+/// let data_key = services.decrypt(&key, &enc)?;
+/// assert_eq!(data_key.len(), 32);
+/// # Ok(())
+/// # }
+/// ```
 pub struct RemoteKeyService {
     url: KeyServiceUrl,
     timeout: Duration,
+    connect_timeout: Duration,
     channel: Mutex<Option<Channel>>,
+    /// Whether the service has sent anything yet (its HTTP/2 preface).
+    heard: Arc<AtomicBool>,
+    /// Why the service is not asked again, once it failed below gRPC.
+    failed: Mutex<Option<ServiceProblem>>,
+}
+
+impl fmt::Debug for RemoteKeyService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteKeyService")
+            .field("url", &self.url.url)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A number of seconds from `name` (decimals allowed); unset, empty, not a
+/// positive number: `None`.
+fn seconds_from_env(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
 }
 
 impl RemoteKeyService {
-    /// A client for the service at `url`.
+    /// A client for the service at `url`, with the default time limits.
     pub fn new(url: KeyServiceUrl) -> RemoteKeyService {
         RemoteKeyService {
             url,
             timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             channel: Mutex::new(None),
+            heard: Arc::new(AtomicBool::new(false)),
+            failed: Mutex::new(None),
         }
+    }
+
+    /// A client for the service at `url`, with the time limits of
+    /// `RSOPS_KEYSERVICE_TIMEOUT` and `RSOPS_KEYSERVICE_CONNECT_TIMEOUT`
+    /// (seconds; a value that is not a positive number is ignored).
+    pub fn from_env(url: KeyServiceUrl) -> RemoteKeyService {
+        let mut service = RemoteKeyService::new(url);
+        if let Some(t) = seconds_from_env(env::RSOPS_KEYSERVICE_TIMEOUT) {
+            service.timeout = t;
+        }
+        if let Some(t) = seconds_from_env(env::RSOPS_KEYSERVICE_CONNECT_TIMEOUT) {
+            service.connect_timeout = t;
+        }
+        service
     }
 
     /// Sets how long one operation may take.
     pub fn with_timeout(mut self, timeout: Duration) -> RemoteKeyService {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets how long connecting and hearing the server's first bytes may
+    /// take.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> RemoteKeyService {
+        self.connect_timeout = timeout;
         self
     }
 
@@ -141,22 +247,27 @@ impl RemoteKeyService {
     }
 
     async fn channel(&self) -> Result<Channel, ServiceProblem> {
-        if let Some(channel) = self.lock().clone() {
+        if let Some(channel) = lock(&self.channel).clone() {
             return Ok(channel);
         }
-        let endpoint = Endpoint::from_shared(self.url.endpoint.clone())
+        // The URI only names the :authority; the connector dials.
+        let uri = match self.url.endpoint.strip_prefix("unix:") {
+            Some(_) => "http://localhost".to_owned(),
+            None => self.url.endpoint.clone(),
+        };
+        let endpoint = Endpoint::from_shared(uri)
             .map_err(|e| ServiceProblem::Connect(error_chain(&e)))?
-            .connect_timeout(CONNECT_TIMEOUT);
+            .connect_timeout(self.connect_timeout);
+        let connector = Connector {
+            endpoint: self.url.endpoint.clone(),
+            heard: self.heard.clone(),
+        };
         let channel = endpoint
-            .connect()
+            .connect_with_connector(connector)
             .await
             .map_err(|e| ServiceProblem::Connect(error_chain(&e)))?;
-        *self.lock() = Some(channel.clone());
+        *lock(&self.channel) = Some(channel.clone());
         Ok(channel)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Channel>> {
-        self.channel.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     async fn unary<Req, Resp>(
@@ -181,33 +292,161 @@ impl RemoteKeyService {
         )
         .await
         .map(tonic::Response::into_inner)
-        .map_err(|status| ServiceProblem::Status {
-            code: format!("{:?}", status.code()),
-            message: status.message().to_owned(),
-        })
+        .map_err(problem_of_status)
     }
 
-    /// Runs `call` on the shared runtime within the time limit.
+    /// Runs `call` on the shared runtime within the time limits; a failure
+    /// below gRPC is remembered.
     fn run<T>(
         &self,
         key: &MasterKey,
         call: impl Future<Output = Result<T, ServiceProblem>>,
     ) -> Result<T, KeyError> {
-        let timeout = self.timeout;
-        let outcome = runtime::block_on(async move {
-            match tokio::time::timeout(timeout, call).await {
-                Ok(result) => result,
-                Err(_) => Err(ServiceProblem::TimedOut(timeout.as_secs())),
-            }
-        })
-        .unwrap_or_else(|e| Err(ServiceProblem::Runtime(e.to_string())));
-        outcome.map_err(|problem| {
+        let error = |problem| {
             KeyError::Service(ServiceError::new(
                 self.url.as_str(),
                 key.kind().identifier(),
                 problem,
             ))
+        };
+        if let Some(problem) = lock(&self.failed).clone() {
+            return Err(error(problem));
+        }
+        let (timeout, connect_timeout) = (self.timeout, self.connect_timeout);
+        let heard = self.heard.clone();
+        let outcome = runtime::block_on(async move {
+            // Fires when the service has sent nothing within the connect
+            // limit; never once it has.
+            let silent = async move {
+                tokio::time::sleep(connect_timeout).await;
+                if heard.load(Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                result = tokio::time::timeout(timeout, call) => {
+                    result.unwrap_or(Err(ServiceProblem::TimedOut(timeout)))
+                }
+                () = silent => Err(ServiceProblem::Silent(connect_timeout)),
+            }
         })
+        .unwrap_or_else(|e| Err(ServiceProblem::Runtime(e.to_string())));
+        outcome.map_err(|problem| {
+            if problem.is_unreachable() {
+                *lock(&self.failed) = Some(problem.clone());
+            }
+            error(problem)
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The problem a failed call's status stands for: the server's own error,
+/// or (a status made on this side, with a cause) a broken connection or an
+/// answer that is not gRPC.
+fn problem_of_status(status: tonic::Status) -> ServiceProblem {
+    match std::error::Error::source(&status) {
+        Some(cause) => ServiceProblem::Protocol(error_chain(cause)),
+        None => ServiceProblem::Status {
+            code: format!("{:?}", status.code()),
+            message: status.message().to_owned(),
+        },
+    }
+}
+
+/// A byte stream to a key service.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Dials the service's TCP address or unix socket; the connections note
+/// when the service first sends something.
+#[derive(Clone)]
+struct Connector {
+    endpoint: String,
+    heard: Arc<AtomicBool>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl Service<Uri> for Connector {
+    type Response = TokioIo<Watched>;
+    type Error = io::Error;
+    type Future = BoxFuture<io::Result<TokioIo<Watched>>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: Uri) -> Self::Future {
+        let endpoint = self.endpoint.clone();
+        let heard = self.heard.clone();
+        Box::pin(async move {
+            let inner: Box<dyn Io> = match endpoint.strip_prefix("unix:") {
+                Some(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+                None => {
+                    let addr = endpoint.trim_start_matches("http://");
+                    let stream = tokio::net::TcpStream::connect(addr).await?;
+                    stream.set_nodelay(true)?;
+                    Box::new(stream)
+                }
+            };
+            Ok(TokioIo::new(Watched { inner, heard }))
+        })
+    }
+}
+
+/// A connection that sets its flag once a byte has been read from it.
+struct Watched {
+    inner: Box<dyn Io>,
+    heard: Arc<AtomicBool>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.heard.store(true, Ordering::SeqCst);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 }
 
@@ -313,5 +552,98 @@ mod tests {
         assert!(e
             .to_string()
             .starts_with(&format!("key service {url}: cannot connect: ")));
+    }
+
+    /// A TCP listener on loopback whose connections get `answer` (then are
+    /// held open, or closed when `close`).
+    fn fake_server(answer: &'static [u8], close: bool) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("tcp://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let _ = stream.write_all(answer);
+                if !close {
+                    held.push(stream);
+                }
+            }
+        });
+        url
+    }
+
+    fn problem(e: KeyError) -> ServiceProblem {
+        match e {
+            KeyError::Service(ServiceError { problem, .. }) => problem,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_silent_service_fails_after_the_connect_limit_and_is_not_asked_again() {
+        let url = fake_server(b"", false);
+        let limit = Duration::from_millis(300);
+        let service =
+            RemoteKeyService::new(KeyServiceUrl::parse(&url).unwrap()).with_connect_timeout(limit);
+        let key = MasterKey::age("age1x");
+        let started = std::time::Instant::now();
+        let e = service.decrypt(&key, "enc").unwrap_err();
+        let took = started.elapsed();
+        assert!(took >= limit && took < Duration::from_secs(5), "{took:?}");
+        assert!(
+            e.to_string().starts_with(&format!(
+                "key service {url}: connected, but the service sent nothing within 0.3 seconds"
+            )),
+            "{e}"
+        );
+        assert_eq!(problem(e), ServiceProblem::Silent(limit));
+        // Remembered: the next key fails at once, with the same problem.
+        let started = std::time::Instant::now();
+        let e = service.encrypt(&key, b"k").unwrap_err();
+        assert!(started.elapsed() < limit);
+        assert_eq!(problem(e), ServiceProblem::Silent(limit));
+    }
+
+    #[test]
+    fn garbage_and_http1_answers_are_protocol_errors() {
+        for answer in [
+            &b"\x00\x01\x02\xff\xfe random bytes \x17\x03\x03\x00\x10"[..],
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            let url = fake_server(answer, true);
+            let service = RemoteKeyService::new(KeyServiceUrl::parse(&url).unwrap());
+            let started = std::time::Instant::now();
+            let e = service
+                .decrypt(&MasterKey::age("age1x"), "enc")
+                .unwrap_err();
+            assert!(started.elapsed() < Duration::from_secs(5));
+            let text = e.to_string();
+            match problem(e) {
+                ServiceProblem::Protocol(_) | ServiceProblem::Connect(_) => {}
+                other => panic!("{other:?}: {text}"),
+            }
+            assert!(text.starts_with(&format!("key service {url}: ")), "{text}");
+        }
+    }
+
+    #[test]
+    fn timeouts_come_from_the_environment_or_the_defaults() {
+        let service = RemoteKeyService::new(KeyServiceUrl::parse("tcp://h:1").unwrap());
+        assert_eq!(service.timeout, DEFAULT_TIMEOUT);
+        assert_eq!(service.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(
+            seconds_from_env("RSOPS_TEST_UNSET_VARIABLE_FOR_KEYSERVICE"),
+            None
+        );
+        let service = service
+            .with_timeout(Duration::from_secs(2))
+            .with_connect_timeout(Duration::from_millis(1500));
+        assert_eq!(
+            ServiceProblem::TimedOut(service.timeout).to_string(),
+            "no answer within 2 seconds (set RSOPS_KEYSERVICE_TIMEOUT to wait longer)"
+        );
+        assert!(ServiceProblem::Silent(service.connect_timeout)
+            .to_string()
+            .contains("within 1.5 seconds"));
     }
 }
