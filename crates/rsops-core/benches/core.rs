@@ -53,6 +53,18 @@ fn codec(c: &mut Criterion) {
             )
         })
     });
+    // Longer than the stack buffer: sealed in a heap buffer.
+    let long = [b'x'; 600];
+    g.bench_function("encrypt_str_600B", |b| {
+        b.iter(|| {
+            cipher.encrypt(
+                &cipher::random_iv(),
+                black_box(&long[..]),
+                aad,
+                ValueType::Str,
+            )
+        })
+    });
     let enc = cipher
         .encrypt(&cipher::random_iv(), plaintext, aad, ValueType::Str)
         .expect("encrypt");

@@ -261,12 +261,30 @@ impl ValueCipher {
         aad: &[u8],
         ty: ValueType,
     ) -> Result<String, CipherError> {
-        let mut buf = Zeroizing::new(plaintext.to_vec());
-        let tag = self
+        // Values are short: a short plaintext is encrypted in place in a
+        // buffer on the stack, a longer one in a heap buffer wiped on drop.
+        // Once sealed the buffer holds only ciphertext; it is wiped if
+        // sealing fails.
+        let mut stack = [0u8; STACK_PLAINTEXT];
+        let mut heap = Zeroizing::new(Vec::new());
+        let buf: &mut [u8] = if let Some(b) = stack.get_mut(..plaintext.len()) {
+            b.copy_from_slice(plaintext);
+            b
+        } else {
+            heap.extend_from_slice(plaintext);
+            heap.as_mut_slice()
+        };
+        let tag = match self
             .gcm
-            .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut buf)
-            .map_err(|_| CipherError::TooLong)?;
-        Ok(format_enc(&buf, iv, &tag, ty))
+            .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, buf)
+        {
+            Ok(tag) => tag,
+            Err(_) => {
+                zeroize::Zeroize::zeroize(buf);
+                return Err(CipherError::TooLong);
+            }
+        };
+        format_enc(buf, iv, &tag, ty)
     }
 
     /// Parses and decrypts an `ENC[...]` string with this AAD.
@@ -379,8 +397,17 @@ impl ValueCipher {
     }
 }
 
-/// Builds the value string in one pre-sized allocation.
-fn format_enc(ciphertext: &[u8], iv: &[u8], tag: &[u8], ty: ValueType) -> String {
+/// Plaintexts up to this length are encrypted in a buffer on the stack.
+const STACK_PLAINTEXT: usize = 256;
+
+/// Builds the value string in one allocation of its exact length, each
+/// field base64-encoded straight into its place.
+fn format_enc(
+    ciphertext: &[u8],
+    iv: &[u8],
+    tag: &[u8],
+    ty: ValueType,
+) -> Result<String, CipherError> {
     let b64_len = |n: usize| n.div_ceil(3) * 4;
     let len = DATA_PREFIX.len()
         + b64_len(ciphertext.len())
@@ -391,17 +418,29 @@ fn format_enc(ciphertext: &[u8], iv: &[u8], tag: &[u8], ty: ValueType) -> String
         + TYPE_MARK.len()
         + ty.as_str().len()
         + 1;
-    let mut out = String::with_capacity(len);
-    out.push_str(DATA_PREFIX);
-    STANDARD.encode_string(ciphertext, &mut out);
-    out.push_str(IV_MARK);
-    STANDARD.encode_string(iv, &mut out);
-    out.push_str(TAG_MARK);
-    STANDARD.encode_string(tag, &mut out);
-    out.push_str(TYPE_MARK);
-    out.push_str(ty.as_str());
-    out.push(']');
-    out
+    let mut out = Vec::with_capacity(len);
+    out.extend_from_slice(DATA_PREFIX.as_bytes());
+    push_b64(&mut out, ciphertext)?;
+    out.extend_from_slice(IV_MARK.as_bytes());
+    push_b64(&mut out, iv)?;
+    out.extend_from_slice(TAG_MARK.as_bytes());
+    push_b64(&mut out, tag)?;
+    out.extend_from_slice(TYPE_MARK.as_bytes());
+    out.extend_from_slice(ty.as_str().as_bytes());
+    out.push(b']');
+    // Base64 and the markers are ASCII.
+    String::from_utf8(out).map_err(|_| CipherError::TooLong)
+}
+
+/// Appends the padded standard base64 of `bytes` to `out`, encoded in place.
+fn push_b64(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), CipherError> {
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    let written = STANDARD
+        .encode_slice(bytes, out.get_mut(start..).unwrap_or_default())
+        .map_err(|_| CipherError::TooLong)?;
+    out.truncate(start + written);
+    Ok(())
 }
 
 /// The four text fields of a value string.
@@ -449,9 +488,10 @@ fn last_before(line: &str, mark: &str, max_start: usize) -> Option<usize> {
     let bytes = line.as_bytes();
     let mark = mark.as_bytes();
     let highest = max_start.min(bytes.len().checked_sub(mark.len())?);
+    let first = *mark.first()?;
     (0..=highest)
         .rev()
-        .find(|&i| bytes.get(i..i + mark.len()) == Some(mark))
+        .find(|&i| bytes.get(i) == Some(&first) && bytes.get(i..i + mark.len()) == Some(mark))
 }
 
 /// Appends the Go-`StdEncoding` decoding of `text` to `out`; carriage returns
@@ -590,11 +630,43 @@ pub(crate) fn with_scalar_bytes(v: &Value, f: impl FnOnce(&[u8])) {
         Value::Bool(false) => f(b"False"),
         Value::Time(t) => f(t.as_bytes()),
         Value::Null | Value::Map(_) | Value::List(_) => {}
-        Value::Int(_) | Value::Float(_) => {
+        Value::Int(i) => {
+            // Decimal text on the stack: an `i64` has at most 20 characters.
+            let mut text = StackText::default();
+            if fmt::Write::write_fmt(&mut text, format_args!("{i}")).is_ok() {
+                f(text.as_bytes());
+            }
+        }
+        Value::Float(_) => {
             if let Some((bytes, _)) = encode_scalar(v) {
                 f(&bytes);
             }
         }
+    }
+}
+
+/// A short text formatted into a buffer on the stack.
+#[derive(Default)]
+struct StackText {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl StackText {
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -654,6 +726,66 @@ mod tests {
                 Ok(expected)
             );
         }
+    }
+
+    /// Every plaintext length, on either side of the stack buffer's size,
+    /// gives exactly the string of a plain `aes-gcm` sealing of a heap copy.
+    #[test]
+    fn every_plaintext_length_matches_a_plain_aes_gcm_sealing() {
+        let key = vector_key();
+        let cipher = ValueCipher::new(&key);
+        let reference = <Gcm32 as KeyInit>::new(GenericArray::from_slice(&key));
+        for len in (0..=STACK_PLAINTEXT + 70).chain([1000, 4099]) {
+            let plaintext: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+            let iv = iv((len % 251) as u8);
+            let mut buf = plaintext.clone();
+            let tag = reference
+                .encrypt_in_place_detached(GenericArray::from_slice(&iv), b"k:", &mut buf)
+                .expect("seals");
+            let expected = format!(
+                "ENC[AES256_GCM,data:{},iv:{},tag:{},type:str]",
+                STANDARD.encode(&buf),
+                STANDARD.encode(iv),
+                STANDARD.encode(tag)
+            );
+            let got = cipher
+                .encrypt(&iv, &plaintext, b"k:", ValueType::Str)
+                .expect("encrypts");
+            assert_eq!(got, expected, "length {len}");
+            if len == 0 {
+                // An empty data field does not match the value syntax.
+                continue;
+            }
+            let back = cipher.decrypt(&got, b"k:").expect("decrypts");
+            assert_eq!(back.plaintext.as_slice(), plaintext.as_slice());
+        }
+    }
+
+    /// The MAC bytes of a scalar are the bytes it is encrypted as.
+    #[test]
+    fn scalar_mac_bytes_are_the_encrypted_bytes() {
+        let values = [
+            Value::Int(0),
+            Value::Int(-1),
+            Value::Int(i64::MIN),
+            Value::Int(i64::MAX),
+            Value::Int(5432),
+            Value::Float(0.8166),
+            Value::Float(1e21),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Str("svc-00001".into()),
+            Value::Time("2024-01-02T03:04:05Z".into()),
+        ];
+        for v in &values {
+            let (expected, _) = encode_scalar(v).expect("scalar");
+            let mut got = None;
+            with_scalar_bytes(v, |b| got = Some(b.to_vec()));
+            assert_eq!(got.as_deref(), Some(expected.as_slice()), "{v:?}");
+        }
+        let mut called = false;
+        with_scalar_bytes(&Value::Null, |_| called = true);
+        assert!(!called);
     }
 
     #[test]

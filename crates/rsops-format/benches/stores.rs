@@ -8,7 +8,7 @@
 #![allow(missing_docs)]
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rsops_format::tree::{List, ListItem, Map, Value};
+use rsops_format::tree::{List, ListItem, Map, MapItem, Value};
 use rsops_format::{dotenv, ini, json, yaml};
 
 /// A deterministic pseudo-random word generator (xorshift).
@@ -88,6 +88,30 @@ fn sections(services: usize) -> Map {
     doc
 }
 
+/// Replaces every string value of `map` by an encrypted-looking one.
+fn as_encrypted(map: &mut Map) {
+    const ENC: &str = "ENC[AES256_GCM,data:q83vEjRWeJq83vEjRWeJq83vEjRWeJq8,\
+                       iv:3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=,\
+                       tag:AAECAwQFBgcICQoLDA0ODw==,type:str]";
+    fn value(v: &mut Value) {
+        match v {
+            Value::Str(s) => ENC.clone_into(s),
+            Value::Map(m) => as_encrypted(m),
+            Value::List(l) => l.items.iter_mut().for_each(|i| {
+                if let ListItem::Value(v) = i {
+                    value(v);
+                }
+            }),
+            _ => {}
+        }
+    }
+    for item in &mut map.items {
+        if let MapItem::Entry(e) = item {
+            value(&mut e.value);
+        }
+    }
+}
+
 fn bench_store(
     c: &mut Criterion,
     name: &str,
@@ -136,6 +160,30 @@ fn stores(c: &mut Criterion) {
         &json_text,
         |t| json::parse(t).expect("parse"),
         |m| json::emit(m, None).expect("emit"),
+    );
+    // The same tree with every string replaced by an `ENC[...]` value: what
+    // `encrypt` writes (long plain strings, the byte scans' fast path).
+    let mut enc_doc = doc.clone();
+    as_encrypted(&mut enc_doc);
+    let enc_json = json::emit(&enc_doc, None).expect("json");
+    bench_store(
+        c,
+        "json_encrypted",
+        &enc_json,
+        |t| json::parse(t).expect("parse"),
+        |m| json::emit(m, None).expect("emit"),
+    );
+    let enc_yaml = yaml::emit(std::slice::from_ref(&enc_doc), 4).expect("yaml");
+    bench_store(
+        c,
+        "yaml_encrypted",
+        &enc_yaml,
+        |t| {
+            yaml::parse_data(t, &rsops_format::Sequential)
+                .expect("parse")
+                .remove(0)
+        },
+        |m| yaml::emit(std::slice::from_ref(m), 4).expect("emit"),
     );
     let env_text = dotenv::emit(&flat(120)).expect("dotenv");
     bench_store(

@@ -684,8 +684,7 @@ fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut rest = bytes;
     loop {
         // Copy the longest run of bytes written as they are in one go.
-        let plain = rest.iter().position(|&b| !is_plain_json_byte(b));
-        let (run, tail) = rest.split_at(plain.unwrap_or(rest.len()));
+        let (run, tail) = rest.split_at(plain_json_run_len(rest));
         out.extend_from_slice(run);
         rest = tail;
         let Some((&b, tail)) = rest.split_first() else {
@@ -748,6 +747,43 @@ mod write_string_tests {
 /// than `"`, `\\`, `<`, `>` and `&`.
 fn is_plain_json_byte(b: u8) -> bool {
     (0x20..0x80).contains(&b) && !matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
+}
+
+/// Length of the run of bytes at the start of `bytes` that `write_string`
+/// copies unchanged ([`is_plain_json_byte`]). Eight bytes are checked at a
+/// time (SWAR: a word has a special byte when one of its bytes has the high
+/// bit set, is below 0x20 or equals one of the five escaped characters),
+/// then the stopping byte is found in its word.
+fn plain_json_run_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let mut n = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let v = u64::from_ne_bytes(w);
+        let special = (v & HIGHS)
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS)
+            | zero_in(v ^ (ONES * u64::from(b'"')))
+            | zero_in(v ^ (ONES * u64::from(b'\\')))
+            | zero_in(v ^ (ONES * u64::from(b'<')))
+            | zero_in(v ^ (ONES * u64::from(b'>')))
+            | zero_in(v ^ (ONES * u64::from(b'&')));
+        if special != 0 {
+            return n + chunk
+                .iter()
+                .position(|&b| !is_plain_json_byte(b))
+                .unwrap_or(8);
+        }
+        n += 8;
+    }
+    n + chunks
+        .remainder()
+        .iter()
+        .position(|&b| !is_plain_json_byte(b))
+        .unwrap_or(chunks.remainder().len())
 }
 
 /// Decodes the UTF-8 sequence at the start of `bytes`: the char and its
@@ -920,6 +956,24 @@ mod tests {
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
                 .unwrap_or(bytes.len());
             prop_assert_eq!(plain_run_len(&bytes), naive);
+        }
+
+        #[test]
+        fn plain_json_run_len_matches_a_byte_scan(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    4 => 0x20u8..0x7f,
+                    1 => any::<u8>(),
+                    1 => proptest::sample::select(vec![b'"', b'\\', b'<', b'>', b'&', 0x1f, 0x7f, 0x80]),
+                ],
+                0..64,
+            )
+        ) {
+            let naive = bytes
+                .iter()
+                .position(|&c| !is_plain_json_byte(c))
+                .unwrap_or(bytes.len());
+            prop_assert_eq!(plain_json_run_len(&bytes), naive);
         }
     }
 

@@ -283,7 +283,7 @@ fn is_blank(c: char) -> bool {
 /// whitespace.
 fn analyze_simple_ascii(value: &str, starts_with_marker: bool) -> Option<Analysis> {
     let bytes = value.as_bytes();
-    if !bytes.iter().all(|b| (0x21..=0x7E).contains(b)) {
+    if !all_graphic_ascii(bytes) {
         return None;
     }
     let first = *bytes.first()?;
@@ -312,6 +312,28 @@ fn analyze_simple_ascii(value: &str, starts_with_marker: bool) -> Option<Analysi
         single_quoted_allowed: true,
         block_allowed: true,
     })
+}
+
+/// Whether every byte is printable ASCII other than the space (0x21 to
+/// 0x7E). Eight bytes are checked at a time (SWAR: a word passes when no
+/// byte has the high bit set, is below 0x21 or is 0x7F).
+fn all_graphic_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let v = u64::from_ne_bytes(w);
+        let del = v ^ (ONES * 0x7F);
+        let bad = (v & HIGHS)
+            | (v.wrapping_sub(ONES * 0x21) & !v & HIGHS)
+            | (del.wrapping_sub(ONES) & !del & HIGHS);
+        if bad != 0 {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(|b| (0x21..=0x7E).contains(b))
 }
 
 /// Checks what styles the content of `value` allows, as go-yaml does.
@@ -617,6 +639,21 @@ mod tests {
             if let Some(fast) = analyze_simple_ascii(&s, marker) {
                 prop_assert_eq!(fast, analyze_chars(&s, marker));
             }
+        }
+
+        /// The word-at-a-time check agrees with a byte-by-byte one.
+        #[test]
+        fn graphic_ascii_check_matches_a_byte_scan(
+            bytes in proptest::collection::vec(
+                prop_oneof![
+                    6 => 0x21u8..0x7f,
+                    1 => proptest::sample::select(vec![0x00u8, 0x20, 0x7f, 0x80, 0xff]),
+                ],
+                0..40,
+            )
+        ) {
+            let naive = bytes.iter().all(|b| (0x21..=0x7E).contains(b));
+            prop_assert_eq!(all_graphic_ascii(&bytes), naive);
         }
     }
 }
