@@ -21,6 +21,8 @@ pub mod kind;
 pub mod kinds;
 pub mod local;
 pub mod master_key;
+#[cfg(any(feature = "azure", feature = "gcp"))]
+mod retry;
 #[cfg(feature = "cloud")]
 pub mod runtime;
 pub mod services;
