@@ -1033,3 +1033,69 @@ fn no_credentials_list_every_source_tried() {
         }
     }
 }
+
+#[test]
+fn sso_profiles_use_the_cached_token_at_the_portal() {
+    let Some((moto, sops)) = moto_and_sops() else {
+        return;
+    };
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let log = s.path("portal.log");
+    let portal = TestServer::python(
+        "sso_portal.py",
+        &[
+            "--token",
+            "cached-sso-token",
+            "--log",
+            log.to_str().expect("utf-8 path"),
+        ],
+    );
+    // What `aws sso login` leaves: an sso-session profile and the cached
+    // token, named by the SHA-1 of the session name.
+    aws_files(
+        &s,
+        "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n\
+         sso_role_name = Developer\nregion = us-east-1\n\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n",
+        "",
+    );
+    std::fs::create_dir_all(s.path(".aws/sso/cache")).unwrap();
+    // sha1("corp")
+    let name = "ee0bfd2552fbd840c02cc48b6e823320543c450f";
+    s.write(
+        &format!(".aws/sso/cache/{name}.json"),
+        br#"{"accessToken":"cached-sso-token","expiresAt":"2099-01-01T00:00:00Z","region":"us-east-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    );
+    let env = vec![
+        ("AWS_PROFILE", "dev".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_ENDPOINT_URL_KMS", moto.endpoint.clone()),
+        ("AWS_ENDPOINT_URL_SSO", portal.url()),
+    ];
+    let args = ["encrypt", "--kms", &moto.keys[0], "plain.yaml"];
+    let by_rsops = ok(&run(&s, rsops_bin(), &args, &env, false), "rsops encrypt");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        "Developer 123456789012\n"
+    );
+    s.write("by-rsops.yaml", &by_rsops);
+    let out = ok(
+        &run(&s, &sops, &["decrypt", "by-rsops.yaml"], &env, false),
+        "sops decrypt with the same SSO profile",
+    );
+    assert_eq!(String::from_utf8_lossy(&out), PLAIN);
+
+    // An expired cached token: no credentials, the profile says why.
+    s.write(
+        &format!(".aws/sso/cache/{name}.json"),
+        br#"{"accessToken":"cached-sso-token","expiresAt":"2001-01-01T00:00:00Z","region":"us-east-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    );
+    let out = run(&s, rsops_bin(), &["decrypt", "by-rsops.yaml"], &env, false);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("cached-sso-token"),
+        "{}",
+        stderr(&out)
+    );
+}
