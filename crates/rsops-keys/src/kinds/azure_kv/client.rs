@@ -8,6 +8,8 @@
 //! is sent again with the body and a token for `<resource>/.default` from
 //! the credential chain ([`super::credential`]). As in the Go client, the
 //! challenge's resource must be a parent domain of the vault's host.
+//! Each request is retried on transient failures as azcore's retry policy
+//! does ([`crate::retry`]).
 
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;

@@ -11,6 +11,9 @@
 //! (a static bearer token), Application Default Credentials
 //! (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's ADC file, the metadata
 //! server).
+//!
+//! 503 and 504 replies are retried as the Go client's call options say
+//! ([`crate::retry`]).
 
 use std::time::Duration;
 
