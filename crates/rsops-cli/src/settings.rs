@@ -201,7 +201,8 @@ pub fn master_keys(
 pub struct KeyChanges {
     /// Keys appended to key group 0.
     pub add: Vec<MasterKey>,
-    /// Keys removed from every group (matched by key string).
+    /// Keys removed from every group (matched by key string; a version-less
+    /// Azure key matches every version).
     pub remove: Vec<MasterKey>,
 }
 
@@ -237,9 +238,8 @@ impl KeyChanges {
                 first.extend(self.add.iter().cloned());
             }
         }
-        let removed: Vec<String> = self.remove.iter().map(MasterKey::key_string).collect();
         for group in groups.iter_mut() {
-            group.retain(|k| !removed.contains(&k.key_string()));
+            group.retain(|k| !self.remove.iter().any(|r| r.removes(k)));
         }
     }
 }

@@ -75,8 +75,17 @@ pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
 pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
 /// Client secret of the service principal.
 pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
-/// Client certificate of the service principal (not supported by rsops).
+/// Client certificate of the service principal: a PEM file with the
+/// certificate (chain) and its unencrypted RSA private key.
 pub const AZURE_CLIENT_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+/// Password of a PKCS#12 client certificate (PKCS#12 is not supported by
+/// rsops: the error says so).
+pub const AZURE_CLIENT_CERTIFICATE_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+/// `1`/`true`: the client assertion carries the certificate chain (`x5c`,
+/// subject name / issuer authentication).
+pub const AZURE_CLIENT_SEND_CERTIFICATE_CHAIN: &str = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN";
+/// Microsoft Entra authority (default `https://login.microsoftonline.com`).
+pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
 /// Username of the deprecated username/password flow (not supported).
 pub const AZURE_USERNAME: &str = "AZURE_USERNAME";
 /// Federated token file of a workload identity.
@@ -88,6 +97,9 @@ pub const AZURE_ADDITIONALLY_ALLOWED_TENANTS: &str = "AZURE_ADDITIONALLY_ALLOWED
 pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
 /// App Service managed identity secret header.
 pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
+/// Tests only: the first retry delay of Azure and GCP key calls, in
+/// milliseconds (the other bounds scale with it).
+pub const RSOPS_TEST_RETRY_BASE_MS: &str = "RSOPS_TEST_RETRY_BASE_MS";
 /// rsops extension: the longest time, in seconds, one AWS KMS or STS call
 /// may take with its retries (default 30; each attempt at most 10).
 pub const RSOPS_AWS_TIMEOUT: &str = "RSOPS_AWS_TIMEOUT";

@@ -21,6 +21,10 @@ pub mod kind;
 pub mod kinds;
 pub mod local;
 pub mod master_key;
+#[cfg(any(feature = "azure", feature = "gcp"))]
+// With one of the two back ends, the other's policy is unused.
+#[cfg_attr(not(all(feature = "azure", feature = "gcp")), allow(dead_code))]
+mod retry;
 #[cfg(feature = "cloud")]
 pub mod runtime;
 pub mod services;

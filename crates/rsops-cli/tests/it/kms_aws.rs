@@ -908,3 +908,194 @@ fn a_server_that_never_answers_is_given_up_on_in_bounded_time() {
     );
     assert_eq!(std::fs::read(s.path("secret.yaml")).unwrap(), before);
 }
+
+#[test]
+fn web_identity_tokens_are_exchanged_through_sts() {
+    let Some((moto, sops)) = moto_and_sops() else {
+        return;
+    };
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    // EKS IRSA / CI OIDC: a token file and a role, no static credentials
+    // (moto accepts any token; without the exchange there would be no
+    // credentials at all).
+    s.write("token", b"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyc29wcyJ9.c2ln");
+    let mut env = aws_env(&moto.endpoint, false);
+    env.push((
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        s.path("token").to_string_lossy().into_owned(),
+    ));
+    env.push(("AWS_ROLE_ARN", moto.role.clone()));
+    env.push(("AWS_ROLE_SESSION_NAME", "rsops-test".into()));
+    // sops 3.11's web identity client reads only the STS-specific
+    // endpoint variable.
+    env.push(("AWS_ENDPOINT_URL_STS", moto.endpoint.clone()));
+    let args = ["encrypt", "--kms", &moto.keys[0], "plain.yaml"];
+    let by_rsops = ok(&run(&s, rsops_bin(), &args, &env, false), "rsops encrypt");
+    s.write("by-rsops.yaml", &by_rsops);
+    let by_sops = ok(&run(&s, &sops, &args, &env, false), "sops encrypt");
+    assert_eq!(stable_metadata(&by_rsops), stable_metadata(&by_sops));
+    s.write("by-sops.yaml", &by_sops);
+    let out = ok(
+        &run(&s, rsops_bin(), &["decrypt", "by-sops.yaml"], &env, false),
+        "rsops decrypt",
+    );
+    assert_eq!(String::from_utf8_lossy(&out), PLAIN);
+    let out = ok(
+        &run(&s, &sops, &["decrypt", "by-rsops.yaml"], &env, false),
+        "sops decrypt",
+    );
+    assert_eq!(String::from_utf8_lossy(&out), PLAIN);
+
+    // The token file is missing: sops's exit code, and the error names the
+    // web identity source.
+    let mut missing = env.clone();
+    missing.retain(|(k, _)| *k != "AWS_WEB_IDENTITY_TOKEN_FILE");
+    missing.push((
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        s.path("no-such-token").to_string_lossy().into_owned(),
+    ));
+    let ours = run(
+        &s,
+        rsops_bin(),
+        &["decrypt", "by-sops.yaml"],
+        &missing,
+        false,
+    );
+    let theirs = run(&s, &sops, &["decrypt", "by-sops.yaml"], &missing, false);
+    assert_eq!(theirs.status.code(), Some(128), "{}", stderr(&theirs));
+    assert_eq!(ours.status.code(), Some(128), "{}", stderr(&ours));
+    let msg = stderr(&ours);
+    assert!(msg.contains("web identity"), "{msg}");
+    assert!(!msg.contains("eyJhbGci"), "{msg}");
+}
+
+/// A file whose only key is `arn` (the data key and values are fake: no key
+/// is reached in these tests).
+fn file_for(arn: &str) -> String {
+    format!(
+        "a: ENC[AES256_GCM,data:Vw==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:int]\n\
+         sops:\n    kms:\n        - arn: {arn}\n          created_at: \"2026-12-07T03:05:40Z\"\n          enc: AAAA\n          aws_profile: \"\"\n\
+         \x20   lastmodified: \"2026-12-07T03:05:40Z\"\n\
+         \x20   mac: ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n\
+         \x20   unencrypted_suffix: _unencrypted\n    version: 3.11.0\n"
+    )
+}
+
+#[test]
+fn no_credentials_list_every_source_tried() {
+    // An empty HOME, no AWS variable but IMDS off (so that the machine's
+    // network cannot change the text): every source of the chain says why
+    // it gave nothing, one line each.
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555";
+    s.write("secret.yaml", file_for(arn).as_bytes());
+    let env = vec![("AWS_EC2_METADATA_DISABLED", "true".to_owned())];
+    let sources = "sources tried:\n    \
+        - Environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY): environment variable not set\n    \
+        - Profile (~/.aws/config, ~/.aws/credentials, AWS_PROFILE): not configured\n    \
+        - WebIdentityToken (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN): $AWS_WEB_IDENTITY_TOKEN_FILE was not set\n    \
+        - EcsContainer (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI): ECS provider not configured\n    \
+        - Ec2InstanceMetadata (IMDS): IMDS disabled by AWS_EC2_METADATA_DISABLED env var set to `true`";
+
+    let enc = ["encrypt", "-i", "--kms", arn, "plain.yaml"];
+    let out = run(&s, rsops_bin(), &enc, &env, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "Could not generate data key: failed to encrypt new data key with master key \
+             \"{arn}\": cannot encrypt with AWS KMS: no AWS credentials: {sources}"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.path("plain.yaml")).unwrap(),
+        PLAIN
+    );
+
+    let out = run(&s, rsops_bin(), &["decrypt", "secret.yaml"], &env, false);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "\n  {arn}: cannot decrypt with AWS KMS: no AWS credentials: {sources}\n"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty());
+
+    // sops's exit codes for the same command lines.
+    if let Some(sops) = sops() {
+        for (args, code) in [(&enc[..], 1), (&["decrypt", "secret.yaml"][..], 128)] {
+            let theirs = run(&s, &sops, args, &env, false);
+            assert_eq!(theirs.status.code(), Some(code), "{}", stderr(&theirs));
+        }
+    }
+}
+
+#[test]
+fn sso_profiles_use_the_cached_token_at_the_portal() {
+    let Some((moto, sops)) = moto_and_sops() else {
+        return;
+    };
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let log = s.path("portal.log");
+    let portal = TestServer::python(
+        "sso_portal.py",
+        &[
+            "--token",
+            "cached-sso-token",
+            "--log",
+            log.to_str().expect("utf-8 path"),
+        ],
+    );
+    // What `aws sso login` leaves: an sso-session profile and the cached
+    // token, named by the SHA-1 of the session name.
+    aws_files(
+        &s,
+        "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\n\
+         sso_role_name = Developer\nregion = us-east-1\n\n\
+         [sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = us-east-1\n",
+        "",
+    );
+    std::fs::create_dir_all(s.path(".aws/sso/cache")).unwrap();
+    // sha1("corp")
+    let name = "ee0bfd2552fbd840c02cc48b6e823320543c450f";
+    s.write(
+        &format!(".aws/sso/cache/{name}.json"),
+        br#"{"accessToken":"cached-sso-token","expiresAt":"2099-01-01T00:00:00Z","region":"us-east-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    );
+    let env = vec![
+        ("AWS_PROFILE", "dev".to_owned()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_ENDPOINT_URL_KMS", moto.endpoint.clone()),
+        ("AWS_ENDPOINT_URL_SSO", portal.url()),
+    ];
+    let args = ["encrypt", "--kms", &moto.keys[0], "plain.yaml"];
+    let by_rsops = ok(&run(&s, rsops_bin(), &args, &env, false), "rsops encrypt");
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        "Developer 123456789012\n"
+    );
+    s.write("by-rsops.yaml", &by_rsops);
+    let out = ok(
+        &run(&s, &sops, &["decrypt", "by-rsops.yaml"], &env, false),
+        "sops decrypt with the same SSO profile",
+    );
+    assert_eq!(String::from_utf8_lossy(&out), PLAIN);
+
+    // An expired cached token: no credentials, the profile says why.
+    s.write(
+        &format!(".aws/sso/cache/{name}.json"),
+        br#"{"accessToken":"cached-sso-token","expiresAt":"2001-01-01T00:00:00Z","region":"us-east-1","startUrl":"https://corp.awsapps.com/start"}"#,
+    );
+    let out = run(&s, rsops_bin(), &["decrypt", "by-rsops.yaml"], &env, false);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("cached-sso-token"),
+        "{}",
+        stderr(&out)
+    );
+}

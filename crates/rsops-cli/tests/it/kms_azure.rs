@@ -13,6 +13,10 @@ use crate::servers::{python_has, TestServer};
 
 const PLAIN: &str = "db:\n    user: admin\n    password: s3cr3t\nport: 5432\n";
 
+/// The mock's tenant and application (its defaults).
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const CLIENT_ID: &str = "3b3f6c2a-0d1e-4f5a-9b8c-7d6e5f4a3b2c";
+
 fn rsops_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_rsops"))
 }
@@ -61,7 +65,26 @@ impl Vault {
             ),
             ("IDENTITY_ENDPOINT", format!("{}/msi/token", self.url())),
             ("IDENTITY_HEADER", "test-identity-header".into()),
+            // Retries of 5xx and refused connections (rsops) in
+            // milliseconds.
+            ("RSOPS_TEST_RETRY_BASE_MS", "1".into()),
         ]
+    }
+
+    /// Trust in the test CA and the mock's Entra token endpoint, with the
+    /// mock's tenant and application, and no managed identity.
+    fn entra_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SSL_CERT_FILE", self.file("ca.pem")),
+            ("AZURE_AUTHORITY_HOST", self.url()),
+            ("AZURE_TENANT_ID", TENANT.into()),
+            ("AZURE_CLIENT_ID", CLIENT_ID.into()),
+        ]
+    }
+
+    /// The path of a file of the mock's directory.
+    fn file(&self, name: &str) -> String {
+        self.dir.path().join(name).to_string_lossy().into_owned()
     }
 
     fn requests(&self) -> String {
@@ -89,7 +112,7 @@ fn stderr(out: &Output) -> String {
 fn version_of(text: &str) -> String {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("version: "))
-        .filter(|v| !v.starts_with('3'))
+        .filter(|v| !v.starts_with("3."))
         .unwrap_or_default()
         .to_owned()
 }
@@ -335,6 +358,30 @@ fn rotate_and_updatekeys_move_files_between_age_and_azure() {
         ok(&run(&s, &sops, &["decrypt", "f.yaml"], &[]), "sops age"),
         PLAIN.as_bytes()
     );
+
+    // --rm-azure-kv with the URL without version removes the versioned
+    // entry (sops resolves the latest version, which is the same here;
+    // rsops matches vault and name, without asking the vault).
+    let before = std::fs::read(s.path("f.yaml")).expect("read");
+    s.write("g.yaml", &before);
+    vault.clear_requests();
+    for (program, file) in [(rsops_bin(), "f.yaml"), (sops.as_path(), "g.yaml")] {
+        let out = run(
+            &s,
+            program,
+            &["rotate", "-i", "--rm-azure-kv", &key, file],
+            &vault.env(),
+        );
+        ok(&out, "rotate --rm-azure-kv");
+        let text = std::fs::read_to_string(s.path(file)).expect("read");
+        assert!(
+            !text.contains("azure_kv") && text.contains(DEMO_RECIPIENT),
+            "{program:?}: {text}"
+        );
+        if program == rsops_bin() {
+            assert_eq!(vault.requests(), "", "rsops asked the vault");
+        }
+    }
 }
 
 #[test]
@@ -469,17 +516,29 @@ fn failures_exit_like_sops_and_write_nothing() {
         &env,
         "decrypt failed with HTTP 400 (BadParameter): Decryption failed.",
     );
-    // 401 challenge but no credential at all.
+    // 401 challenge but no credential at all: every source of the chain,
+    // one line each (the managed identity's reason depends on the
+    // machine's network: whatever answers 169.254.169.254, if anything).
     let err = decrypt(
         "good.yaml",
         &[("SSL_CERT_FILE", env[0].1.clone())],
-        "decrypt: no credential gave a token (environment: AZURE_TENANT_ID and AZURE_CLIENT_ID are not both set; workload identity:",
-    );
-    assert!(
-        err.contains("managed identity:") && err.contains("Azure CLI:"),
-        "{err}"
+        "decrypt: no credential gave a token; sources tried:\n",
     );
     assert!(!err.contains("mock-kv-token"), "{err}");
+    let managed = regex::Regex::new(r"(?m)^    - managed identity: .*$").expect("regex");
+    let err = managed.replace(&err, "    - managed identity: (varies)");
+    let cli = regex::Regex::new(r"(?m)^    - (Azure CLI|Azure Developer CLI): .*$").expect("regex");
+    let err = cli.replace_all(&err, "    - $1: (varies)");
+    let key = format!("{}/{}", vault.key("sopskey"), version_of(&good));
+    let expected = format!(
+        "\n  {key}: Azure Key Vault key {key}: decrypt: no credential gave a token; sources tried:\n    \
+         - environment: AZURE_TENANT_ID and AZURE_CLIENT_ID are not both set\n    \
+         - workload identity: AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID and AZURE_TENANT_ID are not all set\n    \
+         - managed identity: (varies)\n    \
+         - Azure CLI: (varies)\n    \
+         - Azure Developer CLI: (varies)\n"
+    );
+    assert!(err.contains(&expected), "{err}");
     // The server's certificate is not trusted without the test CA.
     let untrusted: Vec<(&str, String)> = env
         .iter()
@@ -552,4 +611,223 @@ fn a_slow_vault_is_given_up_on() {
         std::fs::read(s.path("plain.yaml")).expect("read"),
         PLAIN.as_bytes()
     );
+}
+
+/// Runs rsops with `env` (and no age key): its output.
+fn rsops_env(s: &Scratch, args: &[&str], env: &[(&str, String)]) -> Output {
+    let env: Vec<(&str, &OsStr)> = env
+        .iter()
+        .map(|(k, v)| (*k, OsStr::new(v.as_str())))
+        .collect();
+    s.run_env(rsops_bin(), args, None, &env, None)
+}
+
+#[test]
+fn client_certificates_and_workload_identities_get_tokens_from_entra() {
+    let Some(vault) = Vault::start(&[]) else {
+        return;
+    };
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let key = vault.key("sopskey");
+    let with = |extra: &[(&'static str, String)]| {
+        let mut env = vault.entra_env();
+        env.extend_from_slice(extra);
+        env
+    };
+
+    // The certificate (PEM: certificate then PKCS#8 key) signs a client
+    // assertion the mock checks against the certificate.
+    let cert = with(&[("AZURE_CLIENT_CERTIFICATE_PATH", vault.file("client.pem"))]);
+    let enc = ok(
+        &rsops_env(&s, &["encrypt", "--azure-kv", &key, "plain.yaml"], &cert),
+        "encrypt with a client certificate",
+    );
+    assert!(
+        vault.requests().contains("token certificate x5c=no"),
+        "{}",
+        vault.requests()
+    );
+    s.write("enc.yaml", &enc);
+    vault.clear_requests();
+    let mut chain = cert.clone();
+    chain.push(("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "true".into()));
+    let out = ok(&rsops_env(&s, &["decrypt", "enc.yaml"], &chain), "decrypt");
+    assert_eq!(out, PLAIN.as_bytes());
+    assert!(
+        vault.requests().contains("token certificate x5c=yes"),
+        "{}",
+        vault.requests()
+    );
+
+    // The key before the certificate.
+    let pem = std::fs::read_to_string(vault.file("client.pem")).expect("pem");
+    let split = pem.find("-----BEGIN PRIVATE KEY-----").expect("key");
+    s.write(
+        "reordered.pem",
+        format!("{}{}", &pem[split..], &pem[..split]).as_bytes(),
+    );
+    let reordered = with(&[(
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        s.path("reordered.pem").to_string_lossy().into_owned(),
+    )]);
+    let out = ok(
+        &rsops_env(&s, &["decrypt", "enc.yaml"], &reordered),
+        "key first",
+    );
+    assert_eq!(out, PLAIN.as_bytes());
+
+    // A certificate the key does not belong to: the environment credential
+    // is unavailable, and the error says why (never key material).
+    s.write(
+        "mismatch.pem",
+        format!(
+            "{}{}",
+            std::fs::read_to_string(vault.file("ca.pem")).expect("ca"),
+            &pem[split..]
+        )
+        .as_bytes(),
+    );
+    let mismatch = with(&[(
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        s.path("mismatch.pem").to_string_lossy().into_owned(),
+    )]);
+    let out = rsops_env(&s, &["decrypt", "enc.yaml"], &mismatch);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("environment: ")
+            && err.contains("mismatch.pem: no certificate in the file matches the private key"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("PRIVATE KEY") && !err.contains("mock-kv-token"),
+        "{err}"
+    );
+    // PKCS#12 is refused with a hint.
+    s.write("cert.pfx", b"\x30\x82\x0a\x00not pem");
+    let pfx = with(&[(
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        s.path("cert.pfx").to_string_lossy().into_owned(),
+    )]);
+    let out = rsops_env(&s, &["decrypt", "enc.yaml"], &pfx);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("PKCS#12 (.pfx) certificates are not supported by rsops"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Workload identity: the federated token file is the assertion.
+    vault.clear_requests();
+    let workload = with(&[("AZURE_FEDERATED_TOKEN_FILE", vault.file("federated-token"))]);
+    let out = ok(
+        &rsops_env(&s, &["decrypt", "enc.yaml"], &workload),
+        "workload identity",
+    );
+    assert_eq!(out, PLAIN.as_bytes());
+    assert!(
+        vault.requests().contains("token workload"),
+        "{}",
+        vault.requests()
+    );
+    // A token Entra refuses ends the chain with Entra's reason.
+    s.write("wrong-token", b"not-the-federated-token");
+    let wrong = with(&[(
+        "AZURE_FEDERATED_TOKEN_FILE",
+        s.path("wrong-token").to_string_lossy().into_owned(),
+    )]);
+    let out = rsops_env(&s, &["decrypt", "enc.yaml"], &wrong);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("workload identity: ") && err.contains("AADSTS700027"),
+        "{err}"
+    );
+    assert!(!err.contains("not-the-federated-token"), "{err}");
+}
+
+#[test]
+fn transient_vault_failures_are_retried_then_reported() {
+    let Some(vault) = Vault::start(&[]) else {
+        return;
+    };
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let env = vault.env();
+
+    // Two 503s, then success: the file is written.
+    let out = ok(
+        &run(
+            &s,
+            rsops_bin(),
+            &["encrypt", "--azure-kv", &vault.key("flaky"), "plain.yaml"],
+            &env,
+        ),
+        "encrypt through 503s",
+    );
+    assert_eq!(
+        vault.requests().matches(" 503\n").count(),
+        2,
+        "{}",
+        vault.requests()
+    );
+    s.write("flaky.yaml", &out);
+    assert_eq!(
+        ok(
+            &run(&s, rsops_bin(), &["decrypt", "flaky.yaml"], &env),
+            "decrypt"
+        ),
+        PLAIN.as_bytes()
+    );
+
+    // Always 503: four attempts (azcore's three retries), a clear error,
+    // exit code 1 as for any encryption failure, nothing written.
+    vault.clear_requests();
+    let key = format!("{}/0123", vault.key("unavailable"));
+    let out = run(
+        &s,
+        rsops_bin(),
+        &["encrypt", "-i", "--azure-kv", &key, "plain.yaml"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "Azure Key Vault key {key}: encrypt failed with HTTP 503 (ServiceUnavailable) after 4 \
+             attempts: Mock: the service is unavailable."
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        vault.requests().matches(" 503\n").count(),
+        4,
+        "{}",
+        vault.requests()
+    );
+    assert_eq!(
+        std::fs::read(s.path("plain.yaml")).expect("read"),
+        PLAIN.as_bytes()
+    );
+    // Decryption: exit code 128.
+    let text = String::from_utf8(out_of(&s, "flaky.yaml")).expect("utf-8");
+    s.write(
+        "down.yaml",
+        text.replace("name: flaky\n", "name: unavailable\n")
+            .as_bytes(),
+    );
+    let before = std::fs::read(s.path("down.yaml")).expect("read");
+    let out = run(&s, rsops_bin(), &["decrypt", "-i", "down.yaml"], &env);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("decrypt failed with HTTP 503 (ServiceUnavailable) after 4 attempts"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read(s.path("down.yaml")).expect("read"), before);
+}
+
+fn out_of(s: &Scratch, name: &str) -> Vec<u8> {
+    std::fs::read(s.path(name)).expect("read")
 }

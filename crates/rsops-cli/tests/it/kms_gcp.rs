@@ -636,3 +636,122 @@ fn proxy_and_ca_are_honoured_by_rsops() {
         stderr(&out)
     );
 }
+
+#[test]
+fn unavailable_servers_are_retried_then_reported() {
+    let Some(gcp) = Gcp::start(&[]) else { return };
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let mut env = gcp.direct();
+    env.push(("RSOPS_TEST_RETRY_BASE_MS", "1".into()));
+    let count_503 = |name: &str| gcp.requests().matches(&format!("503 {name}\n")).count();
+
+    // Two 503s on encrypt and two on decrypt, then success.
+    let flaky = key("flaky");
+    let enc = ok(
+        &run(
+            &s,
+            rsops_bin(),
+            &["encrypt", "--gcp-kms", &flaky, "plain.yaml"],
+            &env,
+        ),
+        "encrypt through 503s",
+    );
+    assert_eq!(count_503("flaky"), 2, "{}", gcp.requests());
+    s.write("flaky.yaml", &enc);
+    let out = ok(
+        &run(&s, rsops_bin(), &["decrypt", "flaky.yaml"], &env),
+        "decrypt through 503s",
+    );
+    assert_eq!(out, PLAIN.as_bytes());
+    assert_eq!(count_503("flaky"), 4, "{}", gcp.requests());
+
+    // Always 503: retried until the call's time budget is spent, then a
+    // clear error; exit codes 1 (encrypt) and 128 (decrypt) as sops, and
+    // nothing written.
+    let unavailable = key("unavailable");
+    let out = run(
+        &s,
+        rsops_bin(),
+        &["encrypt", "-i", "--gcp-kms", &unavailable, "plain.yaml"],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let prefix = format!("GCP KMS key {unavailable}: encrypt failed with HTTP 503 after ");
+    assert!(
+        err.contains(&prefix)
+            && err.contains(" attempts: UNAVAILABLE: The service is currently unavailable."),
+        "{err}"
+    );
+    assert!(count_503("unavailable") >= 3, "{}", gcp.requests());
+    assert_eq!(
+        std::fs::read(s.path("plain.yaml")).expect("read"),
+        PLAIN.as_bytes()
+    );
+    let text = String::from_utf8(enc)
+        .expect("utf-8")
+        .replace(&flaky, &unavailable);
+    s.write("down.yaml", text.as_bytes());
+    let out = run(&s, rsops_bin(), &["decrypt", "-i", "down.yaml"], &env);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("decrypt failed with HTTP 503 after "),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(s.path("down.yaml")).expect("read"),
+        text
+    );
+}
+
+#[test]
+fn no_credentials_list_every_source_tried() {
+    // An empty HOME, no Google variable, a metadata server that refuses
+    // connections: each source, one line each.
+    let s = Scratch::new();
+    s.write("plain.yaml", PLAIN.as_bytes());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let env = vec![("GCE_METADATA_HOST", format!("127.0.0.1:{port}"))];
+    let sources = "no credentials; sources tried:\n    \
+        - GOOGLE_CREDENTIALS: not set\n    \
+        - GOOGLE_OAUTH_ACCESS_TOKEN: not set\n    \
+        - application default credentials: GOOGLE_APPLICATION_CREDENTIALS not set, no gcloud file (~/.config/gcloud/application_default_credentials.json)\n    \
+        - metadata server (GCE_METADATA_HOST): Connection refused (os error 111)";
+    let enc = ["encrypt", "-i", "--gcp-kms", KEY, "plain.yaml"];
+    let out = run(&s, rsops_bin(), &enc, &env);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!(
+            "Could not generate data key: failed to encrypt new data key with master key \
+             \"{KEY}\": GCP KMS key {KEY}: {sources}"
+        )
+    );
+    assert_eq!(
+        std::fs::read(s.path("plain.yaml")).expect("read"),
+        PLAIN.as_bytes()
+    );
+    let file = format!(
+        "a: ENC[AES256_GCM,data:Vw==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:int]\n\
+         sops:\n    gcp_kms:\n        - resource_id: {KEY}\n          created_at: \"2026-12-07T03:05:40Z\"\n          enc: AAAA\n\
+         \x20   lastmodified: \"2026-12-07T03:05:40Z\"\n\
+         \x20   mac: ENC[AES256_GCM,data:AAAA,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\n\
+         \x20   unencrypted_suffix: _unencrypted\n    version: 3.11.0\n"
+    );
+    s.write("secret.yaml", file.as_bytes());
+    let out = run(&s, rsops_bin(), &["decrypt", "secret.yaml"], &env);
+    assert_eq!(out.status.code(), Some(128), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("\n  {KEY}: GCP KMS key {KEY}: {sources}\n")),
+        "{}",
+        stderr(&out)
+    );
+    // (sops's exit codes for these command lines, 1 and 128, are compared
+    // in `failures_exit_like_sops_and_write_nothing`; sops probes an
+    // unanswering metadata server for a minute.)
+}

@@ -19,8 +19,9 @@ with `Metadata-Flavor: Google` hands out TOKEN (a metadata server, for
 `GCE_METADATA_HOST`).
 
 Keys behave by their name (the last segment of the resource id): `denied`
-→ 403, `broken` → 500, `slow` → answers after --slow seconds; any other
-name works. The ciphertext is a tag of the key's resource id followed by
+→ 403, `broken` → 500, `slow` → answers after --slow seconds,
+`unavailable` → 503 always, `flaky…` → 503 for the first two requests of
+each method on that key, then normal; any other name works. The ciphertext is a tag of the key's resource id followed by
 the plaintext, so decrypting with another key fails (400).
 """
 
@@ -44,6 +45,7 @@ ARGS = None
 TLS = None
 SA_KEY_PEM = None
 LOG_LOCK = threading.Lock()
+FLAKY = {}  # "resource:method" -> requests seen
 
 
 def tag(name):
@@ -126,6 +128,17 @@ class Handler(mockhttp.JsonHandler):
             return self.send_json(400, {"error": "invalid_grant", "error_description": "Invalid JWT"})
         self.send_json(200, {"access_token": ARGS.token, "expires_in": 3600, "token_type": "Bearer"})
 
+    def flaky(self, what):
+        """True for the first two requests of `what`."""
+        with LOG_LOCK:
+            sent = FLAKY.get(what, 0)
+            FLAKY[what] = sent + 1
+            return sent < 2
+
+    def log_line(self, text):
+        with LOG_LOCK, open(os.path.join(ARGS.dir, "requests.log"), "a") as f:
+            f.write(text + "\n")
+
     def error(self, code, status, message):
         self.send_json(code, {"error": {"code": code, "message": message, "status": status}})
 
@@ -152,6 +165,9 @@ class Handler(mockhttp.JsonHandler):
             return self.error(500, "INTERNAL", "Internal error encountered.")
         if key == "slow":
             time.sleep(ARGS.slow)
+        if key == "unavailable" or (key.startswith("flaky") and self.flaky(name + ":" + method)):
+            self.log_line(f"503 {key}")
+            return self.error(503, "UNAVAILABLE", "The service is currently unavailable.")
         if body.get("name") not in (None, name):
             return self.error(400, "INVALID_ARGUMENT", "name does not match the URL")
         if method == "encrypt":

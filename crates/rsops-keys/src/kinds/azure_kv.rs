@@ -22,6 +22,8 @@ use thiserror::Error;
 use zeroize::Zeroizing;
 
 #[cfg(feature = "azure")]
+mod certificate;
+#[cfg(feature = "azure")]
 mod client;
 #[cfg(feature = "azure")]
 mod credential;
@@ -116,6 +118,17 @@ impl Kind for AzureKvKey {
 }
 
 impl AzureKvKey {
+    /// Whether removing this key removes `entry`: the same vault, name and
+    /// version, or any version when this key has none. (sops resolves a
+    /// missing version to the latest one first, so an entry written before
+    /// the key was rotated in the vault is not removed, and the removal
+    /// needs vault access; matching by vault and name needs neither.)
+    pub fn removes(&self, entry: &AzureKvKey) -> bool {
+        self.vault_url == entry.vault_url
+            && self.name == entry.name
+            && (self.version.is_empty() || self.version == entry.version)
+    }
+
     /// The key with its latest version filled in (`GET key`), or `None`
     /// when it already names a version.
     pub fn resolve(&self) -> Result<Option<AzureKvKey>, AzureKvError> {
@@ -191,16 +204,13 @@ pub struct CredentialAttempt {
     pub stopped: bool,
 }
 
-/// The attempts, `; `-separated.
+/// The attempts, one line each.
 struct Attempts<'a>(&'a [CredentialAttempt]);
 
 impl fmt::Display for Attempts<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, a) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{}: {}", a.credential, a.reason)?;
+        for a in self.0 {
+            write!(f, "\n    - {}: {}", a.credential, a.reason)?;
         }
         Ok(())
     }
@@ -223,7 +233,7 @@ pub enum AzureKvError {
         reason: String,
     },
     /// No credential of the chain gave a token.
-    #[error("Azure Key Vault key {key}: {call}: no credential gave a token ({})", Attempts(.attempts))]
+    #[error("Azure Key Vault key {key}: {call}: no credential gave a token; sources tried:{}", Attempts(.attempts))]
     Credentials {
         /// The key URL.
         key: String,
@@ -253,7 +263,7 @@ pub enum AzureKvError {
         reason: String,
     },
     /// The vault answered with an error status.
-    #[error("Azure Key Vault key {key}: {call} failed with HTTP {status}{}: {message}", if .code.is_empty() { String::new() } else { format!(" ({})", .code) })]
+    #[error("Azure Key Vault key {key}: {call} failed with HTTP {status}{}{}: {message}", if .code.is_empty() { String::new() } else { format!(" ({})", .code) }, attempts_note(.tries))]
     Http {
         /// The key URL.
         key: String,
@@ -265,6 +275,9 @@ pub enum AzureKvError {
         code: String,
         /// The vault's message.
         message: String,
+        /// How many times the request was sent (transient failures are
+        /// retried).
+        tries: u32,
     },
     /// The reply is not what Key Vault returns.
     #[error("Azure Key Vault key {key}: unexpected {call} reply: {reason}")]
@@ -279,6 +292,15 @@ pub enum AzureKvError {
     /// The runtime for cloud calls could not start.
     #[error("{0}")]
     Runtime(String),
+}
+
+/// `" after N attempts"` when a request was sent more than once.
+fn attempts_note(tries: &u32) -> String {
+    if *tries > 1 {
+        format!(" after {tries} attempts")
+    } else {
+        String::new()
+    }
 }
 
 /// One key URL (trimmed).
@@ -335,6 +357,13 @@ mod tests {
             "could not parse \"http://v/keys/n\" into a valid Azure Key Vault MasterKey []"
         );
         assert!(azure_kv_urls("https://v/keys/n/1/2").is_err());
+        // Removal: a version-less URL removes every version of the key.
+        let entry = kv("n", "0123", "https://v");
+        assert!(kv("n", "", "https://v").removes(&entry));
+        assert!(kv("n", "0123", "https://v").removes(&entry));
+        assert!(!kv("n", "9999", "https://v").removes(&entry));
+        assert!(!kv("m", "", "https://v").removes(&entry));
+        assert!(!kv("n", "", "https://w").removes(&entry));
         assert!(azure_kv_urls("https://v/keys/a,").is_err());
     }
 }

@@ -202,6 +202,20 @@ pub enum GcpKmsError {
         /// Why it failed.
         reason: String,
     },
+    /// Nothing is configured and the metadata server gave no token.
+    #[error(
+        "GCP KMS key {key}: no credentials; sources tried:\n    - GOOGLE_CREDENTIALS: not set\n    \
+         - GOOGLE_OAUTH_ACCESS_TOKEN: not set\n    - application default credentials: \
+         GOOGLE_APPLICATION_CREDENTIALS not set, no gcloud file \
+         (~/.config/gcloud/application_default_credentials.json)\n    - metadata server \
+         (GCE_METADATA_HOST): {reason}"
+    )]
+    NoCredentials {
+        /// The resource ID.
+        key: String,
+        /// Why the metadata server gave no token.
+        reason: String,
+    },
     /// The request could not be sent or its reply not read (connection
     /// refused, TLS, timeout).
     #[error("GCP KMS key {key}: {call} request failed: {reason}")]
@@ -214,7 +228,7 @@ pub enum GcpKmsError {
         reason: String,
     },
     /// The server answered with an error status.
-    #[error("GCP KMS key {key}: {call} failed with HTTP {status}: {message}")]
+    #[error("GCP KMS key {key}: {call} failed with HTTP {status}{}: {message}", attempts_note(.tries))]
     Http {
         /// The resource ID.
         key: String,
@@ -224,6 +238,8 @@ pub enum GcpKmsError {
         status: u16,
         /// The server's error text.
         message: String,
+        /// How many times the request was sent (503 and 504 are retried).
+        tries: u32,
     },
     /// The reply is not what Cloud KMS returns.
     #[error("GCP KMS key {key}: unexpected {call} reply: {reason}")]
@@ -238,6 +254,15 @@ pub enum GcpKmsError {
     /// The runtime for cloud calls could not start.
     #[error("{0}")]
     Runtime(String),
+}
+
+/// `" after N attempts"` when a request was sent more than once.
+fn attempts_note(tries: &u32) -> String {
+    if *tries > 1 {
+        format!(" after {tries} attempts")
+    } else {
+        String::new()
+    }
 }
 
 #[cfg(test)]

@@ -197,6 +197,16 @@ impl MasterKey {
             fingerprint: fingerprint.into(),
         })
     }
+
+    /// Whether removing `self` (`--rm-*`) removes the file's `entry`: the
+    /// same key string, or, for an Azure key given without version, any
+    /// version of that vault's key.
+    pub fn removes(&self, entry: &MasterKey) -> bool {
+        match (self, entry) {
+            (MasterKey::AzureKv(rm), MasterKey::AzureKv(e)) => rm.removes(e),
+            _ => self.key_string() == entry.key_string(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 //! is sent again with the body and a token for `<resource>/.default` from
 //! the credential chain ([`super::credential`]). As in the Go client, the
 //! challenge's resource must be a parent domain of the vault's host.
+//! Each request is retried on transient failures as azcore's retry policy
+//! does ([`crate::retry`]).
 
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -18,6 +20,7 @@ use zeroize::Zeroizing;
 use super::credential;
 use super::{AzureCall, AzureKvError, AzureKvKey};
 use crate::kind::Kind as _;
+use crate::retry::{self, Policy};
 use crate::runtime;
 
 /// The Key Vault REST API version sops's client (azkeys 1.4) uses.
@@ -127,20 +130,27 @@ fn call(
     body: Option<&str>,
 ) -> Result<serde_json::Value, AzureKvError> {
     let shown = key.key_string();
-    let transport = |e: reqwest::Error| AzureKvError::Transport {
+    let transport_after = |e: reqwest::Error, tries: u32| AzureKvError::Transport {
         key: shown.clone(),
         call: which,
-        reason: credential::error_chain(&e),
+        reason: format!(
+            "{}{}",
+            credential::error_chain(&e),
+            retry::attempts_note(tries)
+        ),
     };
+    let transport = |e: reqwest::Error| transport_after(e, 1);
     let future = async {
         let client = runtime::http_client_builder().build().map_err(transport)?;
         // The challenge request: no body, no token.
-        let first = client
-            .request(method.clone(), url)
-            .header(CONTENT_LENGTH, "0")
-            .send()
-            .await
-            .map_err(transport)?;
+        let first = retry::send(Policy::Azure, || {
+            client
+                .request(method.clone(), url)
+                .header(CONTENT_LENGTH, "0")
+        })
+        .await;
+        let mut tries = first.tries;
+        let first = first.result.map_err(|e| transport_after(e, tries))?;
         let response = if first.status() == StatusCode::UNAUTHORIZED {
             let header = first
                 .headers()
@@ -171,16 +181,21 @@ fn call(
                     call: which,
                     attempts,
                 })?;
-            let mut request = client
-                .request(method, url)
-                .header(AUTHORIZATION, format!("Bearer {}", token.as_str()));
-            request = match body {
-                Some(b) => request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(b.to_owned()),
-                None => request.header(CONTENT_LENGTH, "0"),
-            };
-            request.send().await.map_err(transport)?
+            let authorization = Zeroizing::new(format!("Bearer {}", token.as_str()));
+            let sent = retry::send(Policy::Azure, || {
+                let request = client
+                    .request(method.clone(), url)
+                    .header(AUTHORIZATION, authorization.as_str());
+                match body {
+                    Some(b) => request
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(b.to_owned()),
+                    None => request.header(CONTENT_LENGTH, "0"),
+                }
+            })
+            .await;
+            tries = sent.tries;
+            sent.result.map_err(|e| transport_after(e, tries))?
         } else {
             first
         };
@@ -194,6 +209,7 @@ fn call(
                 status: status.as_u16(),
                 code,
                 message,
+                tries,
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| AzureKvError::Response {

@@ -2,8 +2,11 @@
 //! SDK), rebuilt from `azure_identity`'s credentials, in the same order:
 //!
 //! 1. environment: `AZURE_TENANT_ID` + `AZURE_CLIENT_ID` +
-//!    `AZURE_CLIENT_SECRET` (a client certificate or a username are
-//!    reported as unsupported);
+//!    `AZURE_CLIENT_SECRET`, else `AZURE_CLIENT_CERTIFICATE_PATH` (a PEM
+//!    certificate and RSA key, [`super::certificate`];
+//!    `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`), else a username (reported as
+//!    unsupported); tokens come from `AZURE_AUTHORITY_HOST` (default
+//!    `https://login.microsoftonline.com`);
 //! 2. workload identity: `AZURE_FEDERATED_TOKEN_FILE` + `AZURE_CLIENT_ID` +
 //!    `AZURE_TENANT_ID`;
 //! 3. managed identity: App Service (`IDENTITY_ENDPOINT` +
@@ -27,12 +30,14 @@ use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, Transport};
 use azure_identity::{
     AzureCliCredential, AzureCliCredentialOptions, AzureDeveloperCliCredential,
-    AzureDeveloperCliCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
+    AzureDeveloperCliCredentialOptions, ClientAssertionCredential,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions,
     ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
     WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use zeroize::Zeroizing;
 
+use super::certificate::CertificateAssertion;
 use super::CredentialAttempt;
 use crate::env as vars;
 use crate::runtime;
@@ -152,11 +157,37 @@ impl Source {
                     );
                     return configured(credential, scope, CREDENTIAL_TIMEOUT).await;
                 }
-                if env(vars::AZURE_CLIENT_CERTIFICATE_PATH).is_some() {
-                    return Outcome::Unavailable(format!(
-                        "{} is set, but client certificates are not supported by rsops",
-                        vars::AZURE_CLIENT_CERTIFICATE_PATH
-                    ));
+                if let Some(path) = env(vars::AZURE_CLIENT_CERTIFICATE_PATH) {
+                    let tenant_id = match resolve(Some(&tenant_id), "ClientCertificateCredential") {
+                        Ok(t) => t.unwrap_or(tenant_id),
+                        Err(e) => return Outcome::Failed(e),
+                    };
+                    let send_chain = env(vars::AZURE_CLIENT_SEND_CERTIFICATE_CHAIN)
+                        .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+                    let audience = match token_endpoint(&tenant_id, &env) {
+                        Ok(a) => a,
+                        Err(e) => return Outcome::Unavailable(e),
+                    };
+                    let assertion = match CertificateAssertion::load(
+                        std::path::Path::new(&path),
+                        send_chain,
+                        audience,
+                        client_id.clone(),
+                    ) {
+                        Ok(a) => a,
+                        // As in Go: a certificate that cannot be loaded
+                        // leaves the environment credential unavailable.
+                        Err(e) => return Outcome::Unavailable(e),
+                    };
+                    let credential = ClientAssertionCredential::new(
+                        tenant_id,
+                        client_id,
+                        assertion,
+                        Some(ClientAssertionCredentialOptions {
+                            client_options: options,
+                        }),
+                    );
+                    return configured(credential, scope, CREDENTIAL_TIMEOUT).await;
                 }
                 if env(vars::AZURE_USERNAME).is_some() {
                     return Outcome::Unavailable(format!(
@@ -189,7 +220,7 @@ impl Source {
                 };
                 let credential =
                     WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
-                        credential_options: azure_identity::ClientAssertionCredentialOptions {
+                        credential_options: ClientAssertionCredentialOptions {
                             client_options: options,
                         },
                         client_id: Some(client_id),
@@ -246,6 +277,19 @@ impl Source {
             }
         }
     }
+}
+
+/// The Entra token endpoint for `tenant`: `AZURE_AUTHORITY_HOST` (else the
+/// public cloud's) + `/{tenant}/oauth2/v2.0/token`, as `azure_identity`
+/// builds it.
+fn token_endpoint(tenant: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let host = env(vars::AZURE_AUTHORITY_HOST)
+        .unwrap_or_else(|| "https://login.microsoftonline.com".to_owned());
+    let url = azure_core::http::Url::parse(&host)
+        .map_err(|e| format!("{} is not a URL: {e}", vars::AZURE_AUTHORITY_HOST))?;
+    url.join(&format!("/{tenant}/oauth2/v2.0/token"))
+        .map(String::from)
+        .map_err(|e| format!("no token endpoint for tenant {tenant:?}: {e}"))
 }
 
 /// A configured credential: its token, or `Failed`.

@@ -11,6 +11,9 @@
 //! (a static bearer token), Application Default Credentials
 //! (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's ADC file, the metadata
 //! server).
+//!
+//! 503 and 504 replies are retried as the Go client's call options say
+//! ([`crate::retry`]).
 
 use std::time::Duration;
 
@@ -22,6 +25,7 @@ use zeroize::Zeroizing;
 
 use super::{CredentialSource, GcpCall, GcpKmsError, GcpKmsKey};
 use crate::env::{self as vars};
+use crate::retry::{self, Policy};
 use crate::runtime;
 
 /// The public Cloud KMS endpoint.
@@ -136,19 +140,22 @@ fn call(
                     call: which,
                     reason: error_chain(&e),
                 })?;
-        let response = client
-            .post(&url)
-            .headers(auth)
-            .header(CONTENT_TYPE, "application/json")
-            .header("x-goog-request-params", format!("name={}", key.resource_id))
-            .body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| GcpKmsError::Transport {
-                key: key.resource_id.clone(),
-                call: which,
-                reason: error_chain(&e),
-            })?;
+        let body = body.to_string();
+        let sent = retry::send(Policy::Gcp, || {
+            client
+                .post(&url)
+                .headers(auth.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .header("x-goog-request-params", format!("name={}", key.resource_id))
+                .body(body.clone())
+        })
+        .await;
+        let tries = sent.tries;
+        let response = sent.result.map_err(|e| GcpKmsError::Transport {
+            key: key.resource_id.clone(),
+            call: which,
+            reason: error_chain(&e),
+        })?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| GcpKmsError::Transport {
             key: key.resource_id.clone(),
@@ -161,6 +168,7 @@ fn call(
                 call: which,
                 status: status.as_u16(),
                 message: server_message(&bytes),
+                tries,
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| GcpKmsError::Response {
@@ -196,18 +204,29 @@ async fn auth_headers(key: &GcpKmsKey) -> Result<HeaderMap, GcpKmsError> {
         }
         Err((source, reason)) => return Err(fail(source, reason)),
     };
+    // Nothing configured: the metadata server was the last source.
+    let failed = |reason: String| {
+        if source == CredentialSource::MetadataServer {
+            GcpKmsError::NoCredentials {
+                key: key.resource_id.clone(),
+                reason,
+            }
+        } else {
+            fail(source, reason)
+        }
+    };
     let headers = tokio::time::timeout(
         CREDENTIALS_TIMEOUT,
         credentials.headers(http::Extensions::new()),
     )
     .await
     .map_err(|_| {
-        fail(
-            source,
-            format!("no token within {} s", CREDENTIALS_TIMEOUT.as_secs()),
-        )
+        failed(format!(
+            "no token within {} s",
+            CREDENTIALS_TIMEOUT.as_secs()
+        ))
     })?
-    .map_err(|e| fail(source, credential_failure(source, &e)))?;
+    .map_err(|e| failed(credential_failure(source, &e)))?;
     match headers {
         CacheableResource::New { data, .. } => Ok(data),
         CacheableResource::NotModified => Err(fail(source, "no headers returned".into())),

@@ -549,8 +549,8 @@ impl HttpStatus for aws_sdk_kms::config::http::HttpResponse {
 }
 
 /// Why no credentials were found: each source of the chain and what it
-/// said (`Environment: environment variable not set; Profile: …`), or the
-/// error itself when it is not the chain's.
+/// said, one line each (`- Environment (…): environment variable not set`),
+/// or, when a configured source failed and ended the chain, that error.
 fn credential_sources(e: &(dyn StdError + 'static)) -> String {
     use aws_config::meta::ProviderChainError;
     use aws_credential_types::provider::error::CredentialsError;
@@ -565,14 +565,36 @@ fn credential_sources(e: &(dyn StdError + 'static)) -> String {
                     let why = why
                         .strip_prefix("the credential provider was not enabled: ")
                         .unwrap_or(&why);
-                    format!("{}: {why}", a.name())
+                    let why = if why == "the credential provider was not enabled" {
+                        "not configured"
+                    } else {
+                        why
+                    };
+                    format!("\n    - {}: {why}", source_name(a.name()))
                 })
                 .collect();
-            return format!("tried {}", attempts.join("; "));
+            return format!("sources tried:{}", attempts.concat());
         }
         next = err.source();
     }
-    error_chain(e)
+    format!(
+        "the chain (environment, profile files, web identity, container endpoint, IMDS) \
+         stopped at a source that failed: {}",
+        error_chain(e)
+    )
+}
+
+/// What the SDK's chain calls a source, with the settings it reads.
+fn source_name(name: &str) -> String {
+    let what = match name {
+        "Environment" => "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY",
+        "Profile" => "~/.aws/config, ~/.aws/credentials, AWS_PROFILE",
+        "WebIdentityToken" => "AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN",
+        "EcsContainer" => "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI",
+        "Ec2InstanceMetadata" => "IMDS",
+        _ => return name.to_owned(),
+    };
+    format!("{name} ({what})")
 }
 
 /// An error and its causes, `a: b: c`, on one line, without repeating a
