@@ -132,7 +132,11 @@ impl S3 {
         let out = self.boto(
             "print('\\n'.join(sorted(o['Key'] for o in s3.list_objects(Bucket='bkt').get('Contents', []))))",
         );
-        text(&out).lines().map(str::to_owned).collect()
+        text(&out)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 }
 
