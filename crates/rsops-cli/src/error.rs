@@ -630,7 +630,7 @@ pub enum Error {
         /// The destination as shown in the prompt.
         destination: String,
         /// Why.
-        source: crate::commands::publish::UploadError,
+        source: Box<crate::commands::publish::UploadError>,
     },
 
     // --- Several files, shared failures -------------------------------------

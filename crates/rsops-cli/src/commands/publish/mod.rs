@@ -261,7 +261,7 @@ fn publish_file(
     };
     uploaded.map_err(|source| Error::Publish {
         destination: shown,
-        source,
+        source: Box::new(source),
     })
 }
 
