@@ -608,6 +608,31 @@ pub enum Error {
     #[error("failed updating {0} key(s)")]
     UpdatekeysFailed(usize),
 
+    // --- publish --------------------------------------------------------
+    /// `publish` without a config.
+    #[error("config file not found: publish takes its destinations from the destination_rules of .sops.yaml; create one (or pass --config)")]
+    PublishNoConfig,
+    /// `publish` of a directory without `--recursive`.
+    #[error("can't operate on a directory without --recursive flag.")]
+    PublishDirectory,
+    /// The matching destination rule names no destination.
+    #[error("no destination configured for this file\nhint: give the matching destination rule one of s3_bucket, gcs_bucket or vault_path")]
+    NoDestination,
+    /// The user answered `n`.
+    #[error("Publication of {} canceled", .0.display())]
+    PublishCanceled(PathBuf),
+    /// Standard input ended before an answer.
+    #[error("Error: no answer to \"uploading ... ? (y/n)\" (standard input is closed): pass -y to publish without asking")]
+    PublishNoAnswer,
+    /// The upload failed.
+    #[error("could not publish to {destination}: {source}")]
+    Publish {
+        /// The destination as shown in the prompt.
+        destination: String,
+        /// Why.
+        source: Box<crate::commands::publish::UploadError>,
+    },
+
     // --- Several files, shared failures -------------------------------------
     /// Several files failed, one line each (`FILE: message`), in argument
     /// order; the exit code is the first file's.
@@ -737,6 +762,12 @@ impl Error {
             | Error::CheckFailed(_)
             | Error::CheckNothingChecked(_)
             | Error::UpdatekeysFailed(_)
+            | Error::PublishNoConfig
+            | Error::PublishDirectory
+            | Error::NoDestination
+            | Error::PublishCanceled(_)
+            | Error::PublishNoAnswer
+            | Error::Publish { .. }
             | Error::WorkerPanicked => GENERIC,
         }
     }

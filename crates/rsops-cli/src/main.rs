@@ -47,6 +47,7 @@ fn run(settings: Settings) -> CmdResult {
         Settings::Rotate(s) => commands::rotate::run(&s),
         Settings::Updatekeys(s) => commands::updatekeys::run(&s),
         Settings::Groups(s) => commands::groups::run(&s),
+        Settings::Publish(s) => commands::publish::run(&s),
         Settings::ExecEnv(s) => commands::exec_env::run(&s),
         Settings::ExecFile(s) => commands::exec_file::run(&s),
         Settings::Check(s) => commands::check::run(&s),

@@ -427,6 +427,23 @@ pub struct UpdatekeysSettings {
     pub decryption_order: Option<String>,
 }
 
+/// `rsops publish`.
+#[derive(Debug)]
+pub struct PublishSettings {
+    /// The file or directory (the first positional argument).
+    pub path: Option<PathBuf>,
+    /// `-y`.
+    pub yes: bool,
+    /// `--omit-extensions`.
+    pub omit_extensions: bool,
+    /// `--recursive`.
+    pub recursive: bool,
+    /// Shared flags.
+    pub common: Common,
+    /// `--decryption-order`.
+    pub decryption_order: Option<String>,
+}
+
 /// `rsops groups add`.
 #[derive(Debug)]
 pub struct GroupsAddSettings {
@@ -588,6 +605,8 @@ pub enum Settings {
     Updatekeys(UpdatekeysSettings),
     /// `groups`.
     Groups(GroupsSettings),
+    /// `publish`.
+    Publish(PublishSettings),
     /// `exec-env`.
     ExecEnv(ExecEnvSettings),
     /// `exec-file`.
@@ -727,6 +746,19 @@ impl Settings {
                 common: a.0.common.into(),
                 decryption_order: a.0.decryption_order.decryption_order,
             }),
+            Command::Publish(a) => {
+                let mut files = a.0.files.into_iter();
+                let path = files.next();
+                warn_ignored_positionals(&files.collect::<Vec<_>>());
+                Settings::Publish(PublishSettings {
+                    path,
+                    yes: a.0.yes,
+                    omit_extensions: a.0.omit_extensions,
+                    recursive: a.0.recursive,
+                    common: a.0.common.into(),
+                    decryption_order: a.0.decryption_order.decryption_order,
+                })
+            }
             Command::Groups(a) => Settings::Groups(match a.0.action {
                 cli::GroupsAction::Add(a) => GroupsSettings::Add(GroupsAddSettings {
                     file: a.file.file,

@@ -59,6 +59,12 @@ pub enum ConfigError {
     /// A malformed key specification.
     #[error(transparent)]
     KeySpec(#[from] KeySpecError),
+    /// `publish`: no destination rule matches the path.
+    #[error("error loading config: no matching destination found in config")]
+    NoMatchingDestination,
+    /// `publish`: a destination rule names more than one destination.
+    #[error("error loading config: more than one destinations were found in a single destination rule, you can only use one per rule")]
+    MultipleDestinations,
 }
 
 /// A parsed `.sops.yaml`.
@@ -66,6 +72,8 @@ pub enum ConfigError {
 pub struct Config {
     /// The creation rules, in file order.
     pub creation_rules: Vec<CreationRule>,
+    /// The destination rules of `publish`, in file order.
+    pub destination_rules: Vec<DestinationRule>,
     /// The `stores` section.
     pub stores: StoresConfig,
     /// Whether the file declares `creation_rules` at all (a non-null value,
@@ -83,6 +91,10 @@ pub enum ConfigSection {
     TopLevel,
     /// An entry of `creation_rules`.
     CreationRule,
+    /// An entry of `destination_rules`.
+    DestinationRule,
+    /// The `recreation_rule` of a destination rule.
+    RecreationRule,
     /// An entry of `key_groups` (or of a `merge` list).
     KeyGroup,
     /// An element of a key group's list of key structs (the field name,
@@ -95,6 +107,8 @@ impl std::fmt::Display for ConfigSection {
         match self {
             ConfigSection::TopLevel => f.write_str("the top level"),
             ConfigSection::CreationRule => f.write_str("a creation rule"),
+            ConfigSection::DestinationRule => f.write_str("a destination rule"),
+            ConfigSection::RecreationRule => f.write_str("a recreation rule"),
             ConfigSection::KeyGroup => f.write_str("a key group"),
             ConfigSection::KeyEntry(name) => write!(f, "a key group's '{name}' entry"),
         }
@@ -144,6 +158,21 @@ const RULE_FIELDS: &[&str] = &[
     "unencrypted_comment_regex",
     "encrypted_comment_regex",
     "mac_only_encrypted",
+];
+
+/// The fields of a destination rule (sops's `destinationRule`).
+const DESTINATION_FIELDS: &[&str] = &[
+    "path_regex",
+    "s3_bucket",
+    "s3_prefix",
+    "gcs_bucket",
+    "gcs_prefix",
+    "vault_path",
+    "vault_address",
+    "vault_kv_mount_name",
+    "vault_kv_version",
+    "recreation_rule",
+    "omit_extensions",
 ];
 
 /// The known field closest to `field`, when it is only a small edit away
@@ -292,6 +321,122 @@ impl CreationRule {
     }
 }
 
+/// One entry of `destination_rules` (used by `publish` only).
+#[derive(Debug, Clone, Default)]
+pub struct DestinationRule {
+    /// `path_regex` (`None` when absent or empty: the rule matches every path).
+    pub path_regex: Option<String>,
+    /// `s3_bucket`.
+    pub s3_bucket: String,
+    /// `s3_prefix`.
+    pub s3_prefix: String,
+    /// `gcs_bucket`.
+    pub gcs_bucket: String,
+    /// `gcs_prefix`.
+    pub gcs_prefix: String,
+    /// `vault_path`.
+    pub vault_path: String,
+    /// `vault_address`.
+    pub vault_address: String,
+    /// `vault_kv_mount_name`.
+    pub vault_kv_mount_name: String,
+    /// `vault_kv_version`.
+    pub vault_kv_version: i64,
+    /// `recreation_rule`: the keys (and suffix settings) to re-encrypt with
+    /// before an S3 or GCS upload; its `path_regex` is not used.
+    pub recreation_rule: CreationRule,
+    /// `omit_extensions`.
+    pub omit_extensions: bool,
+    /// The compiled `path_regex` (`None` when it does not compile: sops
+    /// ignores the error and the rule never matches).
+    regex: Option<Regex>,
+}
+
+/// Where a destination rule publishes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// An S3 bucket; objects are named `prefix + name`.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// Prepended to the object name as is.
+        prefix: String,
+    },
+    /// A Google Cloud Storage bucket; objects are named `prefix + name`.
+    Gcs {
+        /// The bucket.
+        bucket: String,
+        /// Prepended to the object name as is.
+        prefix: String,
+    },
+    /// A Vault KV secrets engine; the decrypted values are written.
+    Vault {
+        /// The Vault address (empty: the client's default).
+        address: String,
+        /// The path inside the mount, ending with `/`.
+        path: String,
+        /// The mount, ending with `/` (default `secret/`).
+        mount: String,
+        /// KV version, 1 or 2 (anything else is 2).
+        version: u8,
+    },
+}
+
+impl DestinationRule {
+    /// Whether the rule applies to `path` (unanchored; an invalid regex
+    /// never matches, as in sops).
+    fn matches(&self, path: &str) -> bool {
+        match (&self.path_regex, &self.regex) {
+            (None, _) => true,
+            (Some(_), Some(re)) => re.is_match(path),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The rule's destination: `Ok(None)` when it names none, an error when
+    /// it names several. Vault settings are normalised as sops does.
+    pub fn destination(&self) -> Result<Option<Destination>, ConfigError> {
+        let named = [&self.s3_bucket, &self.gcs_bucket, &self.vault_path]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .count();
+        if named > 1 {
+            return Err(ConfigError::MultipleDestinations);
+        }
+        let slash = |s: &str| {
+            if s.ends_with('/') {
+                s.to_owned()
+            } else {
+                format!("{s}/")
+            }
+        };
+        Ok(if !self.s3_bucket.is_empty() {
+            Some(Destination::S3 {
+                bucket: self.s3_bucket.clone(),
+                prefix: self.s3_prefix.clone(),
+            })
+        } else if !self.gcs_bucket.is_empty() {
+            Some(Destination::Gcs {
+                bucket: self.gcs_bucket.clone(),
+                prefix: self.gcs_prefix.clone(),
+            })
+        } else if !self.vault_path.is_empty() {
+            let mount = match self.vault_kv_mount_name.as_str() {
+                "" => "secret/".to_owned(),
+                m => slash(m),
+            };
+            Some(Destination::Vault {
+                address: self.vault_address.clone(),
+                path: slash(&self.vault_path),
+                mount,
+                version: if self.vault_kv_version == 1 { 1 } else { 2 },
+            })
+        } else {
+            None
+        })
+    }
+}
+
 impl Config {
     /// Parses the bytes of a `.sops.yaml`.
     ///
@@ -333,6 +478,22 @@ impl Config {
             }
         }
         Err(ConfigError::NoMatchingRule)
+    }
+
+    /// The destination rule for `path` (as given to `publish`): the first
+    /// whose `path_regex` is empty or matches. The rule's destination and
+    /// recreation rule are checked as sops checks them, in its order.
+    pub fn destination_rule(&self, path: &str) -> Result<&DestinationRule, ConfigError> {
+        let rule = self
+            .destination_rules
+            .iter()
+            .find(|r| r.matches(path))
+            .ok_or(ConfigError::NoMatchingDestination)?;
+        rule.destination()?;
+        match rule.recreation_rule.problem() {
+            Some(problem) => Err(problem.clone()),
+            None => Ok(rule),
+        }
     }
 }
 
@@ -623,7 +784,14 @@ impl Decoder {
                     }
                 }
                 "stores" => config.stores = self.stores(node),
-                "destination_rules" => {}
+                "destination_rules" => {
+                    if let Some(items) = self.seq(node, "[]config.destinationRule") {
+                        config.destination_rules = items
+                            .into_iter()
+                            .map(|n| self.destination_rule(n))
+                            .collect();
+                    }
+                }
                 _ => self.unknown(
                     key,
                     node,
@@ -713,14 +881,62 @@ impl Decoder {
     /// One creation rule (`config.creationRule`), with its keys resolved.
     fn creation_rule(&mut self, node: Node<'_>) -> CreationRule {
         let raw = match self.struct_map(node, "config.creationRule") {
-            Some(map) => self.raw_rule(map, node.line),
+            Some(map) => self.raw_rule(map, node.line, ConfigSection::CreationRule),
             None => RawRule::default(),
         };
         raw.into_rule()
     }
 
+    /// One destination rule (`config.destinationRule`).
+    fn destination_rule(&mut self, node: Node<'_>) -> DestinationRule {
+        let mut rule = DestinationRule::default();
+        let Some(map) = self.struct_map(node, "config.destinationRule") else {
+            return rule;
+        };
+        for (key, node) in self.fields(map, node.line) {
+            let slot = match key {
+                "path_regex" => {
+                    let text = self.string(node);
+                    rule.regex = Regex::new(&text).ok();
+                    rule.path_regex = Some(text).filter(|s| !s.is_empty());
+                    continue;
+                }
+                "s3_bucket" => &mut rule.s3_bucket,
+                "s3_prefix" => &mut rule.s3_prefix,
+                "gcs_bucket" => &mut rule.gcs_bucket,
+                "gcs_prefix" => &mut rule.gcs_prefix,
+                "vault_path" => &mut rule.vault_path,
+                "vault_address" => &mut rule.vault_address,
+                "vault_kv_mount_name" => &mut rule.vault_kv_mount_name,
+                "vault_kv_version" => {
+                    rule.vault_kv_version = self.int(node);
+                    continue;
+                }
+                "omit_extensions" => {
+                    rule.omit_extensions = self.bool(node);
+                    continue;
+                }
+                "recreation_rule" => {
+                    let raw = match self.struct_map(node, "config.creationRule") {
+                        Some(map) => self.raw_rule(map, node.line, ConfigSection::RecreationRule),
+                        None => RawRule::default(),
+                    };
+                    rule.recreation_rule = raw.into_rule();
+                    continue;
+                }
+                _ => {
+                    let known = DESTINATION_FIELDS.iter().copied();
+                    self.unknown(key, node, ConfigSection::DestinationRule, known);
+                    continue;
+                }
+            };
+            *slot = self.string(node);
+        }
+        rule
+    }
+
     /// The fields of a creation rule as typed by sops's struct.
-    fn raw_rule<'a>(&mut self, map: &'a Map, line: usize) -> RawRule<'a> {
+    fn raw_rule<'a>(&mut self, map: &'a Map, line: usize, section: ConfigSection) -> RawRule<'a> {
         let mut raw = RawRule::default();
         for (key, node) in self.fields(map, line) {
             if let Some(kind) = KeyKind::from_flat_field(key) {
@@ -762,7 +978,7 @@ impl Decoder {
                 _ => {
                     let flat = KeyKind::ALL.iter().map(|k| k.config().flat.name);
                     let known = RULE_FIELDS.iter().copied().chain(flat);
-                    self.unknown(key, node, ConfigSection::CreationRule, known);
+                    self.unknown(key, node, section, known);
                     continue;
                 }
             };
@@ -1689,5 +1905,124 @@ mod tests {
                 let _ = config.creation_rule("x");
             }
         }
+    }
+
+    #[test]
+    fn destination_rules_first_match_and_destinations() {
+        let config = parse(concat!(
+            "destination_rules:\n",
+            "  - path_regex: '(('\n",
+            "    s3_bucket: never\n",
+            "  - path_regex: s3/.*\\.yaml$\n",
+            "    s3_bucket: b\n",
+            "    s3_prefix: p/\n",
+            "    omit_extensions: true\n",
+            "  - path_regex: ^vault/\n",
+            "    vault_path: app\n",
+            "    vault_kv_version: 1\n",
+            "    vault_kv_mount_name: kv\n",
+            "  - path_regex: ^both/\n",
+            "    s3_bucket: b\n",
+            "    gcs_bucket: g\n",
+            "  - path_regex: ^none/\n",
+            "  - gcs_bucket: g\n",
+            "    gcs_prefix: x\n",
+            "    recreation_rule:\n",
+            "      age: ",
+            "age1hd76wdmcguk8j0p6drdg5uq93js0n08avrjqhmdfeaq5qpvnrvnsunt3v8",
+            "\n",
+            "      unencrypted_suffix: _plain\n",
+        ));
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+        let s3 = config.destination_rule("dir/s3/a.yaml").expect("s3 rule");
+        assert!(s3.omit_extensions);
+        assert_eq!(
+            s3.destination(),
+            Ok(Some(Destination::S3 {
+                bucket: "b".into(),
+                prefix: "p/".into()
+            }))
+        );
+        let vault = config.destination_rule("vault/x.json").expect("vault rule");
+        assert_eq!(
+            vault.destination(),
+            Ok(Some(Destination::Vault {
+                address: String::new(),
+                path: "app/".into(),
+                mount: "kv/".into(),
+                version: 1,
+            }))
+        );
+        assert_eq!(
+            config.destination_rule("both/x").err(),
+            Some(ConfigError::MultipleDestinations)
+        );
+        let none = config.destination_rule("none/x").expect("rule");
+        assert_eq!(none.destination(), Ok(None));
+        let gcs = config.destination_rule("other").expect("catch-all");
+        assert_eq!(gcs.recreation_rule.key_groups[0].len(), 1);
+        assert_eq!(
+            gcs.recreation_rule.selection.unencrypted_suffix.as_deref(),
+            Some("_plain")
+        );
+        let empty = parse("destination_rules: []\n");
+        assert_eq!(
+            empty.destination_rule("x").err(),
+            Some(ConfigError::NoMatchingDestination)
+        );
+        assert_eq!(
+            ConfigError::NoMatchingDestination.to_string(),
+            "error loading config: no matching destination found in config"
+        );
+    }
+
+    #[test]
+    fn vault_destination_defaults_like_sops() {
+        let config = parse("destination_rules:\n  - vault_path: a/b/\n    vault_kv_version: 3\n");
+        let rule = config.destination_rule("f").expect("rule");
+        assert_eq!(
+            rule.destination(),
+            Ok(Some(Destination::Vault {
+                address: String::new(),
+                path: "a/b/".into(),
+                mount: "secret/".into(),
+                version: 2,
+            }))
+        );
+    }
+
+    #[test]
+    fn destination_rule_typos_and_types() {
+        let config = parse(concat!(
+            "destination_rules:\n",
+            "  - s3_buckt: b\n",
+            "    recreation_rule:\n",
+            "      agee: x\n",
+        ));
+        let shown: Vec<String> = config.warnings.iter().map(|w| w.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "line 2: unknown field 's3_buckt' in a destination rule; did you mean 's3_bucket'?",
+                "line 4: unknown field 'agee' in a recreation rule; did you mean 'age'?",
+            ]
+        );
+        let err = Config::parse(b"destination_rules:\n  - vault_kv_version: two\n")
+            .expect_err("not an int");
+        assert_eq!(
+            err.to_string(),
+            "error loading config: Could not unmarshal config file: yaml: unmarshal errors:\n  line 2: cannot unmarshal !!str `two` into int"
+        );
+        let conflicting = parse(concat!(
+            "destination_rules:\n",
+            "  - s3_bucket: b\n",
+            "    recreation_rule:\n",
+            "      encrypted_regex: a\n",
+            "      unencrypted_regex: b\n",
+        ));
+        assert_eq!(
+            conflicting.destination_rule("x").err(),
+            Some(ConfigError::ConflictingSelection)
+        );
     }
 }

@@ -66,6 +66,9 @@ pub const SOPS_GCP_KMS_ENDPOINT: &str = "SOPS_GCP_KMS_ENDPOINT";
 pub const SOPS_GCP_KMS_UNIVERSE_DOMAIN: &str = "SOPS_GCP_KMS_UNIVERSE_DOMAIN";
 /// `grpc` or `rest` in sops; rsops always uses REST (same messages).
 pub const SOPS_GCP_KMS_CLIENT_TYPE: &str = "SOPS_GCP_KMS_CLIENT_TYPE";
+/// `publish` to GCS: the host (or URL) of a storage emulator; uploads go
+/// there without credentials (the Go storage client's variable).
+pub const STORAGE_EMULATOR_HOST: &str = "STORAGE_EMULATOR_HOST";
 
 // Azure Key Vault (read by the credential chain; azure_identity reads the
 // same names for the credentials it builds).

@@ -209,6 +209,27 @@ pub struct UpdatekeysArgs {
     pub decryption_order: DecryptionOrder,
 }
 
+/// `rsops publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The encrypted file, or with --recursive a directory (only the first
+    /// argument is used, as in sops).
+    pub files: Vec<PathBuf>,
+    /// Pre-approve all uploads and run non-interactively.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Omit file extensions in the destination path.
+    #[arg(long)]
+    pub omit_extensions: bool,
+    /// If the path is a directory, publish all files under it.
+    #[arg(long)]
+    pub recursive: bool,
+    #[command(flatten)]
+    pub common: CommonFlags,
+    #[command(flatten)]
+    pub decryption_order: DecryptionOrder,
+}
+
 /// `rsops groups`.
 #[derive(Debug, Args)]
 pub struct GroupsArgs {

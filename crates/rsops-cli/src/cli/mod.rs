@@ -110,6 +110,9 @@ pub enum Command {
     Git(Deferred<GitArgs>),
     /// Run as the ksops kustomize generator (exec plugin or KRM function).
     Ksops(Deferred<ksops::KsopsArgs>),
+    /// Publish an encrypted file (or a directory, --recursive) to the
+    /// destination its `destination_rules` entry names (S3, GCS, Vault KV).
+    Publish(Deferred<PublishArgs>),
     /// Start a key service server (sops's gRPC protocol) for this machine's keys.
     Keyservice(Deferred<KeyserviceArgs>),
     /// Print a shell completion script (bash, zsh, fish, powershell).
@@ -131,6 +134,7 @@ impl Command {
             Command::Replace(a) => &mut a.0.common,
             Command::Rotate(a) => &mut a.0.common,
             Command::Updatekeys(a) => &mut a.0.common,
+            Command::Publish(a) => &mut a.0.common,
             Command::Groups(a) => match &mut a.0.action {
                 GroupsAction::Add(g) => &mut g.common,
                 GroupsAction::Delete(g) => &mut g.common,
@@ -539,7 +543,7 @@ mod tests {
             );
             names.push(name.to_owned());
         }
-        assert_eq!(names.len(), 18);
+        assert_eq!(names.len(), 19);
         let decrypt = built.find_subcommand("decrypt").unwrap();
         assert!(decrypt.get_arguments().any(|a| a.get_id() == "extract"));
     }

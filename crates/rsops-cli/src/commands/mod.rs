@@ -13,6 +13,7 @@ pub mod groups;
 pub mod keyservice;
 pub mod ksops;
 pub mod open;
+pub mod publish;
 pub mod replace;
 pub mod rotate;
 pub mod set;

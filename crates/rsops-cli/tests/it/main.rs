@@ -28,6 +28,7 @@ mod legacy;
 mod many_stdout;
 mod multi;
 mod pgp;
+mod publish;
 mod safe_writes;
 mod safety;
 mod servers;

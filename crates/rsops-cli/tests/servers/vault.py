@@ -19,6 +19,10 @@ Options:
   --tls CERT KEY   serve HTTPS with this certificate and key
   --client-ca CA   (with --tls) require a client certificate signed by CA
   --log PATH       append one JSON line per request (method, path, headers)
+  --kv MOUNT:VERSION  also serve a KV secrets engine (1 or 2) at MOUNT
+                   (repeatable), for `publish`
+  --kv-dump PATH   after each KV write, write every KV secret (and how many
+                   times each was written) to PATH as JSON
 """
 
 import argparse
@@ -66,6 +70,71 @@ def unseal(secret, label, ciphertext):
     return bytes(a ^ b for a, b in zip(body, keystream(secret, label, nonce, len(body))))
 
 
+# KV secrets: {(mount, path): {"data": {...}, "writes": n}}.
+KV = {}
+
+
+def kv_route(raw_path):
+    """(mount, version, secret path) of a KV request, or None."""
+    parts = raw_path.split("?", 1)[0].strip("/").split("/")
+    if len(parts) < 3 or parts[0] != "v1":
+        return None
+    for spec in ARGS.kv:
+        mount, version = spec.rsplit(":", 1)
+        mount_parts = mount.strip("/").split("/")
+        n = len(mount_parts)
+        if parts[1:1 + n] != mount_parts:
+            continue
+        rest = parts[1 + n:]
+        if version == "2":
+            if len(rest) < 2 or rest[0] != "data":
+                return None
+            rest = rest[1:]
+        return mount, int(version), "/".join(rest)
+    return None
+
+
+def kv_dump():
+    if not ARGS.kv_dump:
+        return
+    out = {f"{m}:{p}": v for (m, p), v in KV.items()}
+    tmp = ARGS.kv_dump + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(out, f)
+    os.replace(tmp, ARGS.kv_dump)
+
+
+def kv_read(handler, route):
+    mount, version, path = route
+    secret = KV.get((mount, path))
+    if secret is None:
+        return handler.errors(404)
+    if version == 1:
+        return handler.send_json(200, {"data": secret["data"]})
+    meta = {"version": secret["writes"], "destroyed": False}
+    return handler.send_json(200, {"data": {"data": secret["data"], "metadata": meta}})
+
+
+def kv_write(handler, route, body):
+    mount, version, path = route
+    if version == 2:
+        if not isinstance(body.get("data"), dict):
+            return handler.errors(400, "no data provided")
+        data = body["data"]
+    else:
+        data = body
+    secret = KV.setdefault((mount, path), {"data": None, "writes": 0})
+    secret["data"] = data
+    secret["writes"] += 1
+    kv_dump()
+    if version == 1:
+        handler.send_response(204)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return None
+    return handler.send_json(200, {"data": {"version": secret["writes"]}})
+
+
 class Handler(mockhttp.JsonHandler):
     def log_request_line(self):
         if ARGS.log:
@@ -96,6 +165,9 @@ class Handler(mockhttp.JsonHandler):
             return self.errors(403, "permission denied")
         if ARGS.namespace is not None and self.headers.get("X-Vault-Namespace") != ARGS.namespace:
             return self.errors(403, "permission denied (namespace)")
+        route = kv_route(self.path)
+        if route is not None:
+            return kv_write(self, route, body)
         parts = self.path.split("?", 1)[0].strip("/").split("/")
         if len(parts) < 4 or parts[0] != "v1" or parts[-2] not in ("encrypt", "decrypt"):
             return self.errors(404, "no handler for route " + repr(self.path))
@@ -118,6 +190,17 @@ class Handler(mockhttp.JsonHandler):
 
     do_POST = do_PUT
 
+    def do_GET(self):
+        self.log_request_line()
+        if ARGS.status:
+            return self.errors(ARGS.status, "internal error")
+        if self.headers.get("X-Vault-Token") != ARGS.token:
+            return self.errors(403, "permission denied")
+        route = kv_route(self.path)
+        if route is None:
+            return self.errors(404, "no handler for route " + repr(self.path))
+        return kv_read(self, route)
+
 
 def main():
     global ARGS
@@ -130,6 +213,8 @@ def main():
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     p.add_argument("--client-ca")
     p.add_argument("--log")
+    p.add_argument("--kv", action="append", default=[])
+    p.add_argument("--kv-dump")
     ARGS = p.parse_args()
     if ARGS.tls and ARGS.client_ca:
         serve_mutual_tls(ARGS.tls[0], ARGS.tls[1], ARGS.client_ca)

@@ -17,6 +17,8 @@ use zeroize::Zeroizing;
 
 #[cfg(feature = "gcp")]
 mod client;
+#[cfg(feature = "gcp")]
+pub use client::authorization;
 
 use crate::kind::{
     remove_spaces, split_non_empty_spec, CliSpec, ConfigSpec, FieldType, Fields, FlatField,

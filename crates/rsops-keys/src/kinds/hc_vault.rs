@@ -14,6 +14,8 @@ use regex::Regex;
 use thiserror::Error;
 
 #[cfg(feature = "vault")]
+pub mod kv;
+#[cfg(feature = "vault")]
 pub(crate) mod transit;
 
 use crate::kind::{
@@ -60,6 +62,9 @@ pub enum HcVaultSpecError {
 pub mod vars {
     /// The token (before `~/.vault-token`).
     pub const VAULT_TOKEN: &str = "VAULT_TOKEN";
+    /// The Vault address of `publish`'s KV destinations without a
+    /// `vault_address` (transit keys carry their own).
+    pub const VAULT_ADDR: &str = "VAULT_ADDR";
     /// A Vault Agent address that replaces every key's address.
     pub const VAULT_AGENT_ADDR: &str = "VAULT_AGENT_ADDR";
     /// Sent as `X-Vault-Namespace`.
@@ -149,6 +154,38 @@ pub enum VaultError {
         /// What went wrong.
         failure: CallFailure,
     },
+    /// A KV read or write (`publish`) failed.
+    #[error("failed to {op} Vault KV secret '{path}': {failure} (URL {url}; token {token})")]
+    Kv {
+        /// Read or write.
+        op: KvOp,
+        /// The path after `/v1/`.
+        path: String,
+        /// The URL called.
+        url: String,
+        /// Where the token came from.
+        token: TokenSource,
+        /// What went wrong.
+        failure: CallFailure,
+    },
+}
+
+/// Which KV operation (`publish`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvOp {
+    /// Reading the current secret.
+    Read,
+    /// Writing the new version.
+    Write,
+}
+
+impl std::fmt::Display for KvOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KvOp::Read => "read",
+            KvOp::Write => "write",
+        })
+    }
 }
 
 /// Which transit operation.

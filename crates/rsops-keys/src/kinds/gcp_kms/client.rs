@@ -182,8 +182,15 @@ fn call(
 
 /// The authentication headers, from the first configured source.
 async fn auth_headers(key: &GcpKmsKey) -> Result<HeaderMap, GcpKmsError> {
+    authorization(&key.resource_id).await
+}
+
+/// The authentication headers of the GCP key kind's credentials, for any
+/// Google API (Cloud Storage for `publish`); `name` is what a failure
+/// names (the key, or the bucket).
+pub async fn authorization(name: &str) -> Result<HeaderMap, GcpKmsError> {
     let fail = |source: CredentialSource, reason: String| GcpKmsError::Credentials {
-        key: key.resource_id.clone(),
+        key: name.to_owned(),
         from: source,
         reason,
     };

@@ -81,10 +81,10 @@ impl Data {
 }
 
 /// The client settings read from the environment.
-struct Settings {
-    base: String,
+pub(super) struct Settings {
+    pub(super) base: String,
     token: Option<Zeroizing<String>>,
-    token_source: TokenSource,
+    pub(super) token_source: TokenSource,
     namespace: Option<String>,
     headers: Vec<(String, String)>,
     timeout: Duration,
@@ -114,8 +114,13 @@ fn call(
             "the request body cannot be encoded",
         ))
     })?);
-    let outcome = runtime::block_on(send_with_retries(&settings, &url, &body))
-        .map_err(|e| fail(CallFailure::Transport(e.to_string())))?;
+    let outcome = runtime::block_on(send_with_retries(
+        &settings,
+        reqwest::Method::PUT,
+        &url,
+        Some(&body),
+    ))
+    .map_err(|e| fail(CallFailure::Transport(e.to_string())))?;
     let answer = outcome.map_err(fail)?;
     let data = match answer.get("data") {
         Some(serde_json::Value::Object(m)) => Some(m.clone()),
@@ -130,17 +135,19 @@ fn call(
     })
 }
 
-/// Sends the PUT, retrying as the Vault client does, within the timeout.
-async fn send_with_retries(
+/// Sends the request (with a JSON body, if any), retrying as the Vault
+/// client does, within the timeout. An answer without a body is `null`.
+pub(super) async fn send_with_retries(
     settings: &Settings,
+    method: reqwest::Method,
     url: &str,
-    body: &[u8],
+    body: Option<&[u8]>,
 ) -> Result<serde_json::Value, CallFailure> {
     let deadline = Instant::now() + settings.timeout;
     let attempts = async {
         let mut attempt = 0u32;
         loop {
-            let result = send_once(settings, url, body).await;
+            let result = send_once(settings, method.clone(), url, body).await;
             let retry = match &result {
                 Err(Attempt::Connect(_)) => true,
                 Err(Attempt::Status { status, .. }) => {
@@ -197,15 +204,19 @@ impl Attempt {
 
 async fn send_once(
     settings: &Settings,
+    method: reqwest::Method,
     url: &str,
-    body: &[u8],
+    body: Option<&[u8]>,
 ) -> Result<serde_json::Value, Attempt> {
     let mut request = settings
         .client
-        .put(url)
-        .header("X-Vault-Request", "true")
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_vec());
+        .request(method, url)
+        .header("X-Vault-Request", "true");
+    if let Some(body) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_vec());
+    }
     for (name, value) in &settings.headers {
         request = request.header(name.as_str(), value.as_str());
     }
@@ -246,6 +257,9 @@ async fn send_once(
             status: status.as_u16(),
             message: vault_error_text(&bytes),
         });
+    }
+    if bytes.is_empty() {
+        return Ok(serde_json::Value::Null);
     }
     serde_json::from_slice(&bytes).map_err(|_| Attempt::Body("the answer is not JSON"))
 }
@@ -299,11 +313,16 @@ fn join_path(parts: &[&str]) -> String {
 
 fn settings(key: &HcVaultKey, env: &Env) -> Result<Settings, VaultError> {
     check_allowlist(&key.vault_address, env)?;
-    let setting = |variable: &'static str, reason: String| VaultError::Setting { variable, reason };
-
     let base = env
         .get(vars::VAULT_AGENT_ADDR)
         .unwrap_or_else(|| key.vault_address.clone());
+    client_settings(base, env)
+}
+
+/// The client for the Vault at `base`, configured from the environment
+/// (TLS, token, namespace, headers, retries, timeout, proxy).
+pub(super) fn client_settings(base: String, env: &Env) -> Result<Settings, VaultError> {
+    let setting = |variable: &'static str, reason: String| VaultError::Setting { variable, reason };
     if base.starts_with("unix://") {
         return Err(setting(
             vars::VAULT_AGENT_ADDR,
