@@ -26,6 +26,7 @@ mod legacy;
 mod many_stdout;
 mod multi;
 mod pgp;
+mod pieces;
 mod safe_writes;
 mod safety;
 mod servers;
