@@ -221,7 +221,7 @@ impl EncryptJob<'_> {
         let mac_only = self.opts.mac_only_encrypted;
         let walk =
             |items: &mut [MapItem]| walk::encrypt_root_items(items, &cipher, &selection, mac_only);
-        let job = PieceJob::new(pieces, self.output_format, self.emit, &walk);
+        let job = PieceJob::new(pieces, self.output_format, self.emit, &walk, false);
         let mut joiner = Joiner::new(mac_only, 1 << 20);
         let count = pieces.len();
         let batch = self
@@ -269,7 +269,7 @@ impl EncryptJob<'_> {
         &self,
         pieces: &chunk::Pieces<'_>,
         joiner: &mut Joiner,
-        walk: &(dyn Fn(&mut [MapItem]) -> Result<Zeroizing<Vec<u8>>, CoreError> + Sync),
+        walk: &PieceWalk<'_>,
         out: &mut dyn Write,
     ) -> Result<(), StreamError> {
         let from = joiner.joined;
@@ -336,7 +336,7 @@ impl EncryptJob<'_> {
 /// them with `writer` into `out`; false on any failure. The run is emptied.
 fn walk_and_write(
     run: &mut Vec<MapItem>,
-    walk: &(dyn Fn(&mut [MapItem]) -> Result<Zeroizing<Vec<u8>>, CoreError> + Sync),
+    walk: &PieceWalk<'_>,
     joiner: &mut Joiner,
     writer: &mut store::RootWriter,
     out: &mut dyn Write,
@@ -462,6 +462,10 @@ fn encrypt_and_write(
     Ok(())
 }
 
+/// Walks the root items of a piece (decrypts or encrypts them) and returns
+/// their MAC input.
+type PieceWalk<'w> = dyn Fn(&mut [MapItem]) -> Result<Zeroizing<Vec<u8>>, CoreError> + Sync + 'w;
+
 /// A piece of a document walked and written by a worker
 /// ([`crate::pipeline`]), waiting to be joined to the output in order.
 struct Walked {
@@ -479,16 +483,19 @@ struct Walked {
     keys: Vec<String>,
 }
 
-/// Items that are wiped when dropped (decrypted values are secrets).
-struct Wiped(Vec<MapItem>);
+/// The items of a piece; decrypted ones are wiped when dropped (their
+/// values are secrets), encrypted ones just freed.
+struct Wiped(Vec<MapItem>, bool);
 
 impl Drop for Wiped {
     fn drop(&mut self) {
         use rsops_format::tree::Wipe;
-        let mut map = Map {
-            items: std::mem::take(&mut self.0),
-        };
-        map.wipe();
+        if self.1 {
+            let mut map = Map {
+                items: std::mem::take(&mut self.0),
+            };
+            map.wipe();
+        }
     }
 }
 
@@ -505,9 +512,11 @@ struct PieceJob<'a> {
     emit: &'a EmitOptions,
     /// Walks the items of a piece (decrypts or encrypts them) and returns
     /// their MAC input.
-    walk: &'a (dyn Fn(&mut [MapItem]) -> Result<Zeroizing<Vec<u8>>, CoreError> + Sync),
+    walk: &'a PieceWalk<'a>,
     /// Per piece, [`CLEAN_UNKNOWN`], [`CLEAN_YES`] or [`CLEAN_NO`].
     clean: Vec<std::sync::atomic::AtomicU8>,
+    /// Whether walked items hold plaintext (wiped when dropped).
+    wipe: bool,
 }
 
 impl PieceJob<'_> {
@@ -515,9 +524,11 @@ impl PieceJob<'_> {
         pieces: &'a chunk::Pieces<'a>,
         output_format: Format,
         emit: &'a EmitOptions,
-        walk: &'a (dyn Fn(&mut [MapItem]) -> Result<Zeroizing<Vec<u8>>, CoreError> + Sync),
+        walk: &'a PieceWalk<'a>,
+        wipe: bool,
     ) -> PieceJob<'a> {
         PieceJob {
+            wipe,
             pieces,
             output_format,
             emit,
@@ -530,7 +541,7 @@ impl PieceJob<'_> {
 
     /// Parses and walks piece `k`; `None` on any failure.
     fn items(&self, k: usize) -> Option<(Wiped, Zeroizing<Vec<u8>>, Vec<String>)> {
-        let mut items = Wiped(self.pieces.parse(k).ok()?);
+        let mut items = Wiped(self.pieces.parse(k).ok()?, self.wipe);
         let keys = self.pieces.root_keys(&items.0).ok()?;
         let mac = (self.walk)(&mut items.0).ok()?;
         Some((items, mac, keys))
@@ -677,7 +688,7 @@ pub fn decrypt_pieces(
     let walk = |items: &mut [MapItem]| {
         walk::decrypt_root_items(items, &cipher, &selection, md.mac_only_encrypted)
     };
-    let job = PieceJob::new(pieces, output_format, emit, &walk);
+    let job = PieceJob::new(pieces, output_format, emit, &walk, true);
     // The plaintext is about a fifth of the encrypted input.
     let mut joiner = Joiner::new(md.mac_only_encrypted, pieces.input_len() / 3 + (1 << 16));
     let count = pieces.len();

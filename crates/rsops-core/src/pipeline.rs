@@ -153,7 +153,7 @@ mod tests {
                 let mut seen = Vec::new();
                 let work = |i: usize| {
                     // Uneven work, so that results finish out of order.
-                    if i % 3 == 0 {
+                    if i.is_multiple_of(3) {
                         std::thread::yield_now();
                     }
                     Some(i * 10)

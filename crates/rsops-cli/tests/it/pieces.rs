@@ -90,7 +90,7 @@ fn peak_rss(s: &Scratch, args: &[&str]) -> Option<u64> {
 #[test]
 fn a_large_file_decrypts_in_pieces_within_bounded_memory() {
     let s = Scratch::new();
-    let plain = plaintext(1600);
+    let plain = plaintext(2100);
     let enc = encrypted(&s, &plain, "big.enc.yaml");
     assert!(enc.len() > 8 << 20, "{} bytes", enc.len());
     let out = ok(&s.rsops(&["decrypt", "big.enc.yaml"]), "decrypt");
@@ -111,7 +111,8 @@ fn a_large_file_decrypts_in_pieces_within_bounded_memory() {
     );
 
     // Peak memory: the encrypted input, the plaintext output and a few
-    // pieces, not the whole tree (about 3.5 times the input).
+    // pieces (about 1.3 times the input above a small file's, in a release
+    // build), not the whole tree (about 3.5 times).
     s.write("small.yaml", b"a: 1\n");
     let small = ok(
         &s.rsops(&["encrypt", "--age", DEMO_RECIPIENT, "small.yaml"]),
@@ -124,7 +125,7 @@ fn a_large_file_decrypts_in_pieces_within_bounded_memory() {
     let peak = peak_rss(&s, &["decrypt", "--output", "out.yaml", "big.enc.yaml"]).unwrap();
     let input = enc.len() as u64;
     assert!(
-        peak < base + input + input / 2,
+        peak < base + 2 * input,
         "peak RSS {peak} with a {input}-byte input (small file: {base})"
     );
 }
