@@ -61,7 +61,7 @@ fn peak_rss(s: &Scratch, args: &[&str]) -> Option<u64> {
     let script = "import resource, subprocess, sys\n\
         r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n\
         print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n";
-    let mut c = s.rsops_command();
+    let c = s.rsops_command();
     let program = c.get_program().to_owned();
     let envs: Vec<_> = c
         .get_envs()
