@@ -5,9 +5,10 @@ use std::io::Write;
 
 use rsops_format::parallel::Parallelism;
 use rsops_format::tree::{Map, MapItem};
-use rsops_format::{store, EmitOptions, Format, FormatError};
+use rsops_format::{chunk, store, EmitOptions, Format, FormatError};
 use rsops_keys::{KeyKind, KeyService, MasterKey};
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use crate::cipher::ValueCipher;
 use crate::datakey::{self, DataKey};
@@ -151,6 +152,222 @@ pub fn encrypt_streaming(
     par: &dyn Parallelism,
     out: &mut dyn Write,
 ) -> Result<(), StreamError> {
+    let streamable = |f: Format| matches!(f, Format::Yaml | Format::Json);
+    if input.len() >= PIECES_MIN_INPUT && streamable(input_format) && streamable(output_format) {
+        if let Some(pieces) = chunk::plain(input_format, input, ENCRYPT_PIECE_BYTES) {
+            if pieces.precheck().is_ok() {
+                let job = EncryptJob {
+                    input,
+                    input_format,
+                    output_format,
+                    emit,
+                    opts,
+                    service,
+                    now,
+                    par,
+                };
+                return job.run(&pieces, out);
+            }
+        }
+    }
+    encrypt_sequential(
+        input,
+        (input_format, output_format),
+        emit,
+        opts,
+        service,
+        now,
+        par,
+        out,
+    )
+}
+
+/// Plaintext pieces of about this size are encrypted by the workers of a
+/// piecewise encryption (their output is about five times larger).
+const ENCRYPT_PIECE_BYTES: usize = 64 * 1024;
+
+/// Pieces per worker and batch of a piecewise encryption: the output of a
+/// batch is written once the batch is done.
+const ENCRYPT_BATCH_PER_WORKER: usize = 4;
+
+/// A piecewise [`encrypt_streaming`].
+struct EncryptJob<'a> {
+    input: &'a [u8],
+    input_format: Format,
+    output_format: Format,
+    emit: &'a EmitOptions,
+    opts: &'a EncryptOptions,
+    service: &'a dyn KeyService,
+    now: OffsetDateTime,
+    par: &'a dyn Parallelism,
+}
+
+impl EncryptJob<'_> {
+    /// Encrypts the pieces in batches run by the workers of `par` (each
+    /// piece parsed, encrypted with a fresh random IV per value, written),
+    /// joins them in order (MAC input hashed in document order) and writes
+    /// each batch's output to `out` once it is complete; the metadata last.
+    /// If a piece cannot be read on its own after all, the rest of the
+    /// input is read in one pass from the end of the last piece joined;
+    /// any error is the one the sequential path gives.
+    fn run(&self, pieces: &chunk::Pieces<'_>, out: &mut dyn Write) -> Result<(), StreamError> {
+        let key = DataKey::generate();
+        let cipher = ValueCipher::new(key.bytes());
+        let selection = self
+            .opts
+            .selection
+            .clone()
+            .unwrap_or_else(Selection::default_rule);
+        let mac_only = self.opts.mac_only_encrypted;
+        let walk =
+            |items: &mut [MapItem]| walk::encrypt_root_items(items, &cipher, &selection, mac_only);
+        let job = PieceJob::new(pieces, self.output_format, self.emit, &walk, false);
+        let mut joiner = Joiner::new(mac_only, 1 << 20);
+        let count = pieces.len();
+        let batch = self
+            .par
+            .workers()
+            .clamp(1, crate::pipeline::MAX_WORKERS)
+            .saturating_mul(ENCRYPT_BATCH_PER_WORKER);
+        let mut start = 0;
+        while start < count {
+            let end = start.saturating_add(batch).min(count);
+            let ok = crate::pipeline::run_ordered(
+                end - start,
+                self.par,
+                &|i| job.work(start + i),
+                &mut |i, piece| joiner.join(&job, start + i, piece),
+            );
+            out.write_all(&joiner.out).map_err(StreamError::Io)?;
+            joiner.out.clear();
+            if !ok {
+                self.rest_in_one_pass(pieces, &mut joiner, &walk, out)?;
+                break;
+            }
+            start = end;
+        }
+        let mut writer = match joiner.prev.take() {
+            Some(w) => w,
+            None => return self.sequential_error(),
+        };
+        let computed = joiner.mac.finish();
+        let mut md =
+            new_metadata(self.opts, &key, self.service, self.now).map_err(StreamError::Core)?;
+        md.mac =
+            mac::encrypt_mac(&cipher, &computed, &md.last_modified).map_err(StreamError::Core)?;
+        writer.drain_into(out).map_err(StreamError::Io)?;
+        let rest = writer.finish(md.to_tree()).map_err(StreamError::Dump)?;
+        out.write_all(&rest).map_err(StreamError::Io)?;
+        out.flush().map_err(StreamError::Io)
+    }
+
+    /// Reads, encrypts and writes the items from the first piece not
+    /// joined to the end in one pass, with the writer and MAC of the pieces
+    /// joined. Root items are walked in runs that end with an entry, so
+    /// that comment rules see what one walk sees.
+    fn rest_in_one_pass(
+        &self,
+        pieces: &chunk::Pieces<'_>,
+        joiner: &mut Joiner,
+        walk: &PieceWalk<'_>,
+        out: &mut dyn Write,
+    ) -> Result<(), StreamError> {
+        let from = joiner.joined;
+        let mut writer = match joiner.prev.take() {
+            Some(w) => w,
+            None => store::RootWriter::new(self.output_format, self.emit)
+                .ok_or_else(|| StreamError::Dump(FormatError::Emit("no writer".to_owned())))?,
+        };
+        let mut run: Vec<MapItem> = Vec::new();
+        let mut failed = false;
+        let mut on_item = |item: MapItem| -> Result<(), FormatError> {
+            if failed {
+                return Ok(());
+            }
+            let is_entry = matches!(item, MapItem::Entry(_));
+            if is_entry {
+                let keys = pieces.root_keys(std::slice::from_ref(&item));
+                if keys
+                    .and_then(|k| chunk::check_keys(&mut joiner.seen, k))
+                    .is_err()
+                {
+                    failed = true;
+                    return Ok(());
+                }
+            }
+            run.push(item);
+            if is_entry {
+                failed = !walk_and_write(&mut run, walk, joiner, &mut writer, out);
+            }
+            Ok(())
+        };
+        let read = pieces.read_from(from, &mut on_item);
+        // Comments after the last entry (they wait in the writer for the
+        // metadata entry).
+        if read.is_err() || failed || !walk_and_write(&mut run, walk, joiner, &mut writer, out) {
+            return self.sequential_error();
+        }
+        joiner.prev = Some(writer);
+        Ok(())
+    }
+
+    /// The error of the sequential path on this input (its output is
+    /// discarded): the exact error of a broken input.
+    fn sequential_error(&self) -> Result<(), StreamError> {
+        encrypt_sequential(
+            self.input,
+            (self.input_format, self.output_format),
+            self.emit,
+            self.opts,
+            self.service,
+            self.now,
+            self.par,
+            &mut std::io::sink(),
+        )?;
+        // Only a piece that could not be read on its own, yet the whole
+        // input reads: the output already written cannot be taken back.
+        Err(StreamError::Dump(FormatError::Emit(
+            "the input could not be encrypted in pieces".to_owned(),
+        )))
+    }
+}
+
+/// Walks a run of root items, feeds their MAC input to `joiner` and writes
+/// them with `writer` into `out`; false on any failure. The run is emptied.
+fn walk_and_write(
+    run: &mut Vec<MapItem>,
+    walk: &PieceWalk<'_>,
+    joiner: &mut Joiner,
+    writer: &mut store::RootWriter,
+    out: &mut dyn Write,
+) -> bool {
+    if run.is_empty() {
+        return true;
+    }
+    let ok = match walk(run) {
+        Ok(recorded) => {
+            joiner.mac.update(&recorded);
+            run.iter().all(|i| writer.item(i).is_ok()) && writer.drain_into(out).is_ok()
+        }
+        Err(_) => false,
+    };
+    run.clear();
+    ok
+}
+
+/// The item-by-item [`encrypt_streaming`] on the calling thread (a
+/// medium-sized YAML input parsed whole with `par`).
+#[allow(clippy::too_many_arguments)]
+fn encrypt_sequential(
+    input: &[u8],
+    (input_format, output_format): (Format, Format),
+    emit: &EmitOptions,
+    opts: &EncryptOptions,
+    service: &dyn KeyService,
+    now: OffsetDateTime,
+    par: &dyn Parallelism,
+    out: &mut dyn Write,
+) -> Result<(), StreamError> {
     let Some(mut writer) = store::RootWriter::new(output_format, emit) else {
         return Err(StreamError::Dump(FormatError::Emit(format!(
             "the {} store is not written item by item",
@@ -243,6 +460,256 @@ fn encrypt_and_write(
         writer.drain_into(out).map_err(StreamError::Io)?;
     }
     Ok(())
+}
+
+/// Walks the root items of a piece (decrypts or encrypts them) and returns
+/// their MAC input.
+type PieceWalk<'w> = dyn Fn(&mut [MapItem]) -> Result<Zeroizing<Vec<u8>>, CoreError> + Sync + 'w;
+
+/// A piece of a document walked and written by a worker
+/// ([`crate::pipeline`]), waiting to be joined to the output in order.
+struct Walked {
+    /// The piece written by its own writer (continuing the document unless
+    /// it is the first piece).
+    out: Zeroizing<Vec<u8>>,
+    /// That writer, after the piece's items.
+    writer: store::RootWriter,
+    /// The walked items, kept when the piece may have to be written again
+    /// by the writer of the pieces before it (see [`Joiner::join`]).
+    items: Option<Wiped>,
+    /// The MAC input of the piece's values.
+    mac: Zeroizing<Vec<u8>>,
+    /// Its top-level keys (YAML), checked for duplicates across pieces.
+    keys: Vec<String>,
+}
+
+/// The items of a piece; decrypted ones are wiped when dropped (their
+/// values are secrets), encrypted ones just freed.
+struct Wiped(Vec<MapItem>, bool);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        use rsops_format::tree::Wipe;
+        if self.1 {
+            let mut map = Map {
+                items: std::mem::take(&mut self.0),
+            };
+            map.wipe();
+        }
+    }
+}
+
+/// Whether the writer of each piece ended in the state a continuing
+/// writer starts from: unknown yet, yes, no.
+const CLEAN_UNKNOWN: u8 = 0;
+const CLEAN_YES: u8 = 1;
+const CLEAN_NO: u8 = 2;
+
+/// What the workers of a piecewise walk share.
+struct PieceJob<'a> {
+    pieces: &'a chunk::Pieces<'a>,
+    output_format: Format,
+    emit: &'a EmitOptions,
+    /// Walks the items of a piece (decrypts or encrypts them) and returns
+    /// their MAC input.
+    walk: &'a PieceWalk<'a>,
+    /// Per piece, [`CLEAN_UNKNOWN`], [`CLEAN_YES`] or [`CLEAN_NO`].
+    clean: Vec<std::sync::atomic::AtomicU8>,
+    /// Whether walked items hold plaintext (wiped when dropped).
+    wipe: bool,
+}
+
+impl PieceJob<'_> {
+    fn new<'a>(
+        pieces: &'a chunk::Pieces<'a>,
+        output_format: Format,
+        emit: &'a EmitOptions,
+        walk: &'a PieceWalk<'a>,
+        wipe: bool,
+    ) -> PieceJob<'a> {
+        PieceJob {
+            wipe,
+            pieces,
+            output_format,
+            emit,
+            walk,
+            clean: (0..pieces.len())
+                .map(|_| std::sync::atomic::AtomicU8::new(CLEAN_UNKNOWN))
+                .collect(),
+        }
+    }
+
+    /// Parses and walks piece `k`; `None` on any failure.
+    fn items(&self, k: usize) -> Option<(Wiped, Zeroizing<Vec<u8>>, Vec<String>)> {
+        let mut items = Wiped(self.pieces.parse(k).ok()?, self.wipe);
+        let keys = self.pieces.root_keys(&items.0).ok()?;
+        let mac = (self.walk)(&mut items.0).ok()?;
+        Some((items, mac, keys))
+    }
+
+    /// The work of one worker on piece `k`: parse, walk, write.
+    fn work(&self, k: usize) -> Option<Walked> {
+        use std::sync::atomic::Ordering;
+        let (items, mac, keys) = self.items(k)?;
+        let mut writer = store::RootWriter::piece(self.output_format, self.emit, k > 0)?;
+        for item in &items.0 {
+            writer.item(item).ok()?;
+        }
+        let mut out = Zeroizing::new(Vec::new());
+        writer.drain_into(&mut *out).ok()?;
+        let clean = if writer.continues_cleanly() {
+            CLEAN_YES
+        } else {
+            CLEAN_NO
+        };
+        if let Some(c) = self.clean.get(k) {
+            c.store(clean, Ordering::Release);
+        }
+        // The items are needed again only if the piece before may not end
+        // where a continuing writer starts.
+        let before_clean = k
+            .checked_sub(1)
+            .and_then(|b| self.clean.get(b))
+            .is_none_or(|c| c.load(Ordering::Acquire) == CLEAN_YES);
+        Some(Walked {
+            out,
+            writer,
+            items: (!before_clean).then_some(items),
+            mac,
+            keys,
+        })
+    }
+}
+
+/// Joins walked pieces in order: checks their keys, feeds their MAC input,
+/// and appends their output, or, when the writer of the pieces before does
+/// not end where a continuing writer starts, writes the piece's items
+/// again with that writer (so that the bytes are those of one writer).
+struct Joiner {
+    /// How many pieces were joined.
+    joined: usize,
+    prev: Option<store::RootWriter>,
+    mac: walk::MacHasher,
+    seen: std::collections::HashSet<String>,
+    out: Zeroizing<Vec<u8>>,
+}
+
+impl Joiner {
+    fn new(mac_only_encrypted: bool, capacity: usize) -> Joiner {
+        Joiner {
+            joined: 0,
+            prev: None,
+            mac: walk::MacHasher::new(mac_only_encrypted),
+            seen: std::collections::HashSet::new(),
+            out: Zeroizing::new(Vec::with_capacity(capacity)),
+        }
+    }
+
+    /// Joins piece `k`; false on a failure.
+    fn join(&mut self, job: &PieceJob<'_>, k: usize, piece: Walked) -> bool {
+        if chunk::check_keys(&mut self.seen, piece.keys).is_err() {
+            return false;
+        }
+        match self.prev.take() {
+            Some(mut prev) if !prev.continues_cleanly() => {
+                let items = match piece.items {
+                    Some(items) => items,
+                    None => match job.items(k) {
+                        Some((items, _, _)) => items,
+                        None => return false,
+                    },
+                };
+                for item in &items.0 {
+                    if prev.item(item).is_err() {
+                        return false;
+                    }
+                }
+                let mut again = Vec::new();
+                if prev.drain_into(&mut again).is_err() {
+                    return false;
+                }
+                self.append(&again);
+                drop(Zeroizing::new(again));
+                self.prev = Some(prev);
+            }
+            _ => {
+                self.append(&piece.out);
+                self.prev = Some(piece.writer);
+            }
+        }
+        self.mac.update(&piece.mac);
+        self.joined += 1;
+        true
+    }
+
+    /// Appends to the output; when it must grow, the old buffer is wiped
+    /// (not just freed).
+    fn append(&mut self, bytes: &[u8]) {
+        if self.out.capacity() - self.out.len() < bytes.len() {
+            let want = (self.out.len() + bytes.len()).max(self.out.capacity() * 2);
+            let mut grown = Vec::with_capacity(want);
+            grown.extend_from_slice(&self.out);
+            // The old buffer is wiped when `self.out` is replaced.
+            self.out = Zeroizing::new(grown);
+        }
+        self.out.extend_from_slice(bytes);
+    }
+}
+
+/// Input from this size up is decrypted in pieces ([`decrypt_pieces`]) by
+/// callers; below it one whole parse is as fast.
+pub const PIECES_MIN_INPUT: usize = 256 * 1024;
+
+/// Decrypts an encrypted YAML or JSON file cut into pieces at its root
+/// items ([`chunk::encrypted`], which also gave `md`) into the bytes
+/// `store::emit_plain` gives the whole decrypted document in
+/// `output_format` (YAML or JSON), without ever building the whole tree:
+/// the pieces are parsed, decrypted and written by the workers of `par`,
+/// and joined in order (their MAC input hashed in document order) as they
+/// complete. The MAC is checked (unless `ignore_mac`) before the output is
+/// returned; nothing is written anywhere here.
+///
+/// `Ok(None)` when the file must be read whole instead: a piece that does
+/// not parse on its own, a duplicate top-level key, a value that does not
+/// decrypt, ... — the whole-file path then reports the exact error of a
+/// broken file. A MAC that does not match is reported here (every piece
+/// parsed and decrypted, so the whole-file path would find the same MAC).
+pub fn decrypt_pieces(
+    pieces: &chunk::Pieces<'_>,
+    md: &Metadata,
+    key: &DataKey,
+    output_format: Format,
+    emit: &EmitOptions,
+    ignore_mac: bool,
+    par: &dyn Parallelism,
+) -> Result<Option<Zeroizing<Vec<u8>>>, CoreError> {
+    let cipher = ValueCipher::new(key.bytes());
+    let selection = md.effective_selection();
+    let walk = |items: &mut [MapItem]| {
+        walk::decrypt_root_items(items, &cipher, &selection, md.mac_only_encrypted)
+    };
+    let job = PieceJob::new(pieces, output_format, emit, &walk, true);
+    // The plaintext is about a fifth of the encrypted input.
+    let mut joiner = Joiner::new(md.mac_only_encrypted, pieces.input_len() / 3 + (1 << 16));
+    let count = pieces.len();
+    let joined = crate::pipeline::run_ordered(count, par, &|k| job.work(k), &mut |k, piece| {
+        joiner.join(&job, k, piece)
+    });
+    if !joined {
+        return Ok(None);
+    }
+    let Some(last) = joiner.prev.take() else {
+        return Ok(None);
+    };
+    let Ok(tail) = last.finish_plain() else {
+        return Ok(None);
+    };
+    joiner.append(&tail);
+    drop(Zeroizing::new(tail));
+    if !ignore_mac {
+        mac::verify_mac(&cipher, &md.mac, &md.last_modified, &joiner.mac.finish())?;
+    }
+    Ok(Some(std::mem::take(&mut joiner.out)))
 }
 
 /// An opened file: its data key and the IVs of its values.
@@ -772,5 +1239,391 @@ mod stream_tests {
             .0;
         let values: Vec<&Value> = docs[0].entries().map(|e| &e.value).collect();
         assert_ne!(values[0], values[1]);
+    }
+}
+
+#[cfg(test)]
+mod piece_tests {
+    //! Decryption and encryption in pieces against the whole-tree paths:
+    //! the same bytes (decryption) or the same plaintext and MAC
+    //! (encryption), whichever executor runs the pieces; errors left to
+    //! the whole-file path, except a MAC mismatch.
+
+    use super::rotate_tests::HexService;
+    use super::*;
+    use crate::selection::SelectionKind;
+    use rsops_format::parallel::{Sequential, Task};
+
+    /// Runs tasks on `.0` threads, like the binary's executor.
+    struct Threads(usize);
+
+    impl Parallelism for Threads {
+        fn workers(&self) -> usize {
+            self.0
+        }
+
+        fn run(&self, tasks: Vec<Task<'_>>) {
+            let queue = std::sync::Mutex::new(tasks.into_iter());
+            let drain = || loop {
+                let next = queue.lock().unwrap().next();
+                let Some(task) = next else { break };
+                task();
+            };
+            std::thread::scope(|scope| {
+                for _ in 1..self.0 {
+                    scope.spawn(drain);
+                }
+                drain();
+            });
+        }
+    }
+
+    fn executors() -> [&'static dyn Parallelism; 3] {
+        [&Sequential, &Threads(2), &Threads(3)]
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::UNIX_EPOCH + time::Duration::days(20000)
+    }
+
+    fn options(selection: Selection) -> EncryptOptions {
+        EncryptOptions {
+            key_groups: vec![vec![MasterKey::age("age1test")]],
+            shamir_threshold: 0,
+            selection: Some(selection),
+            mac_only_encrypted: false,
+        }
+    }
+
+    /// A plaintext YAML document of `n` top-level items with comments,
+    /// lists, block scalars and values of every type.
+    fn plaintext(n: usize) -> String {
+        let mut s = String::from("# head\n");
+        for i in 0..n {
+            s.push_str(&format!(
+                "# before {i}\nsvc_{i}:\n  name: n{i} # inline {i}\n  port: {i}\n  ratio: 0.5\n  on: true\n  none: null\n  when: 2024-01-02T00:00:00Z\n  # sops:enc\n  password: pw{i}\n  user_unencrypted: u{i}\n  text: |\n    line one\n    line two\n  list:\n  - a\n  # in list\n  - {i}\n  nested:\n    deep: [1, x]\n"
+            ));
+            if i % 7 == 3 {
+                s.push_str(&format!("flat_{i}: value {i}\n"));
+            }
+        }
+        // A comment right before the metadata would make it no cut: such
+        // a file is read whole.
+        s.push_str("last:\n  k: v\n");
+        s
+    }
+
+    /// Encrypted with the whole-tree path.
+    fn encrypted(plain: &str, input: Format, output: Format, selection: Selection) -> Vec<u8> {
+        let mut docs = store::load_plain(input, plain.as_bytes()).expect("parse");
+        let md = encrypt(&mut docs, &options(selection), &HexService, now()).expect("encrypt");
+        store::emit_encrypted_in_place(output, &mut docs, md.to_tree(), &EmitOptions::default())
+            .expect("emit")
+    }
+
+    /// What the whole-file path of `decrypt` writes.
+    fn decrypted_whole(
+        enc: &[u8],
+        format: Format,
+        output: Format,
+        opts: &EmitOptions,
+        ignore_mac: bool,
+    ) -> Vec<u8> {
+        let (mut docs, md) = store::load_encrypted(format, enc, &Sequential).expect("load");
+        let md = Metadata::from_tree(&md.expect("metadata")).expect("metadata");
+        let key = datakey::unwrap(&md, &HexService, &[]).expect("key");
+        decrypt_with_key(&mut docs, &md, &key, ignore_mac, &Sequential).expect("decrypt");
+        store::emit_plain(output, &docs, opts).expect("emit")
+    }
+
+    /// Decrypted in pieces of `target` bytes.
+    fn decrypted_in_pieces(
+        enc: &[u8],
+        format: Format,
+        output: Format,
+        opts: &EmitOptions,
+        target: usize,
+        par: &dyn Parallelism,
+        ignore_mac: bool,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, CoreError> {
+        let (pieces, meta) = chunk::encrypted(format, enc, target).expect("pieces");
+        let md = Metadata::from_tree(&meta).expect("metadata");
+        let key = datakey::unwrap(&md, &HexService, &[]).expect("key");
+        decrypt_pieces(&pieces, &md, &key, output, opts, ignore_mac, par)
+    }
+
+    fn rule(kind: SelectionKind, pattern: &str) -> Selection {
+        Selection::new(kind, pattern).expect("rule")
+    }
+
+    #[test]
+    fn pieces_decrypt_to_the_bytes_of_the_whole_file_path() {
+        let plain = plaintext(40);
+        let selections = [
+            Selection::default_rule(),
+            rule(SelectionKind::EncryptedCommentRegex, "sops:enc"),
+            rule(SelectionKind::EncryptedRegex, "^(password|text)$"),
+        ];
+        for selection in selections {
+            for (input, indent) in [(Format::Yaml, 4), (Format::Yaml, 2), (Format::Json, 0)] {
+                let enc_opts = EmitOptions {
+                    yaml_indent: indent,
+                    ..EmitOptions::default()
+                };
+                let mut docs = store::load_plain(Format::Yaml, plain.as_bytes()).unwrap();
+                let md =
+                    encrypt(&mut docs, &options(selection.clone()), &HexService, now()).unwrap();
+                let enc = store::emit_encrypted_in_place(input, &mut docs, md.to_tree(), &enc_opts)
+                    .unwrap();
+                for output in [Format::Yaml, Format::Json] {
+                    for opts in [
+                        EmitOptions::default(),
+                        EmitOptions {
+                            yaml_indent: 2,
+                            json_indent: Some(2),
+                            ..EmitOptions::default()
+                        },
+                    ] {
+                        // Written as JSON, the file lost its comments,
+                        // which the MAC covers.
+                        let ignore_mac = input == Format::Json;
+                        let whole = decrypted_whole(&enc, input, output, &opts, ignore_mac);
+                        for par in executors() {
+                            for target in [1, 700, 1 << 20] {
+                                let pieces = decrypted_in_pieces(
+                                    &enc, input, output, &opts, target, par, ignore_mac,
+                                )
+                                .expect("no MAC error")
+                                .expect("read in pieces");
+                                assert_eq!(
+                                    String::from_utf8_lossy(&pieces),
+                                    String::from_utf8_lossy(&whole),
+                                    "{input:?} -> {output:?}, target {target}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_mac_mismatch_is_reported_and_a_broken_value_left_to_the_whole_path() {
+        let plain = plaintext(10);
+        let enc = encrypted(
+            &plain,
+            Format::Yaml,
+            Format::Yaml,
+            Selection::default_rule(),
+        );
+        let text = String::from_utf8(enc).unwrap();
+        // Another file's MAC, encrypted with the same key: it decrypts but
+        // does not match.
+        let (_, meta) = chunk::encrypted(Format::Yaml, text.as_bytes(), 1).unwrap();
+        let md = Metadata::from_tree(&meta).unwrap();
+        let key = datakey::unwrap(&md, &HexService, &[]).unwrap();
+        let cipher = ValueCipher::new(key.bytes());
+        let other = mac::encrypt_mac(&cipher, "00", &md.last_modified).unwrap();
+        let tampered = text.replace(&md.mac, &other);
+        assert_ne!(tampered, text);
+        let opts = EmitOptions::default();
+        for par in executors() {
+            let r = decrypted_in_pieces(
+                tampered.as_bytes(),
+                Format::Yaml,
+                Format::Yaml,
+                &opts,
+                300,
+                par,
+                false,
+            );
+            assert!(matches!(r, Err(CoreError::MacMismatch {})), "{r:?}");
+            let ignored = decrypted_in_pieces(
+                tampered.as_bytes(),
+                Format::Yaml,
+                Format::Yaml,
+                &opts,
+                300,
+                par,
+                true,
+            );
+            assert!(matches!(ignored, Ok(Some(_))));
+        }
+        // A value whose ciphertext was changed: the whole path reports it.
+        // (Not a comment: one that does not decrypt is kept as it is.)
+        let at = text.find("password: ENC[AES256_GCM,data:").unwrap() + 30;
+        let mut broken = text.clone();
+        broken.replace_range(
+            at..at + 2,
+            if &text[at..at + 2] == "AA" {
+                "BB"
+            } else {
+                "AA"
+            },
+        );
+        for par in executors() {
+            let r = decrypted_in_pieces(
+                broken.as_bytes(),
+                Format::Yaml,
+                Format::Yaml,
+                &opts,
+                300,
+                par,
+                false,
+            );
+            assert!(matches!(r, Ok(None)), "{r:?}");
+        }
+    }
+
+    /// The text with every `ENC[...]` and wrapped data key reduced.
+    fn masked(out: &[u8]) -> String {
+        let text = String::from_utf8_lossy(out);
+        let mut rest = text.as_ref();
+        let mut masked = String::new();
+        while let Some(at) = rest.find("ENC[AES256_GCM,") {
+            masked.push_str(&rest[..at]);
+            let tail = &rest[at..];
+            let end = tail.find(']').map_or(tail.len(), |e| e + 1);
+            masked.push_str("ENC");
+            rest = &tail[end..];
+        }
+        masked.push_str(rest);
+        masked
+            .lines()
+            .filter(|l| !l.contains("age1test:") && !l.contains("lastmodified"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn pieces_encrypt_like_the_sequential_path() {
+        // Large enough to be cut into pieces.
+        let plain = plaintext(1200);
+        assert!(plain.len() > PIECES_MIN_INPUT);
+        let selections = [
+            Selection::default_rule(),
+            rule(SelectionKind::EncryptedCommentRegex, "sops:enc"),
+            rule(SelectionKind::UnencryptedRegex, "^port$"),
+        ];
+        for selection in selections {
+            let opts = options(selection.clone());
+            for (input, output) in [(Format::Yaml, Format::Yaml), (Format::Yaml, Format::Json)] {
+                if output == Format::Json && selection.kind().is_comment_rule() {
+                    // JSON drops the comments the rule selects by: such a
+                    // file does not decrypt to its plaintext either way.
+                    continue;
+                }
+                let whole = encrypted(&plain, input, output, selection.clone());
+                let (whole_docs, whole_md) =
+                    store::load_encrypted(output, &whole, &Sequential).unwrap();
+                let whole_md = Metadata::from_tree(&whole_md.unwrap()).unwrap();
+                let mut whole_docs = whole_docs;
+                // Written as JSON, the file lost its comments, which the
+                // MAC covers: compare the computed MACs.
+                let ignore_mac = output == Format::Json;
+                let whole_mac = decrypt(
+                    &mut whole_docs,
+                    &whole_md,
+                    &HexService,
+                    &[],
+                    ignore_mac,
+                    &Sequential,
+                )
+                .unwrap()
+                .mac;
+                for par in [&Sequential as &dyn Parallelism, &Threads(2)] {
+                    let mut out = Vec::new();
+                    encrypt_streaming(
+                        plain.as_bytes(),
+                        input,
+                        output,
+                        &EmitOptions::default(),
+                        &opts,
+                        &HexService,
+                        now(),
+                        par,
+                        &mut out,
+                    )
+                    .expect("encrypt in pieces");
+                    assert_eq!(masked(&out), masked(&whole));
+                    let (mut docs, md) = store::load_encrypted(output, &out, &Sequential).unwrap();
+                    let md = Metadata::from_tree(&md.unwrap()).unwrap();
+                    let opened =
+                        decrypt(&mut docs, &md, &HexService, &[], ignore_mac, &Sequential).unwrap();
+                    assert_eq!(docs, whole_docs, "{selection:?} {output:?}");
+                    assert_eq!(opened.mac, whole_mac, "{selection:?} {output:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_encrypt_json_and_errors_are_those_of_the_sequential_path() {
+        let plain = plaintext(1200);
+        let docs = store::load_plain(Format::Yaml, plain.as_bytes()).unwrap();
+        let json = String::from_utf8(
+            store::emit_plain(Format::Json, &docs, &EmitOptions::default()).unwrap(),
+        )
+        .unwrap();
+        assert!(json.len() > PIECES_MIN_INPUT);
+        let opts = options(Selection::default_rule());
+        for par in executors() {
+            let mut out = Vec::new();
+            encrypt_streaming(
+                json.as_bytes(),
+                Format::Json,
+                Format::Json,
+                &EmitOptions::default(),
+                &opts,
+                &HexService,
+                now(),
+                par,
+                &mut out,
+            )
+            .expect("encrypt");
+            let (mut back, md) = store::load_encrypted(Format::Json, &out, &Sequential).unwrap();
+            let md = Metadata::from_tree(&md.unwrap()).unwrap();
+            decrypt(&mut back, &md, &HexService, &[], false, &Sequential).unwrap();
+            let plain_docs = store::load_plain(Format::Json, json.as_bytes()).unwrap();
+            assert_eq!(back, plain_docs);
+        }
+        // Errors late in the input: the sequential path's error.
+        for (bad, what) in [
+            (format!("{plain}broken: [\n"), "parse"),
+            (format!("{plain}svc_3:\n  dup: 1\n"), "duplicate"),
+            (format!("{plain}odd:\n  1: x\n"), "non-string key"),
+        ] {
+            for par in executors() {
+                let mut out = Vec::new();
+                let r = encrypt_streaming(
+                    bad.as_bytes(),
+                    Format::Yaml,
+                    Format::Yaml,
+                    &EmitOptions::default(),
+                    &opts,
+                    &HexService,
+                    now(),
+                    par,
+                    &mut out,
+                );
+                let mut seq_out = Vec::new();
+                let seq = encrypt_sequential(
+                    bad.as_bytes(),
+                    (Format::Yaml, Format::Yaml),
+                    &EmitOptions::default(),
+                    &opts,
+                    &HexService,
+                    now(),
+                    &Sequential,
+                    &mut seq_out,
+                );
+                assert_eq!(
+                    r.map_err(|e| e.to_string()),
+                    seq.map_err(|e| e.to_string()),
+                    "{what}"
+                );
+            }
+        }
     }
 }

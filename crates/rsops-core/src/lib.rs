@@ -18,6 +18,7 @@ pub mod file;
 pub mod keyspec;
 pub mod mac;
 pub mod metadata;
+mod pipeline;
 pub mod selection;
 pub mod shamir;
 pub mod treepath;

@@ -464,6 +464,14 @@ impl<'a> Walker<'a> {
         (mac, stash)
     }
 
+    /// The MAC input recorded by a recording walker.
+    fn take_recorded(&mut self) -> Zeroizing<Vec<u8>> {
+        match &mut self.mac {
+            MacSink::Record(buf) => std::mem::take(buf),
+            MacSink::Hash(_) => Zeroizing::new(Vec::new()),
+        }
+    }
+
     /// Takes over what `later` (which walked the values right after this
     /// walker's) fed to its MAC and remembered: its MAC input is hashed
     /// after everything hashed here, and its IVs win over ours, as they
@@ -544,6 +552,67 @@ impl<'a> ItemEncryptor<'a> {
     pub fn finish(self) -> String {
         self.walker.finish().0
     }
+}
+
+/// The MAC of a document walked in pieces ([`decrypt_root_items`],
+/// [`encrypt_root_items`]): the pieces' recorded MAC inputs are fed in
+/// document order, which gives the MAC of one walk over the whole document.
+pub struct MacHasher {
+    hash: Sha512,
+}
+
+impl MacHasher {
+    /// A MAC of a document with the `mac_only_encrypted` setting.
+    pub fn new(mac_only_encrypted: bool) -> Self {
+        let mut hash = Sha512::new();
+        if mac_only_encrypted {
+            hash.update(Sha256::digest(MAC_ONLY_ENCRYPTED_INIT));
+        }
+        MacHasher { hash }
+    }
+
+    /// Feeds the recorded MAC input of the next piece.
+    pub fn update(&mut self, recorded: &[u8]) {
+        self.hash.update(recorded);
+    }
+
+    /// The MAC (uppercase hex SHA-512).
+    pub fn finish(self) -> String {
+        hex::encode_upper(self.hash.finalize())
+    }
+}
+
+/// Decrypts one run of root items of a document in place, as the
+/// whole-document walk does at that place, and returns the input it would
+/// have fed to the MAC there (for [`MacHasher`]); no IV is remembered. The
+/// run must start at the start of the document or right after an entry
+/// (where no comment match of the root map is pending, so a walk starting
+/// there selects exactly as one walk over the whole document).
+pub fn decrypt_root_items(
+    items: &mut [MapItem],
+    cipher: &ValueCipher,
+    selection: &Selection,
+    mac_only_encrypted: bool,
+) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+    let mode = Mode::Decrypt { stash: None };
+    let mut w = Walker::recording(cipher, selection, mac_only_encrypted, mode);
+    w.walk_root_items(items)?;
+    Ok(w.take_recorded())
+}
+
+/// [`decrypt_root_items`] for encryption: encrypts the selected leaves of
+/// one run of root items in place (a fresh random IV per value) and returns
+/// the MAC input of their plaintext values.
+pub fn encrypt_root_items(
+    items: &mut [MapItem],
+    cipher: &ValueCipher,
+    selection: &Selection,
+    mac_only_encrypted: bool,
+) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+    let mode = Mode::Encrypt { stash: None };
+    let mut w = Walker::recording(cipher, selection, mac_only_encrypted, mode);
+    w.walk_root_items(items)?;
+    Ok(w.take_recorded())
 }
 
 /// Decrypts the selected leaves of `docs` in place; returns the MAC of the

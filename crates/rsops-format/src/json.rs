@@ -644,6 +644,37 @@ impl RootWriter {
         RootWriter { w, first: true }
     }
 
+    /// A writer of the entries that follow entries written by another
+    /// writer of the same object: no `{`, and a `,` before its first entry.
+    pub fn continuing(indent: Option<usize>) -> Self {
+        let mut w = Writer::new(indent);
+        w.out.reserve(1 << 16);
+        RootWriter { w, first: false }
+    }
+
+    /// Whether an entry was written (by this writer, or before it for a
+    /// [`RootWriter::continuing`] one).
+    pub fn has_entries(&self) -> bool {
+        !self.first
+    }
+
+    /// Closes the object after the entries written (with the final
+    /// newline of [`emit`]) and returns the output not drained yet. An
+    /// error if no entry was written.
+    pub fn finish_plain(mut self) -> Result<Vec<u8>, FormatError> {
+        if self.first {
+            return Err(FormatError::Emit("json: no entry written".to_owned()));
+        }
+        self.w.newline(0);
+        self.w.out.extend_from_slice(b"}\n");
+        Ok(self.w.out)
+    }
+
+    /// The output not drained yet, without closing anything.
+    pub fn into_output(self) -> Vec<u8> {
+        self.w.out
+    }
+
     /// Writes the next item of the top object (comments are not written
     /// in JSON).
     pub fn item(&mut self, item: &MapItem) -> Result<(), FormatError> {

@@ -9,6 +9,7 @@
 //! Byte-level behaviour follows sops 3.11's output (`docs/format.md`).
 
 pub mod binary;
+pub mod chunk;
 #[cfg(test)]
 mod corpus;
 pub mod dotenv;

@@ -424,6 +424,54 @@ impl RootWriter {
         Some(RootWriter { inner })
     }
 
+    /// A writer of the root items of one piece of a document
+    /// ([`crate::chunk`]) in `format`: the piece written first opens the
+    /// document like [`RootWriter::new`]; a `continuing` one writes the
+    /// items that follow another writer's (which must then
+    /// [`continue cleanly`](RootWriter::continues_cleanly)), so that the
+    /// outputs of the pieces, joined in order, are the bytes of one writer.
+    /// `None` for a store that is not written item by item.
+    pub fn piece(format: Format, opts: &EmitOptions, continuing: bool) -> Option<RootWriter> {
+        if !continuing {
+            return RootWriter::new(format, opts);
+        }
+        let inner = match format {
+            Format::Yaml => RootWriterKind::Yaml(yaml::RootWriter::continuing(opts.yaml_indent)),
+            Format::Json => RootWriterKind::Json(json::RootWriter::continuing(opts.json_indent)),
+            _ => return None,
+        };
+        Some(RootWriter { inner })
+    }
+
+    /// Whether a continuing writer ([`RootWriter::piece`]) can take over
+    /// after the items written here: at least one entry was written, and
+    /// (YAML) no comment waits for the next entry and the layout state is
+    /// the one a continuing writer starts from.
+    pub fn continues_cleanly(&self) -> bool {
+        match &self.inner {
+            RootWriterKind::Yaml(w) => w.continues_cleanly(),
+            RootWriterKind::Json(w) => w.has_entries(),
+        }
+    }
+
+    /// Ends a plain (decrypted) document after the items written, with no
+    /// metadata entry, in the bytes [`emit_plain`] gives, and returns the
+    /// output not drained yet. An error if no entry was written.
+    pub fn finish_plain(self) -> Result<Vec<u8>, FormatError> {
+        match self.inner {
+            RootWriterKind::Yaml(w) => w.finish_plain(),
+            RootWriterKind::Json(w) => w.finish_plain(),
+        }
+    }
+
+    /// The output not drained yet; nothing is ended.
+    pub fn into_output(self) -> Vec<u8> {
+        match self.inner {
+            RootWriterKind::Yaml(w) => w.into_output(),
+            RootWriterKind::Json(w) => w.into_output(),
+        }
+    }
+
     /// Writes the next item of the root map.
     pub fn item(&mut self, item: &MapItem) -> Result<(), FormatError> {
         match &mut self.inner {

@@ -16,7 +16,7 @@ use rsops_core::file;
 use rsops_core::metadata::Metadata;
 use rsops_core::treepath::{self, Component};
 use rsops_format::tree::Wipe;
-use rsops_format::{store, EmitOptions, Value};
+use rsops_format::{chunk, store, EmitOptions, Value};
 use rsops_keys::{KeyKind, KeyService};
 
 use super::{decryption_order, deliver, stores};
@@ -173,6 +173,11 @@ impl<'r> Session<'r> {
     fn decrypt_file(&self, file: Option<&Path>) -> CmdResult<Vec<u8>> {
         let (input_format, output_format) = stores(&self.req.common, file);
         let input = crate::io::read_input(file)?;
+        if self.path.is_none() {
+            if let Some(mut out) = self.decrypt_in_pieces(&input, input_format, output_format)? {
+                return Ok(std::mem::take(&mut *out));
+            }
+        }
         let input_len = input.len();
         let (mut docs, meta_tree) =
             store::load_encrypted(input_format, &input, crate::parallel::threads())
@@ -218,6 +223,55 @@ impl<'r> Session<'r> {
             docs.wipe();
         }
         Ok(out)
+    }
+}
+
+impl Session<'_> {
+    /// A large YAML or JSON file decrypted to YAML or JSON in pieces
+    /// ([`file::decrypt_pieces`]): the whole tree is never built, and the
+    /// output is complete (MAC checked) before anything is written.
+    /// `None` when the file is not read that way or anything failed on the
+    /// way (except a MAC mismatch): the caller then reads it whole, which
+    /// reports the exact error (a failed key unwrap is remembered by the
+    /// key cache, so it is not tried twice).
+    fn decrypt_in_pieces(
+        &self,
+        input: &[u8],
+        input_format: rsops_format::Format,
+        output_format: rsops_format::Format,
+    ) -> CmdResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        use rsops_format::Format;
+        let streamable = |f: Format| matches!(f, Format::Yaml | Format::Json);
+        if input.len() < file::PIECES_MIN_INPUT
+            || !streamable(input_format)
+            || !streamable(output_format)
+        {
+            return Ok(None);
+        }
+        let Some((pieces, meta_tree)) =
+            chunk::encrypted(input_format, input, chunk::DEFAULT_TARGET)
+        else {
+            return Ok(None);
+        };
+        let Ok(md) = Metadata::from_tree(&meta_tree) else {
+            return Ok(None);
+        };
+        let Ok(service) = self.service.get() else {
+            return Ok(None);
+        };
+        let Ok(key) = self.keys.data_key(&md, service, &self.order) else {
+            return Ok(None);
+        };
+        file::decrypt_pieces(
+            &pieces,
+            &md,
+            &key,
+            output_format,
+            &self.opts,
+            self.req.ignore_mac,
+            crate::parallel::threads(),
+        )
+        .map_err(Error::decrypting)
     }
 }
 

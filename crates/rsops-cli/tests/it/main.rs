@@ -29,6 +29,7 @@ mod many_stdout;
 mod multi;
 mod pgp;
 mod publish;
+mod pieces;
 mod safe_writes;
 mod safety;
 mod servers;

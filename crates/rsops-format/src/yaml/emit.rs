@@ -86,6 +86,58 @@ impl RootWriter {
         }
     }
 
+    /// A writer of root entries that come after other root entries of the
+    /// same document, written by another writer: it starts in the layout
+    /// state that writer is in after an entry that ends on a line of its
+    /// own (see [`RootWriter::continues_cleanly`]), with no output.
+    pub fn continuing(indent: usize) -> Self {
+        Self::continuing_at(effective_indent(indent), 1 << 16)
+    }
+
+    fn continuing_at(best_indent: isize, capacity: usize) -> Self {
+        let mut w = RootWriter {
+            walk: Walk::new(best_indent, capacity),
+            pending: Vec::new(),
+            opened: false,
+        };
+        let probe = Entry {
+            key: crate::tree::Key::Str("k".to_owned()),
+            value: Value::Null,
+            source: None,
+        };
+        // Writing `k: null` cannot fail.
+        let _ = w.entry(&probe);
+        w.walk.w.out.clear();
+        w
+    }
+
+    /// Whether a [`RootWriter::continuing`] writer picks up exactly where
+    /// this one stands: an entry was written, no comment is pending, and
+    /// the layout state is the one `continuing` starts from.
+    pub fn continues_cleanly(&self) -> bool {
+        let next = Self::continuing_at(self.walk.w.best_indent, 64);
+        self.opened && self.pending.is_empty() && self.walk.w.same_layout_state(&next.walk.w)
+    }
+
+    /// Ends the document after the entries written (no further entry; the
+    /// comments after the last entry are its tail) and returns the output
+    /// not drained yet. An error if no entry was written.
+    pub fn finish_plain(mut self) -> Result<Vec<u8>, FormatError> {
+        if !self.opened {
+            return Err(FormatError::Emit("yaml: no entry written".to_owned()));
+        }
+        let mut tail = String::new();
+        push_comments(&mut tail, &self.pending);
+        self.walk.close_root_mapping(&tail);
+        self.walk.document_end();
+        Ok(self.walk.w.out)
+    }
+
+    /// The output not drained yet, without ending anything.
+    pub fn into_output(self) -> Vec<u8> {
+        self.walk.w.out
+    }
+
     /// Writes the next item of the root mapping (a comment is only
     /// recorded: where it goes depends on what follows).
     pub fn item(&mut self, item: &MapItem) -> Result<(), FormatError> {

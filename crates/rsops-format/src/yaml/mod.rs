@@ -10,5 +10,7 @@ mod parse;
 pub mod resolve;
 mod split;
 
+pub(crate) use split::{check_piece, is_cut, next_cut, parse_piece};
+
 pub use emit::{emit, emit_value, RootWriter};
 pub use parse::{maybe_several_documents, parse, parse_data, parse_root_items};

@@ -72,11 +72,74 @@ fn cut_point(input: &[u8]) -> Option<usize> {
     let mut candidates = memchr::memchr_iter(b'\n', input.get(middle..)?)
         .map(|i| middle + i + 1)
         .take(MAX_CANDIDATES);
-    candidates.find(|&start| {
-        let starts_key = input
-            .get(start)
-            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-        starts_key && previous_line_is_indented_content(input, start)
+    candidates.find(|&start| is_cut(input, start))
+}
+
+/// Whether the line starting at `start` begins a top-level key (an ASCII
+/// letter, digit or `_` in column 0) right after an indented line that is
+/// not blank nor a comment: the rule of [`cut_point`] for one line.
+pub(crate) fn is_cut(input: &[u8], start: usize) -> bool {
+    let starts_key = input
+        .get(start)
+        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    starts_key && previous_line_is_indented_content(input, start)
+}
+
+/// The first line start at or after `from` where the document can be cut
+/// ([`is_cut`]), looking at no more than `limit` bytes past `from`.
+pub(crate) fn next_cut(input: &[u8], from: usize, limit: usize) -> Option<usize> {
+    let from = from.max(1);
+    let end = from.saturating_add(limit).min(input.len());
+    let window = input.get(from - 1..end)?;
+    memchr::memchr_iter(b'\n', window)
+        .map(|i| from + i)
+        .find(|&start| is_cut(input, start))
+}
+
+/// Parses one piece of a document cut at [`is_cut`] lines on its own:
+/// the items of its root mapping. Refused (an error, for the caller to
+/// parse the whole document instead) unless the piece is one mapping
+/// document without anchors, aliases, directives or document markers,
+/// which could reach across a cut (checked conservatively: an `&` or `*`
+/// where a node could start, a `%` or a marker at the start of a line);
+/// the first piece of the input may open with a `---` line.
+pub(crate) fn parse_piece(piece: &[u8]) -> Result<Map, FormatError> {
+    check_piece(piece)?;
+    let docs = super::parse::parse_data_single(piece)?;
+    let [doc]: [Map; 1] = docs.try_into().map_err(|_| refused())?;
+    Ok(doc)
+}
+
+/// The checks of [`parse_piece`] made before parsing.
+pub(crate) fn check_piece(piece: &[u8]) -> Result<(), FormatError> {
+    let maybe_marker = piece.starts_with(b"---")
+        || piece.starts_with(b"...")
+        || memchr::memmem::find(piece, b"\n---").is_some()
+        || memchr::memmem::find(piece, b"\n...").is_some();
+    if (maybe_marker && super::maybe_several_documents(piece)) || may_cross_pieces(piece) {
+        return Err(refused());
+    }
+    Ok(())
+}
+
+/// The error refusing a piece.
+fn refused() -> FormatError {
+    FormatError::parse("yaml", "the document cannot be read in pieces")
+}
+
+/// Whether `piece` may hold an anchor or alias (`&` or `*` at the start of
+/// the input or after a blank or flow indicator) or a directive (`%` at
+/// the start of a line). Conservative: `a & b` answers yes.
+fn may_cross_pieces(piece: &[u8]) -> bool {
+    memchr::memchr3_iter(b'&', b'*', b'%', piece).any(|at| {
+        let before = at.checked_sub(1).and_then(|i| piece.get(i)).copied();
+        match piece.get(at) {
+            Some(b'%') => matches!(before, None | Some(b'\n')),
+            _ => matches!(
+                before,
+                None | Some(b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b',' | b':' | b'-' | b'?')
+            ),
+        }
     })
 }
 

@@ -56,6 +56,23 @@ impl Writer {
         }
     }
 
+    /// Whether this writer is in the layout state `other` is in, apart from
+    /// the output itself and how far past the indentation the current line
+    /// is (what decides the layout of whatever is written next).
+    pub(super) fn same_layout_state(&self, other: &Writer) -> bool {
+        self.best_indent == other.best_indent
+            && self.indent == other.indent
+            && self.indents == other.indents
+            && (self.column > self.indent.max(0)) == (other.column > other.indent.max(0))
+            && self.whitespace == other.whitespace
+            && self.indention == other.indention
+            && self.foot_indent == other.foot_indent
+            && self.head_comment == other.head_comment
+            && self.foot_comment == other.foot_comment
+            && self.tail_comment == other.tail_comment
+            && self.line_comment == other.line_comment
+    }
+
     /// Records the comments of the event about to be handled. Like go-yaml,
     /// an empty comment does not clear a pending one.
     pub(super) fn analyze(&mut self, head: &str, foot: &str, tail: &str) {

@@ -215,7 +215,7 @@ pub async fn authorization(name: &str) -> Result<HeaderMap, GcpKmsError> {
     let failed = |reason: String| {
         if source == CredentialSource::MetadataServer {
             GcpKmsError::NoCredentials {
-                key: key.resource_id.clone(),
+                key: name.to_owned(),
                 reason,
             }
         } else {

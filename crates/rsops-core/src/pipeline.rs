@@ -1,0 +1,193 @@
+//! Ordered work over the pieces of a file on the caller's executor.
+//!
+//! The pieces are taken in order by a few tasks of the caller's
+//! [`Parallelism`] (as many as it has workers, at most [`MAX_WORKERS`]);
+//! each result is handed to one consumer strictly in piece order, by
+//! whichever task finds the consumer free after finishing a piece (the
+//! rest by the calling thread at the end). No task ever waits for another,
+//! as the executor's contract requires: with one worker everything runs in
+//! order on the calling thread. A result waits for its predecessors only
+//! as long as they take; what waits is what the consumer will hold anyway
+//! (output bytes, MAC input), never a whole document.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use rsops_format::parallel::{Parallelism, Task};
+
+/// Most tasks used, whatever the executor offers.
+pub(crate) const MAX_WORKERS: usize = 4;
+
+/// The consuming side: how far it got, and whether it refused a result.
+struct Consumer<'c, R> {
+    upto: usize,
+    ok: bool,
+    consume: &'c mut (dyn FnMut(usize, R) -> bool + Send),
+}
+
+/// Runs `work` on pieces `0..count` and hands every result to `consume` in
+/// piece order. `work` returning `None`, or `consume` returning false,
+/// stops the run (pieces not started are skipped). Returns whether every
+/// piece was worked on and consumed.
+pub(crate) fn run_ordered<R: Send>(
+    count: usize,
+    par: &dyn Parallelism,
+    work: &(dyn Fn(usize) -> Option<R> + Sync),
+    consume: &mut (dyn FnMut(usize, R) -> bool + Send),
+) -> bool {
+    if count == 0 {
+        return true;
+    }
+    let slots: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let consumer = Mutex::new(Consumer {
+        upto: 0,
+        ok: true,
+        consume,
+    });
+    let drain = |c: &mut Consumer<'_, R>| {
+        while c.ok {
+            let Some(slot) = slots.get(c.upto) else {
+                return;
+            };
+            let Some(result) = slot.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+                return;
+            };
+            let at = c.upto;
+            c.upto += 1;
+            if !(c.consume)(at, result) {
+                c.ok = false;
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    };
+    let worker = || loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = slots.get(i) else {
+            break;
+        };
+        match work(i) {
+            Some(r) => *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(r),
+            None => {
+                stop.store(true, Ordering::Relaxed);
+                break;
+            }
+        }
+        // Whoever finds the consumer free feeds it what is ready.
+        if let Ok(mut c) = consumer.try_lock() {
+            drain(&mut c);
+        }
+    };
+    // Asked only now: the work is known to be large.
+    let workers = par.workers().clamp(1, MAX_WORKERS).min(count);
+    let tasks: Vec<Task<'_>> = (0..workers).map(|_| Box::new(worker) as Task<'_>).collect();
+    par.run(tasks);
+    let mut c = consumer
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    drain(&mut c);
+    c.ok && c.upto == count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsops_format::parallel::Sequential;
+
+    /// Runs tasks on `.0` threads (the calling one included), each
+    /// taking the next from a shared queue, like the binary's executor.
+    struct Threads(usize);
+
+    impl Parallelism for Threads {
+        fn workers(&self) -> usize {
+            self.0
+        }
+
+        fn run(&self, tasks: Vec<Task<'_>>) {
+            let queue = Mutex::new(tasks.into_iter());
+            let drain = || loop {
+                let next = queue.lock().unwrap().next();
+                let Some(task) = next else { break };
+                task();
+            };
+            std::thread::scope(|scope| {
+                for _ in 1..self.0 {
+                    scope.spawn(drain);
+                }
+                drain();
+            });
+        }
+    }
+
+    /// Claims several workers but runs the tasks one after the other, last
+    /// first.
+    struct Backwards;
+
+    impl Parallelism for Backwards {
+        fn workers(&self) -> usize {
+            3
+        }
+
+        fn run(&self, tasks: Vec<Task<'_>>) {
+            for task in tasks.into_iter().rev() {
+                task();
+            }
+        }
+    }
+
+    #[test]
+    fn results_are_consumed_in_order_whatever_the_executor() {
+        let executors: [&dyn Parallelism; 5] = [
+            &Sequential,
+            &Threads(2),
+            &Threads(3),
+            &Threads(8),
+            &Backwards,
+        ];
+        for par in executors {
+            for count in [0, 1, 2, 7, 200] {
+                let mut seen = Vec::new();
+                let work = |i: usize| {
+                    // Uneven work, so that results finish out of order.
+                    if i.is_multiple_of(3) {
+                        std::thread::yield_now();
+                    }
+                    Some(i * 10)
+                };
+                let ok = run_ordered(count, par, &work, &mut |at, r| {
+                    assert_eq!(r, at * 10);
+                    seen.push(at);
+                    true
+                });
+                assert!(ok);
+                assert_eq!(seen, (0..count).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn a_failure_stops_the_run_and_nothing_after_it_is_consumed() {
+        for par in [&Sequential as &dyn Parallelism, &Threads(2), &Backwards] {
+            let mut seen = Vec::new();
+            let work = |i: usize| (i != 5).then_some(i);
+            let ok = run_ordered(50, par, &work, &mut |_, r| {
+                seen.push(r);
+                true
+            });
+            assert!(!ok);
+            assert_eq!(seen, (0..5).collect::<Vec<_>>());
+
+            let mut seen = Vec::new();
+            let ok = run_ordered(50, par, &|i: usize| Some(i), &mut |_, r| {
+                seen.push(r);
+                r < 9
+            });
+            assert!(!ok);
+            assert_eq!(seen, (0..10).collect::<Vec<_>>());
+        }
+    }
+}
