@@ -886,6 +886,10 @@ fn store_description(format: Format) -> &'static str {
 fn wrap_failure(e: &CoreError) -> String {
     match e {
         CoreError::KeyGroups(g) => format!("[{g}]"),
+        // sops's list of key errors, without the prefix the caller adds.
+        CoreError::KeyWrap { key, source } => {
+            format!("[failed to encrypt new data key with master key {key:?}: {source}]")
+        }
         other => other.to_string(),
     }
 }

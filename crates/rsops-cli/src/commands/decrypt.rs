@@ -22,6 +22,7 @@ use rsops_keys::{KeyKind, KeyService};
 use super::{decryption_order, deliver, stores};
 use crate::error::{CmdResult, Error};
 use crate::io::{CommitBatch, Sensitivity};
+use crate::parallel::KEY_CALLS_IN_FLIGHT;
 use crate::settings::{Common, DecryptSettings, Output};
 
 /// Runs `decrypt` on the file (or stdin).
@@ -310,9 +311,11 @@ impl<'a> LazyService<'a> {
 
     /// The key service (created, and its warnings printed, once).
     pub(crate) fn get(&self) -> CmdResult<&dyn KeyService> {
-        let made = self
-            .cell
-            .get_or_init(|| crate::key_service(self.common).map_err(Arc::new));
+        let made = self.cell.get_or_init(|| {
+            crate::key_service(self.common)
+                .map(|s| Box::new(crate::parallel::Overlapping(s)) as Box<dyn KeyService>)
+                .map_err(Arc::new)
+        });
         match made {
             Ok(s) => Ok(s.as_ref()),
             Err(e) => Err(Error::Shared(Arc::clone(e))),
@@ -346,9 +349,16 @@ impl KeyCache {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(slots.entry(key_groups_id(md)).or_default())
         };
-        let unwrapped = slot.get_or_init(|| {
-            datakey::unwrap(md, service, order).map_err(|e| Arc::new(Error::decrypting(e)))
-        });
+        // Waiting for another file's unwrap of this key is a wait too: a
+        // CPU slot held meanwhile could be the one that file needs back.
+        let unwrapped = match slot.get() {
+            Some(done) => done,
+            None => crate::parallel::waiting(|| {
+                slot.get_or_init(|| {
+                    datakey::unwrap(md, service, order).map_err(|e| Arc::new(Error::decrypting(e)))
+                })
+            }),
+        };
         match unwrapped {
             Ok(k) => Ok(k.clone()),
             Err(e) => Err(Error::Shared(Arc::clone(e))),
@@ -383,15 +393,80 @@ fn key_groups_id(md: &Metadata) -> String {
     id
 }
 
-/// How many files [`for_each_file`] works on at once, at least: more than
-/// the cores, so that files whose data key sits behind a network round trip
-/// (cloud KMS, a key service) overlap their waits; few enough to bound the
-/// memory of files held at once.
+/// How many files [`for_each_file`] works on at once, whatever their size
+/// (or the number of cores, if more).
 const FILES_IN_FLIGHT: usize = 8;
 
-/// Runs `work` on every file, several at once ([`FILES_IN_FLIGHT`] or the
-/// number of cores, whichever is more; a shared work
-/// queue, scoped threads). Files that `work` writes atomically with the
+/// How much input (bytes) the files in flight beyond [`FILES_IN_FLIGHT`]
+/// may add up to: bounds the memory of the files held while they wait for
+/// their keys.
+const IN_FLIGHT_BYTES: u64 = 64 << 20;
+
+/// Admits files into flight: always up to `always` of them, more while
+/// their sizes add up to at most [`IN_FLIGHT_BYTES`].
+struct Admission {
+    always: usize,
+    /// Files in flight and the sum of their sizes.
+    state: Mutex<(usize, u64)>,
+    left: std::sync::Condvar,
+}
+
+impl Admission {
+    fn new(always: usize) -> Admission {
+        Admission {
+            always,
+            state: Mutex::new((0, 0)),
+            left: std::sync::Condvar::new(),
+        }
+    }
+
+    /// Waits until a file of `size` bytes may start; it is done when the
+    /// returned guard is dropped.
+    fn enter(&self, size: u64) -> Admitted<'_> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while state.0 >= self.always && state.1.saturating_add(size) > IN_FLIGHT_BYTES {
+            state = self
+                .left
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.0 += 1;
+        state.1 = state.1.saturating_add(size);
+        Admitted {
+            admission: self,
+            size,
+        }
+    }
+}
+
+/// A file in flight (see [`Admission::enter`]).
+struct Admitted<'a> {
+    admission: &'a Admission,
+    size: u64,
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        let mut state = self
+            .admission
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        state.0 -= 1;
+        state.1 = state.1.saturating_sub(self.size);
+        drop(state);
+        self.admission.left.notify_all();
+    }
+}
+
+/// Runs `work` on every file, several at once: up to
+/// [`KEY_CALLS_IN_FLIGHT`] files (threads taking the next file from a shared
+/// queue), of which at most one per core computes at a time: `work` runs
+/// in a [`crate::parallel::cpu_slot`], which the key service of
+/// [`LazyService`] gives up while a key call waits, so that the key calls
+/// of many files overlap. Beyond [`FILES_IN_FLIGHT`] files, a file starts
+/// only while the files in flight add up to at most [`IN_FLIGHT_BYTES`].
+/// Files that `work` writes atomically with the
 /// [`crate::io::Commit`] it is given are committed
 /// in batches (`io::CommitBatch`: their `fsync`s run in parallel and are
 /// grouped by the file system; every file is still synced before it
@@ -404,23 +479,33 @@ where
     F: Fn(&Path, crate::io::Commit<'_>) -> CmdResult + Sync,
 {
     // One file needs no core count (asking reads cgroup files).
-    let workers = if files.len() > 1 {
+    let (workers, always) = if files.len() > 1 {
         use rsops_format::Parallelism;
-        crate::parallel::threads()
-            .workers()
-            .max(FILES_IN_FLIGHT)
-            .min(files.len())
+        let cores = crate::parallel::threads().workers();
+        (
+            cores.max(KEY_CALLS_IN_FLIGHT).min(files.len()),
+            cores.max(FILES_IN_FLIGHT),
+        )
     } else {
-        1
+        (1, 1)
     };
     let next = AtomicUsize::new(0);
     let batch = CommitBatch::new();
+    let admission = Admission::new(always);
     let run_queue = || {
         let mut failed = Vec::new();
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(file) = files.get(i) else { break };
-            if let Err(f) = batch.run(i, |commit| work(file, commit)) {
+            let size = if workers > always {
+                std::fs::metadata(file).map_or(0, |m| m.len())
+            } else {
+                0
+            };
+            let admitted = admission.enter(size);
+            let r = batch.run(i, |commit| crate::parallel::cpu_slot(|| work(file, commit)));
+            drop(admitted);
+            if let Err(f) = r {
                 failed.push((i, f));
             }
         }

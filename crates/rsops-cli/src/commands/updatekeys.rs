@@ -18,6 +18,7 @@ use rsops_core::metadata::{KeyGroup, Metadata};
 use rsops_format::{store, Format};
 use rsops_keys::MasterKey;
 
+use super::decrypt::LazyService;
 use super::decryption_order;
 use super::open::Loaded;
 use crate::error::{CmdResult, Error, Usage};
@@ -60,15 +61,42 @@ pub fn run(args: &UpdatekeysSettings) -> CmdResult {
     let order = decryption_order(args.decryption_order.as_deref())?;
     let targets = targets(&args.files)?;
     let single = args.files.len() == 1 && targets.len() == 1 && targets[0].1 == Origin::Explicit;
+    // One key service for every file: clients and credentials are made once.
+    let service = LazyService::new(&args.common);
     let mut failed = 0usize;
-    for (path, origin) in &targets {
-        match update_file(path, *origin, args, &order) {
+    let mut done = |(path, _): &(PathBuf, Origin), (log, result): (Log, CmdResult<Outcome>)| {
+        log.print();
+        match result {
             Ok(outcome) => report(path, &outcome),
-            Err(f) if single => return Err(f),
             Err(f) => {
                 failed += 1;
                 eprintln!("{}: {f}", path.display());
             }
+        }
+    };
+    if single {
+        let (path, origin) = &targets[0];
+        let outcome = update_file(path, *origin, args, &order, &service, &mut Log::Direct)?;
+        report(path, &outcome);
+    } else if args.yes {
+        // Nothing to ask: the files are updated several at once (their key
+        // calls overlap), and each file's lines are printed in order, once
+        // the files before it are done, as they would be one by one.
+        crate::parallel::in_order(
+            &targets,
+            crate::parallel::KEY_CALLS_IN_FLIGHT,
+            |(path, origin)| {
+                let mut log = Log::Buffered(String::new());
+                let r = update_file(path, *origin, args, &order, &service, &mut log);
+                (log, r)
+            },
+            &mut done,
+        );
+    } else {
+        for target in &targets {
+            let (path, origin) = target;
+            let r = update_file(path, *origin, args, &order, &service, &mut Log::Direct);
+            done(target, (Log::Direct, r));
         }
     }
     if failed > 0 {
@@ -126,12 +154,39 @@ fn report(path: &Path, outcome: &Outcome) {
     }
 }
 
+/// Where the lines of one file's update go: straight to stderr, or kept
+/// to be printed in file order.
+enum Log {
+    Direct,
+    Buffered(String),
+}
+
+impl Log {
+    fn write(&mut self, text: &str) {
+        match self {
+            Log::Direct => eprint!("{text}"),
+            Log::Buffered(kept) => kept.push_str(text),
+        }
+    }
+
+    /// Prints what was kept.
+    fn print(self) {
+        if let Log::Buffered(kept) = self {
+            if !kept.is_empty() {
+                eprint!("{kept}");
+            }
+        }
+    }
+}
+
 /// Updates one file.
 fn update_file(
     path: &Path,
     origin: Origin,
     args: &UpdatekeysSettings,
     order: &[rsops_keys::KeyKind],
+    service: &LazyService<'_>,
+    log: &mut Log,
 ) -> CmdResult<Outcome> {
     let walked = origin == Origin::Walked;
     let abs = std::path::absolute(path).map_err(|source| Error::Absolute {
@@ -162,7 +217,7 @@ fn update_file(
         Err(e) => return Err(Error::unmarshal_encrypted(e, format)),
     };
     if !walked {
-        eprintln!("Syncing keys for file {}", abs.display());
+        log.write(&format!("Syncing keys for file {}\n", abs.display()));
     }
     let metadata = match Metadata::from_tree(&meta) {
         Ok(md) => md,
@@ -190,7 +245,7 @@ fn update_file(
         }
     };
     if walked {
-        eprintln!("Syncing keys for file {}", abs.display());
+        log.write(&format!("Syncing keys for file {}\n", abs.display()));
     }
     if rule.key_groups.is_empty() || rule.key_groups.iter().any(Vec::is_empty) {
         return Err(Error::EmptyRuleGroup {
@@ -200,9 +255,9 @@ fn update_file(
     }
     // Keys the service pins down (an Azure key without version) are
     // compared in the form they would be written.
-    let service = crate::key_service(common)?;
-    let resolved = datakey::resolve_groups(&rule.key_groups, service.as_ref())
-        .map_err(Error::GenerateDataKey)?;
+    let service = service.get()?;
+    let resolved =
+        datakey::resolve_groups(&rule.key_groups, service).map_err(Error::GenerateDataKey)?;
     let new_groups = &resolved;
     let diffs = diff_key_groups(&metadata.key_groups, new_groups);
     let old_threshold = metadata.shamir_threshold;
@@ -213,11 +268,11 @@ fn update_file(
     if !keys_change && threshold == old_threshold {
         return Ok(Outcome::UpToDate);
     }
-    eprint!("{}", render_changes(old_threshold, threshold, &diffs));
+    log.write(&render_changes(old_threshold, threshold, &diffs));
     if !args.yes && !confirm()? {
         return Ok(Outcome::Declined);
     }
-    let key = datakey::unwrap(&metadata, service.as_ref(), order).map_err(Error::decrypting)?;
+    let key = datakey::unwrap(&metadata, service, order).map_err(Error::decrypting)?;
     let emit = crate::config::emit_options(Some(&config), common.indent)?;
     let mut loaded = Loaded {
         docs,
@@ -231,7 +286,7 @@ fn update_file(
         new_groups,
         threshold,
         &key,
-        service.as_ref(),
+        service,
         false,
     )?;
     let out = loaded.render()?;

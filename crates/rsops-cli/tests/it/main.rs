@@ -25,6 +25,7 @@ mod kms_hckms;
 mod kms_vault;
 mod leaks;
 mod legacy;
+mod many_files_kms;
 mod many_stdout;
 mod multi;
 mod pgp;
