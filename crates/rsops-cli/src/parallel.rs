@@ -226,6 +226,11 @@ fn with_slot<R>(gate: &Gate, work: impl FnOnce() -> R) -> R {
 /// process) without this thread's CPU slot, if it holds one, so that
 /// another file computes meanwhile; takes a slot again afterwards.
 pub fn waiting<R>(wait: impl FnOnce() -> R) -> R {
+    // A thread without a slot has nothing to give back: the gate (and the
+    // core count behind it) is not needed.
+    if !HOLDS_SLOT.with(Cell::get) {
+        return wait();
+    }
     waiting_on(cpu_gate(), wait)
 }
 

@@ -503,7 +503,13 @@ where
                 0
             };
             let admitted = admission.enter(size);
-            let r = batch.run(i, |commit| crate::parallel::cpu_slot(|| work(file, commit)));
+            // One thread computes alone: no slot (asking for the core
+            // count reads cgroup files, a noticeable part of a short run).
+            let r = if workers > 1 {
+                batch.run(i, |commit| crate::parallel::cpu_slot(|| work(file, commit)))
+            } else {
+                batch.run(i, |commit| work(file, commit))
+            };
             drop(admitted);
             if let Err(f) = r {
                 failed.push((i, f));

@@ -10,6 +10,7 @@ pub mod exec_file;
 pub mod filestatus;
 pub mod git;
 pub mod groups;
+mod keydiff;
 pub mod keyservice;
 pub mod ksops;
 pub mod open;

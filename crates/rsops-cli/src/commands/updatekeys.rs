@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 
 use rsops_core::config::{rule_match_path, ConfigError};
 use rsops_core::datakey;
-use rsops_core::metadata::{KeyGroup, Metadata};
+use rsops_core::metadata::Metadata;
 use rsops_format::{store, Format};
-use rsops_keys::MasterKey;
 
 use super::decrypt::LazyService;
 use super::decryption_order;
+use super::keydiff::{ask, diff_key_groups, push_groups, GroupDiff};
 use super::open::Loaded;
 use crate::error::{CmdResult, Error, Usage};
 use crate::settings::{Common, UpdatekeysSettings};
@@ -301,44 +301,6 @@ fn input_format(common: &Common, path: &Path) -> Format {
         .unwrap_or_else(|| Format::from_path(&path.to_string_lossy()))
 }
 
-/// The difference between one old and one new key group (by key string).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-struct GroupDiff {
-    /// Keys in both.
-    common: Vec<String>,
-    /// Keys only in the new group.
-    added: Vec<String>,
-    /// Keys only in the old group.
-    removed: Vec<String>,
-}
-
-/// Compares the file's groups with the rule's, group by group (as many
-/// diffs as the longer list has groups), like sops.
-fn diff_key_groups(old: &[KeyGroup], new: &[Vec<MasterKey>]) -> Vec<GroupDiff> {
-    (0..old.len().max(new.len()))
-        .map(|i| {
-            let ours: Vec<String> = old
-                .get(i)
-                .map(super::groups::key_strings)
-                .unwrap_or_default();
-            let theirs: Vec<String> = new
-                .get(i)
-                .map(|g| g.iter().map(MasterKey::key_string).collect())
-                .unwrap_or_default();
-            let mut d = GroupDiff::default();
-            for k in &theirs {
-                if ours.contains(k) {
-                    d.common.push(k.clone());
-                } else {
-                    d.added.push(k.clone());
-                }
-            }
-            d.removed = ours.into_iter().filter(|k| !theirs.contains(k)).collect();
-            d
-        })
-        .collect()
-}
-
 /// The change listing sops prints before asking (threshold line, then per
 /// group `Group N` with common keys indented, `+++ added`, `--- removed`).
 fn render_changes(old_threshold: usize, threshold: usize, diffs: &[GroupDiff]) -> String {
@@ -353,18 +315,7 @@ fn render_changes(old_threshold: usize, threshold: usize, diffs: &[GroupDiff]) -
             s.push_str(&format!("--- shamir_threshold: {old_threshold}\n"));
         }
     }
-    for (i, d) in diffs.iter().enumerate() {
-        s.push_str(&format!("Group {}\n", i + 1));
-        for k in &d.common {
-            s.push_str(&format!("    {k}\n"));
-        }
-        for k in &d.added {
-            s.push_str(&format!("+++ {k}\n"));
-        }
-        for k in &d.removed {
-            s.push_str(&format!("--- {k}\n"));
-        }
-    }
+    push_groups(&mut s, diffs);
     s
 }
 
@@ -378,25 +329,14 @@ fn confirm() -> CmdResult<bool> {
 
 /// The prompt loop over any input (testable).
 fn answer(input: &mut dyn BufRead, prompt: &mut dyn std::io::Write) -> CmdResult<bool> {
-    loop {
-        let _ = write!(prompt, "Is this okay? (y/n):");
-        let _ = prompt.flush();
-        let mut line = String::new();
-        let read = input.read_line(&mut line).map_err(Error::ReadAnswer)?;
-        if read == 0 {
-            let _ = writeln!(prompt);
-            return Err(Error::NoAnswer);
-        }
-        match line.trim() {
-            "y" => return Ok(true),
-            "n" => return Ok(false),
-            _ => {}
-        }
-    }
+    ask(input, prompt, "Is this okay? (y/n):")?.ok_or(Error::NoAnswer)
 }
 
 #[cfg(test)]
 mod tests {
+    use rsops_core::metadata::KeyGroup;
+    use rsops_keys::MasterKey;
+
     use super::*;
     use rsops_core::metadata::KeyEntry;
 

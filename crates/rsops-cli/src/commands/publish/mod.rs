@@ -24,11 +24,12 @@ use std::path::{Component, Path, PathBuf};
 
 use rsops_core::config::{Destination, DestinationRule};
 use rsops_core::file;
-use rsops_core::metadata::{KeyGroup, Metadata};
+use rsops_core::metadata::Metadata;
 use rsops_core::selection::{Selection, SelectionKind};
-use rsops_keys::{KeyKind, MasterKey};
+use rsops_keys::KeyKind;
 
 use super::decryption_order;
+use super::keydiff::{ask, diff_key_groups, push_groups, GroupDiff};
 use super::open::{self, Loaded};
 use crate::error::{CmdResult, Error, Usage};
 use crate::settings::PublishSettings;
@@ -364,80 +365,24 @@ fn suffix_selection(rule: &rsops_core::config::CreationRule) -> CmdResult<Option
     Ok(None)
 }
 
-/// One key group's change (by key string).
-#[derive(Debug, Default, PartialEq, Eq)]
-struct GroupDiff {
-    common: Vec<String>,
-    added: Vec<String>,
-    removed: Vec<String>,
-}
-
-/// The file's groups against the rule's, group by group, like sops.
-fn diff_key_groups(old: &[KeyGroup], new: &[Vec<MasterKey>]) -> Vec<GroupDiff> {
-    (0..old.len().max(new.len()))
-        .map(|i| {
-            let ours: Vec<String> = old
-                .get(i)
-                .map(|g| g.keys.iter().map(|e| e.key.key_string()).collect())
-                .unwrap_or_default();
-            let theirs: Vec<String> = new
-                .get(i)
-                .map(|g| g.iter().map(MasterKey::key_string).collect())
-                .unwrap_or_default();
-            let mut d = GroupDiff::default();
-            for k in &theirs {
-                if ours.contains(k) {
-                    d.common.push(k.clone());
-                } else {
-                    d.added.push(k.clone());
-                }
-            }
-            d.removed = ours.into_iter().filter(|k| !theirs.contains(k)).collect();
-            d
-        })
-        .collect()
-}
-
 /// sops's listing of the key-group changes before a re-encryption.
 fn render_diffs(diffs: &[GroupDiff]) -> String {
     let mut s = String::from("The following changes will be made to the file's key groups:\n");
-    for (i, d) in diffs.iter().enumerate() {
-        s.push_str(&format!("Group {}\n", i + 1));
-        for k in &d.common {
-            s.push_str(&format!("    {k}\n"));
-        }
-        for k in &d.added {
-            s.push_str(&format!("+++ {k}\n"));
-        }
-        for k in &d.removed {
-            s.push_str(&format!("--- {k}\n"));
-        }
-    }
+    push_groups(&mut s, diffs);
     s
 }
 
 /// Asks `prompt` until the answer is `y` or `n`; standard input at its
 /// end (no terminal, nothing piped) is an error.
 fn confirm(input: &mut dyn BufRead, out: &mut dyn Write, prompt: &str) -> CmdResult<bool> {
-    loop {
-        let _ = write!(out, "{prompt}");
-        let _ = out.flush();
-        let mut line = String::new();
-        let read = input.read_line(&mut line).map_err(Error::ReadAnswer)?;
-        if read == 0 {
-            let _ = writeln!(out);
-            return Err(Error::PublishNoAnswer);
-        }
-        match line.trim() {
-            "y" => return Ok(true),
-            "n" => return Ok(false),
-            _ => {}
-        }
-    }
+    ask(input, out, prompt)?.ok_or(Error::PublishNoAnswer)
 }
 
 #[cfg(test)]
 mod tests {
+    use rsops_core::metadata::KeyGroup;
+    use rsops_keys::MasterKey;
+
     use super::*;
 
     #[test]
