@@ -1252,31 +1252,9 @@ mod piece_tests {
     use super::rotate_tests::HexService;
     use super::*;
     use crate::selection::SelectionKind;
-    use rsops_format::parallel::{Sequential, Task};
+    use rsops_format::parallel::Sequential;
 
-    /// Runs tasks on `.0` threads, like the binary's executor.
-    struct Threads(usize);
-
-    impl Parallelism for Threads {
-        fn workers(&self) -> usize {
-            self.0
-        }
-
-        fn run(&self, tasks: Vec<Task<'_>>) {
-            let queue = std::sync::Mutex::new(tasks.into_iter());
-            let drain = || loop {
-                let next = queue.lock().unwrap().next();
-                let Some(task) = next else { break };
-                task();
-            };
-            std::thread::scope(|scope| {
-                for _ in 1..self.0 {
-                    scope.spawn(drain);
-                }
-                drain();
-            });
-        }
-    }
+    use rsops_format::parallel::TestThreads as Threads;
 
     fn executors() -> [&'static dyn Parallelism; 3] {
         [&Sequential, &Threads(2), &Threads(3)]

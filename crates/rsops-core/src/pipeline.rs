@@ -98,30 +98,7 @@ mod tests {
     use super::*;
     use rsops_format::parallel::Sequential;
 
-    /// Runs tasks on `.0` threads (the calling one included), each
-    /// taking the next from a shared queue, like the binary's executor.
-    struct Threads(usize);
-
-    impl Parallelism for Threads {
-        fn workers(&self) -> usize {
-            self.0
-        }
-
-        fn run(&self, tasks: Vec<Task<'_>>) {
-            let queue = Mutex::new(tasks.into_iter());
-            let drain = || loop {
-                let next = queue.lock().unwrap().next();
-                let Some(task) = next else { break };
-                task();
-            };
-            std::thread::scope(|scope| {
-                for _ in 1..self.0 {
-                    scope.spawn(drain);
-                }
-                drain();
-            });
-        }
-    }
+    use rsops_format::parallel::TestThreads as Threads;
 
     /// Claims several workers but runs the tasks one after the other, last
     /// first.

@@ -1130,30 +1130,7 @@ mod parallel_tests {
     use crate::selection::SelectionKind;
     use rsops_format::parallel::Sequential;
 
-    /// Runs tasks on `.0` scoped threads (the calling one included),
-    /// taking them from a shared queue, like the binary's executor.
-    struct Threads(usize);
-
-    impl Parallelism for Threads {
-        fn workers(&self) -> usize {
-            self.0
-        }
-
-        fn run(&self, tasks: Vec<Task<'_>>) {
-            let queue = Mutex::new(tasks.into_iter());
-            let drain = || loop {
-                let next = queue.lock().expect("queue").next();
-                let Some(task) = next else { break };
-                task();
-            };
-            std::thread::scope(|scope| {
-                for _ in 1..self.0 {
-                    scope.spawn(drain);
-                }
-                drain();
-            });
-        }
-    }
+    use rsops_format::parallel::TestThreads as Threads;
 
     /// Claims `.0` workers but runs the tasks on the calling thread, last
     /// one first: the first task then walks every piece.

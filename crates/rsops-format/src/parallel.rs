@@ -52,6 +52,39 @@ impl Parallelism for Sequential {
     }
 }
 
+/// Runs tasks on `.0` scoped threads (the calling one included), each
+/// taking the next task from a shared queue, as the binary's executor does.
+/// For tests of code that cuts work (this crate's and the core crate's, with
+/// the `test-executor` feature); real callers bring their own executor.
+#[cfg(any(test, feature = "test-executor"))]
+#[derive(Debug, Clone, Copy)]
+pub struct TestThreads(pub usize);
+
+#[cfg(any(test, feature = "test-executor"))]
+impl Parallelism for TestThreads {
+    fn workers(&self) -> usize {
+        self.0
+    }
+
+    fn run(&self, tasks: Vec<Task<'_>>) {
+        let queue = std::sync::Mutex::new(tasks.into_iter());
+        let drain = || loop {
+            let next = queue
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .next();
+            let Some(task) = next else { break };
+            task();
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..self.0 {
+                scope.spawn(drain);
+            }
+            drain();
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -862,6 +862,23 @@ pub enum IdentityProblem {
     UnknownType,
 }
 
+/// An error and its causes, `a: b: c`, without a cause whose text the
+/// line already contains (HTTP and gRPC clients' `Display` often omits the
+/// interesting cause, e.g. "connection refused").
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -257,30 +257,7 @@ mod tests {
         out
     }
 
-    /// Runs tasks on `.0` scoped threads (the calling one included),
-    /// taking them from a shared queue, like the binary's executor.
-    struct Threads(usize);
-
-    impl Parallelism for Threads {
-        fn workers(&self) -> usize {
-            self.0
-        }
-
-        fn run(&self, tasks: Vec<Task<'_>>) {
-            let queue = std::sync::Mutex::new(tasks.into_iter());
-            let drain = || loop {
-                let next = queue.lock().unwrap().next();
-                let Some(task) = next else { break };
-                task();
-            };
-            std::thread::scope(|scope| {
-                for _ in 1..self.0 {
-                    scope.spawn(drain);
-                }
-                drain();
-            });
-        }
-    }
+    use crate::parallel::TestThreads as Threads;
 
     /// Claims `.0` workers but runs the tasks on the calling thread, last
     /// one first: the result must not depend on the order.

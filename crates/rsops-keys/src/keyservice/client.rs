@@ -23,6 +23,7 @@
 //! [`RemoteKeyService`]: later operations fail at once with the same
 //! problem (a file with several keys waits once, not once per key).
 
+use crate::error::error_chain;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -476,22 +477,6 @@ impl KeyService for RemoteKeyService {
             self.run(key, self.unary(proto::DECRYPT_PATH, request))?;
         Ok(Zeroizing::new(response.plaintext))
     }
-}
-
-/// An error and its causes, `a: b: c`, without repeating a cause whose text
-/// the previous one already contains.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -361,7 +361,7 @@ pub async fn serve(
         }
     };
     let result = tokio::select! {
-        r = running => r.map_err(|e| ServeError::Serve(super::client::error_chain(&e))),
+        r = running => r.map_err(|e| ServeError::Serve(crate::error::error_chain(&e))),
         _ = grace => Ok(()),
     };
     if let Some(path) = socket {

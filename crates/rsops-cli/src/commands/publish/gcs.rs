@@ -5,6 +5,8 @@
 //! without credentials.
 
 use super::UploadError;
+#[cfg(feature = "gcp")]
+use rsops_keys::error::error_chain;
 
 /// Uploads `bytes` as the object `object` of `bucket`.
 #[cfg(feature = "gcp")]
@@ -75,22 +77,6 @@ fn encode(text: &str) -> String {
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
-    }
-    out
-}
-
-/// An error with its causes (reqwest's own text omits the cause).
-#[cfg(feature = "gcp")]
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
     }
     out
 }

@@ -2,6 +2,7 @@
 //! `/decrypt/<key>`, configured from the environment the way the Vault API
 //! client sops uses reads it.
 
+use crate::error::error_chain;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -283,22 +284,6 @@ fn vault_error_text(body: &[u8]) -> Option<String> {
         short.push('…');
     }
     Some(short)
-}
-
-/// An error with its causes, `a: b: c` (reqwest's Display alone omits the
-/// interesting part, e.g. "connection refused").
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 /// `path.Join` of non-empty segments.

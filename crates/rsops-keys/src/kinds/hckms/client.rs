@@ -2,6 +2,7 @@
 //! SDK-HMAC-SHA256, with credentials and endpoints found where the
 //! HuaweiCloud SDK sops uses finds them.
 
+use crate::error::error_chain;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -514,22 +515,6 @@ fn error_text(body: &[u8], request_id: Option<&str>) -> Option<String> {
     }
     let short: String = text.chars().take(300).collect();
     Some(format!("{short}{suffix}"))
-}
-
-/// An error with its causes, `a: b: c` (reqwest's Display alone omits the
-/// interesting part, e.g. "connection refused").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
 
 #[cfg(test)]
