@@ -45,15 +45,18 @@ pub enum UploadError {
     #[error("rsops was built without {0} support (cargo feature `{1}`)")]
     NotBuilt(&'static str, &'static str),
     /// The S3 `PutObject` call failed.
+    #[cfg_attr(not(feature = "aws"), allow(dead_code))]
     #[error("{0}")]
     S3(String),
     /// The GCS upload failed.
+    #[cfg_attr(not(feature = "gcp"), allow(dead_code))]
     #[error("{0}")]
     Gcs(String),
     /// The Vault KV write failed (or its client could not be made).
     #[error(transparent)]
     Vault(#[from] rsops_keys::kinds::hc_vault::VaultError),
     /// The decrypted values cannot be sent to Vault.
+    #[cfg_attr(not(feature = "vault"), allow(dead_code))]
     #[error("{0}")]
     VaultData(String),
 }

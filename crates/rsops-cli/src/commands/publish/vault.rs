@@ -4,7 +4,9 @@
 //! unchanged one is not written again. The client is the Vault transit
 //! keys' (token, namespace, TLS and the other `VAULT_*` settings).
 
-use rsops_format::tree::{Key, Map, MapItem, Value};
+use rsops_format::tree::Map;
+#[cfg(feature = "vault")]
+use rsops_format::tree::{Key, MapItem, Value};
 
 use super::UploadError;
 
