@@ -788,6 +788,16 @@ impl Error {
         }
     }
 
+    /// A failure of `file::rotate`: wrapping the new data key for the keys
+    /// is sops's "Could not generate data key", anything else an
+    /// encrypting error.
+    pub fn rotating(source: CoreError) -> Error {
+        match source {
+            CoreError::KeyWrap { .. } | CoreError::KeyGroups(_) => Error::GenerateDataKey(source),
+            other => Error::encrypting(other),
+        }
+    }
+
     /// The failure for a file the input store cannot parse.
     pub fn unmarshal(source: FormatError, format: Format) -> Error {
         match source {

@@ -40,12 +40,7 @@ pub fn run(req: &RotateSettings) -> CmdResult {
         service.as_ref(),
         time::OffsetDateTime::now_utc(),
     )
-    .map_err(|e| match e {
-        rsops_core::CoreError::KeyWrap { .. } | rsops_core::CoreError::KeyGroups(_) => {
-            Error::GenerateDataKey(e)
-        }
-        other => Error::encrypting(other),
-    })?;
+    .map_err(Error::rotating)?;
     let out = opened.file.render()?;
     deliver(
         &req.output,

@@ -213,16 +213,7 @@ fn publish_file(
             }
         }
         Destination::Vault { .. } => {
-            let service = crate::key_service(&args.common)?;
-            file::decrypt(
-                &mut loaded.docs,
-                &loaded.metadata,
-                service.as_ref(),
-                order,
-                false,
-                crate::parallel::threads(),
-            )
-            .map_err(Error::decrypting)?;
+            decrypt(args, &mut loaded, order)?;
             Payload::Plain(std::mem::take(&mut loaded.docs))
         }
     };
@@ -288,6 +279,26 @@ fn display_path(destination: &Destination, name: &str) -> String {
     }
 }
 
+/// Decrypts `loaded` in place (the MAC checked); returns the data key and
+/// the key service it was recovered with.
+fn decrypt(
+    args: &PublishSettings,
+    loaded: &mut Loaded,
+    order: &[KeyKind],
+) -> CmdResult<(file::Opened, Box<dyn rsops_keys::KeyService>)> {
+    let service = crate::key_service(&args.common)?;
+    let opened = file::decrypt(
+        &mut loaded.docs,
+        &loaded.metadata,
+        service.as_ref(),
+        order,
+        false,
+        crate::parallel::threads(),
+    )
+    .map_err(Error::decrypting)?;
+    Ok((opened, service))
+}
+
 /// Decrypts the file and encrypts it again for the recreation rule's keys
 /// with a new data key, as sops does: the key-group changes are printed
 /// first; the new metadata has the rule's key groups, Shamir threshold and
@@ -299,16 +310,7 @@ fn recreate(
     loaded: &mut Loaded,
     order: &[KeyKind],
 ) -> CmdResult<Vec<u8>> {
-    let service = crate::key_service(&args.common)?;
-    let opened = file::decrypt(
-        &mut loaded.docs,
-        &loaded.metadata,
-        service.as_ref(),
-        order,
-        false,
-        crate::parallel::threads(),
-    )
-    .map_err(Error::decrypting)?;
+    let (opened, service) = decrypt(args, loaded, order)?;
     let recreation = &rule.recreation_rule;
     let diffs = diff_key_groups(&loaded.metadata.key_groups, &recreation.key_groups);
     if diffs
@@ -334,12 +336,7 @@ fn recreate(
         service.as_ref(),
         time::OffsetDateTime::now_utc(),
     )
-    .map_err(|e| match e {
-        rsops_core::CoreError::KeyWrap { .. } | rsops_core::CoreError::KeyGroups(_) => {
-            Error::GenerateDataKey(e)
-        }
-        other => Error::encrypting(other),
-    })?;
+    .map_err(Error::rotating)?;
     // Written back in the file's own format, whatever --output-type says.
     loaded.output_format = loaded.input_format;
     loaded.render()
