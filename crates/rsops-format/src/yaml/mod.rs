@@ -8,6 +8,7 @@
 mod emit;
 mod parse;
 pub mod resolve;
+mod simple;
 mod split;
 
 pub(crate) use split::{check_piece, is_cut, next_cut, parse_piece};

@@ -105,6 +105,9 @@ pub(crate) fn next_cut(input: &[u8], from: usize, limit: usize) -> Option<usize>
 /// the first piece of the input may open with a `---` line.
 pub(crate) fn parse_piece(piece: &[u8]) -> Result<Map, FormatError> {
     check_piece(piece)?;
+    if let Some(doc) = super::simple::parse(piece) {
+        return Ok(doc);
+    }
     let docs = super::parse::parse_data_single(piece)?;
     let [doc]: [Map; 1] = docs.try_into().map_err(|_| refused())?;
     Ok(doc)
