@@ -71,8 +71,15 @@ pub fn parse_data(input: &[u8], par: &dyn Parallelism) -> Result<Vec<Map>, Forma
 
 /// [`parse_data`] on the calling thread only.
 pub(super) fn parse_data_single(input: &[u8]) -> Result<Vec<Map>, FormatError> {
+    if let Some(doc) = super::simple::parse(input) {
+        return Ok(vec![doc]);
+    }
     parse_with(input, false)
 }
+
+/// Inputs up to this size are first tried with the simple block reader by
+/// [`parse_root_items`] (which then holds their whole tree at once).
+const SIMPLE_ROOT_ITEMS_MAX: usize = 1 << 20;
 
 /// [`parse`] with or without the source spellings of scalars.
 fn parse_with(input: &[u8], keep_raw: bool) -> Result<Vec<Map>, FormatError> {
@@ -126,6 +133,11 @@ pub fn parse_root_items<E: From<FormatError>>(
     input: &[u8],
     on_item: &mut dyn FnMut(MapItem) -> Result<(), E>,
 ) -> Result<(), E> {
+    if input.len() <= SIMPLE_ROOT_ITEMS_MAX {
+        if let Some(doc) = super::simple::parse(input) {
+            return doc.items.into_iter().try_for_each(on_item);
+        }
+    }
     let src = source_text(input)?;
     let mut builder = Builder::new(src);
     builder.keep_raw = false;
