@@ -274,6 +274,33 @@ impl ValueCipher {
             heap.extend_from_slice(plaintext);
             heap.as_mut_slice()
         };
+        self.seal(iv, aad, buf, ty)
+    }
+
+    /// [`ValueCipher::encrypt`] with a buffer the caller reuses from value
+    /// to value (no buffer to clear per value): its contents are replaced
+    /// by the ciphertext, or wiped if sealing fails.
+    pub fn encrypt_with(
+        &self,
+        iv: &[u8; 32],
+        plaintext: &[u8],
+        aad: &[u8],
+        ty: ValueType,
+        buf: &mut Vec<u8>,
+    ) -> Result<String, CipherError> {
+        buf.clear();
+        buf.extend_from_slice(plaintext);
+        self.seal(iv, aad, buf, ty)
+    }
+
+    /// Encrypts `buf` in place and formats the `ENC[...]` string.
+    fn seal(
+        &self,
+        iv: &[u8; 32],
+        aad: &[u8],
+        buf: &mut [u8],
+        ty: ValueType,
+    ) -> Result<String, CipherError> {
         let tag = match self
             .gcm
             .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, buf)
@@ -583,6 +610,19 @@ pub fn encode_scalar(v: &Value) -> Option<(Zeroizing<Vec<u8>>, ValueType)> {
     Some((Zeroizing::new(bytes), ty))
 }
 
+/// The type a scalar is encrypted with (that of [`encode_scalar`]); `None`
+/// for null, maps and lists.
+pub(crate) fn scalar_type(v: &Value) -> Option<ValueType> {
+    Some(match v {
+        Value::Str(_) | Value::Bytes(_) => ValueType::Str,
+        Value::Int(_) => ValueType::Int,
+        Value::Float(_) => ValueType::Float,
+        Value::Bool(_) => ValueType::Bool,
+        Value::Time(_) => ValueType::Time,
+        Value::Null | Value::Map(_) | Value::List(_) => return None,
+    })
+}
+
 /// Parses decrypted bytes back to a tree scalar per type (§3.3).
 ///
 /// * `str` and `bytes` → [`Value::from_bytes`] (sops 3.11 crashes on
@@ -735,6 +775,7 @@ mod tests {
         let key = vector_key();
         let cipher = ValueCipher::new(&key);
         let reference = <Gcm32 as KeyInit>::new(GenericArray::from_slice(&key));
+        let mut reused = vec![0xAA; 5000];
         for len in (0..=STACK_PLAINTEXT + 70).chain([1000, 4099]) {
             let plaintext: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
             let iv = iv((len % 251) as u8);
@@ -752,6 +793,11 @@ mod tests {
                 .encrypt(&iv, &plaintext, b"k:", ValueType::Str)
                 .expect("encrypts");
             assert_eq!(got, expected, "length {len}");
+            // The same with a reused buffer holding whatever came before.
+            let with = cipher
+                .encrypt_with(&iv, &plaintext, b"k:", ValueType::Str, &mut reused)
+                .expect("encrypts");
+            assert_eq!(with, expected, "length {len}, reused buffer");
             if len == 0 {
                 // An empty data field does not match the value syntax.
                 continue;
@@ -778,10 +824,19 @@ mod tests {
             Value::Time("2024-01-02T03:04:05Z".into()),
         ];
         for v in &values {
-            let (expected, _) = encode_scalar(v).expect("scalar");
+            let (expected, ty) = encode_scalar(v).expect("scalar");
             let mut got = None;
             with_scalar_bytes(v, |b| got = Some(b.to_vec()));
             assert_eq!(got.as_deref(), Some(expected.as_slice()), "{v:?}");
+            assert_eq!(scalar_type(v), Some(ty), "{v:?}");
+        }
+        assert_eq!(scalar_type(&Value::Bytes(vec![0xff])), Some(ValueType::Str));
+        for v in [
+            Value::Null,
+            Value::Map(Default::default()),
+            Value::List(Default::default()),
+        ] {
+            assert_eq!(scalar_type(&v), None);
         }
         let mut called = false;
         with_scalar_bytes(&Value::Null, |_| called = true);

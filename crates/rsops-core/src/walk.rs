@@ -308,26 +308,32 @@ impl<'a> Walker<'a> {
         let selected = self.selected(false);
         match &mut self.mode {
             Mode::Encrypt { stash } => {
-                let Some((plaintext, ty)) = cipher::encode_scalar(v) else {
+                let Some(ty) = cipher::scalar_type(v) else {
                     return Ok(None);
                 };
                 let stash = *stash;
-                self.hash(selected, &plaintext);
-                if selected && !plaintext.is_empty() {
-                    let aad = self.aad.as_bytes();
-                    let iv = stash
-                        .and_then(|s| s.lookup(aad, ty, &plaintext))
-                        .unwrap_or_else(cipher::random_iv);
-                    let enc = self
-                        .cipher
-                        .encrypt(&iv, &plaintext, aad, ty)
-                        .map_err(|source| CoreError::Encrypt {
-                            path: self.aad.clone(),
-                            source,
-                        })?;
-                    let enc = Value::Str(enc);
+                // The plaintext is read where it is (no copy to wipe).
+                let mut sealed = Ok(None);
+                cipher::with_scalar_bytes(v, |plaintext| {
+                    self.hash(selected, plaintext);
+                    if selected && !plaintext.is_empty() {
+                        let aad = self.aad.as_bytes();
+                        let iv = stash
+                            .and_then(|s| s.lookup(aad, ty, plaintext))
+                            .unwrap_or_else(cipher::random_iv);
+                        sealed = self
+                            .cipher
+                            .encrypt_with(&iv, plaintext, aad, ty, &mut self.plaintext)
+                            .map(Some);
+                    }
+                });
+                let sealed = sealed.map_err(|source| CoreError::Encrypt {
+                    path: self.aad.clone(),
+                    source,
+                })?;
+                if let Some(enc) = sealed {
                     // The plaintext leaves memory zeroed, not just freed.
-                    std::mem::replace(v, enc).wipe();
+                    std::mem::replace(v, Value::Str(enc)).wipe();
                 }
                 Ok(None)
             }

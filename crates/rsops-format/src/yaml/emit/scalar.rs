@@ -16,7 +16,7 @@ use super::writer::{is_break, Writer};
 use crate::error::FormatError;
 use crate::go::format_float_yaml;
 use crate::tree::Value;
-use crate::yaml::resolve::resolve_plain;
+use crate::yaml::resolve::{resolve_scalar, Resolved};
 
 /// Presentation style of a scalar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +178,7 @@ pub(super) fn string_scalar(s: &str) -> Scalar<'_> {
 
 /// Whether the plain spelling of `s` reads back as the same string.
 fn plain_keeps_string(s: &str) -> bool {
-    matches!(resolve_plain(s), Ok(Value::Str(_))) && !is_old_bool(s) && !is_base60_float(s)
+    matches!(resolve_scalar(s, true), Resolved::Str) && !is_old_bool(s) && !is_base60_float(s)
 }
 
 /// YAML 1.1 booleans that go-yaml quotes for compatibility.
