@@ -474,6 +474,21 @@ fn s3_error_answers_give_s3s_code_and_sops_exit_code() {
             text(&theirs.stderr)
         );
     }
+    // No credentials anywhere: said before anything is sent.
+    let anonymous: Vec<_> = env
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_ACCESS_KEY_ID" && *k != "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    let out = run(
+        &s,
+        rsops_bin(),
+        &["publish", "-y", "s.yaml"],
+        &anonymous,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let msg = text(&out.stderr);
+    assert!(msg.contains("S3 PutObject: no AWS credentials"), "{msg}");
 }
 
 // ------------------------------------------------- rules, arguments, errors

@@ -69,10 +69,16 @@ mod put {
         let provider = config
             .credentials_provider()
             .ok_or("no AWS credential provider is configured")?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| format!("no AWS credentials: {}", error_chain(&e)))?;
+        let credentials =
+            tokio::time::timeout(runtime::REQUEST_TIMEOUT, provider.provide_credentials())
+                .await
+                .map_err(|_| {
+                    format!(
+                        "the AWS credential sources did not answer within {} s",
+                        runtime::REQUEST_TIMEOUT.as_secs()
+                    )
+                })?
+                .map_err(|e| format!("no AWS credentials: {}", error_chain(&e)))?;
 
         let headers = signed_headers(
             &target.url,
