@@ -108,8 +108,13 @@ impl S3 {
     /// Runs Python `code` with `s3` a boto3 client of the server; its
     /// standard output.
     fn boto(&self, code: &str) -> Vec<u8> {
+        self.boto_as(("test", "test"), code)
+    }
+
+    /// [`S3::boto`] with the access key `id` and `secret`.
+    fn boto_as(&self, (id, secret): (&str, &str), code: &str) -> Vec<u8> {
         let script = format!(
-            "import boto3, sys\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n{code}\n",
+            "import boto3, json, sys, urllib.request\nep = '{}'\ns3 = boto3.client('s3', endpoint_url=ep, region_name='us-east-1', aws_access_key_id='{id}', aws_secret_access_key='{secret}')\n{code}\n",
             self.endpoint
         );
         let out = Command::new(python())
@@ -325,6 +330,165 @@ fn s3_down_is_a_clear_error_with_sops_exit_code() {
             && msg.contains("127.0.0.1:1"),
         "{msg}"
     );
+}
+
+/// Credentials that moto checks once [`S3::require_signatures`] ran.
+struct MotoCredentials {
+    user: (String, String),
+    role: (String, String, String),
+}
+
+impl S3 {
+    /// Makes moto check every request's signature from now on (it accepts
+    /// anything by default), against an IAM user's access key and the
+    /// temporary credentials of a role it assumed, both allowed everything.
+    fn require_signatures(&self) -> MotoCredentials {
+        let out = self.boto(
+            "allow = json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': '*', 'Resource': '*'}]})
+trust = json.dumps({'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Principal': {'AWS': '*'}, 'Action': 'sts:AssumeRole'}]})
+iam = boto3.client('iam', endpoint_url=ep, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+iam.create_user(UserName='publisher')
+iam.put_user_policy(UserName='publisher', PolicyName='all', PolicyDocument=allow)
+key = iam.create_access_key(UserName='publisher')['AccessKey']
+role = iam.create_role(RoleName='publisher-role', AssumeRolePolicyDocument=trust)['Role']['Arn']
+iam.put_role_policy(RoleName='publisher-role', PolicyName='all', PolicyDocument=allow)
+sts = boto3.client('sts', endpoint_url=ep, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')
+c = sts.assume_role(RoleArn=role, RoleSessionName='publish')['Credentials']
+urllib.request.urlopen(urllib.request.Request(ep + '/moto-api/reset-auth', data=b'0', method='POST', headers={'Content-Type': 'text/plain'})).read()
+print(key['AccessKeyId'], key['SecretAccessKey'])
+print(c['AccessKeyId'], c['SecretAccessKey'], c['SessionToken'])",
+        );
+        let out = text(&out);
+        let mut lines = out
+            .lines()
+            .map(|l| l.split(' ').map(str::to_owned).collect::<Vec<_>>());
+        let user = lines.next().expect("user key");
+        let role = lines.next().expect("role credentials");
+        MotoCredentials {
+            user: (user[0].clone(), user[1].clone()),
+            role: (role[0].clone(), role[1].clone(), role[2].clone()),
+        }
+    }
+}
+
+/// The server's environment with other credentials.
+fn env_with(s3: &S3, id: &str, secret: &str, token: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut env: Vec<_> = s3
+        .env()
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_ACCESS_KEY_ID" && *k != "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    env.push(("AWS_ACCESS_KEY_ID", id.to_owned()));
+    env.push(("AWS_SECRET_ACCESS_KEY", secret.to_owned()));
+    if let Some(token) = token {
+        env.push(("AWS_SESSION_TOKEN", token.to_owned()));
+    }
+    env
+}
+
+#[test]
+fn s3_requests_are_signed_as_s3_checks_them() {
+    let Some(s3) = S3::start() else { return };
+    let creds = s3.require_signatures();
+    let s = scratch_with_secret();
+    // A key with a space, `+` and non-ASCII letters: its encoding is part
+    // of the signature.
+    s.write(
+        ".sops.yaml",
+        "destination_rules:\n  - s3_bucket: bkt\n    s3_prefix: \"dir x/ü+/\"\n".as_bytes(),
+    );
+    let file = std::fs::read(s.path("s.yaml")).unwrap();
+    let publish =
+        |env: &[(&str, String)]| run(&s, rsops_bin(), &["publish", "-y", "s.yaml"], env, None);
+    let fetch = || {
+        s3.boto_as(
+            (&creds.user.0, &creds.user.1),
+            "sys.stdout.buffer.write(s3.get_object(Bucket='bkt', Key='dir x/ü+/s.yaml')['Body'].read())",
+        )
+    };
+
+    let (id, secret) = &creds.user;
+    ok(
+        &publish(&env_with(&s3, id, secret, None)),
+        "publish with an access key",
+    );
+    assert_eq!(fetch(), file);
+
+    // Temporary credentials: the session token is sent and signed.
+    let (id, secret, token) = &creds.role;
+    s.write("s.yaml", &[file.as_slice(), b"# 2\n"].concat());
+    ok(
+        &publish(&env_with(&s3, id, secret, Some(token))),
+        "publish with a session token",
+    );
+    assert_eq!(fetch(), [file.as_slice(), b"# 2\n"].concat());
+
+    // A wrong secret or token is refused by S3, with its error code; the
+    // secret is not shown.
+    let wrong = "WrongSecretNeverPrinted0123456789";
+    let refused = publish(&env_with(&s3, &creds.user.0, wrong, None));
+    assert_eq!(refused.status.code(), Some(1));
+    let msg = text(&refused.stderr);
+    assert!(
+        msg.contains("S3 PutObject: HTTP 403")
+            && msg.contains("SignatureDoesNotMatch: The request signature we calculated")
+            && !msg.contains(wrong),
+        "{msg}"
+    );
+    let refused = publish(&env_with(&s3, id, secret, Some("bogus")));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("InvalidToken"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert_eq!(fetch(), [file.as_slice(), b"# 2\n"].concat());
+}
+
+#[test]
+fn s3_error_answers_give_s3s_code_and_sops_exit_code() {
+    let Some(s3) = S3::start() else { return };
+    let s = scratch_with_secret();
+    s.write(
+        ".sops.yaml",
+        b"destination_rules:\n  - s3_bucket: no-such-bucket\n",
+    );
+    let env = s3.env();
+    let ours = run(&s, rsops_bin(), &["publish", "-y", "s.yaml"], &env, None);
+    assert_eq!(ours.status.code(), Some(1));
+    let msg = text(&ours.stderr);
+    assert!(
+        msg.contains("could not publish to s3://no-such-bucket/s.yaml")
+            && msg.contains(&format!(
+                "S3 PutObject: HTTP 404 from {}/no-such-bucket/s.yaml: NoSuchBucket: The specified bucket does not exist",
+                s3.endpoint
+            )),
+        "{msg}"
+    );
+    if let Some(sops) = sops() {
+        let theirs = run(&s, &sops, &["publish", "-y", "s.yaml"], &env, None);
+        assert_eq!(ours.status.code(), theirs.status.code());
+        assert!(
+            text(&theirs.stderr).contains("NoSuchBucket"),
+            "{}",
+            text(&theirs.stderr)
+        );
+    }
+    // No credentials anywhere: said before anything is sent.
+    let anonymous: Vec<_> = env
+        .into_iter()
+        .filter(|(k, _)| *k != "AWS_ACCESS_KEY_ID" && *k != "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    let out = run(
+        &s,
+        rsops_bin(),
+        &["publish", "-y", "s.yaml"],
+        &anonymous,
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let msg = text(&out.stderr);
+    assert!(msg.contains("S3 PutObject: no AWS credentials"), "{msg}");
 }
 
 // ------------------------------------------------- rules, arguments, errors
