@@ -134,7 +134,7 @@ pub fn write_atomic_with<F>(
     fill: F,
 ) -> CmdResult
 where
-    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    F: FnOnce(&mut (dyn Write + Send)) -> std::io::Result<()>,
 {
     let path = path.as_ref();
     let (target, existing) = match destination(path)? {
@@ -222,7 +222,7 @@ fn destination(path: &Path) -> CmdResult<Destination> {
 /// Writes into an existing FIFO, device or socket as a stream.
 fn stream_into<F>(path: &Path, fill: F) -> CmdResult
 where
-    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    F: FnOnce(&mut (dyn Write + Send)) -> std::io::Result<()>,
 {
     let fail = |e: std::io::Error| write_failure(path, e);
     let file = fs::OpenOptions::new()
@@ -283,7 +283,7 @@ fn stage<F>(
     fill: F,
 ) -> CmdResult<Staged>
 where
-    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    F: FnOnce(&mut (dyn Write + Send)) -> std::io::Result<()>,
 {
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -334,7 +334,7 @@ where
 /// produced into memory (wiped when dropped); [`Staged::commit`] writes it.
 fn stage_in_place<F>(path: &Path, target: &Path, reason: InPlace, fill: F) -> CmdResult<Staged>
 where
-    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    F: FnOnce(&mut (dyn Write + Send)) -> std::io::Result<()>,
 {
     let fail = |e: std::io::Error| write_failure(path, e);
     let file = open_in_place(target).map_err(fail)?;

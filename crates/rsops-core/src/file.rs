@@ -150,7 +150,7 @@ pub fn encrypt_streaming(
     service: &dyn KeyService,
     now: OffsetDateTime,
     par: &dyn Parallelism,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<(), StreamError> {
     let streamable = |f: Format| matches!(f, Format::Yaml | Format::Json);
     if input.len() >= PIECES_MIN_INPUT && streamable(input_format) && streamable(output_format) {
@@ -186,9 +186,9 @@ pub fn encrypt_streaming(
 /// piecewise encryption (their output is about five times larger).
 const ENCRYPT_PIECE_BYTES: usize = 64 * 1024;
 
-/// Pieces per worker and batch of a piecewise encryption: the output of a
-/// batch is written once the batch is done.
-const ENCRYPT_BATCH_PER_WORKER: usize = 4;
+/// How many pieces per worker a piecewise encryption may run ahead of the
+/// one being written (a slow output holds no more than these).
+const ENCRYPT_AHEAD_PER_WORKER: usize = 4;
 
 /// A piecewise [`encrypt_streaming`].
 struct EncryptJob<'a> {
@@ -203,14 +203,19 @@ struct EncryptJob<'a> {
 }
 
 impl EncryptJob<'_> {
-    /// Encrypts the pieces in batches run by the workers of `par` (each
-    /// piece parsed, encrypted with a fresh random IV per value, written),
-    /// joins them in order (MAC input hashed in document order) and writes
-    /// each batch's output to `out` once it is complete; the metadata last.
+    /// Encrypts the pieces on the workers of `par` (each piece parsed,
+    /// encrypted with a fresh random IV per value, written), joins them in
+    /// order (MAC input hashed in document order) and writes each piece's
+    /// output to `out` as soon as the pieces before it are written, from
+    /// whichever worker joins it; the metadata last.
     /// If a piece cannot be read on its own after all, the rest of the
     /// input is read in one pass from the end of the last piece joined;
     /// any error is the one the sequential path gives.
-    fn run(&self, pieces: &chunk::Pieces<'_>, out: &mut dyn Write) -> Result<(), StreamError> {
+    fn run(
+        &self,
+        pieces: &chunk::Pieces<'_>,
+        out: &mut (dyn Write + Send),
+    ) -> Result<(), StreamError> {
         let key = DataKey::generate();
         let cipher = ValueCipher::new(key.bytes());
         let selection = self
@@ -223,28 +228,38 @@ impl EncryptJob<'_> {
             |items: &mut [MapItem]| walk::encrypt_root_items(items, &cipher, &selection, mac_only);
         let job = PieceJob::new(pieces, self.output_format, self.emit, &walk, false);
         let mut joiner = Joiner::new(mac_only, 1 << 20);
-        let count = pieces.len();
-        let batch = self
+        let ahead = self
             .par
             .workers()
             .clamp(1, crate::pipeline::MAX_WORKERS)
-            .saturating_mul(ENCRYPT_BATCH_PER_WORKER);
-        let mut start = 0;
-        while start < count {
-            let end = start.saturating_add(batch).min(count);
-            let ok = crate::pipeline::run_ordered(
-                end - start,
-                self.par,
-                &|i| job.work(start + i),
-                &mut |i, piece| joiner.join(&job, start + i, piece),
-            );
-            out.write_all(&joiner.out).map_err(StreamError::Io)?;
-            joiner.out.clear();
-            if !ok {
-                self.rest_in_one_pass(pieces, &mut joiner, &walk, out)?;
-                break;
-            }
-            start = end;
+            .saturating_mul(ENCRYPT_AHEAD_PER_WORKER);
+        let mut write_error = None;
+        let ok = crate::pipeline::run_ordered_within(
+            pieces.len(),
+            ahead,
+            self.par,
+            &|k| job.work(k),
+            &mut |k, piece| {
+                if !joiner.join(&job, k, piece) {
+                    return false;
+                }
+                match out.write_all(&joiner.out) {
+                    Ok(()) => {
+                        joiner.out.clear();
+                        true
+                    }
+                    Err(e) => {
+                        write_error = Some(e);
+                        false
+                    }
+                }
+            },
+        );
+        if let Some(e) = write_error {
+            return Err(StreamError::Io(e));
+        }
+        if !ok {
+            self.rest_in_one_pass(pieces, &mut joiner, &walk, out)?;
         }
         let mut writer = match joiner.prev.take() {
             Some(w) => w,

@@ -11,7 +11,7 @@
 //! (output bytes, MAC input), never a whole document.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 use rsops_format::parallel::{Parallelism, Task};
 
@@ -35,12 +35,33 @@ pub(crate) fn run_ordered<R: Send>(
     work: &(dyn Fn(usize) -> Option<R> + Sync),
     consume: &mut (dyn FnMut(usize, R) -> bool + Send),
 ) -> bool {
+    run_ordered_within(count, usize::MAX, par, work, consume)
+}
+
+/// [`run_ordered`] where no piece is started more than `ahead` pieces
+/// after the first one not consumed yet: what waits for the consumer
+/// stays bounded even when consuming is slow (a slow output). A task that
+/// would run too far ahead takes the consumer's turn, or, while another
+/// task holds it or the next result is still being made, sleeps until a
+/// result is ready. It only ever waits for a piece another running task is
+/// making, so no task waits for one that has not started.
+pub(crate) fn run_ordered_within<R: Send>(
+    count: usize,
+    ahead: usize,
+    par: &dyn Parallelism,
+    work: &(dyn Fn(usize) -> Option<R> + Sync),
+    consume: &mut (dyn FnMut(usize, R) -> bool + Send),
+) -> bool {
     if count == 0 {
         return true;
     }
+    let ahead = ahead.max(1);
     let slots: Vec<Mutex<Option<R>>> = (0..count).map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    // How many results were consumed (read without the consumer's lock).
+    let consumed = AtomicUsize::new(0);
+    let ready = Condvar::new();
     let consumer = Mutex::new(Consumer {
         upto: 0,
         ok: true,
@@ -60,11 +81,29 @@ pub(crate) fn run_ordered<R: Send>(
                 c.ok = false;
                 stop.store(true, Ordering::Relaxed);
             }
+            consumed.store(c.upto, Ordering::Release);
         }
     };
     let worker = || loop {
         if stop.load(Ordering::Relaxed) {
             break;
+        }
+        let upcoming = next.load(Ordering::Relaxed);
+        if upcoming >= count {
+            break;
+        }
+        if upcoming >= consumed.load(Ordering::Acquire).saturating_add(ahead) {
+            // Too far ahead: consume, or wait for the next result.
+            let mut c = consumer.lock().unwrap_or_else(PoisonError::into_inner);
+            drain(&mut c);
+            if c.ok && next.load(Ordering::Relaxed) >= c.upto.saturating_add(ahead) {
+                // The timeout covers a result stored between the drain
+                // and the wait.
+                let _ = ready
+                    .wait_timeout(c, std::time::Duration::from_millis(1))
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            continue;
         }
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = slots.get(i) else {
@@ -74,9 +113,11 @@ pub(crate) fn run_ordered<R: Send>(
             Some(r) => *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(r),
             None => {
                 stop.store(true, Ordering::Relaxed);
+                ready.notify_all();
                 break;
             }
         }
+        ready.notify_all();
         // Whoever finds the consumer free feeds it what is ready.
         if let Ok(mut c) = consumer.try_lock() {
             drain(&mut c);
@@ -144,6 +185,50 @@ mod tests {
                 assert_eq!(seen, (0..count).collect::<Vec<_>>());
             }
         }
+    }
+
+    #[test]
+    fn no_piece_starts_far_ahead_of_a_slow_consumer() {
+        let executors: [&dyn Parallelism; 4] = [&Sequential, &Threads(2), &Threads(4), &Backwards];
+        for par in executors {
+            let consumed = AtomicUsize::new(0);
+            let furthest = AtomicUsize::new(0);
+            let work = |i: usize| {
+                let lead = i.saturating_sub(consumed.load(Ordering::SeqCst));
+                furthest.fetch_max(lead, Ordering::SeqCst);
+                Some(i)
+            };
+            let mut seen = Vec::new();
+            let ok = run_ordered_within(60, 3, par, &work, &mut |at, r| {
+                assert_eq!(at, r);
+                std::thread::sleep(std::time::Duration::from_micros(300));
+                seen.push(at);
+                consumed.store(at + 1, Ordering::SeqCst);
+                true
+            });
+            assert!(ok);
+            assert_eq!(seen, (0..60).collect::<Vec<_>>());
+            // At most `ahead` past the consumer, plus one per other task
+            // that passed the check at the same moment.
+            let lead = furthest.load(Ordering::SeqCst);
+            assert!(lead <= 3 + 4, "a piece started {lead} ahead");
+        }
+        // Without a bound the workers run ahead of a slow consumer.
+        let consumed = AtomicUsize::new(0);
+        let furthest = AtomicUsize::new(0);
+        let work = |i: usize| {
+            furthest.fetch_max(
+                i.saturating_sub(consumed.load(Ordering::SeqCst)),
+                Ordering::SeqCst,
+            );
+            Some(i)
+        };
+        run_ordered(60, &Threads(2), &work, &mut |at, _| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            consumed.store(at + 1, Ordering::SeqCst);
+            true
+        });
+        assert!(furthest.load(Ordering::SeqCst) > 7);
     }
 
     #[test]

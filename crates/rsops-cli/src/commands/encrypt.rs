@@ -140,8 +140,8 @@ struct Streamed<'a> {
 }
 
 impl Streamed<'_> {
-    /// Encrypts into `out`.
-    fn run(&self, out: &mut dyn Write) -> Result<(), StreamError> {
+    /// Encrypts into `out` (written by the worker threads in turn).
+    fn run(&self, out: &mut (dyn Write + Send)) -> Result<(), StreamError> {
         file::encrypt_streaming(
             self.input,
             self.input_format,
@@ -201,8 +201,9 @@ impl Streamed<'_> {
 /// How much streamed output [`HeldStdout`] keeps back.
 const HOLD_BACK: usize = 1 << 20;
 
-/// Buffered standard output.
-type StdoutBuf = std::io::BufWriter<std::io::StdoutLock<'static>>;
+/// Buffered standard output (not its lock, which cannot move between the
+/// threads that write in turn).
+type StdoutBuf = std::io::BufWriter<std::io::Stdout>;
 
 /// Standard output that keeps back the first [`HOLD_BACK`] bytes until
 /// [`HeldStdout::commit`], then passes everything through.
@@ -225,7 +226,7 @@ impl HeldStdout {
         let out = match self.out.take() {
             Some(out) => out,
             None => {
-                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
                 out.write_all(&self.held)?;
                 self.held = Vec::new();
                 out
