@@ -1327,7 +1327,24 @@ mod piece_tests {
         let (pieces, meta) = chunk::encrypted(format, enc, target).expect("pieces");
         let md = Metadata::from_tree(&meta).expect("metadata");
         let key = datakey::unwrap(&md, &HexService, &[]).expect("key");
-        decrypt_pieces(&pieces, &md, &key, output, opts, ignore_mac, par)
+        let in_memory = decrypt_pieces(&pieces, &md, &key, output, opts, ignore_mac, par);
+        // Read from a source in small blocks (values and lines straddle
+        // them), the pieces reading their text as they are parsed: the
+        // same outcome.
+        let source: &[u8] = enc;
+        for block in [5, 4096] {
+            let (pieces, meta) = chunk::encrypted_from(format, &source, target, block)
+                .expect("read")
+                .expect("pieces");
+            let md = Metadata::from_tree(&meta).expect("metadata");
+            let streamed = decrypt_pieces(&pieces, &md, &key, output, opts, ignore_mac, par);
+            assert_eq!(
+                format!("{streamed:?}"),
+                format!("{in_memory:?}"),
+                "block {block}"
+            );
+        }
+        in_memory
     }
 
     fn rule(kind: SelectionKind, pattern: &str) -> Selection {
