@@ -248,10 +248,16 @@ impl Session<'_> {
         input_format: rsops_format::Format,
         output_format: rsops_format::Format,
     ) -> CmdResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        // Only a large regular file: opening anything else (a FIFO) could
+        // take input that the whole path would then miss.
+        let large = |m: &std::fs::Metadata| m.is_file() && m.len() >= file::PIECES_MIN_INPUT as u64;
+        if !std::fs::metadata(path).is_ok_and(|m| large(&m)) {
+            return Ok(None);
+        }
         let Ok(input) = InputFile::open(path) else {
             return Ok(None);
         };
-        if input.len < file::PIECES_MIN_INPUT as u64 {
+        if !large(&input.opened) {
             return Ok(None);
         }
         let cut = chunk::encrypted_from(input_format, &input, chunk::DEFAULT_TARGET, READ_BLOCK);
@@ -316,19 +322,14 @@ const READ_BLOCK: usize = 1 << 20;
 /// it was opened.
 struct InputFile {
     file: std::fs::File,
-    len: u64,
-    modified: Option<std::time::SystemTime>,
+    opened: std::fs::Metadata,
 }
 
 impl InputFile {
     fn open(path: &Path) -> std::io::Result<InputFile> {
         let file = std::fs::File::open(path)?;
-        let meta = file.metadata()?;
-        Ok(InputFile {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-            file,
-        })
+        let opened = file.metadata()?;
+        Ok(InputFile { file, opened })
     }
 
     /// An error when the file's size or modification time is no longer
@@ -338,7 +339,7 @@ impl InputFile {
             path: path.to_path_buf(),
             source,
         })?;
-        if now.len() == self.len && now.modified().ok() == self.modified {
+        if now.len() == self.opened.len() && now.modified().ok() == self.opened.modified().ok() {
             return Ok(());
         }
         Err(Error::ReadFile {
@@ -350,7 +351,7 @@ impl InputFile {
 
 impl chunk::Source for InputFile {
     fn len(&self) -> u64 {
-        self.len
+        self.opened.len()
     }
 
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {

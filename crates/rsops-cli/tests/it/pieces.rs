@@ -203,3 +203,24 @@ fn a_mac_mismatch_in_pieces_writes_nothing() {
             .as_bytes()
     );
 }
+
+#[test]
+fn a_large_file_decrypts_from_a_named_pipe() {
+    // A FIFO is not read in pieces (its size is unknown): read whole.
+    let s = Scratch::new();
+    let plain = plaintext(400);
+    let enc = encrypted(&s, &plain, "big.enc.yaml");
+    let fifo = s.path("fifo.enc.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|m| m.success()) {
+        return;
+    }
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+        f.write_all(&enc).unwrap();
+    });
+    let out = ok(&s.rsops(&["decrypt", "fifo.enc.yaml"]), "decrypt fifo");
+    writer.join().unwrap();
+    assert!(out == plain.as_bytes(), "decrypted output differs");
+}
