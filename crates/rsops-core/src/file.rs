@@ -607,6 +607,9 @@ struct Joiner {
     mac: walk::MacHasher,
     seen: std::collections::HashSet<String>,
     out: Zeroizing<Vec<u8>>,
+    /// When the whole output is kept: the input size, and the end of the
+    /// input of the pieces joined, from which its size is projected.
+    projection: Option<(usize, usize)>,
 }
 
 impl Joiner {
@@ -617,13 +620,27 @@ impl Joiner {
             mac: walk::MacHasher::new(mac_only_encrypted),
             seen: std::collections::HashSet::new(),
             out: Zeroizing::new(Vec::with_capacity(capacity)),
+            projection: None,
         }
+    }
+
+    /// A joiner that keeps the whole output of an input of `input_len`
+    /// bytes: it starts small and, once it must grow, makes room for what
+    /// the pieces joined so far project (so that the output is moved once
+    /// or twice, and wiping it touches little memory it never used).
+    fn keeping(mac_only_encrypted: bool, input_len: usize) -> Joiner {
+        let mut joiner = Joiner::new(mac_only_encrypted, input_len / 16 + (1 << 16));
+        joiner.projection = Some((input_len, 0));
+        joiner
     }
 
     /// Joins piece `k`; false on a failure.
     fn join(&mut self, job: &PieceJob<'_>, k: usize, piece: Walked) -> bool {
         if chunk::check_keys(&mut self.seen, piece.keys).is_err() {
             return false;
+        }
+        if let (Some((_, done)), Some(range)) = (&mut self.projection, job.pieces.range(k)) {
+            *done = range.end;
         }
         match self.prev.take() {
             Some(mut prev) if !prev.continues_cleanly() => {
@@ -661,7 +678,21 @@ impl Joiner {
     /// (not just freed).
     fn append(&mut self, bytes: &[u8]) {
         if self.out.capacity() - self.out.len() < bytes.len() {
-            let want = (self.out.len() + bytes.len()).max(self.out.capacity() * 2);
+            let need = self.out.len() + bytes.len();
+            let grown = match self.projection {
+                // What the output per input byte so far gives for the
+                // whole input, and a little more; at least a quarter more.
+                Some((total, done)) if done > 0 => {
+                    let projected = u128::try_from(need).unwrap_or(u128::MAX)
+                        * u128::try_from(total).unwrap_or(u128::MAX)
+                        / u128::try_from(done).unwrap_or(1).max(1);
+                    let projected = usize::try_from(projected).unwrap_or(usize::MAX);
+                    let more = self.out.capacity().saturating_add(self.out.capacity() / 4);
+                    projected.saturating_add(projected / 8).max(more)
+                }
+                _ => self.out.capacity().saturating_mul(2),
+            };
+            let want = need.max(grown);
             let mut grown = Vec::with_capacity(want);
             grown.extend_from_slice(&self.out);
             // The old buffer is wiped when `self.out` is replaced.
@@ -705,7 +736,7 @@ pub fn decrypt_pieces(
     };
     let job = PieceJob::new(pieces, output_format, emit, &walk, true);
     // The plaintext is about a fifth of the encrypted input.
-    let mut joiner = Joiner::new(md.mac_only_encrypted, pieces.input_len() / 3 + (1 << 16));
+    let mut joiner = Joiner::keeping(md.mac_only_encrypted, pieces.input_len());
     let count = pieces.len();
     let joined = crate::pipeline::run_ordered(count, par, &|k| job.work(k), &mut |k, piece| {
         joiner.join(&job, k, piece)
@@ -1342,7 +1373,24 @@ mod piece_tests {
         let (pieces, meta) = chunk::encrypted(format, enc, target).expect("pieces");
         let md = Metadata::from_tree(&meta).expect("metadata");
         let key = datakey::unwrap(&md, &HexService, &[]).expect("key");
-        decrypt_pieces(&pieces, &md, &key, output, opts, ignore_mac, par)
+        let in_memory = decrypt_pieces(&pieces, &md, &key, output, opts, ignore_mac, par);
+        // Read from a source in small blocks (values and lines straddle
+        // them), the pieces reading their text as they are parsed: the
+        // same outcome.
+        let source: &[u8] = enc;
+        for block in [5, 4096] {
+            let (pieces, meta) = chunk::encrypted_from(format, &source, target, block)
+                .expect("read")
+                .expect("pieces");
+            let md = Metadata::from_tree(&meta).expect("metadata");
+            let streamed = decrypt_pieces(&pieces, &md, &key, output, opts, ignore_mac, par);
+            assert_eq!(
+                format!("{streamed:?}"),
+                format!("{in_memory:?}"),
+                "block {block}"
+            );
+        }
+        in_memory
     }
 
     fn rule(kind: SelectionKind, pattern: &str) -> Selection {
@@ -1399,6 +1447,31 @@ mod piece_tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_kept_output_grows_once_to_its_projected_size() {
+        // 160 pieces of 100 KB of input giving 20 KB of output each.
+        let total = 160 * 100_000;
+        let mut joiner = Joiner::keeping(false, total);
+        let piece = vec![7u8; 20_000];
+        let mut capacities = vec![joiner.out.capacity()];
+        for k in 1..=160 {
+            joiner.projection = Some((total, k * 100_000));
+            joiner.append(&piece);
+            if joiner.out.capacity() != *capacities.last().unwrap() {
+                capacities.push(joiner.out.capacity());
+            }
+        }
+        assert_eq!(joiner.out.len(), 160 * 20_000);
+        assert!(joiner.out.iter().all(|b| *b == 7));
+        // Started at a sixteenth of the input, grew once to a little more
+        // than the output (not to a third of the input, nor by doubling).
+        assert_eq!(capacities.len(), 2, "{capacities:?}");
+        assert!(
+            capacities[1] <= 160 * 20_000 * 9 / 8 + 20_000,
+            "{capacities:?}"
+        );
     }
 
     #[test]

@@ -26,7 +26,13 @@
 //! For encrypted files the `sops` metadata entry is found first (it is
 //! normally the last root item) and becomes a piece of its own, parsed
 //! before the others ([`encrypted`]); the other pieces are the data.
+//!
+//! An encrypted file need not be held in memory: [`encrypted_from`] finds
+//! the same pieces reading a [`Source`] in blocks, and its pieces read
+//! their own text when they are parsed, so that only the pieces being
+//! worked on are held.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::ops::Range;
 
@@ -38,12 +44,33 @@ use crate::{json, yaml};
 /// Pieces of about this many bytes of input by default.
 pub const DEFAULT_TARGET: usize = 256 * 1024;
 
+mod stream;
+
+pub use stream::{encrypted_from, Source};
+
 /// A document cut into pieces of whole root items, in order.
-#[derive(Debug)]
 pub struct Pieces<'a> {
     format: Format,
-    input: &'a [u8],
+    input: Input<'a>,
     ranges: Vec<Range<usize>>,
+}
+
+/// Where the text of the pieces is.
+enum Input<'a> {
+    /// In memory.
+    Bytes(&'a [u8]),
+    /// Read when a piece is parsed.
+    Source(&'a dyn Source),
+}
+
+impl std::fmt::Debug for Pieces<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pieces")
+            .field("format", &self.format)
+            .field("input_len", &self.input_len())
+            .field("ranges", &self.ranges)
+            .finish()
+    }
 }
 
 impl<'a> Pieces<'a> {
@@ -59,7 +86,25 @@ impl<'a> Pieces<'a> {
 
     /// Size of the whole input.
     pub fn input_len(&self) -> usize {
-        self.input.len()
+        match self.input {
+            Input::Bytes(b) => b.len(),
+            Input::Source(s) => usize::try_from(s.len()).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The text of `range`: borrowed from the input in memory, or read
+    /// from the source (an error, read the whole file instead, when it
+    /// cannot be read).
+    fn text(&self, range: Range<usize>) -> Result<Cow<'a, [u8]>, FormatError> {
+        match self.input {
+            Input::Bytes(b) => b.get(range).map(Cow::Borrowed).ok_or_else(refused),
+            Input::Source(s) => {
+                let mut buf = vec![0; range.end.checked_sub(range.start).ok_or_else(refused)?];
+                s.read_exact_at(&mut buf, range.start as u64)
+                    .map_err(|_| refused())?;
+                Ok(Cow::Owned(buf))
+            }
+        }
     }
 
     /// The store of the document.
@@ -78,8 +123,8 @@ impl<'a> Pieces<'a> {
     /// cannot be read in pieces (see the module documentation).
     pub fn parse(&self, i: usize) -> Result<Vec<MapItem>, FormatError> {
         let range = self.range(i).ok_or_else(refused)?;
-        let text = self.input.get(range).ok_or_else(refused)?;
-        Ok(parse_text(self.format, text)?.items)
+        let text = self.text(range)?;
+        Ok(parse_text(self.format, &text)?.items)
     }
 
     /// Reads the root items from the start of piece `i` to the end of the
@@ -93,13 +138,13 @@ impl<'a> Pieces<'a> {
     ) -> Result<(), E> {
         let start = self.range(i).ok_or_else(refused)?.start;
         let end = self.ranges.last().ok_or_else(refused)?.end;
-        let text = self.input.get(start..end).ok_or_else(refused)?;
+        let text = self.text(start..end)?;
         match self.format {
-            Format::Yaml => yaml::parse_root_items(text, on_item),
+            Format::Yaml => yaml::parse_root_items(&text, on_item),
             _ => {
                 let mut object = Vec::with_capacity(text.len() + 2);
                 object.push(b'{');
-                object.extend_from_slice(text);
+                object.extend_from_slice(&text);
                 object.push(b'}');
                 json::parse_root_items(&object, on_item)
             }
@@ -132,8 +177,7 @@ impl<'a> Pieces<'a> {
             return Ok(());
         }
         for range in &self.ranges {
-            let text = self.input.get(range.clone()).ok_or_else(refused)?;
-            yaml::check_piece(text)?;
+            yaml::check_piece(&self.text(range.clone())?)?;
         }
         Ok(())
     }
@@ -198,7 +242,7 @@ pub fn encrypted(format: Format, input: &[u8], target: usize) -> Option<(Pieces<
     Some((
         Pieces {
             format,
-            input,
+            input: Input::Bytes(input),
             ranges,
         },
         metadata,
@@ -216,7 +260,7 @@ pub fn plain(format: Format, input: &[u8], target: usize) -> Option<Pieces<'_>> 
     }
     Some(Pieces {
         format,
-        input,
+        input: Input::Bytes(input),
         ranges,
     })
 }

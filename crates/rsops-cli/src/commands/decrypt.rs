@@ -173,9 +173,16 @@ impl<'r> Session<'r> {
     /// file.
     fn decrypt_file(&self, file: Option<&Path>) -> CmdResult<Vec<u8>> {
         let (input_format, output_format) = stores(&self.req.common, file);
+        let pieces = self.path.is_none() && streamable(input_format) && streamable(output_format);
+        if let (true, Some(path)) = (pieces, file) {
+            if let Some(mut out) = self.decrypt_file_in_pieces(path, input_format, output_format)? {
+                return Ok(std::mem::take(&mut *out));
+            }
+        }
         let input = crate::io::read_input(file)?;
-        if self.path.is_none() {
-            if let Some(mut out) = self.decrypt_in_pieces(&input, input_format, output_format)? {
+        if pieces && file.is_none() && input.len() >= file::PIECES_MIN_INPUT {
+            let cut = chunk::encrypted(input_format, &input, chunk::DEFAULT_TARGET);
+            if let Some(mut out) = self.decrypt_in_pieces(cut, output_format)? {
                 return Ok(std::mem::take(&mut *out));
             }
         }
@@ -228,6 +235,40 @@ impl<'r> Session<'r> {
 }
 
 impl Session<'_> {
+    /// A large YAML or JSON file decrypted in pieces, read from the file
+    /// in blocks ([`chunk::encrypted_from`]): the encrypted input is never
+    /// held whole, only the pieces being worked on. `None` when the file is
+    /// not read that way ([`Session::decrypt_in_pieces`]; also when it
+    /// cannot be opened or read: the caller reads it whole, which reports
+    /// the exact error). A file whose size or modification time changed
+    /// while it was read is an error: its pieces may mix two versions.
+    fn decrypt_file_in_pieces(
+        &self,
+        path: &Path,
+        input_format: rsops_format::Format,
+        output_format: rsops_format::Format,
+    ) -> CmdResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+        // Only a large regular file: opening anything else (a FIFO) could
+        // take input that the whole path would then miss.
+        let large = |m: &std::fs::Metadata| m.is_file() && m.len() >= file::PIECES_MIN_INPUT as u64;
+        if !std::fs::metadata(path).is_ok_and(|m| large(&m)) {
+            return Ok(None);
+        }
+        let Ok(input) = InputFile::open(path) else {
+            return Ok(None);
+        };
+        if !large(&input.opened) {
+            return Ok(None);
+        }
+        let cut = chunk::encrypted_from(input_format, &input, chunk::DEFAULT_TARGET, READ_BLOCK);
+        let out = match cut {
+            Ok(cut) => self.decrypt_in_pieces(cut, output_format),
+            Err(_) => Ok(None),
+        };
+        input.check_unchanged(path)?;
+        out
+    }
+
     /// A large YAML or JSON file decrypted to YAML or JSON in pieces
     /// ([`file::decrypt_pieces`]): the whole tree is never built, and the
     /// output is complete (MAC checked) before anything is written.
@@ -237,21 +278,10 @@ impl Session<'_> {
     /// key cache, so it is not tried twice).
     fn decrypt_in_pieces(
         &self,
-        input: &[u8],
-        input_format: rsops_format::Format,
+        cut: Option<(chunk::Pieces<'_>, rsops_format::Map)>,
         output_format: rsops_format::Format,
     ) -> CmdResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
-        use rsops_format::Format;
-        let streamable = |f: Format| matches!(f, Format::Yaml | Format::Json);
-        if input.len() < file::PIECES_MIN_INPUT
-            || !streamable(input_format)
-            || !streamable(output_format)
-        {
-            return Ok(None);
-        }
-        let Some((pieces, meta_tree)) =
-            chunk::encrypted(input_format, input, chunk::DEFAULT_TARGET)
-        else {
+        let Some((pieces, meta_tree)) = cut else {
             return Ok(None);
         };
         let Ok(md) = Metadata::from_tree(&meta_tree) else {
@@ -273,6 +303,60 @@ impl Session<'_> {
             crate::parallel::threads(),
         )
         .map_err(Error::decrypting)
+    }
+}
+
+/// Whether a store is read and written in pieces.
+fn streamable(format: rsops_format::Format) -> bool {
+    matches!(
+        format,
+        rsops_format::Format::Yaml | rsops_format::Format::Json
+    )
+}
+
+/// Reads of an input file in pieces are at most this large (the blocks of
+/// the first pass that finds the pieces).
+const READ_BLOCK: usize = 1 << 20;
+
+/// An input file read with positioned reads, and what it looked like when
+/// it was opened.
+struct InputFile {
+    file: std::fs::File,
+    opened: std::fs::Metadata,
+}
+
+impl InputFile {
+    fn open(path: &Path) -> std::io::Result<InputFile> {
+        let file = std::fs::File::open(path)?;
+        let opened = file.metadata()?;
+        Ok(InputFile { file, opened })
+    }
+
+    /// An error when the file's size or modification time is no longer
+    /// what it was when it was opened.
+    fn check_unchanged(&self, path: &Path) -> CmdResult {
+        let now = self.file.metadata().map_err(|source| Error::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if now.len() == self.opened.len() && now.modified().ok() == self.opened.modified().ok() {
+            return Ok(());
+        }
+        Err(Error::ReadFile {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("the file changed while it was read"),
+        })
+    }
+}
+
+impl chunk::Source for InputFile {
+    fn len(&self) -> u64 {
+        self.opened.len()
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        self.file.read_exact_at(buf, offset)
     }
 }
 
@@ -688,6 +772,48 @@ mod tests {
         assert!(!dir.path().join("f7").exists());
         // No temporary file is left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 150);
+    }
+
+    /// An encrypted-looking YAML file of `n` items (the metadata is not
+    /// checked by the cutting).
+    fn big_yaml(n: usize) -> String {
+        let mut s = String::new();
+        for i in 0..n {
+            s.push_str(&format!(
+                "key_{i}:\n    a: ENC[AES256_GCM,data:x{i},type:str]\n"
+            ));
+        }
+        s.push_str("sops:\n    version: 3.11.0\n");
+        s
+    }
+
+    #[test]
+    fn an_input_file_is_read_in_pieces_and_a_change_while_read_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.enc.yaml");
+        let text = big_yaml(5000);
+        std::fs::write(&path, &text).unwrap();
+        let input = InputFile::open(&path).unwrap();
+        let (pieces, meta) = chunk::encrypted_from(rsops_format::Format::Yaml, &input, 4096, 1000)
+            .unwrap()
+            .unwrap();
+        assert!(meta.get("version").is_some());
+        assert!(pieces.len() > 20);
+        assert!(pieces.parse(pieces.len() - 1).is_ok());
+        input.check_unchanged(&path).unwrap();
+        // Cut short after the pieces were found: the last piece cannot be
+        // read, and the file is reported as changed.
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(text.len() as u64 / 2).unwrap();
+        assert!(pieces.parse(pieces.len() - 1).is_err());
+        let e = input.check_unchanged(&path).unwrap_err();
+        assert!(matches!(e, Error::ReadFile { .. }), "{e}");
+        assert!(e.to_string().contains("changed while it was read"), "{e}");
+        // Opened again, shorter than it claimed: finding the pieces fails.
+        let input = InputFile::open(&path).unwrap();
+        f.set_len(100).unwrap();
+        assert!(chunk::encrypted_from(rsops_format::Format::Yaml, &input, 4096, 1000).is_err());
+        assert!(input.check_unchanged(&path).is_err());
     }
 
     #[test]

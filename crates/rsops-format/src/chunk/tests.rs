@@ -32,6 +32,7 @@ fn joined(pieces: &Pieces<'_>) -> Result<Vec<MapItem>, FormatError> {
 /// parse's items and metadata, or is refused; returns the number of
 /// pieces when it was not refused.
 fn check_encrypted(format: Format, input: &[u8], target: usize) -> Option<usize> {
+    check_streamed(format, input, target);
     let (pieces, md) = encrypted(format, input, target)?;
     let items = joined(&pieces).ok()?;
     let (whole_items, whole_md) =
@@ -56,6 +57,37 @@ fn check_encrypted(format: Format, input: &[u8], target: usize) -> Option<usize>
         }
     }
     Some(pieces.len())
+}
+
+/// Reading `input` from a source in blocks of a few sizes (small ones,
+/// so that lines, values and the patterns searched for straddle blocks)
+/// gives the pieces and metadata of the input in memory, and their text.
+fn check_streamed(format: Format, input: &[u8], target: usize) {
+    let in_memory = encrypted(format, input, target);
+    for block in [1, 2, 3, 7, 16, 61, 256, 4096] {
+        let streamed = encrypted_from(format, &input, target, block).expect("read");
+        match (&in_memory, streamed) {
+            (None, None) => {}
+            (Some((mem, mem_md)), Some((from, md))) => {
+                assert_eq!(&md, mem_md, "block {block}");
+                assert_eq!(from.len(), mem.len(), "block {block}");
+                for i in 0..mem.len() {
+                    assert_eq!(from.range(i), mem.range(i), "block {block}, piece {i}");
+                    let (a, b) = (from.parse(i), mem.parse(i));
+                    assert_eq!(a.is_ok(), b.is_ok(), "block {block}, piece {i}");
+                    if let (Ok(a), Ok(b)) = (a, b) {
+                        assert_eq!(Map { items: a }, Map { items: b });
+                    }
+                }
+            }
+            (mem, from) => panic!(
+                "block {block}: in memory {:?}, streamed {:?} for {}",
+                mem.is_some(),
+                from.is_some(),
+                String::from_utf8_lossy(input)
+            ),
+        }
+    }
 }
 
 const META_YAML: &str = "sops:\n    age:\n        - recipient: age1x\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            AAAA\n            -----END AGE ENCRYPTED FILE-----\n    lastmodified: \"2024-01-02T03:04:05Z\"\n    mac: ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\n    version: 3.11.0\n";
@@ -188,16 +220,25 @@ fn what_cannot_be_read_in_pieces_is_refused() {
     assert!(encrypted(Format::Yaml, tail.as_bytes(), 1).is_none());
     let before = last.replace("sops:\n", "# before\nsops:\n");
     assert!(encrypted(Format::Yaml, before.as_bytes(), 1).is_none());
+    for (format, text) in [
+        (Format::Yaml, tail.as_str()),
+        (Format::Yaml, before.as_str()),
+        (Format::Yaml, twice.as_str()),
+        (Format::Json, COMPACT),
+    ] {
+        check_streamed(format, text.as_bytes(), 1);
+    }
     // Only metadata: nothing to read in pieces.
     assert!(encrypted(Format::Json, json_doc(0, 0).as_bytes(), 1).is_none());
     // JSON on one line, or not an object.
-    let compact = r#"{"a": {"b": 1}, "sops": {"version": "3.11.0"}}"#;
-    assert!(encrypted(Format::Json, compact.as_bytes(), 1).is_none());
+    assert!(encrypted(Format::Json, COMPACT.as_bytes(), 1).is_none());
     assert!(encrypted(Format::Json, b"[\n1\n]", 1).is_none());
     // Other stores.
     assert!(encrypted(Format::Dotenv, b"A=1\nsops_version=3\n", 1).is_none());
     assert!(plain(Format::Ini, b"[a]\nb=1\n", 1).is_none());
 }
+
+const COMPACT: &str = r#"{"a": {"b": 1}, "sops": {"version": "3.11.0"}}"#;
 
 #[test]
 fn a_json_cut_inside_a_nested_value_fails_to_parse() {
@@ -319,4 +360,104 @@ proptest! {
         // Either refused or the same items (checked inside).
         check_encrypted(Format::Yaml, s.as_bytes(), target);
     }
+}
+
+/// A source that counts what is read.
+struct Counting<'a> {
+    input: &'a [u8],
+    read: std::sync::atomic::AtomicUsize,
+    largest: std::sync::atomic::AtomicUsize,
+}
+
+impl Source for Counting<'_> {
+    fn len(&self) -> u64 {
+        self.input.len() as u64
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        self.read.fetch_add(buf.len(), Ordering::Relaxed);
+        self.largest.fetch_max(buf.len(), Ordering::Relaxed);
+        self.input.read_exact_at(buf, offset)
+    }
+}
+
+#[test]
+fn a_source_is_read_in_blocks_and_never_held_whole() {
+    use std::sync::atomic::Ordering;
+    for (format, input) in [
+        (Format::Yaml, yaml_doc(3000, 3000)),
+        (Format::Json, json_doc(3000, 3000)),
+        (Format::Yaml, yaml_doc(3000, 700)),
+    ] {
+        let source = Counting {
+            input: input.as_bytes(),
+            read: 0.into(),
+            largest: 0.into(),
+        };
+        let block = 4096;
+        let mut held = 0;
+        let (pieces, _) = stream::encrypted_with(format, &source, 16 * 1024, block, &mut held)
+            .unwrap()
+            .unwrap();
+        // The scans held about a block (and a line), the input is 40 times
+        // larger; single reads were at most a block, or the metadata entry.
+        assert!(input.len() > 40 * block, "{}", input.len());
+        assert!(held <= block + 100, "{held}");
+        let largest = source.largest.load(Ordering::Relaxed);
+        // (A backward search reads a few bytes more, for a pattern across
+        // two blocks.)
+        assert!(
+            largest <= (block + 8).max(META_YAML.len() + 100),
+            "{format:?}: {largest}"
+        );
+        // About one pass over the input (each scan may read a block past
+        // its end, and the edges of each piece are looked at again), and
+        // what follows the metadata once more (searched backwards).
+        let read = source.read.load(Ordering::Relaxed);
+        let after_meta = input.len() - input.find("sops\"").or(input.find("\nsops:")).unwrap();
+        assert!(
+            read < input.len() + after_meta + 4 * block + 512 * pieces.len(),
+            "{format:?}: {read} of {}",
+            input.len()
+        );
+        // Each piece reads its own text only.
+        source.largest.store(0, Ordering::Relaxed);
+        let mut items = Vec::new();
+        for i in 0..pieces.len() {
+            items.append(&mut pieces.parse(i).unwrap());
+        }
+        assert!(pieces.len() > 10);
+        assert!(source.largest.load(Ordering::Relaxed) <= 16 * 1024 + 300);
+        assert_eq!(Some(items), whole(format, input.as_bytes()).map(|w| w.0));
+    }
+}
+
+#[test]
+fn a_source_that_cannot_be_read_is_an_error() {
+    let input = yaml_doc(50, 50);
+    let short = Truncated(input.as_bytes());
+    assert!(encrypted_from(Format::Yaml, &short, 200, 64).is_err());
+    // Pieces of a source that is cut short later refuse to parse.
+    struct Truncated<'a>(&'a [u8]);
+    impl Source for Truncated<'_> {
+        fn len(&self) -> u64 {
+            self.0.len() as u64 + 10
+        }
+        fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+            self.0.read_exact_at(buf, offset)
+        }
+    }
+    let whole_input = input.as_bytes();
+    let (pieces, _) = encrypted_from(Format::Yaml, &whole_input, 200, 64)
+        .unwrap()
+        .unwrap();
+    let half = &input.as_bytes()[..input.len() / 2];
+    let cut = Pieces {
+        format: Format::Yaml,
+        input: Input::Source(&half),
+        ranges: pieces.ranges.clone(),
+    };
+    assert!(cut.parse(0).is_ok());
+    assert!(cut.parse(cut.len() - 1).is_err());
 }
