@@ -171,20 +171,25 @@ pub fn parse_root_items<E: From<FormatError>>(
 /// scalar also answers yes); a stream for which it answers no has at most
 /// one document.
 pub fn maybe_several_documents(input: &[u8]) -> bool {
-    let mut content_seen = false;
-    for line in input.split(|b| *b == b'\n') {
-        let marker = line.starts_with(b"---") || line.starts_with(b"...");
-        if marker && (content_seen || line.starts_with(b"...")) {
+    // Up to the first content line, line by line (a `---` line itself is
+    // the start of the first document); after it, any marker line counts,
+    // found with a substring search.
+    let mut start = 0;
+    while start < input.len() {
+        let end = memchr::memchr(b'\n', input.get(start..).unwrap_or_default())
+            .map_or(input.len(), |i| start + i);
+        let line = input.get(start..end).unwrap_or_default();
+        if line.starts_with(b"...") {
             return true;
         }
         let trimmed = line.trim_ascii_start();
-        let ignorable = trimmed.is_empty()
-            || trimmed.starts_with(b"#")
-            || (line.starts_with(b"%") && !content_seen);
+        let ignorable = trimmed.is_empty() || trimmed.starts_with(b"#") || line.starts_with(b"%");
         if !ignorable {
-            // A `---` line itself is the start of the first document.
-            content_seen = true;
+            let rest = input.get(end..).unwrap_or_default();
+            return memchr::memmem::find(rest, b"\n---").is_some()
+                || memchr::memmem::find(rest, b"\n...").is_some();
         }
+        start = end + 1;
     }
     false
 }
@@ -1870,7 +1875,49 @@ mod tests {
         assert_eq!(one(&unique).items.len(), 100);
     }
 
+    /// The rule of [`maybe_several_documents`], line by line.
+    fn several_documents_line_by_line(input: &[u8]) -> bool {
+        let mut content_seen = false;
+        for line in input.split(|b| *b == b'\n') {
+            let marker = line.starts_with(b"---") || line.starts_with(b"...");
+            if marker && (content_seen || line.starts_with(b"...")) {
+                return true;
+            }
+            let trimmed = line.trim_ascii_start();
+            let ignorable = trimmed.is_empty()
+                || trimmed.starts_with(b"#")
+                || (line.starts_with(b"%") && !content_seen);
+            if !ignorable {
+                content_seen = true;
+            }
+        }
+        false
+    }
+
     proptest! {
+        #[test]
+        fn several_documents_follows_the_line_rule(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("---"), Just("--- a"), Just("..."), Just("# c"), Just("  # c"),
+                    Just("%YAML 1.2"), Just(""), Just("  "), Just("a: 1"), Just(" ---"),
+                    Just("--"), Just("a: |"), Just("  ---"),
+                ],
+                0..8,
+            ),
+            trailing_newline in any::<bool>(),
+        ) {
+            let mut input = lines.join("\n");
+            if trailing_newline {
+                input.push('\n');
+            }
+            prop_assert_eq!(
+                maybe_several_documents(input.as_bytes()),
+                several_documents_line_by_line(input.as_bytes()),
+                "{:?}", input
+            );
+        }
+
         #[test]
         fn duplicate_keys_match_brute_force(picks in proptest::collection::vec(0u8..30, 1..80)) {
             let keys: Vec<String> = picks.iter().map(|p| format!("k{p}")).collect();
