@@ -249,7 +249,7 @@ def main():
             ("config-1k.yaml", 10, 5), ("config-1k.json", 10, 5),
             ("config-100k.yaml", 5, 3), ("config-100k.json", 5, 3),
             ("config-1m.yaml", 5, 3), ("config-1m.json", 5, 3),
-            ("config-10m.yaml", 3, 3), ("config-10m.json", 3, 3),
+            ("config-10m.yaml", 5, 1), ("config-10m.json", 5, 1),
             ("config-50m.yaml", 3, 0), ("config-50m.json", 3, 0),
             ("k8s-secrets.yaml", 5, 3), ("big.env", 5, 3), ("blob.bin", 5, 3),
         ]
