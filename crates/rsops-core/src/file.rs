@@ -570,8 +570,7 @@ impl PieceJob<'_> {
         for item in &items.0 {
             writer.item(item).ok()?;
         }
-        let mut out = Zeroizing::new(Vec::new());
-        writer.drain_into(&mut *out).ok()?;
+        let out = Zeroizing::new(writer.take_output());
         let clean = if writer.continues_cleanly() {
             CLEAN_YES
         } else {
@@ -665,7 +664,13 @@ impl Joiner {
                 self.prev = Some(prev);
             }
             _ => {
-                self.append(&piece.out);
+                if self.out.is_empty() && self.projection.is_none() {
+                    // Output that is written after each piece: the
+                    // piece's buffer is taken over, not copied.
+                    self.out = piece.out;
+                } else {
+                    self.append(&piece.out);
+                }
                 self.prev = Some(piece.writer);
             }
         }

@@ -697,6 +697,12 @@ impl RootWriter {
         self.w.out.len()
     }
 
+    /// Takes the output not drained yet (no copy; the writer continues
+    /// into a new buffer).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.w.out)
+    }
+
     /// Writes `last` as the last entry, closes the object (with the final
     /// newline of [`emit`]) and returns the output not drained yet.
     pub fn finish(mut self, last: &Entry) -> Result<Vec<u8>, FormatError> {

@@ -496,6 +496,15 @@ impl RootWriter {
         }
     }
 
+    /// Takes the output not drained yet, as [`RootWriter::drain_into`]
+    /// would write it, without copying it.
+    pub fn take_output(&mut self) -> Vec<u8> {
+        match &mut self.inner {
+            RootWriterKind::Yaml(w) => w.take_output(),
+            RootWriterKind::Json(w) => w.take_output(),
+        }
+    }
+
     /// Writes the `sops` metadata entry last, ends the document and
     /// returns the output not drained yet.
     pub fn finish(self, metadata: Map) -> Result<Vec<u8>, FormatError> {

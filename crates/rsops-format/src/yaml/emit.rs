@@ -180,6 +180,12 @@ impl RootWriter {
         self.walk.w.out.len()
     }
 
+    /// Takes the output not drained yet (no copy; the writer continues
+    /// into a new buffer).
+    pub fn take_output(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.walk.w.out)
+    }
+
     /// Writes `last` as the last entry of the root mapping (after any
     /// pending comments, like an entry appended to the tree), ends the
     /// document and returns the output not drained yet.
