@@ -397,6 +397,10 @@ impl Reader<'_> {
     }
 }
 
+/// How far before the next line break to look at a [`Scanner::jump`]
+/// starts reading (to find the line start before it).
+const JUMP_LOOKBACK: u64 = 4096;
+
 /// Finds cuts reading forwards: holds the input from the start of the line
 /// before the next line start to look at, to the end of the last block
 /// read.
@@ -479,6 +483,46 @@ impl<'r, 's> Scanner<'r, 's> {
         }
     }
 
+    /// Reads a block from a little before the next line break to look at
+    /// (at most half a block before), without reading what lies between
+    /// it and what is held: the buffer then starts at the first line start
+    /// of that block, so the line before every line start still to look
+    /// at is wholly held, and the JSON byte before it is the last
+    /// non-blank byte of the block before it. False, with nothing changed,
+    /// when that block does not start a line before the next line break
+    /// to look at, or holds only blanks before its first line start (the
+    /// caller then reads on block by block, which finds the same cuts).
+    fn jump(&mut self) -> io::Result<bool> {
+        let block = self.reader.block as u64;
+        let from = self.scanned.saturating_sub(JUMP_LOOKBACK.min(block / 2));
+        let n = (self.reader.len.saturating_sub(from)).min(block);
+        if from + n <= self.scanned {
+            return Ok(false);
+        }
+        let data = self.reader.read(from..from + n)?;
+        let Some(nl) = memchr::memchr(b'\n', &data) else {
+            return Ok(false);
+        };
+        if from + nl as u64 >= self.scanned {
+            return Ok(false);
+        }
+        let Some(before) = data
+            .get(..nl)
+            .and_then(|b| b.iter().rposition(|b| !is_blank(b)))
+            .and_then(|i| data.get(i).copied())
+        else {
+            return Ok(false);
+        };
+        self.before = Some(before);
+        self.buf.clear();
+        self.buf
+            .extend_from_slice(data.get(nl + 1..).unwrap_or_default());
+        self.at = from + nl as u64 + 1;
+        self.scanned = self.scanned.max(self.at);
+        self.held = self.held.max(data.len());
+        Ok(true)
+    }
+
     /// Whether a piece can start at line start `s`, held in the buffer
     /// with the line before it.
     fn is_cut(&self, s: u64) -> bool {
@@ -503,8 +547,14 @@ impl<'r, 's> Scanner<'r, 's> {
     }
 
     /// Drops what is no longer needed (everything before the line holding
-    /// the next line break to look at) and reads the next block.
+    /// the next line break to look at) and reads the next block; when the
+    /// next line break to look at is more than a block past what is held,
+    /// the bytes in between are skipped ([`Scanner::jump`]).
     fn refill(&mut self) -> io::Result<()> {
+        let held_end = self.at + self.buf.len() as u64;
+        if self.scanned > held_end.saturating_add(self.reader.block as u64) && self.jump()? {
+            return Ok(());
+        }
         let done = (self.scanned.saturating_sub(self.at) as usize).min(self.buf.len());
         let drop = self
             .buf
