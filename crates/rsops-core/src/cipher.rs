@@ -493,7 +493,10 @@ struct EncFields<'a> {
 /// which is what leftmost-first greedy matching picks.
 fn split_enc(s: &str) -> Option<EncFields<'_>> {
     let rest = s.strip_prefix(DATA_PREFIX)?;
-    let line = rest.split('\n').next().unwrap_or(rest);
+    let line = match memchr::memchr(b'\n', rest.as_bytes()) {
+        Some(nl) => rest.get(..nl)?,
+        None => rest,
+    };
     let close = line.rfind(']')?;
     let type_at = last_before(line, TYPE_MARK, close.checked_sub(TYPE_MARK.len() + 1)?)?;
     let tag_at = last_before(line, TAG_MARK, type_at.checked_sub(TAG_MARK.len() + 1)?)?;
@@ -516,9 +519,8 @@ fn last_before(line: &str, mark: &str, max_start: usize) -> Option<usize> {
     let mark = mark.as_bytes();
     let highest = max_start.min(bytes.len().checked_sub(mark.len())?);
     let first = *mark.first()?;
-    (0..=highest)
-        .rev()
-        .find(|&i| bytes.get(i) == Some(&first) && bytes.get(i..i + mark.len()) == Some(mark))
+    memchr::memrchr_iter(first, bytes.get(..=highest)?)
+        .find(|&i| bytes.get(i..i + mark.len()) == Some(mark))
 }
 
 /// Appends the Go-`StdEncoding` decoding of `text` to `out`; carriage returns
@@ -1330,6 +1332,29 @@ mod tests {
             prop_assert_eq!(d.plaintext.as_slice(), pt.as_slice());
             prop_assert_eq!(d.ty, ty);
             prop_assert_eq!(d.iv, iv.to_vec());
+        }
+
+        #[test]
+        fn split_matches_the_sops_regex(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(",iv:"), Just(",tag:"), Just(",type:"), Just("]"), Just(","),
+                    Just("\n"), Just("a"), Just("é"), Just(":"), Just("iv"),
+                ],
+                0..24,
+            ),
+        ) {
+            let s = format!("ENC[AES256_GCM,data:{}", parts.concat());
+            let re = regex::Regex::new(
+                r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]",
+            )
+            .expect("valid");
+            let want = re.captures(&s).map(|c| {
+                let g = |i| c.get(i).map_or("", |m| m.as_str());
+                (g(1), g(2), g(3), g(4))
+            });
+            let got = split_enc(&s).map(|f| (f.data, f.iv, f.tag, f.ty));
+            prop_assert_eq!(got, want, "{:?}", s);
         }
 
         #[test]
