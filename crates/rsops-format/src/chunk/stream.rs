@@ -401,6 +401,11 @@ impl Reader<'_> {
 /// starts reading (to find the line start before it).
 const JUMP_LOOKBACK: u64 = 4096;
 
+/// How much a [`Scanner::jump`] reads: cuts usually lie a few top-level
+/// items past where they are looked for, so most are found without reading
+/// a whole block.
+const JUMP_WINDOW: u64 = 64 * 1024;
+
 /// Finds cuts reading forwards: holds the input from the start of the line
 /// before the next line start to look at, to the end of the last block
 /// read.
@@ -483,19 +488,19 @@ impl<'r, 's> Scanner<'r, 's> {
         }
     }
 
-    /// Reads a block from a little before the next line break to look at
-    /// (at most half a block before), without reading what lies between
+    /// Reads [`JUMP_WINDOW`] bytes (at most a block) from a little before
+    /// the next line break to look at, without reading what lies between
     /// it and what is held: the buffer then starts at the first line start
-    /// of that block, so the line before every line start still to look
-    /// at is wholly held, and the JSON byte before it is the last
-    /// non-blank byte of the block before it. False, with nothing changed,
-    /// when that block does not start a line before the next line break
-    /// to look at, or holds only blanks before its first line start (the
-    /// caller then reads on block by block, which finds the same cuts).
+    /// of what was read, so the line before every line start still to look
+    /// at is wholly held, and the JSON byte before it is the last non-blank
+    /// byte read before it. False, with nothing changed, when what was read
+    /// does not start a line before the next line break to look at, or
+    /// holds only blanks before its first line start (the caller then
+    /// reads on block by block, which finds the same cuts).
     fn jump(&mut self) -> io::Result<bool> {
-        let block = self.reader.block as u64;
-        let from = self.scanned.saturating_sub(JUMP_LOOKBACK.min(block / 2));
-        let n = (self.reader.len.saturating_sub(from)).min(block);
+        let window = JUMP_WINDOW.min(self.reader.block as u64);
+        let from = self.scanned.saturating_sub(JUMP_LOOKBACK.min(window / 2));
+        let n = (self.reader.len.saturating_sub(from)).min(window);
         if from + n <= self.scanned {
             return Ok(false);
         }
@@ -548,11 +553,11 @@ impl<'r, 's> Scanner<'r, 's> {
 
     /// Drops what is no longer needed (everything before the line holding
     /// the next line break to look at) and reads the next block; when the
-    /// next line break to look at is more than a block past what is held,
-    /// the bytes in between are skipped ([`Scanner::jump`]).
+    /// next line break to look at lies past what is held, the bytes in
+    /// between are skipped ([`Scanner::jump`]).
     fn refill(&mut self) -> io::Result<()> {
         let held_end = self.at + self.buf.len() as u64;
-        if self.scanned > held_end.saturating_add(self.reader.block as u64) && self.jump()? {
+        if self.scanned > held_end && self.jump()? {
             return Ok(());
         }
         let done = (self.scanned.saturating_sub(self.at) as usize).min(self.buf.len());
