@@ -245,7 +245,10 @@ impl EncryptJob<'_> {
                 }
                 match out.write_all(&joiner.out) {
                     Ok(()) => {
-                        joiner.out.clear();
+                        // Encrypted output is what the destination gets: it
+                        // is freed without wiping, and the next piece's
+                        // buffer takes its place.
+                        drop(std::mem::take(&mut *joiner.out));
                         true
                     }
                     Err(e) => {

@@ -147,7 +147,7 @@ pub(super) fn string_scalar(s: &str) -> Scalar<'_> {
             zero_node: false,
         };
     }
-    let requested = if s.contains('\n') {
+    let requested = if memchr::memchr(b'\n', s.as_bytes()).is_some() {
         Style::Literal
     } else if plain_keeps_string(s) {
         Style::Plain
