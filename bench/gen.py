@@ -126,8 +126,11 @@ def binary(rng, path, size):
 
 
 def main():
-    out = sys.argv[1]
-    smoke = "--smoke" in sys.argv[2:]
+    args = sys.argv[1:]
+    if not args or args[0].startswith("-") or any(a != "--smoke" for a in args[1:]):
+        sys.exit(__doc__.split("\n\n")[1])
+    out = args[0]
+    smoke = "--smoke" in args[1:]
     os.makedirs(out, exist_ok=True)
     rng = random.Random(20250707)
     kb = 1024
