@@ -22,7 +22,7 @@ use aes_gcm::aead::generic_array::GenericArray;
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{AesGcm, KeyInit};
 use base64::alphabet;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, Engine as _};
 use rand::RngCore;
 use rsops_format::go;
@@ -462,13 +462,22 @@ fn format_enc(
 /// Appends the padded standard base64 of `bytes` to `out`, encoded in place.
 fn push_b64(out: &mut Vec<u8>, bytes: &[u8]) -> Result<(), CipherError> {
     let start = out.len();
-    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
-    let written = STANDARD
-        .encode_slice(bytes, out.get_mut(start..).unwrap_or_default())
-        .map_err(|_| CipherError::TooLong)?;
+    let len = SIMD_STD.encoded_length(bytes.len());
+    out.resize(start.checked_add(len).ok_or(CipherError::TooLong)?, 0);
+    let written = SIMD_STD
+        .encode(
+            bytes,
+            base64_simd::Out::from_slice(out.get_mut(start..).unwrap_or_default()),
+        )
+        .len();
     out.truncate(start + written);
     Ok(())
 }
+
+/// Standard padded base64, with SIMD: encodes every value field, and
+/// decodes those in canonical form (the others, which Go also reads, are
+/// decoded by [`GO_STD_DECODE`], which decides what is refused).
+const SIMD_STD: base64_simd::Base64 = base64_simd::STANDARD;
 
 /// The four text fields of a value string.
 #[derive(Debug, PartialEq, Eq)]
@@ -531,6 +540,10 @@ fn last_before(line: &str, mark: &str, max_start: usize) -> Option<usize> {
 fn decode_b64_into(text: &str, out: &mut Vec<u8>, field: &'static str) -> Result<(), CipherError> {
     let err = |_| CipherError::Base64 { field };
     let start = out.len();
+    if SIMD_STD.decode_append(text.as_bytes(), out).is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
     match GO_STD_DECODE.decode_vec(text, out) {
         Err(_) if memchr::memchr(b'\r', text.as_bytes()).is_some() => {
             out.truncate(start);
@@ -570,6 +583,16 @@ impl IvBuf {
         self.heap.clear();
         self.len = 0;
         if text.len() <= IV_INLINE / 3 * 4 {
+            let simd = SIMD_STD
+                .decode(
+                    text.as_bytes(),
+                    base64_simd::Out::from_slice(&mut self.inline[..]),
+                )
+                .map(|d| d.len());
+            if let Ok(n) = simd {
+                self.len = n;
+                return Ok(());
+            }
             match GO_STD_DECODE.decode_slice(text, &mut self.inline) {
                 Ok(n) => {
                     self.len = n;
@@ -724,6 +747,7 @@ impl fmt::Write for StackText {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
     use proptest::prelude::*;
     use sha2::{Digest, Sha512};
 
@@ -1389,6 +1413,33 @@ mod tests {
             });
             let got = split_enc(&s).map(|f| (f.data, f.iv, f.tag, f.ty));
             prop_assert_eq!(got, want, "{:?}", s);
+        }
+
+        #[test]
+        fn base64_fields_decode_as_go_reads_them(
+            bytes in proptest::collection::vec(any::<u8>(), 0..70),
+            noise in "[A-Za-z0-9+/=\r]{0,60}",
+            edit in any::<(usize, u8, bool)>(),
+        ) {
+            let canonical = STANDARD.encode(&bytes);
+            let mut edited = canonical.clone().into_bytes();
+            if let Some(b) = edited.get_mut(edit.0 % (canonical.len() + 1)) {
+                *b = b"AB/+=\r"[usize::from(edit.1) % 6];
+            }
+            let edited = String::from_utf8(edited).expect("ASCII");
+            for text in [&canonical, &edited, &noise] {
+                let cleaned: String = text.chars().filter(|&c| c != '\r').collect();
+                let want = GO_STD_DECODE.decode(&cleaned).ok();
+                let mut out = b"kept".to_vec();
+                let got = decode_b64_into(text, &mut out, "data").ok().map(|()| out[4..].to_vec());
+                prop_assert_eq!(&got, &want, "{:?}", text);
+                let mut iv = IvBuf::default();
+                let got = iv.decode(text).ok().map(|()| iv.as_slice().to_vec());
+                prop_assert_eq!(&got, &want, "iv {:?}", text);
+            }
+            let mut out = b"kept".to_vec();
+            push_b64(&mut out, &bytes).expect("encodes");
+            prop_assert_eq!(&out[4..], canonical.as_bytes());
         }
 
         #[test]
