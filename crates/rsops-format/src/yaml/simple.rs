@@ -396,17 +396,24 @@ fn scalar(text: &str, at: usize) -> Option<(Value, usize)> {
             let len = bytes.iter().rposition(|b| *b != b' ')? + 1;
             let plain = text.get(..len)?;
             let pb = plain.as_bytes();
-            let indicator = memchr::memchr2_iter(b':', b'#', pb).any(|i| match pb.get(i) {
-                Some(b':') => matches!(pb.get(i + 1), None | Some(b' ')),
-                _ => pb.get(i.wrapping_sub(1)) == Some(&b' '),
-            });
-            if indicator {
+            if pb.last() == Some(&b':') || has_indicator_pair(pb) {
                 return None;
             }
             let value = resolved_into_value(resolve_scalar(plain, true), plain)?;
             Some((value, at + len))
         }
     }
+}
+
+/// Whether `bytes` holds `": "` (a mapping value) or `" #"` (a comment);
+/// checked without an early exit, so that the compiler can vectorise it
+/// (values such as `ENC[...]` hold many colons, none of them before a
+/// space).
+fn has_indicator_pair(bytes: &[u8]) -> bool {
+    let next = bytes.get(1..).unwrap_or_default();
+    bytes.iter().zip(next).fold(false, |hit, (&a, &b)| {
+        hit | ((a == b':') & (b == b' ')) | ((a == b' ') & (b == b'#'))
+    })
 }
 
 /// A single-quoted scalar on one line (`''` is a quote).
