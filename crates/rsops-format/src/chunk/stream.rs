@@ -401,10 +401,11 @@ impl Reader<'_> {
 /// starts reading (to find the line start before it).
 const JUMP_LOOKBACK: u64 = 4096;
 
-/// How much a [`Scanner::jump`] reads: cuts usually lie a few top-level
-/// items past where they are looked for, so most are found without reading
-/// a whole block.
-const JUMP_WINDOW: u64 = 64 * 1024;
+/// How much a [`Scanner::jump`] reads: cuts usually lie a top-level item
+/// or two past where they are looked for, so most are found without
+/// reading a whole block. When the window holds no cut, the reads after it
+/// double in size up to a block.
+const JUMP_WINDOW: u64 = 16 * 1024;
 
 /// Finds cuts reading forwards: holds the input from the start of the line
 /// before the next line start to look at, to the end of the last block
@@ -423,6 +424,9 @@ struct Scanner<'r, 's> {
     before: Option<u8>,
     /// The most bytes held at once.
     held: usize,
+    /// How much the next block read reads at most: a block, or, after a
+    /// jump, twice the previous read (see [`JUMP_WINDOW`]).
+    step: usize,
 }
 
 impl<'r, 's> Scanner<'r, 's> {
@@ -436,6 +440,7 @@ impl<'r, 's> Scanner<'r, 's> {
             scanned: at,
             before: None,
             held: 0,
+            step: reader.block,
         }
     }
 
@@ -525,6 +530,7 @@ impl<'r, 's> Scanner<'r, 's> {
         self.at = from + nl as u64 + 1;
         self.scanned = self.scanned.max(self.at);
         self.held = self.held.max(data.len());
+        self.step = data.len();
         Ok(true)
     }
 
@@ -578,7 +584,8 @@ impl<'r, 's> Scanner<'r, 's> {
             self.at += drop as u64;
         }
         let buf_end = self.at + self.buf.len() as u64;
-        let n = (self.reader.len - buf_end).min(self.reader.block as u64) as usize;
+        self.step = self.step.saturating_mul(2).clamp(1, self.reader.block);
+        let n = (self.reader.len - buf_end).min(self.step as u64) as usize;
         let old = self.buf.len();
         self.buf.resize(old + n, 0);
         self.reader
