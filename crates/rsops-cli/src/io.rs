@@ -56,8 +56,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use nix::fcntl::OFlag;
 use nix::unistd::{Gid, Uid};
+use rsops_format::SecretBytes;
 use tempfile::NamedTempFile;
-use zeroize::Zeroizing;
 
 use crate::error::{CmdResult, Error};
 
@@ -338,7 +338,7 @@ where
 {
     let fail = |e: std::io::Error| write_failure(path, e);
     let file = open_in_place(target).map_err(fail)?;
-    let mut content = Zeroizing::new(Vec::new());
+    let mut content = SecretBytes::new();
     fill(&mut *content).map_err(fail)?;
     let shown = path.display();
     match reason {
@@ -429,7 +429,7 @@ enum How {
         /// The target, opened for writing (not truncated).
         file: File,
         /// The complete new content.
-        content: Zeroizing<Vec<u8>>,
+        content: SecretBytes,
     },
 }
 

@@ -5,10 +5,9 @@ use std::io::Write;
 
 use rsops_format::parallel::Parallelism;
 use rsops_format::tree::{Map, MapItem};
-use rsops_format::{chunk, store, EmitOptions, Format, FormatError};
+use rsops_format::{chunk, store, EmitOptions, Format, FormatError, SecretBytes};
 use rsops_keys::{KeyKind, KeyService, MasterKey};
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
 use crate::cipher::ValueCipher;
 use crate::datakey::{self, DataKey};
@@ -482,21 +481,21 @@ fn encrypt_and_write(
 
 /// Walks the root items of a piece (decrypts or encrypts them) and returns
 /// their MAC input.
-type PieceWalk<'w> = dyn Fn(&mut [MapItem]) -> Result<Zeroizing<Vec<u8>>, CoreError> + Sync + 'w;
+type PieceWalk<'w> = dyn Fn(&mut [MapItem]) -> Result<SecretBytes, CoreError> + Sync + 'w;
 
 /// A piece of a document walked and written by a worker
 /// ([`crate::pipeline`]), waiting to be joined to the output in order.
 struct Walked {
     /// The piece written by its own writer (continuing the document unless
     /// it is the first piece).
-    out: Zeroizing<Vec<u8>>,
+    out: SecretBytes,
     /// That writer, after the piece's items.
     writer: store::RootWriter,
     /// The walked items, kept when the piece may have to be written again
     /// by the writer of the pieces before it (see [`Joiner::join`]).
     items: Option<Wiped>,
     /// The MAC input of the piece's values.
-    mac: Zeroizing<Vec<u8>>,
+    mac: SecretBytes,
     /// Its top-level keys (YAML), checked for duplicates across pieces.
     keys: Vec<String>,
 }
@@ -558,7 +557,7 @@ impl PieceJob<'_> {
     }
 
     /// Parses and walks piece `k`; `None` on any failure.
-    fn items(&self, k: usize) -> Option<(Wiped, Zeroizing<Vec<u8>>, Vec<String>)> {
+    fn items(&self, k: usize) -> Option<(Wiped, SecretBytes, Vec<String>)> {
         let mut items = Wiped(self.pieces.parse(k).ok()?, self.wipe);
         let keys = self.pieces.root_keys(&items.0).ok()?;
         let mac = (self.walk)(&mut items.0).ok()?;
@@ -573,7 +572,7 @@ impl PieceJob<'_> {
         for item in &items.0 {
             writer.item(item).ok()?;
         }
-        let out = Zeroizing::new(writer.take_output());
+        let out = SecretBytes::from(writer.take_output());
         let clean = if writer.continues_cleanly() {
             CLEAN_YES
         } else {
@@ -608,7 +607,7 @@ struct Joiner {
     prev: Option<store::RootWriter>,
     mac: walk::MacHasher,
     seen: std::collections::HashSet<String>,
-    out: Zeroizing<Vec<u8>>,
+    out: SecretBytes,
     /// When the whole output is kept: the input size, and the end of the
     /// input of the pieces joined, from which its size is projected.
     projection: Option<(usize, usize)>,
@@ -621,7 +620,7 @@ impl Joiner {
             prev: None,
             mac: walk::MacHasher::new(mac_only_encrypted),
             seen: std::collections::HashSet::new(),
-            out: Zeroizing::new(Vec::with_capacity(capacity)),
+            out: SecretBytes::with_capacity(capacity),
             projection: None,
         }
     }
@@ -658,12 +657,11 @@ impl Joiner {
                         return false;
                     }
                 }
-                let mut again = Vec::new();
-                if prev.drain_into(&mut again).is_err() {
+                let mut again = SecretBytes::new();
+                if prev.drain_into(&mut *again).is_err() {
                     return false;
                 }
                 self.append(&again);
-                drop(Zeroizing::new(again));
                 self.prev = Some(prev);
             }
             _ => {
@@ -701,10 +699,10 @@ impl Joiner {
                 _ => self.out.capacity().saturating_mul(2),
             };
             let want = need.max(grown);
-            let mut grown = Vec::with_capacity(want);
+            let mut grown = SecretBytes::with_capacity(want);
             grown.extend_from_slice(&self.out);
             // The old buffer is wiped when `self.out` is replaced.
-            self.out = Zeroizing::new(grown);
+            self.out = grown;
         }
         self.out.extend_from_slice(bytes);
     }
@@ -736,7 +734,7 @@ pub fn decrypt_pieces(
     emit: &EmitOptions,
     ignore_mac: bool,
     par: &dyn Parallelism,
-) -> Result<Option<Zeroizing<Vec<u8>>>, CoreError> {
+) -> Result<Option<SecretBytes>, CoreError> {
     let cipher = ValueCipher::new(key.bytes());
     let selection = md.effective_selection();
     let walk = |items: &mut [MapItem]| {
@@ -758,8 +756,8 @@ pub fn decrypt_pieces(
     let Ok(tail) = last.finish_plain() else {
         return Ok(None);
     };
+    let tail = SecretBytes::from(tail);
     joiner.append(&tail);
-    drop(Zeroizing::new(tail));
     if !ignore_mac {
         mac::verify_mac(&cipher, &md.mac, &md.last_modified, &joiner.mac.finish())?;
     }
@@ -1377,7 +1375,7 @@ mod piece_tests {
         target: usize,
         par: &dyn Parallelism,
         ignore_mac: bool,
-    ) -> Result<Option<Zeroizing<Vec<u8>>>, CoreError> {
+    ) -> Result<Option<SecretBytes>, CoreError> {
         let (pieces, meta) = chunk::encrypted(format, enc, target).expect("pieces");
         let md = Metadata::from_tree(&meta).expect("metadata");
         let key = datakey::unwrap(&md, &HexService, &[]).expect("key");

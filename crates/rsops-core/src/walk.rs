@@ -20,6 +20,7 @@ use std::sync::Mutex;
 
 use rsops_format::parallel::{Parallelism, Task};
 use rsops_format::tree::{Comment, List, ListItem, Map, MapItem, Value, Wipe};
+use rsops_format::SecretBytes;
 use sha2::{Digest, Sha256, Sha512};
 
 use zeroize::Zeroizing;
@@ -90,7 +91,7 @@ struct Frame {
 /// hash of the concatenation is the hash of the pieces in order).
 enum MacSink {
     Hash(Sha512),
-    Record(Zeroizing<Vec<u8>>),
+    Record(SecretBytes),
 }
 
 impl MacSink {
@@ -155,7 +156,7 @@ impl<'a> Walker<'a> {
         mode: Mode<'a>,
     ) -> Self {
         let mut w = Walker::new(cipher, selection, mac_only_encrypted, mode);
-        w.mac = MacSink::Record(Zeroizing::new(Vec::new()));
+        w.mac = MacSink::Record(SecretBytes::new());
         w
     }
 
@@ -471,10 +472,10 @@ impl<'a> Walker<'a> {
     }
 
     /// The MAC input recorded by a recording walker.
-    fn take_recorded(&mut self) -> Zeroizing<Vec<u8>> {
+    fn take_recorded(&mut self) -> SecretBytes {
         match &mut self.mac {
             MacSink::Record(buf) => std::mem::take(buf),
-            MacSink::Hash(_) => Zeroizing::new(Vec::new()),
+            MacSink::Hash(_) => SecretBytes::new(),
         }
     }
 
@@ -599,7 +600,7 @@ pub fn decrypt_root_items(
     cipher: &ValueCipher,
     selection: &Selection,
     mac_only_encrypted: bool,
-) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+) -> Result<SecretBytes, CoreError> {
     let mode = Mode::Decrypt { stash: None };
     let mut w = Walker::recording(cipher, selection, mac_only_encrypted, mode);
     w.walk_root_items(items)?;
@@ -614,7 +615,7 @@ pub fn encrypt_root_items(
     cipher: &ValueCipher,
     selection: &Selection,
     mac_only_encrypted: bool,
-) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+) -> Result<SecretBytes, CoreError> {
     let mode = Mode::Encrypt { stash: None };
     let mut w = Walker::recording(cipher, selection, mac_only_encrypted, mode);
     w.walk_root_items(items)?;

@@ -19,11 +19,13 @@ pub mod go;
 pub mod ini;
 pub mod json;
 pub mod parallel;
+pub mod secret;
 pub mod store;
 pub mod tree;
 pub mod yaml;
 
 pub use error::FormatError;
 pub use parallel::{Parallelism, Sequential};
+pub use secret::SecretBytes;
 pub use store::{DotenvSyntax, EmitOptions, Format};
 pub use tree::{Comment, Entry, Key, List, ListItem, Map, MapItem, Source, Value};

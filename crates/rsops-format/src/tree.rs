@@ -10,6 +10,8 @@
 //! input bytes. Stores that do not track it leave it `None`; equality of trees
 //! ignores it.
 
+use crate::secret::SecretBytes;
+
 /// A byte range of the input a node was read from, and how a scalar was spelt.
 #[derive(Debug, Clone, Default)]
 pub struct Source {
@@ -302,18 +304,22 @@ pub trait Wipe {
     fn wipe(&mut self);
 }
 
+/// Overwrites a string's allocation with zeros in bulk and frees it.
+fn wipe_string(s: &mut String) {
+    drop(SecretBytes::from(std::mem::take(s).into_bytes()));
+}
+
 impl Wipe for Map {
     fn wipe(&mut self) {
-        use zeroize::Zeroize;
         for item in &mut self.items {
             match item {
                 MapItem::Entry(e) => {
                     if let Key::Str(k) = &mut e.key {
-                        k.zeroize();
+                        wipe_string(k);
                     }
                     e.value.wipe();
                 }
-                MapItem::Comment(c) => c.text.zeroize(),
+                MapItem::Comment(c) => wipe_string(&mut c.text),
             }
         }
         self.items.clear();
@@ -329,13 +335,13 @@ impl Wipe for Value {
                 for item in &mut l.items {
                     match item {
                         ListItem::Value(v) => v.wipe(),
-                        ListItem::Comment(c) => c.text.zeroize(),
+                        ListItem::Comment(c) => wipe_string(&mut c.text),
                     }
                 }
                 l.items.clear();
             }
-            Value::Str(s) | Value::Time(s) => s.zeroize(),
-            Value::Bytes(b) => b.zeroize(),
+            Value::Str(s) | Value::Time(s) => wipe_string(s),
+            Value::Bytes(b) => drop(SecretBytes::from(std::mem::take(b))),
             Value::Int(i) => i.zeroize(),
             Value::Float(f) => f.zeroize(),
             Value::Bool(b) => *b = false,

@@ -16,7 +16,7 @@ use rsops_core::file;
 use rsops_core::metadata::Metadata;
 use rsops_core::treepath::{self, Component};
 use rsops_format::tree::Wipe;
-use rsops_format::{chunk, store, EmitOptions, Value};
+use rsops_format::{chunk, store, EmitOptions, SecretBytes, Value};
 use rsops_keys::{KeyKind, KeyService};
 
 use super::{decryption_order, deliver, stores};
@@ -30,7 +30,7 @@ pub fn run(req: &DecryptSettings) -> CmdResult {
     let file = req.files.first().map(PathBuf::as_path);
     super::check_output_flags(&req.output, file)?;
     let session = Session::new(req, file)?;
-    let out = zeroize::Zeroizing::new(session.decrypt_file(file)?);
+    let out = SecretBytes::from(session.decrypt_file(file)?);
     deliver(
         &req.output,
         file,
@@ -53,7 +53,7 @@ pub fn run_many(req: &DecryptSettings) -> CmdResult {
     check_many(&req.output, files.len())?;
     let session = Session::new(req, files.first().map(PathBuf::as_path))?;
     for_each_file(files, |file, commit| {
-        let out = zeroize::Zeroizing::new(session.decrypt_file(Some(file))?);
+        let out = SecretBytes::from(session.decrypt_file(Some(file))?);
         deliver(
             &req.output,
             Some(file),
@@ -83,7 +83,7 @@ fn run_many_to_stdout(req: &DecryptSettings) -> CmdResult {
         return Err(Error::ManyToStdout(files.len()));
     }
     let session = Session::new(req, files.first().map(PathBuf::as_path))?;
-    type Slot = Mutex<Option<CmdResult<zeroize::Zeroizing<Vec<u8>>>>>;
+    type Slot = Mutex<Option<CmdResult<SecretBytes>>>;
     let slots: Vec<Slot> = files.iter().map(|_| Mutex::new(None)).collect();
     let tasks: Vec<rsops_format::parallel::Task<'_>> = files
         .iter()
@@ -91,15 +91,13 @@ fn run_many_to_stdout(req: &DecryptSettings) -> CmdResult {
         .map(|(file, slot)| {
             let session = &session;
             Box::new(move || {
-                let r = session
-                    .decrypt_file(Some(file))
-                    .map(zeroize::Zeroizing::new);
+                let r = session.decrypt_file(Some(file)).map(SecretBytes::from);
                 *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
             }) as rsops_format::parallel::Task<'_>
         })
         .collect();
     rsops_format::Parallelism::run(crate::parallel::threads(), tasks);
-    let mut out = zeroize::Zeroizing::new(Vec::new());
+    let mut out = SecretBytes::new();
     let mut failures = Vec::new();
     for (i, (file, slot)) in files.iter().zip(slots).enumerate() {
         let result = slot
@@ -247,7 +245,7 @@ impl Session<'_> {
         path: &Path,
         input_format: rsops_format::Format,
         output_format: rsops_format::Format,
-    ) -> CmdResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    ) -> CmdResult<Option<SecretBytes>> {
         // Only a large regular file: opening anything else (a FIFO) could
         // take input that the whole path would then miss.
         let large = |m: &std::fs::Metadata| m.is_file() && m.len() >= file::PIECES_MIN_INPUT as u64;
@@ -280,7 +278,7 @@ impl Session<'_> {
         &self,
         cut: Option<(chunk::Pieces<'_>, rsops_format::Map)>,
         output_format: rsops_format::Format,
-    ) -> CmdResult<Option<zeroize::Zeroizing<Vec<u8>>>> {
+    ) -> CmdResult<Option<SecretBytes>> {
         let Some((pieces, meta_tree)) = cut else {
             return Ok(None);
         };

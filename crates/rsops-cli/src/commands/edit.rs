@@ -18,8 +18,7 @@ use rsops_core::env;
 use rsops_core::file::{self, Opened};
 use rsops_core::metadata::Metadata;
 use rsops_core::walk::IvStash;
-use rsops_format::{store, Format, Map};
-use zeroize::Zeroizing;
+use rsops_format::{store, Format, Map, SecretBytes};
 
 use super::encrypt::Binary;
 use super::open::{self, Decrypted, Loaded};
@@ -72,7 +71,7 @@ pub fn run(req: &EditSettings) -> CmdResult {
 /// re-encrypts it. The temporary directory is gone when this returns.
 fn edit_decrypted(target: &Path, mut d: Decrypted) -> CmdResult<Vec<u8>> {
     let editor = editor_command()?;
-    let plain = Zeroizing::new(
+    let plain = SecretBytes::from(
         store::emit_plain(d.file.output_format, &d.file.docs, &d.file.emit)
             .map_err(Error::Marshal)?,
     );
@@ -110,7 +109,7 @@ fn edit_until_valid(
     loop {
         run_editor(editor, path)?;
         attempts += 1;
-        let edited = Zeroizing::new(std::fs::read(path).map_err(Error::ReadEdited)?);
+        let edited = SecretBytes::from(std::fs::read(path).map_err(Error::ReadEdited)?);
         if edited.as_slice() == original {
             return Err(Error::NotModified);
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use rsops_core::config::{CreationRule, SelectionFields};
 use rsops_core::file::{self, EncryptOptions, StreamError};
 use rsops_core::selection::{Selection, SelectionKind};
-use rsops_format::{store, EmitOptions, Format};
+use rsops_format::{store, EmitOptions, Format, SecretBytes};
 use rsops_keys::KeyService;
 
 use super::decrypt::{drop_in_background, LazyService, BACKGROUND_DROP_MIN_INPUT};
@@ -83,7 +83,7 @@ impl<'r> Session<'r> {
             req.mac_only_encrypted,
             (input_format == Format::Binary).then_some(Binary::Warn),
         )?;
-        let input = crate::io::read_input(file)?;
+        let input = SecretBytes::from(crate::io::read_input(file)?);
         if store::can_stream(input_format, output_format, &input) {
             let job = Streamed {
                 input: &input,

@@ -18,8 +18,7 @@ use std::process::Child;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rsops_format::store;
-use zeroize::Zeroizing;
+use rsops_format::{store, SecretBytes};
 
 use super::exec_env::{become_user, child_environment, shell_command, status_result};
 use super::open;
@@ -49,7 +48,7 @@ pub fn run(s: &ExecFileSettings) -> CmdResult {
         args.decryption_order.as_deref(),
         false,
     )?;
-    let plaintext = Zeroizing::new(
+    let plaintext = SecretBytes::from(
         store::emit_plain(
             decrypted.file.output_format,
             &decrypted.file.docs,
@@ -98,7 +97,7 @@ pub fn run(s: &ExecFileSettings) -> CmdResult {
 
 /// Starts the thread that writes `plaintext` into the FIFO once a reader
 /// opens it; the receiver gets a message when it is done.
-fn feed_fifo(writer: FifoWriter, plaintext: Zeroizing<Vec<u8>>) -> mpsc::Receiver<()> {
+fn feed_fifo(writer: FifoWriter, plaintext: SecretBytes) -> mpsc::Receiver<()> {
     let (done, rx) = mpsc::channel();
     std::thread::spawn(move || {
         write_fifo(writer, &plaintext);

@@ -4,8 +4,7 @@
 //! that `rsops decrypt f | any tool | rsops replace f -` changes only what
 //! the tool changed. When no value changed the file is left untouched.
 
-use rsops_format::store;
-use zeroize::Zeroizing;
+use rsops_format::{store, SecretBytes};
 
 use super::open;
 use crate::error::{CmdResult, Error};
@@ -31,7 +30,7 @@ pub fn run(args: &ReplaceSettings) -> CmdResult {
         .common
         .input_type
         .unwrap_or(decrypted.file.input_format);
-    let input = Zeroizing::new(crate::io::read_input(args.plaintext.as_deref())?);
+    let input = SecretBytes::from(crate::io::read_input(args.plaintext.as_deref())?);
     let docs = store::load_plain_with(
         plain_format,
         &input,
