@@ -106,7 +106,7 @@ fn dot_float(text: &str) -> Option<f64> {
     if !go::underscores_ok(text.as_bytes()) {
         return None;
     }
-    let plain: String = text.chars().filter(|c| *c != '_').collect();
+    let plain = without_underscores(text);
     if !plain.starts_with('.') || !is_yaml_style_float(&plain) {
         return None;
     }
@@ -125,15 +125,16 @@ fn numeric(text: &str, allow_time: bool) -> Resolved {
             };
         }
     }
-    let plain: String = text.chars().filter(|c| *c != '_').collect();
-    if let Some(i) = parse_int(&plain, 0) {
+    let plain = without_underscores(text);
+    let plain = plain.as_ref();
+    if let Some(i) = parse_int(plain, 0) {
         return Resolved::Int(i);
     }
-    if let Some(u) = parse_uint(&plain, 0) {
+    if let Some(u) = parse_uint(plain, 0) {
         return Resolved::Uint(u);
     }
-    if is_yaml_style_float(&plain) {
-        if let Some(f) = go::parse_float(&plain) {
+    if is_yaml_style_float(plain) {
+        if let Some(f) = go::parse_float(plain) {
             return Resolved::Float(f);
         }
     }
@@ -147,13 +148,22 @@ fn numeric(text: &str, allow_time: bool) -> Resolved {
             if let Some(u) = parse_uint(rest, radix) {
                 return Resolved::Uint(u);
             }
-        } else if let Some(rest) = plain.strip_prefix(&format!("-{prefix}")) {
+        } else if let Some(rest) = plain.strip_prefix('-').and_then(|p| p.strip_prefix(prefix)) {
             if let Some(i) = parse_int(&format!("-{rest}"), radix) {
                 return Resolved::Int(i);
             }
         }
     }
     Resolved::Str
+}
+
+/// `text` without its underscores (borrowed when it has none).
+fn without_underscores(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('_') {
+        std::borrow::Cow::Owned(text.chars().filter(|c| *c != '_').collect())
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// go-yaml's `yamlStyleFloat`:
