@@ -296,9 +296,11 @@ impl Value {
     }
 }
 
-/// Wipes secret material from a tree: every string, byte string and comment
-/// text is overwritten with zeros before its memory is released. Called on
-/// decrypted trees once they have been written out.
+/// Wipes secret material from a tree: every string value, byte string and
+/// comment text is overwritten with zeros before its memory is released.
+/// Keys are freed without a wipe: sops never encrypts keys, they stand in
+/// the clear in every encrypted file. Called on decrypted trees once they
+/// have been written out.
 pub trait Wipe {
     /// Overwrites the contents with zeros and empties them.
     fn wipe(&mut self);
@@ -313,12 +315,7 @@ impl Wipe for Map {
     fn wipe(&mut self) {
         for item in &mut self.items {
             match item {
-                MapItem::Entry(e) => {
-                    if let Key::Str(k) = &mut e.key {
-                        wipe_string(k);
-                    }
-                    e.value.wipe();
-                }
+                MapItem::Entry(e) => e.value.wipe(),
                 MapItem::Comment(c) => wipe_string(&mut c.text),
             }
         }
