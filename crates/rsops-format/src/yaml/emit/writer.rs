@@ -143,8 +143,10 @@ impl Writer {
         if self.foot_indent == indent {
             self.put_break();
         }
-        while self.column < indent {
-            self.put(b' ');
+        if self.column < indent {
+            let pad = usize::try_from(indent - self.column).unwrap_or(0);
+            self.out.resize(self.out.len() + pad, b' ');
+            self.column = indent;
         }
         self.whitespace = true;
         self.foot_indent = -1;
