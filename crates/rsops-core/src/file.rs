@@ -764,6 +764,23 @@ pub fn decrypt_pieces(
     Ok(Some(std::mem::take(&mut joiner.out)))
 }
 
+/// Whether every piece parses on its own, with no top-level key in two
+/// pieces: then the whole document parses to those items (pieces hold
+/// exactly the items the whole document has in their place), so an error
+/// met after parsing, such as a data key that cannot be recovered, is the
+/// error the whole-file path reports. The pieces are parsed by the workers
+/// of `par` and dropped (their values are still encrypted).
+pub fn pieces_parse(pieces: &chunk::Pieces<'_>, par: &dyn Parallelism) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let keys = |k: usize| {
+        let items = pieces.parse(k).ok()?;
+        pieces.root_keys(&items).ok()
+    };
+    crate::pipeline::run_ordered(pieces.len(), par, &keys, &mut |_, keys| {
+        chunk::check_keys(&mut seen, keys).is_ok()
+    })
+}
+
 /// An opened file: its data key and the IVs of its values.
 #[derive(Debug)]
 pub struct Opened {

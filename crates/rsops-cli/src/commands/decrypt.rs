@@ -271,9 +271,10 @@ impl Session<'_> {
     /// ([`file::decrypt_pieces`]): the whole tree is never built, and the
     /// output is complete (MAC checked) before anything is written.
     /// `None` when the file is not read that way or anything failed on the
-    /// way (except a MAC mismatch): the caller then reads it whole, which
-    /// reports the exact error (a failed key unwrap is remembered by the
-    /// key cache, so it is not tried twice).
+    /// way (except a MAC mismatch, and a data key that cannot be recovered
+    /// from a file whose pieces parse): the caller then reads it whole,
+    /// which reports the exact error (a failed key unwrap is remembered by
+    /// the key cache, so it is not tried twice).
     fn decrypt_in_pieces(
         &self,
         cut: Option<(chunk::Pieces<'_>, rsops_format::Map)>,
@@ -288,8 +289,13 @@ impl Session<'_> {
         let Ok(service) = self.service.get() else {
             return Ok(None);
         };
-        let Ok(key) = self.keys.data_key(&md, service, &self.order) else {
-            return Ok(None);
+        let key = match self.keys.data_key(&md, service, &self.order) {
+            Ok(key) => key,
+            // The whole-file path parses the whole document, then meets
+            // this same error (the key cache remembers it): once the
+            // pieces are known to parse, it is reported without that read.
+            Err(e) if file::pieces_parse(&pieces, crate::parallel::threads()) => return Err(e),
+            Err(_) => return Ok(None),
         };
         file::decrypt_pieces(
             &pieces,

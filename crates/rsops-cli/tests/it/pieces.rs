@@ -205,6 +205,44 @@ fn a_mac_mismatch_in_pieces_writes_nothing() {
 }
 
 #[test]
+fn without_a_key_a_large_file_fails_as_a_small_one_does() {
+    let s = Scratch::new();
+    let enc = encrypted(&s, &plaintext(400), "big.enc.yaml");
+    assert!(enc.len() > 1 << 20, "{} bytes", enc.len());
+    s.write("small.yaml", b"a: 1\n");
+    let small = ok(
+        &s.rsops(&["encrypt", "--age", DEMO_RECIPIENT, "small.yaml"]),
+        "encrypt small",
+    );
+    s.write("small.enc.yaml", &small);
+    let expected = s.rsops_no_key(&["decrypt", "small.enc.yaml"]);
+    assert_eq!(expected.status.code(), Some(128));
+    let big = s.rsops_no_key(&["decrypt", "big.enc.yaml"]);
+    assert_eq!(big.status.code(), Some(128));
+    assert_eq!(
+        String::from_utf8_lossy(&big.stderr),
+        String::from_utf8_lossy(&expected.stderr)
+    );
+    assert!(big.stdout.is_empty());
+
+    // A piece that does not parse: its error comes first, with or without
+    // a key, as when the whole file is read.
+    let text = String::from_utf8(enc).unwrap();
+    let broken = text.replacen("service_00200:\n", "service_00200:\n    bad: [open\n", 1);
+    assert_ne!(broken, text);
+    s.write("broken.enc.yaml", broken.as_bytes());
+    let with_key = s.rsops(&["decrypt", "broken.enc.yaml"]);
+    let without = s.rsops_no_key(&["decrypt", "broken.enc.yaml"]);
+    assert_ne!(with_key.status.code(), Some(0));
+    assert_ne!(with_key.status.code(), Some(128));
+    assert_eq!(without.status.code(), with_key.status.code());
+    assert_eq!(
+        String::from_utf8_lossy(&without.stderr),
+        String::from_utf8_lossy(&with_key.stderr)
+    );
+}
+
+#[test]
 fn a_large_file_decrypts_from_a_named_pipe() {
     // A FIFO is not read in pieces (its size is unknown): read whole.
     let s = Scratch::new();
