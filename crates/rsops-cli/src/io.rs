@@ -594,9 +594,16 @@ impl CommitBatch {
 
 /// Writes `data` to stdout.
 pub fn write_stdout(data: &[u8]) -> CmdResult {
+    write_stdout_parts(&[data])
+}
+
+/// Writes `parts` one after the other to stdout, then flushes.
+pub fn write_stdout_parts(parts: &[&[u8]]) -> CmdResult {
     let mut out = std::io::stdout().lock();
-    out.write_all(data)
-        .and_then(|_| out.flush())
+    parts
+        .iter()
+        .try_for_each(|part| out.write_all(part))
+        .and_then(|()| out.flush())
         .map_err(Error::WriteStdout)
 }
 

@@ -97,30 +97,34 @@ fn run_many_to_stdout(req: &DecryptSettings) -> CmdResult {
         })
         .collect();
     rsops_format::Parallelism::run(crate::parallel::threads(), tasks);
-    let mut out = SecretBytes::new();
+    let mut outputs = Vec::new();
     let mut failures = Vec::new();
-    for (i, (file, slot)) in files.iter().zip(slots).enumerate() {
+    for (file, slot) in files.iter().zip(slots) {
         let result = slot
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
             .unwrap_or(Err(Error::WorkerPanicked));
         match result {
-            Ok(data) => {
-                if i > 0 && format == Format::Yaml {
-                    out.extend_from_slice(b"---\n");
-                }
-                out.extend_from_slice(&data);
-                if !data.is_empty() && !data.ends_with(b"\n") {
-                    out.push(b'\n');
-                }
-            }
+            Ok(data) => outputs.push(data),
             Err(e) => failures.push((file.clone(), e)),
         }
     }
     if !failures.is_empty() {
         return Err(Error::Files(failures));
     }
-    crate::io::write_stdout(&out)
+    // Written as they are, with the separators between them (not copied
+    // into one buffer).
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for (i, data) in outputs.iter().enumerate() {
+        if i > 0 && format == Format::Yaml {
+            parts.push(b"---\n");
+        }
+        parts.push(data);
+        if !data.is_empty() && !data.ends_with(b"\n") {
+            parts.push(b"\n");
+        }
+    }
+    crate::io::write_stdout_parts(&parts)
 }
 
 /// Several files are only accepted with `-i` (each result goes back into
