@@ -45,6 +45,8 @@ pub(super) fn parse(input: &[u8]) -> Option<Map> {
     let mut reader = Reader {
         src,
         stack: Vec::new(),
+        map_items: Vec::new(),
+        list_items: Vec::new(),
         scalar_col: None,
     };
     let mut pos = 0;
@@ -56,17 +58,17 @@ pub(super) fn parse(input: &[u8]) -> Option<Map> {
     reader.finish()
 }
 
-/// The contents of an open collection.
+/// The contents of an open collection. Its items so far are the ones of
+/// the reader's item stack of its kind from `start` on (the items of the
+/// open collections are stacked in one vector per kind, so that a closed
+/// collection gets one allocation of its exact size).
 enum Body {
     /// A block mapping; `key` is the key whose value is being read (on
     /// later lines, or as the collection open above this one).
-    Map {
-        items: Vec<MapItem>,
-        key: Option<OpenKey>,
-    },
+    Map { start: usize, key: Option<OpenKey> },
     /// A block sequence; `open` is set while the value of its last `-` is
     /// being read.
-    List { items: Vec<ListItem>, open: bool },
+    List { start: usize, open: bool },
 }
 
 /// A key whose value is being read.
@@ -98,6 +100,10 @@ impl Frame {
 struct Reader<'s> {
     src: &'s str,
     stack: Vec<Frame>,
+    /// The items of the open mappings, innermost last.
+    map_items: Vec<MapItem>,
+    /// The items of the open sequences, innermost last.
+    list_items: Vec<ListItem>,
     /// After a line that ended with a scalar value: the column of the
     /// collection it went into (a deeper line would continue the scalar).
     scalar_col: Option<usize>,
@@ -138,7 +144,7 @@ impl<'s> Reader<'s> {
             self.stack.push(Frame {
                 col: 0,
                 body: Body::Map {
-                    items: Vec::new(),
+                    start: self.map_items.len(),
                     key: None,
                 },
             });
@@ -173,7 +179,7 @@ impl<'s> Reader<'s> {
             self.stack.push(Frame {
                 col: indent,
                 body: Body::List {
-                    items: Vec::new(),
+                    start: self.list_items.len(),
                     open: false,
                 },
             });
@@ -182,7 +188,7 @@ impl<'s> Reader<'s> {
             self.stack.push(Frame {
                 col: indent,
                 body: Body::Map {
-                    items: Vec::new(),
+                    start: self.map_items.len(),
                     key: None,
                 },
             });
@@ -214,7 +220,7 @@ impl<'s> Reader<'s> {
             self.stack.push(Frame {
                 col: col + 1 + spaces,
                 body: Body::Map {
-                    items: Vec::new(),
+                    start: self.map_items.len(),
                     key: None,
                 },
             });
@@ -260,14 +266,14 @@ impl<'s> Reader<'s> {
     /// the value's node ends (the entry's span ends there).
     fn attach(&mut self, value: Value, end: usize) -> Option<()> {
         match &mut self.stack.last_mut()?.body {
-            Body::Map { items, key } => {
+            Body::Map { key, .. } => {
                 let open = key.take()?;
                 let end = if matches!(value, Value::Null) && end == NULL_END {
                     open.colon
                 } else {
                     end
                 };
-                items.push(MapItem::Entry(Entry {
+                self.map_items.push(MapItem::Entry(Entry {
                     key: open.key,
                     value,
                     source: Some(Source {
@@ -278,12 +284,12 @@ impl<'s> Reader<'s> {
                     }),
                 }));
             }
-            Body::List { items, open } => {
+            Body::List { open, .. } => {
                 if !*open {
                     return None;
                 }
                 *open = false;
-                items.push(ListItem::Value(value));
+                self.list_items.push(ListItem::Value(value));
             }
         }
         Some(())
@@ -294,7 +300,7 @@ impl<'s> Reader<'s> {
     /// it to its parent.
     fn pop(&mut self, end: usize) -> Option<()> {
         let frame = self.stack.pop()?;
-        let value = close(frame)?;
+        let value = self.close(frame)?;
         self.attach(value, end)
     }
 
@@ -307,24 +313,36 @@ impl<'s> Reader<'s> {
         while self.stack.len() > 1 {
             self.pop(end)?;
         }
-        match close(self.stack.pop()?)? {
+        let root = self.stack.pop()?;
+        match self.close(root)? {
             Value::Map(m) => Some(m),
             _ => None,
         }
     }
-}
 
-/// The value of a closed collection; `None` for a map with duplicate keys
-/// (the full parser reports them).
-fn close(frame: Frame) -> Option<Value> {
-    match frame.body {
-        Body::Map { items, key } => {
-            if key.is_some() || has_duplicate_keys(&items) {
-                return None;
+    /// The value of a closed collection (its items taken off the item
+    /// stack); `None` for a map with duplicate keys (the full parser
+    /// reports them).
+    fn close(&mut self, frame: Frame) -> Option<Value> {
+        match frame.body {
+            Body::Map { start, key } => {
+                let items = self.map_items.get(start..)?;
+                if key.is_some() || has_duplicate_keys(items) {
+                    return None;
+                }
+                Some(Value::Map(Map {
+                    items: self.map_items.drain(start..).collect(),
+                }))
             }
-            Some(Value::Map(Map { items }))
+            Body::List { start, open } => {
+                if open {
+                    return None;
+                }
+                Some(Value::List(List {
+                    items: self.list_items.drain(start..).collect(),
+                }))
+            }
         }
-        Body::List { items, open } => (!open).then_some(Value::List(List { items })),
     }
 }
 
