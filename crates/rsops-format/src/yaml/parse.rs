@@ -1393,7 +1393,10 @@ fn block_scalar_tab(src: &str, header: usize, end: usize) -> Option<usize> {
         .iter()
         .rposition(|b| *b == b'\n')
         .map_or(0, |p| p + 1);
-    let mut line = bytes.get(..header)?.iter().filter(|b| **b == b'\n').count() + 1;
+    // Lines after the header's; the header's own line number is counted
+    // only for an error (counting it for every block scalar would make a
+    // stream of many documents quadratic).
+    let mut line = 0;
     // An explicit indentation indicator: relative to the header line.
     let explicit = bytes
         .get(header + 1..)?
@@ -1419,7 +1422,8 @@ fn block_scalar_tab(src: &str, header: usize, end: usize) -> Option<usize> {
         max_indent = max_indent.max(col);
         let next = rest.get(col).copied();
         if next == Some(b'\t') && (indent == 0 || col < indent) {
-            return Some(line);
+            let header_line = memchr::memchr_iter(b'\n', bytes.get(..header)?).count() + 1;
+            return Some(header_line + line);
         }
         let empty = matches!(next, Some(b'\n' | b'\r'));
         if !empty && next.is_some() && indent == 0 {
@@ -1510,6 +1514,30 @@ mod tests {
             Ok(docs) => panic!("expected an error, got {docs:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn a_tab_in_a_block_scalar_is_reported_at_a_line_counted_from_the_start() {
+        // The same document after two more lines: the error moves down by
+        // two lines.
+        let doc = "a: 1\nc: |\n  x\n\ty\n";
+        let line = |e: String| -> usize {
+            let rest = e.split("line ").nth(1).unwrap_or_else(|| panic!("{e}"));
+            rest.split(':')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{e}"))
+        };
+        let alone = err(doc);
+        assert!(
+            alone.contains("found a tab character where an indentation space is expected"),
+            "{alone}"
+        );
+        let later = err(&format!("k: v\n---\n{doc}"));
+        assert_eq!(line(later), line(alone) + 2);
+        // Many documents with block scalars and no tab read as usual.
+        let stream = "k: |\n  v\n---\n".repeat(50);
+        assert_eq!(parse(stream.as_bytes()).map(|d| d.len()).ok(), Some(51));
     }
 
     /// A compact rendering of items: `k=v`, `#text`, `[..]`, `{..}`.
