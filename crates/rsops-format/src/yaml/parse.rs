@@ -87,7 +87,7 @@ fn parse_with(input: &[u8], keep_raw: bool) -> Result<Vec<Map>, FormatError> {
     let mut builder = Builder::new(src);
     builder.keep_raw = keep_raw;
     for next in Parser::new_from_str_with_options(src, parser_options()) {
-        let (event, span) = next.map_err(|e| scan_error(&e))?;
+        let (event, span) = next.map_err(|e| scan_error(src, &e))?;
         builder.event(event, span)?;
     }
     builder.finish()
@@ -142,7 +142,7 @@ pub fn parse_root_items<E: From<FormatError>>(
     let mut builder = Builder::new(src);
     builder.keep_raw = false;
     for next in Parser::new_from_str_with_options(src, parser_options()) {
-        let (event, span) = next.map_err(|e| scan_error(&e))?;
+        let (event, span) = next.map_err(|e| scan_error(src, &e))?;
         builder.event(event, span)?;
         if builder.documents_started > 1 {
             return Err(FormatError::parse(
@@ -194,9 +194,16 @@ pub fn maybe_several_documents(input: &[u8]) -> bool {
     false
 }
 
-/// A `FormatError` for a granit scan error, without any input text.
-fn scan_error(e: &ScanError) -> FormatError {
+/// A `FormatError` for a granit scan error of `src`, without any input
+/// text. A tab that starts a block scalar's content is reported as go-yaml
+/// reports it ([`block_scalar_tab`]).
+fn scan_error(src: &str, e: &ScanError) -> FormatError {
     let mark = e.marker();
+    if matches!(e.kind(), granit_parser::ErrorKind::TabAtBlockScalarStart) {
+        if let Some(line) = tab_at_block_scalar_start(src, mark) {
+            return err_at(line, BLOCK_SCALAR_TAB);
+        }
+    }
     let kind = match e.kind() {
         granit_parser::ErrorKind::UnexpectedCharacter { .. } => "unexpected character".to_owned(),
         other => other.to_string(),
@@ -205,6 +212,29 @@ fn scan_error(e: &ScanError) -> FormatError {
         "yaml",
         format!("line {} column {}: {kind}", mark.line(), mark.col() + 1),
     )
+}
+
+/// go-yaml's message for a tab in a block scalar's indentation.
+const BLOCK_SCALAR_TAB: &str = "found a tab character where an indentation space is expected";
+
+/// The line go-yaml reports for granit's "a block scalar content cannot
+/// start with a tab" at `mark` (on the block scalar's header line): the
+/// header is the last `|` or `>` of that line up to the mark.
+fn tab_at_block_scalar_start(src: &str, mark: &granit_parser::Marker) -> Option<usize> {
+    let at = mark.byte_offset()?.min(src.len());
+    let bytes = src.as_bytes();
+    let line_start = bytes
+        .get(..at)?
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
+    let line_end = memchr::memchr(b'\n', bytes.get(at..)?).map_or(src.len(), |i| at + i);
+    let header = line_start
+        + bytes
+            .get(line_start..line_end)?
+            .iter()
+            .rposition(|b| matches!(b, b'|' | b'>'))?;
+    block_scalar_tab(src, header, src.len())
 }
 
 /// A parse error at a 1-based line.
@@ -728,10 +758,7 @@ impl<'s> Builder<'s> {
             let (start, end) = byte_range(span);
             let header = self.block_header_start(start);
             if let Some(bad) = block_scalar_tab(self.src, header, end) {
-                return Err(err_at(
-                    bad,
-                    "found a tab character where an indentation space is expected",
-                ));
+                return Err(err_at(bad, BLOCK_SCALAR_TAB));
             }
         }
         let value = self.scalar_value(text, style, tag, line)?;
@@ -1385,7 +1412,9 @@ fn classify_tag(tag: &Tag) -> TagKind {
 /// later line (the line ending the scalar included), is an error there
 /// ("found a tab character where an indentation space is expected"),
 /// although YAML 1.2 reads `|` + ` \t` as the text `\t`. Returns the
-/// 1-based line of the offending tab.
+/// 1-based line go-yaml v3 reports: that of the header (the error's
+/// context mark), or, for a header on the first line (a context mark at
+/// line 0, which go-yaml skips), that of the offending tab.
 fn block_scalar_tab(src: &str, header: usize, end: usize) -> Option<usize> {
     let bytes = src.as_bytes();
     let header_line_start = bytes
@@ -1423,7 +1452,11 @@ fn block_scalar_tab(src: &str, header: usize, end: usize) -> Option<usize> {
         let next = rest.get(col).copied();
         if next == Some(b'\t') && (indent == 0 || col < indent) {
             let header_line = memchr::memchr_iter(b'\n', bytes.get(..header)?).count() + 1;
-            return Some(header_line + line);
+            return Some(if header_line > 1 {
+                header_line
+            } else {
+                header_line + line
+            });
         }
         let empty = matches!(next, Some(b'\n' | b'\r'));
         if !empty && next.is_some() && indent == 0 {
@@ -1521,7 +1554,7 @@ mod tests {
         // The same document after two more lines: the error moves down by
         // two lines.
         let doc = "a: 1\nc: |\n  x\n\ty\n";
-        let line = |e: String| -> usize {
+        let line = |e: &str| -> usize {
             let rest = e.split("line ").nth(1).unwrap_or_else(|| panic!("{e}"));
             rest.split(':')
                 .next()
@@ -1534,7 +1567,26 @@ mod tests {
             "{alone}"
         );
         let later = err(&format!("k: v\n---\n{doc}"));
-        assert_eq!(line(later), line(alone) + 2);
+        assert_eq!(line(&later), line(&alone) + 2);
+        // The lines sops 3.11 reports: the header's, or the tab's when the
+        // header is on the first line.
+        assert_eq!(line(&alone), 2);
+        assert_eq!(line(&err("a: 1\nc: |\n\n  x\n\n\ty\n")), 2);
+        assert_eq!(line(&err("c: |\n  x\n\ty\n")), 3);
+        assert_eq!(line(&err("c: |\n\n  x\n\n\ty\n")), 5);
+        // A tab that starts the content (found by the scanner).
+        for (src, at) in [
+            ("a: 1\nb: 2\nc: |\n\tx\n", 3),
+            ("c: >\n\tx\n", 2),
+            ("c: |\n\n\tx\n", 3),
+        ] {
+            let e = err(src);
+            assert!(
+                e.contains("found a tab character where an indentation space is expected"),
+                "{e}"
+            );
+            assert_eq!(line(&e), at);
+        }
         // Many documents with block scalars and no tab read as usual.
         let stream = "k: |\n  v\n---\n".repeat(50);
         assert_eq!(parse(stream.as_bytes()).map(|d| d.len()).ok(), Some(51));
