@@ -219,22 +219,22 @@ const BLOCK_SCALAR_TAB: &str = "found a tab character where an indentation space
 
 /// The line go-yaml reports for granit's "a block scalar content cannot
 /// start with a tab" at `mark` (on the block scalar's header line): the
-/// header is the last `|` or `>` of that line up to the mark.
+/// header is the last `|` or `>` of that line up to the mark, included.
 fn tab_at_block_scalar_start(src: &str, mark: &granit_parser::Marker) -> Option<usize> {
     let at = mark.byte_offset()?.min(src.len());
     let bytes = src.as_bytes();
-    let line_start = bytes
-        .get(..at)?
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |p| p + 1);
-    let line_end = memchr::memchr(b'\n', bytes.get(at..)?).map_or(src.len(), |i| at + i);
-    let header = line_start
+    let start = line_start(bytes, at)?;
+    let header = start
         + bytes
-            .get(line_start..line_end)?
+            .get(start..(at + 1).min(src.len()))?
             .iter()
             .rposition(|b| matches!(b, b'|' | b'>'))?;
     block_scalar_tab(src, header, src.len())
+}
+
+/// Where the line holding byte `at` starts; `None` past the end.
+fn line_start(bytes: &[u8], at: usize) -> Option<usize> {
+    Some(memchr::memrchr(b'\n', bytes.get(..at)?).map_or(0, |p| p + 1))
 }
 
 /// A parse error at a 1-based line.
@@ -1417,11 +1417,7 @@ fn classify_tag(tag: &Tag) -> TagKind {
 /// line 0, which go-yaml skips), that of the offending tab.
 fn block_scalar_tab(src: &str, header: usize, end: usize) -> Option<usize> {
     let bytes = src.as_bytes();
-    let header_line_start = bytes
-        .get(..header)?
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |p| p + 1);
+    let header_line_start = line_start(bytes, header)?;
     // Lines after the header's; the header's own line number is counted
     // only for an error (counting it for every block scalar would make a
     // stream of many documents quadratic).
@@ -1579,6 +1575,7 @@ mod tests {
             ("a: 1\nb: 2\nc: |\n\tx\n", 3),
             ("c: >\n\tx\n", 2),
             ("c: |\n\n\tx\n", 3),
+            ("k: v\na|b: >-\n\tx\n", 2),
         ] {
             let e = err(src);
             assert!(
