@@ -593,21 +593,8 @@ impl IvBuf {
                 self.len = n;
                 return Ok(());
             }
-            match GO_STD_DECODE.decode_slice(text, &mut self.inline) {
-                Ok(n) => {
-                    self.len = n;
-                    return Ok(());
-                }
-                // Carriage returns are skipped on the heap.
-                Err(base64::DecodeSliceError::DecodeError(_))
-                    if memchr::memchr(b'\r', text.as_bytes()).is_none() =>
-                {
-                    return Err(CipherError::Base64 { field: "iv" })
-                }
-                // Cannot happen with this length bound; decode on the heap.
-                Err(_) => {}
-            }
         }
+        // Longer, or not canonical base64 (which Go may still read).
         decode_b64_into(text, &mut self.heap, "iv")?;
         self.len = usize::MAX;
         Ok(())
